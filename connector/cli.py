@@ -1,0 +1,188 @@
+"""The `connector` command line (click).
+
+Every command turns bad input (a missing file, an invalid config, a bad JSONL line, a naive timestamp)
+into a clear message on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connector.config import Config, format_duration, load_config
+from connector.errors import ConnectorError, EventError
+from connector.events import BadLine, Event, iter_jsonl, parse_instant, read_jsonl
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the connector's own errors into `error: …` and exit code 1."""
+    try:
+        yield
+    except ConnectorError as err:
+        raise click.ClickException(str(err)) from None
+
+
+def _config(path: str | None) -> Config:
+    if path is None:
+        raise click.UsageError("no config given: use --config FILE or set CONNECTOR_CONFIG")
+    with _errors():
+        return load_config(path)
+
+
+def _events(path: str, *, skip_bad: bool) -> list[Event]:
+    p = Path(path)
+    try:
+        handle = p.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.ClickException(f"events file not found: {p}") from None
+    except OSError as err:
+        raise click.ClickException(f"cannot read events file {p}: {err.strerror}") from None
+    with handle:
+        try:
+            if not skip_bad:
+                with _errors():
+                    return read_jsonl(handle)
+            events: list[Event] = []
+            for item in iter_jsonl(handle):
+                if isinstance(item, BadLine):
+                    click.echo(f"warning: {p}: line {item.line} skipped: {item.message}", err=True)
+                else:
+                    events.append(item)
+            return events
+        except UnicodeDecodeError as err:
+            raise click.ClickException(f"{p} is not UTF-8 text ({err.reason})") from None
+
+
+def _now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, "--now")
+    except EventError as err:
+        raise click.BadParameter(err.message.removeprefix("--now: "), param_hint="--now") from None
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="sla-connector", prog_name="connector")
+def main() -> None:
+    """The SLA connector: help-desk SLA clocks on business calendars, escalations and reports."""
+
+
+@main.command("check-config")
+@click.argument("file", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG")
+def check_config(file: str) -> None:
+    """Validate a config FILE and print a summary; exit 1 listing every problem if it is invalid."""
+    cfg = _config(file)
+    click.echo(f"{file}: valid (schema version {cfg.version})")
+    cals = [name for name in cfg.calendars] or ["(none besides 24x7)"]
+    click.echo(f"calendars    {len(cfg.calendars)}: {', '.join(cals)}")
+    click.echo(f"severities   {len(cfg.severities)}: {', '.join(cfg.severities)}")
+    for source, mapping in cfg.priority_map.items():
+        click.echo(f"priority map {source}: {', '.join(f'{k}→{v}' for k, v in mapping.items())}")
+    rules = cfg.classification.rules
+    click.echo(f"rules        {len(rules)} (first match wins; default {cfg.classification.default})")
+    for rule in rules:
+        click.echo(f"  - {rule.name} → {rule.severity}")
+    click.echo(f"policies     {len(cfg.policies)} (first match wins)")
+    for pol in cfg.policies:
+        targets = "; ".join(
+            f"{sev} " + ", ".join(f"{m.split('_')[0]} {format_duration(getattr(t, m))}"
+                                  for m in ("first_response", "next_response", "periodic_update", "resolution")
+                                  if getattr(t, m) is not None)
+            for sev, t in pol.targets.items())
+        click.echo(f"  - {pol.name} on {pol.calendar}{' (when …)' if pol.when else ' (every ticket)'}: {targets}")
+    click.echo(f"escalations  {len(cfg.escalations)}")
+    for esc in cfg.escalations:
+        kind, value = esc.when.threshold
+        at = {"pct": f"at {value:g}%", "remaining": f"{format_duration(value)} before due",
+              "breached": "on breach"}[kind]
+        metrics = ", ".join(esc.when.metric) if esc.when.metric else "any metric"
+        click.echo(f"  - {esc.name}: {metrics} {at} → {', '.join(a.kind for a in esc.actions)}")
+
+
+_config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
+                              help="Config file (or CONNECTOR_CONFIG).")
+_events_option = click.option("--events", "events_path", required=True, type=click.Path(dir_okay=False),
+                              help="Canonical events, one JSON object per line.")
+_now_option = click.option("--now", "now_text", metavar="ISO",
+                           help="Instant at which running clocks are evaluated (default: the last event's time).")
+_skip_option = click.option("--skip-bad", is_flag=True, help="Skip bad lines with a warning instead of failing.")
+
+
+def _table(result: dict[str, Any]) -> str:
+    lines = [f"as of {result['now']}", ""]
+    header = f"{'ticket':<22} {'sev':<4} {'rule':<18} {'policy':<12} {'metric':<18} {'status':<10} {'due':<21} elapsed/target"
+    lines += [header, "-" * len(header)]
+    for t in result["tickets"]:
+        ref = f"{t['ticket']['source']}/{t['ticket']['id']}"
+        first = True
+        for c in t["clocks"] or [None]:
+            head = (f"{ref:<22} {t['severity']['classified']:<4} {t['severity']['rule']:<18} {t['policy'] or '-':<12}"
+                    if first else " " * 59)
+            first = False
+            if c is None:
+                lines.append(f"{head} (no clocks)")
+                continue
+            metric = c["metric"] + (f"#{c['cycle']}" if c["metric"] in ("next_response", "periodic_update") else "")
+            lines.append(f"{head} {metric:<18} {c['status']:<10} {c['due_at'] or '-':<21} "
+                         f"{format_duration(c['elapsed_seconds'])}/{format_duration(c['target_seconds'])}")
+        if t["actions"]:
+            kinds = ", ".join(sorted({a["action"] for a in t["actions"]}))
+            lines.append(" " * 59 + f" actions: {len(t['actions'])} ({kinds})")
+    return "\n".join(lines) + "\n"
+
+
+@main.command()
+@_config_option
+@_events_option
+@_now_option
+@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
+@_skip_option
+def replay(config_path: str | None, events_path: str, now_text: str | None, fmt: str, skip_bad: bool) -> None:
+    """Run the rules core over recorded events, offline, and print every ticket's clocks and actions."""
+    from connector.replay import replay as run_replay
+
+    cfg = _config(config_path)
+    now = _now(now_text)
+    events = _events(events_path, skip_bad=skip_bad)
+    show_progress = sys.stderr.isatty() and len(events) >= 20000
+    with _errors():
+        if show_progress:
+            with click.progressbar(length=len(events), label="replaying", file=sys.stderr) as bar:
+                result = run_replay(cfg, events, now, progress=bar.update)
+        else:
+            result = run_replay(cfg, events, now)
+    if fmt == "json":
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        click.echo(_table(result), nl=False)
+
+
+@main.command()
+@_config_option
+@_events_option
+@click.option("--ticket", "ticket_id", required=True, help="Ticket id as the help desk shows it.")
+@click.option("--source", default=None, help="Source of the ticket, when the id exists in several.")
+@_now_option
+@_skip_option
+def explain(config_path: str | None, events_path: str, ticket_id: str, source: str | None, now_text: str | None,
+            skip_bad: bool) -> None:
+    """Tell the story of one ticket: severity, policy, each clock and why it is due when it is."""
+    from connector.explain import explain as run_explain
+
+    cfg = _config(config_path)
+    now = _now(now_text)
+    events = _events(events_path, skip_bad=skip_bad)
+    with _errors():
+        click.echo(run_explain(cfg, events, ticket_id, now=now, source=source), nl=False)
+

@@ -1,0 +1,565 @@
+"""Configuration: the YAML file of DESIGN §3.2, validated once into frozen objects.
+
+`load_config(path)` (or `parse_config(mapping)`) returns a `Config` or raises one `ConfigError` that lists
+every problem with its key path, for example::
+
+    policies[1].targets.P1.resolution: '4x' is not a duration
+
+Unknown keys are errors (a typo must not silently switch a feature off), regexes are compiled here,
+calendars are built here (so a bad window or an unknown holiday country is a config error, not a runtime
+one), and cross references are checked: calendars named by policies and targets exist, severities named
+anywhere are declared in `severities`.
+
+Secrets never live in this file; they come from the environment (DESIGN §3.5).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from connector.errors import ConfigError
+from connector.rules.calendar import BusinessCalendar, CalendarSpecError
+from connector.rules.escalation import NOTE_FIELDS, template_fields
+
+METRICS = ("first_response", "next_response", "periodic_update", "resolution")
+ALWAYS = "24x7"
+
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?"
+                       r"\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+
+
+def parse_duration(value: Any) -> int | float:
+    """Parse `30s`, `15m`, `4h`, `2d`, `1h30m` (d = 24 h) or a number of seconds into seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"{value!r} is not a duration (negative)")
+        return value
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m and any(m.groups()):
+            d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+            total = d * 86400 + h * 3600 + mi * 60 + s
+            return int(total) if total.is_integer() else total
+    raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 4h, 2d)")
+
+
+def format_duration(seconds: float | None) -> str:
+    """Format seconds as a short duration such as `1h30m` or `2d`."""
+    if seconds is None:
+        return "-"
+    sign = "-" if seconds < 0 else ""
+    rest = abs(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        n, rest = divmod(rest, size)
+        if n:
+            parts.append(f"{int(n)}{unit}")
+    if rest or not parts:
+        parts.append(f"{rest:g}s")
+    return sign + "".join(parts)
+
+
+def _compile_regex(value: Any) -> re.Pattern[str]:
+    if isinstance(value, re.Pattern):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a regular expression")
+    try:
+        return re.compile(value)
+    except re.error as err:
+        raise ValueError(f"{value!r} is not a valid regular expression: {err}") from None
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    """Accept a string or a list of scalars as a tuple of strings."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return (str(value),)
+    if isinstance(value, list | tuple):
+        out = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise ValueError(f"{item!r} is not a string")
+            out.append(str(item))
+        return tuple(out)
+    raise ValueError(f"expected a string or a list of strings, got {type(value).__name__}")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Regex = Annotated[re.Pattern[str], BeforeValidator(_compile_regex)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_str_tuple)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
+                              arbitrary_types_allowed=True)
+
+
+# --- conditions ----------------------------------------------------------------------------------
+
+
+class FieldCondition(_Frozen):
+    name: str
+    in_: Names = Field(alias="in")
+
+
+class Condition(_Frozen):
+    """A `when:` clause: every key given must hold (implicit all); `all`/`any`/`not` nest."""
+
+    all: tuple[Condition, ...] | None = None
+    any: tuple[Condition, ...] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+    text: Regex | None = None
+    tags_any: Names | None = None
+    tags_all: Names | None = None
+    channel: Names | None = None
+    status: Names | None = None
+    group: Names | None = None
+    source: Names | None = None
+    account: Names | None = None
+    priority: Names | None = None
+    severity: Names | None = None
+    requester_tier: Names | None = None
+    requester_org: Names | None = None
+    field: tuple[FieldCondition, ...] | None = None
+
+    @field_validator("field", mode="before")
+    @classmethod
+    def _one_or_many_fields(cls, value: Any) -> Any:
+        return [value] if isinstance(value, Mapping) else value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("an empty condition matches everything; leave `when` out instead")
+        return self
+
+
+# --- calendars, classification, policies, escalations --------------------------------------------
+
+
+class ClassificationRule(_Frozen):
+    name: str
+    severity: str
+    when: Condition | None = None
+    description: str | None = None
+
+
+class Classification(_Frozen):
+    default: str
+    rules: tuple[ClassificationRule, ...] = ()
+
+
+class Targets(_Frozen):
+    first_response: Duration | None = None
+    next_response: Duration | None = None
+    periodic_update: Duration | None = None
+    resolution: Duration | None = None
+    calendar: str | None = None
+
+    def target(self, metric: str) -> float | None:
+        """Return the target in business seconds for a metric, or None when it has none."""
+        value: float | None = getattr(self, metric)
+        return value
+
+
+class Policy(_Frozen):
+    name: str
+    when: Condition | None = None
+    calendar: str = ALWAYS
+    pause_on: Names = ()
+    on_reopen: Literal["continue", "restart"] = "continue"
+    targets: dict[str, Targets] = Field(default_factory=dict)
+
+    def calendar_for(self, severity: str) -> str:
+        """Return the calendar name a severity's targets run on."""
+        targets = self.targets.get(severity)
+        return (targets.calendar if targets and targets.calendar else None) or self.calendar
+
+
+def _percent(value: Any) -> float:
+    text = str(value).strip()
+    if text.endswith("%"):
+        text = text[:-1]
+    try:
+        pct = float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a percentage such as '75%'") from None
+    if not 0 < pct <= 100:
+        raise ValueError(f"{value!r} must be above 0% and at most 100%")
+    return pct
+
+
+class EscalationWhen(_Frozen):
+    metric: Names | None = None
+    at: Annotated[float, BeforeValidator(_percent)] | None = None
+    remaining: Duration | None = None
+    breached: bool | None = None
+    severity: Names | None = None
+    policy: Names | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> EscalationWhen:
+        given = [k for k in ("at", "remaining", "breached") if getattr(self, k) not in (None, False)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `at` (e.g. '75%'), `remaining` (e.g. 30m) or `breached: true`")
+        return self
+
+    @property
+    def threshold(self) -> tuple[str, float]:
+        """Return ('pct', 75.0), ('remaining', 1800.0) or ('breached', 0.0)."""
+        if self.at is not None:
+            return ("pct", self.at)
+        if self.remaining is not None:
+            return ("remaining", self.remaining)
+        return ("breached", 0.0)
+
+
+def _template(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        names = template_fields(value)
+    except ValueError as err:
+        raise ValueError(f"{value!r} is not a valid template: {err}") from None
+    for name in names:
+        if name not in NOTE_FIELDS:
+            raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join('{' + f + '}' for f in NOTE_FIELDS)}")
+    return value
+
+
+Template = Annotated[str, BeforeValidator(_template)]
+
+
+class Notify(_Frozen):
+    target: str
+    message: Template | None = None
+
+
+ACTION_KINDS = ("add_tags", "remove_tags", "set_priority", "set_group", "add_note", "notify")
+
+
+class Action(_Frozen):
+    """One escalation action: exactly one of the keys below."""
+
+    add_tags: Names | None = None
+    remove_tags: Names | None = None
+    set_priority: str | None = None
+    set_group: str | None = None
+    add_note: Template | None = None
+    notify: Notify | None = None
+
+    @field_validator("notify", mode="before")
+    @classmethod
+    def _notify_short(cls, value: Any) -> Any:
+        return {"target": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Action:
+        given = [k for k in ACTION_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"an action has exactly one of {', '.join(ACTION_KINDS)}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ACTION_KINDS if getattr(self, k) is not None)
+
+    @property
+    def value(self) -> Any:
+        return getattr(self, self.kind)
+
+
+class Escalation(_Frozen):
+    name: str
+    when: EscalationWhen
+    actions: tuple[Action, ...] = Field(min_length=1)
+
+
+# --- sources and write-back ----------------------------------------------------------------------
+
+
+class SourceConfig(_Frozen):
+    """Per help desk: where it lives and how its fields map. Credentials come from the environment."""
+
+    enabled: bool = True
+    base_url: str | None = None
+    account: str | None = None
+    timeout_seconds: Duration = 10
+    due_fields: dict[str, str] = Field(default_factory=dict)
+    due_field_format: Literal["datetime", "date"] = "datetime"
+    field_names: dict[str, str] = Field(default_factory=dict)
+    status_map: dict[str, str] = Field(default_factory=dict)
+    callback_url: str | None = None
+
+    @field_validator("due_fields")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; metrics are {', '.join(METRICS)}")
+        return value
+
+    @field_validator("field_names", "status_map", "due_fields", mode="before")
+    @classmethod
+    def _keys_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+
+WRITEBACK_ACTIONS = ("set_due_date", *ACTION_KINDS)
+
+
+class Writeback(_Frozen):
+    dry_run: bool = False
+    actions: Names = WRITEBACK_ACTIONS
+    marker_tag: str = "sla_connector"
+    max_attempts: int = Field(default=8, ge=1)
+
+    @field_validator("actions")
+    @classmethod
+    def _known_actions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if name not in WRITEBACK_ACTIONS:
+                raise ValueError(f"unknown action {name!r}; actions are {', '.join(WRITEBACK_ACTIONS)}")
+        return value
+
+
+class Config(_Frozen):
+    version: Literal[1]
+    calendars: dict[str, Any] = Field(default_factory=dict)
+    severities: Names
+    priority_map: dict[str, dict[str, str]] = Field(default_factory=dict)
+    classification: Classification
+    policies: tuple[Policy, ...] = ()
+    escalations: tuple[Escalation, ...] = ()
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    writeback: Writeback = Field(default_factory=Writeback)
+
+    @field_validator("priority_map", mode="before")
+    @classmethod
+    def _priority_keys_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {src: ({str(k): v for k, v in m.items()} if isinstance(m, Mapping) else m)
+                    for src, m in value.items()}
+        return value
+
+    def calendar(self, name: str) -> BusinessCalendar:
+        """Return the built calendar of that name (`24x7` is always there)."""
+        return self._built[name]
+
+    def severity_rank(self, severity: str) -> int:
+        """Return the position of a severity in `severities` (0 is the most severe)."""
+        return self.severities.index(severity)
+
+    def declared_severity(self, source: str, priority: str | None) -> str | None:
+        """Map a source's priority to a severity through `priority_map`."""
+        if priority is None:
+            return None
+        return self.priority_map.get(source, {}).get(str(priority))
+
+    # the built calendars, set once by parse_config
+    _built: Mapping[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _pydantic_problems(err: ValidationError) -> list[str]:
+    problems = []
+    for item in err.errors():
+        # pydantic adds the name of a union branch or validator to loc; keep only real keys
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        msg = item["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif item["type"] == "missing":
+            msg = "required key is missing"
+        if item["type"] == "too_short" and any(
+                tuple(o["loc"][:len(item["loc"])]) == tuple(item["loc"]) and o is not item for o in err.errors()):
+            continue  # a list whose items failed: the items' own problems say it better
+        problems.append(f"{_path(loc)}: {msg}")
+    return list(dict.fromkeys(problems))
+
+
+def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None], *,
+                      check_severities: bool = True) -> list[str]:
+    """Check that every severity, calendar and policy named is defined (None marks a broken calendar)."""
+    problems: list[str] = []
+    severities = set(cfg.severities)
+    if len(severities) != len(cfg.severities):
+        problems.append("severities: a severity is listed twice")
+
+    def check_sev(path: str, sev: str) -> None:
+        if check_severities and sev not in severities:
+            problems.append(f"{path}: unknown severity {sev!r} (declared: {', '.join(cfg.severities)})")
+
+    def check_cal(path: str, name: str) -> None:
+        if name not in built:
+            problems.append(f"{path}: unknown calendar {name!r} (defined: {', '.join(sorted(built))})")
+
+    def check_when(path: str, cond: Condition | None) -> None:
+        if cond is None:
+            return
+        for sev in cond.severity or ():
+            check_sev(f"{path}.severity", sev)
+        for key, subs in (("all", cond.all), ("any", cond.any)):
+            for i, sub in enumerate(subs or ()):
+                check_when(f"{path}.{key}[{i}]", sub)
+        if cond.not_ is not None:
+            check_when(f"{path}.not", cond.not_)
+
+    for src, mapping in cfg.priority_map.items():
+        for prio, sev in mapping.items():
+            check_sev(f"priority_map.{src}.{prio}", sev)
+    check_sev("classification.default", cfg.classification.default)
+    names: set[str] = set()
+    for i, rule in enumerate(cfg.classification.rules):
+        check_sev(f"classification.rules[{i}].severity", rule.severity)
+        check_when(f"classification.rules[{i}].when", rule.when)
+        if rule.name in names:
+            problems.append(f"classification.rules[{i}].name: duplicate rule name {rule.name!r}")
+        names.add(rule.name)
+    names = set()
+    for i, pol in enumerate(cfg.policies):
+        check_cal(f"policies[{i}].calendar", pol.calendar)
+        check_when(f"policies[{i}].when", pol.when)
+        if pol.name in names:
+            problems.append(f"policies[{i}].name: duplicate policy name {pol.name!r}")
+        names.add(pol.name)
+        for sev, targets in pol.targets.items():
+            check_sev(f"policies[{i}].targets.{sev}", sev)
+            if targets.calendar is not None:
+                check_cal(f"policies[{i}].targets.{sev}.calendar", targets.calendar)
+    policy_names = {p.name for p in cfg.policies}
+    names = set()
+    for i, esc in enumerate(cfg.escalations):
+        if esc.name in names:
+            problems.append(f"escalations[{i}].name: duplicate escalation name {esc.name!r}")
+        names.add(esc.name)
+        for metric in esc.when.metric or ():
+            if metric not in METRICS:
+                problems.append(f"escalations[{i}].when.metric: unknown metric {metric!r} "
+                                f"(metrics: {', '.join(METRICS)})")
+        for sev in esc.when.severity or ():
+            check_sev(f"escalations[{i}].when.severity", sev)
+        for pol_name in esc.when.policy or ():
+            if pol_name not in policy_names:
+                problems.append(f"escalations[{i}].when.policy: unknown policy {pol_name!r}")
+        for j, action in enumerate(esc.actions):
+            if action.set_priority is not None and cfg.severities and action.set_priority in severities:
+                # a severity is not a help-desk priority; the adapter needs the tool's own value
+                problems.append(f"escalations[{i}].actions[{j}].set_priority: give the help desk's priority "
+                                f"(e.g. urgent), not the severity {action.set_priority!r}")
+    return problems
+
+
+def _build_calendars(raw: Any) -> tuple[dict[str, BusinessCalendar | None], list[str]]:
+    """Build every calendar; a broken one is kept as None so references to it are not reported twice."""
+    built: dict[str, BusinessCalendar | None] = {ALWAYS: BusinessCalendar.from_config(ALWAYS, name=ALWAYS)}
+    problems: list[str] = []
+    if raw is None:
+        return built, problems
+    if not isinstance(raw, Mapping):
+        return built, [f"calendars: expected a mapping of name → calendar, got {type(raw).__name__}"]
+    for name, spec in raw.items():
+        try:
+            built[str(name)] = BusinessCalendar.from_config(spec, name=str(name))
+        except CalendarSpecError as err:
+            built[str(name)] = None
+            key = f"calendars.{name}" + (f".{err.key}" if err.key else "")
+            problems.append(f"{key}: {err.reason}")
+    return built, problems
+
+
+def _validate_sections(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Validate each top-level section on its own, so one broken section hides no other problem."""
+    sections: dict[str, Any] = {}
+    problems: list[str] = []
+    for name in data:
+        if name not in Config.model_fields:
+            problems.append(f"{name}: unknown key")
+    for name, info in Config.model_fields.items():
+        if name not in data:
+            if info.is_required():
+                problems.append(f"{name}: required key is missing")
+            continue
+        try:
+            sections[name] = TypeAdapter(info.annotation).validate_python(data[name])
+        except ValidationError as err:
+            problems.extend(f"{name}{'' if p.startswith('[') else '.'}{p}".replace(".(top level)", "")
+                            for p in _pydantic_problems(err))
+    return sections, problems
+
+
+def parse_config(data: Any, *, source: str | None = None) -> Config:
+    """Validate a decoded YAML mapping into a frozen `Config`; raise `ConfigError` listing every problem."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"(top level): expected a mapping, got {type(data).__name__}", source=source)
+    built, problems = _build_calendars(data.get("calendars"))
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError:
+        sections, section_problems = _validate_sections(data)
+        problems.extend(section_problems)
+        # check the cross references of the sections that did validate
+        defaults = {"severities": (), "classification": Classification(default="")}
+        partial = Config.model_construct(**{**defaults, **sections})
+        problems.extend(p for p in _check_references(partial, built, check_severities="severities" in sections)
+                        if p.split(".")[0].split("[")[0] in sections)
+        raise ConfigError(list(dict.fromkeys(problems)), source=source) from None
+    problems.extend(_check_references(cfg, built))
+    if problems:
+        raise ConfigError(problems, source=source)
+    cfg._built = MappingProxyType({name: cal for name, cal in built.items() if cal is not None})
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file; raise `ConfigError` naming every problem by key path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}", source=str(p)) from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {p}: {err.strerror}", source=str(p)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"not valid YAML{where}: {problem}", source=str(p)) from None
+    return parse_config(data, source=str(p))

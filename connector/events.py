@@ -1,0 +1,328 @@
+"""Canonical events (schema 1): the one shape every adapter produces and the rules core consumes.
+
+An event is what happened to one ticket at one instant, with the ticket's snapshot *after* it:
+
+    {"schema": 1, "source": "zendesk", "account": "acme", "ticket_id": "123", "event_id": "…",
+     "occurred_at": "2026-03-02T14:05:00Z", "type": "ticket.created|ticket.updated|comment.added",
+     "ticket": {...snapshot...}, "comment": {...only on comment.added...}}
+
+Types here are frozen, slotted, keyword-only dataclasses holding aware UTC datetimes. Parsing is strict
+(naive timestamps, unknown types and wrong shapes raise `EventError`) but tolerant of extra keys, since
+help desks add fields over time. `read_jsonl` reports every bad line with its number and skips nothing
+silently; `order_events` gives the order the core applies: by `occurred_at`, ties by arrival.
+
+This module does no I/O of its own: readers take an iterable of lines, writers a text stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import IO, Any
+
+from connector.errors import EventError
+
+SCHEMA_VERSION = 1
+EVENT_TYPES = ("ticket.created", "ticket.updated", "comment.added")
+STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+DONE_STATUSES = frozenset({"solved", "closed"})
+AUTHOR_ROLES = ("agent", "end_user", "system")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def parse_instant(value: Any, what: str) -> datetime:
+    """Parse an ISO 8601 timestamp with an offset into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise EventError(f"{what}: {value!r} is not an ISO 8601 timestamp") from None
+    else:
+        raise EventError(f"{what}: expected an ISO 8601 timestamp, got {type(value).__name__}")
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise EventError(f"{what}: {value!r} is a naive timestamp; give an offset or Z")
+    return dt.astimezone(UTC)
+
+
+def format_instant(dt: datetime | None) -> str | None:
+    """Format an aware datetime as ISO 8601 UTC with a ``Z`` (microseconds only when present)."""
+    if dt is None:
+        return None
+    dt = dt.astimezone(UTC)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        text += f".{dt.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise EventError(f"{name} must be an aware datetime, got a naive one")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Requester:
+    id: str | None = None
+    org: str | None = None
+    tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ticket:
+    """The ticket as it stands after an event."""
+
+    status: str = "new"
+    priority: str | None = None
+    channel: str | None = None
+    group: str | None = None
+    assignee: str | None = None
+    requester: Requester = field(default_factory=Requester)
+    subject: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    fields: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    created_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("ticket.created_at", self.created_at)
+        if self.status not in STATUSES:
+            raise EventError(f"ticket.status: {self.status!r} is not one of {', '.join(STATUSES)}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Comment:
+    author_role: str
+    public: bool = True
+    automated: bool = False
+    author_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.author_role not in AUTHOR_ROLES:
+            raise EventError(f"comment.author_role: {self.author_role!r} is not one of {', '.join(AUTHOR_ROLES)}")
+
+    @property
+    def is_agent_reply(self) -> bool:
+        """A public, human agent comment: what stops reply clocks."""
+        return self.author_role == "agent" and self.public and not self.automated
+
+    @property
+    def is_customer_message(self) -> bool:
+        """A public end-user comment: what starts a next-response cycle."""
+        return self.author_role == "end_user" and self.public
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    source: str
+    account: str
+    ticket_id: str
+    event_id: str
+    occurred_at: datetime
+    type: str
+    ticket: Ticket
+    comment: Comment | None = None
+    schema: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        _require_aware("occurred_at", self.occurred_at)
+        if self.type not in EVENT_TYPES:
+            raise EventError(f"type: {self.type!r} is not one of {', '.join(EVENT_TYPES)}")
+        if self.type == "comment.added" and self.comment is None:
+            raise EventError("comment: a comment.added event needs a comment")
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The ticket this event belongs to: (source, account, ticket_id)."""
+        return (self.source, self.account, self.ticket_id)
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _opt_str(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise EventError(f"{where}{key}: expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _req_str(obj: Mapping[str, Any], key: str, where: str = "") -> str:
+    value = _opt_str(obj, key, where)
+    if value is None or value == "":
+        raise EventError(f"{where}{key}: required")
+    return value
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return _EMPTY
+    if not isinstance(value, Mapping):
+        raise EventError(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def _bool(obj: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = obj.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise EventError(f"{where}{key}: expected true or false, got {value!r}")
+    return value
+
+
+def parse_ticket(raw: Any) -> Ticket:
+    """Build a `Ticket` snapshot from its JSON object."""
+    obj = _mapping(raw, "ticket")
+    req = _mapping(obj.get("requester"), "ticket.requester")
+    tags = obj.get("tags") or ()
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise EventError("ticket.tags: expected a list of strings")
+    fields = _mapping(obj.get("fields"), "ticket.fields")
+    created = obj.get("created_at")
+    return Ticket(
+        status=_opt_str(obj, "status", "ticket.") or "new",
+        priority=_opt_str(obj, "priority", "ticket."),
+        channel=_opt_str(obj, "channel", "ticket."),
+        group=_opt_str(obj, "group", "ticket."),
+        assignee=_opt_str(obj, "assignee", "ticket."),
+        requester=Requester(
+            id=_opt_str(req, "id", "ticket.requester."),
+            org=_opt_str(req, "org", "ticket.requester."),
+            tier=_opt_str(req, "tier", "ticket.requester."),
+        ),
+        subject=_opt_str(obj, "subject", "ticket.") or "",
+        description=_opt_str(obj, "description", "ticket.") or "",
+        tags=tuple(tags),
+        fields=MappingProxyType(dict(fields)),
+        created_at=None if created is None else parse_instant(created, "ticket.created_at"),
+    )
+
+
+def parse_event(raw: Any) -> Event:
+    """Build an `Event` from its decoded JSON object; raise `EventError` naming the bad key."""
+    if not isinstance(raw, Mapping):
+        raise EventError(f"expected a JSON object, got {type(raw).__name__}")
+    schema = raw.get("schema", SCHEMA_VERSION)
+    if schema != SCHEMA_VERSION:
+        raise EventError(f"schema: unsupported schema version {schema!r} (this connector reads {SCHEMA_VERSION})")
+    comment_raw = raw.get("comment")
+    comment = None
+    if comment_raw is not None:
+        c = _mapping(comment_raw, "comment")
+        comment = Comment(
+            author_role=_req_str(c, "author_role", "comment."),
+            public=_bool(c, "public", True, "comment."),
+            automated=_bool(c, "automated", False, "comment."),
+            author_id=_opt_str(c, "author_id", "comment."),
+        )
+    return Event(
+        source=_req_str(raw, "source"),
+        account=_opt_str(raw, "account", "") or "default",
+        ticket_id=_req_str(raw, "ticket_id"),
+        event_id=_req_str(raw, "event_id"),
+        occurred_at=parse_instant(raw.get("occurred_at"), "occurred_at"),
+        type=_req_str(raw, "type"),
+        ticket=parse_ticket(raw.get("ticket")),
+        comment=comment,
+    )
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """Return the JSON object of an event (the inverse of `parse_event`)."""
+    t = event.ticket
+    out: dict[str, Any] = {
+        "schema": event.schema,
+        "source": event.source,
+        "account": event.account,
+        "ticket_id": event.ticket_id,
+        "event_id": event.event_id,
+        "occurred_at": format_instant(event.occurred_at),
+        "type": event.type,
+        "ticket": {
+            "status": t.status,
+            "priority": t.priority,
+            "channel": t.channel,
+            "group": t.group,
+            "assignee": t.assignee,
+            "requester": {"id": t.requester.id, "org": t.requester.org, "tier": t.requester.tier},
+            "subject": t.subject,
+            "description": t.description,
+            "tags": list(t.tags),
+            "fields": dict(t.fields),
+            "created_at": format_instant(t.created_at),
+        },
+    }
+    if event.comment is not None:
+        c = event.comment
+        out["comment"] = {"author_role": c.author_role, "public": c.public, "automated": c.automated,
+                          "author_id": c.author_id}
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadLine:
+    line: int
+    message: str
+
+
+def iter_jsonl(lines: Iterable[str]) -> Iterator[Event | BadLine]:
+    """Yield an `Event` or a `BadLine` for every non-blank line, in order; never skip silently."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            raw = json.loads(text)
+        except ValueError as err:
+            yield BadLine(line=number, message=f"not valid JSON ({err})")
+            continue
+        try:
+            yield parse_event(raw)
+        except EventError as err:
+            yield BadLine(line=number, message=err.message)
+
+
+def read_jsonl(lines: Iterable[str]) -> list[Event]:
+    """Parse JSONL into events; raise `EventError` listing every bad line (with its number) if any."""
+    events: list[Event] = []
+    bad: list[BadLine] = []
+    for item in iter_jsonl(lines):
+        (bad if isinstance(item, BadLine) else events).append(item)  # type: ignore[arg-type]
+    if bad:
+        shown = "\n".join(f"  line {b.line}: {b.message}" for b in bad[:20])
+        more = f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else ""
+        err = EventError(f"{len(bad)} bad line{'s' if len(bad) != 1 else ''}:\n{shown}{more}")
+        err.bad_lines = bad
+        raise err
+    return events
+
+
+def write_jsonl(events: Iterable[Event], stream: IO[str]) -> int:
+    """Write events as JSON Lines; return how many were written."""
+    count = 0
+    for event in events:
+        stream.write(json.dumps(event_to_dict(event), separators=(",", ":"), ensure_ascii=False))
+        stream.write("\n")
+        count += 1
+    return count
+
+
+def order_events(events: Iterable[Event]) -> list[Event]:
+    """Order events as the core applies them: by occurred_at, ties by arrival; drop repeated event ids."""
+    seen: set[tuple[str, str, str]] = set()
+    unique: list[Event] = []
+    for event in events:
+        ident = (event.source, event.account, event.event_id)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        unique.append(event)
+    # sorted() is stable, so equal instants keep their arrival order.
+    return sorted(unique, key=lambda e: e.occurred_at)

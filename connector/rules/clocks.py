@@ -1,0 +1,456 @@
+"""SLA clocks: a deterministic state machine over one ticket's events (DESIGN §4).
+
+Four metrics, Zendesk-compatible by default:
+
+- ``first_response``: creation → first public, human agent comment. A comment carried by the
+  ``ticket.created`` event never stops it. Solved without a reply → cancelled.
+- ``next_response``: each public end-user comment after the first reply starts a cycle (unless one is
+  already waiting) that the next public agent reply ends.
+- ``periodic_update``: from each public agent reply to the next, while the ticket is not solved.
+- ``resolution``: creation → solved/closed. A reopen continues it with the solved period excluded, or
+  restarts it from the reopen when the policy says ``on_reopen: restart``.
+
+How time is kept: every clock records the wall-clock *segments* during which it ran. Its elapsed time is
+the business time of those segments on the clock's calendar, and its due instant is where that sum
+reaches the target. Because the segments are kept, a new target or calendar (a severity or policy change)
+recomputes a running clock exactly from its original start, while a stopped clock keeps the target it had
+when it stopped. `pause_on` statuses pause ``resolution`` and ``periodic_update`` only; a solved ticket
+stops every clock. A clock breaches when it is still running after its due instant; the breach time is
+the due instant, whenever the proof arrives.
+
+Nothing here reads the clock: `evaluate(now)` takes the instant and mutates nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from connector.events import DONE_STATUSES, Comment, format_instant, parse_instant
+from connector.rules.calendar import BusinessCalendar
+from connector.rules.conditions import Facts, Matcher, compile_condition
+
+if TYPE_CHECKING:
+    from connector.config import Config, Policy
+
+FIRST_RESPONSE = "first_response"
+NEXT_RESPONSE = "next_response"
+PERIODIC_UPDATE = "periodic_update"
+RESOLUTION = "resolution"
+METRIC_ORDER = (FIRST_RESPONSE, NEXT_RESPONSE, PERIODIC_UPDATE, RESOLUTION)
+PAUSABLE = frozenset({RESOLUTION, PERIODIC_UPDATE})
+
+# How a clock stopped
+MET = "met"              # its goal happened (reply, solve)
+CANCELLED = "cancelled"  # it can no longer be met: solved without a reply, or no policy applies
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """What a clock is measured against: target seconds on a named calendar, under a policy."""
+
+    seconds: float
+    calendar: str
+    policy: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "calendar": self.calendar, "policy": self.policy}
+
+
+@dataclass(slots=True, kw_only=True)
+class ClockRun:
+    """One cycle of one metric as it ran (internal, mutable, persistable)."""
+
+    metric: str
+    cycle: int
+    started_at: datetime
+    segments: list[list[datetime | None]] = field(default_factory=list)  # [start, end or None if open]
+    stopped_at: datetime | None = None
+    stop: str | None = None            # MET or CANCELLED once stopped
+    stop_reason: str | None = None
+    target: Target | None = None       # current target; frozen once stopped
+
+    @property
+    def active(self) -> bool:
+        return self.stop is None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.segments) and self.segments[-1][1] is None
+
+    def open(self, at: datetime) -> None:
+        if not self.running:
+            self.segments.append([at, None])
+
+    def close(self, at: datetime) -> None:
+        if self.running:
+            self.segments[-1][1] = at
+
+    def finish(self, at: datetime, how: str, reason: str) -> None:
+        self.close(at)
+        self.stopped_at = at
+        self.stop = how
+        self.stop_reason = reason
+
+    def reactivate(self) -> None:
+        self.stopped_at = None
+        self.stop = None
+        self.stop_reason = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric, "cycle": self.cycle, "started_at": format_instant(self.started_at),
+            "segments": [[format_instant(s), format_instant(e)] for s, e in self.segments],
+            "stopped_at": format_instant(self.stopped_at), "stop": self.stop, "stop_reason": self.stop_reason,
+            "target": None if self.target is None else self.target.as_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClockRun:
+        def inst(v: Any) -> datetime | None:
+            return None if v is None else parse_instant(v, "clock")
+
+        started = parse_instant(data["started_at"], "clock.started_at")
+        target = data.get("target")
+        return cls(
+            metric=data["metric"], cycle=int(data["cycle"]), started_at=started,
+            segments=[[inst(s), inst(e)] for s, e in data.get("segments", [])],
+            stopped_at=inst(data.get("stopped_at")), stop=data.get("stop"), stop_reason=data.get("stop_reason"),
+            target=None if target is None else Target(seconds=target["seconds"], calendar=target["calendar"],
+                                                      policy=target["policy"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Clock:
+    """A clock as seen at an instant: the public view that replay, reports and escalations use."""
+
+    metric: str
+    cycle: int
+    status: str  # running | paused | met | breached | cancelled
+    target_seconds: float
+    calendar: str
+    policy: str
+    started_at: datetime
+    due_at: datetime | None
+    stopped_at: datetime | None
+    elapsed_seconds: float
+    breached: bool
+    breached_at: datetime | None
+    stop_reason: str | None = None
+
+    @property
+    def remaining_seconds(self) -> float:
+        return self.target_seconds - self.elapsed_seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric, "cycle": self.cycle, "status": self.status,
+            "target_seconds": _num(self.target_seconds), "calendar": self.calendar,
+            "started_at": format_instant(self.started_at), "due_at": format_instant(self.due_at),
+            "stopped_at": format_instant(self.stopped_at), "elapsed_seconds": _num(self.elapsed_seconds),
+            "breached": self.breached, "breached_at": format_instant(self.breached_at),
+        }
+
+
+def _num(x: float) -> int | float:
+    return int(x) if float(x).is_integer() else x
+
+
+# --- measuring a run on a calendar ---------------------------------------------------------------
+
+
+def elapsed(run: ClockRun, cal: BusinessCalendar, at: datetime) -> float:
+    """Return the business seconds the run has been running up to `at`."""
+    total: float = 0
+    for start, end in run.segments:
+        assert start is not None
+        if start >= at:
+            break
+        stop = at if end is None or end > at else end
+        total += cal.between(start, stop)
+    return total
+
+
+def instant_of(run: ClockRun, cal: BusinessCalendar, amount: float) -> tuple[datetime | None, datetime | None]:
+    """Return (the instant the run's business time reaches `amount`, the end of the segment it lies in).
+
+    The instant is None when the run stopped or paused before getting there; the segment end is None
+    when that segment is still open.
+    """
+    cum: float = 0
+    for start, end in run.segments:
+        assert start is not None
+        if end is None:
+            return cal.add(start, amount - cum), None
+        length = cal.between(start, end)
+        if cum + length >= amount:
+            return cal.add(start, amount - cum), end
+        cum += length
+    return None, None
+
+
+def view(run: ClockRun, cal: BusinessCalendar, target: Target, now: datetime) -> Clock:
+    """Return the public view of a run at `now` against a target."""
+    limit = run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else now
+    spent = elapsed(run, cal, limit)
+    due, seg_end = instant_of(run, cal, target.seconds)
+    if due is None and not run.running and run.stop == MET and run.segments:
+        # a met clock: report the due instant it had when it stopped, for "met with X to spare"
+        last_end = run.segments[-1][1]
+        assert last_end is not None
+        due = cal.add(last_end, target.seconds - spent)
+    # breached: the clock was still running at some instant after its due instant
+    breached = False
+    if due is not None and due <= limit:
+        active_until = limit if seg_end is None else min(seg_end, limit)
+        breached = active_until > due
+    if run.stop == CANCELLED:
+        status = "breached" if breached else "cancelled"
+    elif run.stop == MET:
+        status = "breached" if breached else "met"
+    elif breached:
+        status = "breached"
+    else:
+        status = "running" if run.running else "paused"
+    if status == "paused" or (run.stop == CANCELLED and not breached):
+        shown_due = None
+    else:
+        shown_due = due
+    return Clock(
+        metric=run.metric, cycle=run.cycle, status=status, target_seconds=target.seconds,
+        calendar=target.calendar, policy=target.policy, started_at=run.started_at, due_at=shown_due,
+        stopped_at=run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else None,
+        elapsed_seconds=spent, breached=breached, breached_at=due if breached else None,
+        stop_reason=run.stop_reason,
+    )
+
+
+# --- policies ------------------------------------------------------------------------------------
+
+
+class PolicyBook:
+    """The config's policies compiled for first-match selection."""
+
+    __slots__ = ("_policies",)
+
+    def __init__(self, config: Config) -> None:
+        self._policies: list[tuple[Policy, Matcher]] = [(p, compile_condition(p.when)) for p in config.policies]
+
+    def select(self, facts: Facts) -> tuple[Policy | None, list[str]]:
+        """Return the first policy whose conditions hold, with the reasons, or (None, [])."""
+        for policy, match in self._policies:
+            reasons = match(facts)
+            if reasons is not None:
+                return policy, reasons
+        return None, []
+
+
+def target_for(policy: Policy | None, severity: str, metric: str) -> Target | None:
+    """Return a metric's target under a policy for a severity, or None when there is none."""
+    if policy is None:
+        return None
+    targets = policy.targets.get(severity)
+    if targets is None:
+        return None
+    seconds = targets.target(metric)
+    if seconds is None:
+        return None
+    return Target(seconds=seconds, calendar=targets.calendar or policy.calendar, policy=policy.name)
+
+
+# --- the state machine ---------------------------------------------------------------------------
+
+Note = Callable[[datetime, str], None]
+
+
+def _no_note(at: datetime, text: str) -> None:
+    return None
+
+
+@dataclass(slots=True, kw_only=True)
+class TicketClocks:
+    """Every clock of one ticket, fed one event at a time in `occurred_at` order."""
+
+    created_at: datetime
+    status: str
+    pause_on: frozenset[str] = frozenset()
+    on_reopen: str = "continue"
+    first_reply_at: datetime | None = None
+    runs: list[ClockRun] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, *, created_at: datetime) -> TicketClocks:
+        """Start the clocks of a new ticket: first response and resolution run from its creation.
+
+        The ticket starts as ``new``; the first event then moves it to its real status (so a ticket
+        created already pending or solved pauses or stops its clocks at once).
+        """
+        clocks = cls(created_at=created_at, status="new")
+        clocks.runs.append(ClockRun(metric=FIRST_RESPONSE, cycle=1, started_at=created_at))
+        clocks.runs.append(ClockRun(metric=RESOLUTION, cycle=1, started_at=created_at))
+        clocks._settle(created_at)
+        return clocks
+
+    # -- queries
+
+    def active(self, metric: str) -> ClockRun | None:
+        """Return the active (not stopped) run of a metric, if any."""
+        for run in reversed(self.runs):
+            if run.metric == metric and run.active:
+                return run
+        return None
+
+    def latest(self, metric: str) -> ClockRun | None:
+        for run in reversed(self.runs):
+            if run.metric == metric:
+                return run
+        return None
+
+    def _cycles(self, metric: str) -> int:
+        return sum(1 for run in self.runs if run.metric == metric)
+
+    def _should_run(self, run: ClockRun) -> bool:
+        if self.status in DONE_STATUSES:
+            return False
+        return not (run.metric in PAUSABLE and self.status in self.pause_on)
+
+    def _settle(self, at: datetime, note: Note = _no_note) -> None:
+        """Open or close each active run's segment to match the ticket's status at `at`."""
+        for run in self.runs:
+            if not run.active:
+                continue
+            want = self._should_run(run)
+            if want and not run.running:
+                if run.segments:
+                    note(at, f"{run.metric} resumes (status {self.status})")
+                run.open(at)
+            elif not want and run.running:
+                note(at, f"{run.metric} pauses (status {self.status})")
+                run.close(at)
+
+    # -- transitions
+
+    def retarget(self, policy: Policy | None, severity: str, note: Note = _no_note, at: datetime | None = None) -> None:
+        """Apply a (new) policy and severity: active clocks take the new targets, computed from their start."""
+        if policy is not None:
+            self.pause_on = frozenset(policy.pause_on)
+            self.on_reopen = policy.on_reopen
+        for run in self.runs:
+            if not run.active:
+                continue
+            new = target_for(policy, severity, run.metric)
+            if policy is None:
+                if run.target is not None and at is not None:
+                    run.finish(at, CANCELLED, "no policy applies any more")
+                    note(at, f"{run.metric} cancelled: no policy applies any more")
+                continue
+            if new != run.target and run.target is not None and at is not None:
+                note(at, f"{run.metric} target changes from {run.target.seconds:g}s on {run.target.calendar} "
+                         f"to {'none' if new is None else f'{new.seconds:g}s on {new.calendar}'} (recomputed from its start)")
+            run.target = new
+
+    def apply(self, *, at: datetime, status: str, comment: Comment | None, is_creation: bool,
+              policy: Policy | None, severity: str, note: Note = _no_note) -> None:
+        """Advance the clocks by one event: the comment it carries, then its status change."""
+        before = self.status
+        # 1. what the comment ends
+        reply = comment is not None and not is_creation and comment.is_agent_reply
+        customer = comment is not None and not is_creation and comment.is_customer_message
+        if reply:
+            for metric in (FIRST_RESPONSE, NEXT_RESPONSE, PERIODIC_UPDATE):
+                run = self.active(metric)
+                if run is not None:
+                    run.finish(at, MET, "public agent reply")
+                    note(at, f"{metric}{'' if metric == FIRST_RESPONSE else f' #{run.cycle}'} stops: public agent reply")
+            if self.first_reply_at is None:
+                self.first_reply_at = at
+        # 2. the policy and severity in force from now on
+        self.retarget(policy, severity, note, at)
+        # 3. the status change
+        self.status = status
+        if status in DONE_STATUSES and before not in DONE_STATUSES:
+            self._on_done(at, note)
+        elif before in DONE_STATUSES and status not in DONE_STATUSES:
+            self._on_reopen(at, note)
+        # 4. what the comment starts
+        if customer and self.first_reply_at is not None and self.active(NEXT_RESPONSE) is None:
+            run = ClockRun(metric=NEXT_RESPONSE, cycle=self._cycles(NEXT_RESPONSE) + 1, started_at=at,
+                           target=target_for(policy, severity, NEXT_RESPONSE))
+            self.runs.append(run)
+            note(at, f"next_response #{run.cycle} starts: public end-user comment")
+        if reply and status not in DONE_STATUSES:
+            run = ClockRun(metric=PERIODIC_UPDATE, cycle=self._cycles(PERIODIC_UPDATE) + 1, started_at=at,
+                           target=target_for(policy, severity, PERIODIC_UPDATE))
+            self.runs.append(run)
+        # 5. segments follow the status
+        self._settle(at, note)
+
+    def _on_done(self, at: datetime, note: Note) -> None:
+        for run in self.runs:
+            if not run.active:
+                continue
+            if run.metric == RESOLUTION:
+                run.finish(at, MET, f"ticket {self.status}")
+                note(at, f"resolution stops: ticket {self.status}")
+            else:
+                run.finish(at, CANCELLED, f"ticket {self.status} without a reply")
+                if run.target is not None:
+                    note(at, f"{run.metric} cancelled: ticket {self.status} without a reply")
+
+    def _on_reopen(self, at: datetime, note: Note) -> None:
+        resolution = self.latest(RESOLUTION)
+        if resolution is not None and resolution.stop == MET:
+            if self.on_reopen == "restart":
+                resolution.reactivate()
+                resolution.started_at = at
+                resolution.segments.clear()
+                note(at, "ticket reopened: resolution restarts from here (on_reopen: restart)")
+            else:
+                resolution.reactivate()
+                note(at, "ticket reopened: resolution continues, the solved period excluded")
+        first = self.latest(FIRST_RESPONSE)
+        if first is not None and first.stop == CANCELLED and self.first_reply_at is None \
+                and first.stop_reason and first.stop_reason.startswith("ticket "):
+            first.reactivate()
+            note(at, "ticket reopened without a first reply: first_response continues")
+
+    # -- evaluation
+
+    def views(self, now: datetime, calendars: Callable[[str], BusinessCalendar]) -> list[tuple[ClockRun, Clock]]:
+        """Return (run, view at `now`) for every clock that has a target, without changing any state."""
+        out = []
+        for run in self.iter_targeted():
+            assert run.target is not None
+            if run.started_at > now:
+                continue
+            out.append((run, view(run, calendars(run.target.calendar), run.target, now)))
+        out.sort(key=lambda pair: (METRIC_ORDER.index(pair[1].metric), pair[1].cycle))
+        return out
+
+    def evaluate(self, now: datetime, calendars: Callable[[str], BusinessCalendar]) -> list[Clock]:
+        """Return every clock that has a target, as it stands at `now`, without changing any state."""
+        return [clock for _, clock in self.views(now, calendars)]
+
+    def iter_targeted(self) -> Iterator[ClockRun]:
+        return (run for run in self.runs if run.target is not None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created_at": format_instant(self.created_at), "status": self.status,
+            "pause_on": sorted(self.pause_on), "on_reopen": self.on_reopen,
+            "first_reply_at": format_instant(self.first_reply_at),
+            "runs": [run.to_dict() for run in self.runs],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TicketClocks:
+        first = data.get("first_reply_at")
+        return cls(
+            created_at=parse_instant(data["created_at"], "created_at"), status=data["status"],
+            pause_on=frozenset(data.get("pause_on", ())), on_reopen=data.get("on_reopen", "continue"),
+            first_reply_at=None if first is None else parse_instant(first, "first_reply_at"),
+            runs=[ClockRun.from_dict(r) for r in data.get("runs", [])],
+        )

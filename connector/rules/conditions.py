@@ -1,0 +1,168 @@
+"""Compile `when:` conditions into fast matchers that also say *why* they matched.
+
+A matcher takes `Facts` (the ticket snapshot plus its source, account and severity) and returns the list
+of leaf conditions that held (for audits and explanations), or ``None`` when the condition does not hold.
+A missing condition (``when`` left out) matches everything with an empty reason list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from connector.events import Ticket
+
+if TYPE_CHECKING:
+    from connector.config import Condition
+
+Reasons = list[str]
+Matcher = Callable[["Facts"], Reasons | None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Facts:
+    source: str
+    account: str
+    ticket: Ticket
+    severity: str | None = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.ticket.subject}\n{self.ticket.description}"
+
+
+def _always(_: Facts) -> Reasons:
+    return []
+
+
+def _norm(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _show(values: Sequence[str]) -> str:
+    return "[" + ", ".join(values) + "]"
+
+
+def _in(name: str, allowed: tuple[str, ...], get: Callable[[Facts], Any]) -> Matcher:
+    allowed_set = frozenset(allowed)
+
+    def match(facts: Facts) -> Reasons | None:
+        value = get(facts)
+        if value is not None and _norm(value) in allowed_set:
+            return [f"{name} is {value} (in {_show(allowed)})"]
+        return None
+
+    return match
+
+
+def _leaves(cond: Condition) -> list[Matcher]:
+    out: list[Matcher] = []
+    if cond.text is not None:
+        pattern = cond.text
+
+        def text(facts: Facts) -> Reasons | None:
+            m = pattern.search(facts.text)
+            return [f"text matches /{pattern.pattern}/ at {m.group(0)!r}"] if m else None
+
+        out.append(text)
+    if cond.tags_any is not None:
+        wanted = frozenset(cond.tags_any)
+        shown = _show(cond.tags_any)
+
+        def tags_any(facts: Facts) -> Reasons | None:
+            hit = [t for t in facts.ticket.tags if t in wanted]
+            return [f"tags include {', '.join(hit)} (any of {shown})"] if hit else None
+
+        out.append(tags_any)
+    if cond.tags_all is not None:
+        needed = frozenset(cond.tags_all)
+        shown_all = _show(cond.tags_all)
+
+        def tags_all(facts: Facts) -> Reasons | None:
+            return [f"tags include all of {shown_all}"] if needed.issubset(facts.ticket.tags) else None
+
+        out.append(tags_all)
+    simple: list[tuple[str, tuple[str, ...] | None, Callable[[Facts], Any]]] = [
+        ("channel", cond.channel, lambda f: f.ticket.channel),
+        ("status", cond.status, lambda f: f.ticket.status),
+        ("group", cond.group, lambda f: f.ticket.group),
+        ("source", cond.source, lambda f: f.source),
+        ("account", cond.account, lambda f: f.account),
+        ("priority", cond.priority, lambda f: f.ticket.priority),
+        ("severity", cond.severity, lambda f: f.severity),
+        ("requester tier", cond.requester_tier, lambda f: f.ticket.requester.tier),
+        ("requester org", cond.requester_org, lambda f: f.ticket.requester.org),
+    ]
+    for name, allowed, get in simple:
+        if allowed is not None:
+            out.append(_in(name, allowed, get))
+    for fc in cond.field or ():
+        field_name = fc.name
+        allowed_set = frozenset(fc.in_)
+        shown_in = _show(fc.in_)
+
+        def field(facts: Facts, field_name: str = field_name, allowed_set: frozenset[str] = allowed_set,
+                  shown_in: str = shown_in) -> Reasons | None:
+            value = facts.ticket.fields.get(field_name)
+            values = value if isinstance(value, list | tuple) else [value]
+            for v in values:
+                if v is not None and _norm(v) in allowed_set:
+                    return [f"field {field_name} is {_norm(v)} (in {shown_in})"]
+            return None
+
+        out.append(field)
+    return out
+
+
+def compile_condition(cond: Condition | None) -> Matcher:
+    """Return a matcher for a condition; ``None`` compiles to one that always matches."""
+    if cond is None:
+        return _always
+    parts = _leaves(cond)
+    if cond.all is not None:
+        subs_all = [compile_condition(c) for c in cond.all]
+
+        def all_of(facts: Facts) -> Reasons | None:
+            reasons: Reasons = []
+            for sub in subs_all:
+                r = sub(facts)
+                if r is None:
+                    return None
+                reasons.extend(r)
+            return reasons
+
+        parts.append(all_of)
+    if cond.any is not None:
+        subs_any = [compile_condition(c) for c in cond.any]
+
+        def any_of(facts: Facts) -> Reasons | None:
+            for sub in subs_any:
+                r = sub(facts)
+                if r is not None:
+                    return r
+            return None
+
+        parts.append(any_of)
+    if cond.not_ is not None:
+        inner = compile_condition(cond.not_)
+
+        def not_(facts: Facts) -> Reasons | None:
+            return ["not: " + ("condition did not hold")] if inner(facts) is None else None
+
+        parts.append(not_)
+    if len(parts) == 1:
+        return parts[0]
+
+    def every(facts: Facts) -> Reasons | None:
+        reasons: Reasons = []
+        for part in parts:
+            r = part(facts)
+            if r is None:
+                return None
+            reasons.extend(r)
+        return reasons
+
+    return every

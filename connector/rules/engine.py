@@ -1,0 +1,193 @@
+"""The rules core as one object: classify, select a policy, run clocks, decide actions.
+
+`Rulebook(config)` compiles the config once. It is fed a ticket's events one at a time
+(`apply(state, event)`, for the live worker, whose `TicketState` is persisted between events) or a whole
+history (`run(events)`, for replay); both give the same state, because both apply events in
+`occurred_at` order (ties by arrival) and ignore a repeated event id. An event older than the last one
+applied raises `OutOfOrder`: the caller rebuilds the ticket from its stored history with `run`.
+
+`evaluate(state, now)` reports a ticket at an instant (severity, policy, clocks, actions due) and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from connector.events import Event, Ticket, event_to_dict, format_instant, order_events, parse_instant, parse_ticket
+from connector.rules.clocks import Clock, PolicyBook, TicketClocks
+from connector.rules.conditions import Facts
+from connector.rules.escalation import Decision, TicketRef, decide
+from connector.rules.severity import Classifier, SeverityResult
+
+if TYPE_CHECKING:
+    from connector.config import Config
+
+
+class OutOfOrder(Exception):
+    """An event is older than the last one applied to its ticket: rebuild the ticket from history."""
+
+
+@dataclass(slots=True, kw_only=True)
+class TicketState:
+    """Everything the core remembers about one ticket between events (persistable)."""
+
+    source: str
+    account: str
+    ticket_id: str
+    created_at: datetime
+    snapshot: Ticket
+    severity: SeverityResult
+    policy: str | None
+    policy_reasons: tuple[str, ...]
+    clocks: TicketClocks
+    last_at: datetime
+    seen: set[str] = field(default_factory=set)
+    severity_changes: list[tuple[datetime, str | None, str, str]] = field(default_factory=list)
+    timeline: list[tuple[datetime, str]] | None = None  # kept only when asked (explain)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source, self.account, self.ticket_id)
+
+    def note(self, at: datetime, text: str) -> None:
+        if self.timeline is not None:
+            self.timeline.append((at, text))
+
+    def to_dict(self) -> dict[str, Any]:
+        snapshot = event_to_dict(Event(source=self.source, account=self.account, ticket_id=self.ticket_id,
+                                       event_id="-", occurred_at=self.last_at, type="ticket.updated",
+                                       ticket=self.snapshot))["ticket"]
+        return {
+            "source": self.source, "account": self.account, "ticket_id": self.ticket_id,
+            "created_at": format_instant(self.created_at), "snapshot": snapshot,
+            "severity": self.severity.as_dict(), "policy": self.policy, "policy_reasons": list(self.policy_reasons),
+            "clocks": self.clocks.to_dict(), "last_at": format_instant(self.last_at), "seen": sorted(self.seen),
+            "severity_changes": [[format_instant(at), d, c, r] for at, d, c, r in self.severity_changes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TicketState:
+        sev = data["severity"]
+        return cls(
+            source=data["source"], account=data["account"], ticket_id=data["ticket_id"],
+            created_at=parse_instant(data["created_at"], "created_at"), snapshot=parse_ticket(data["snapshot"]),
+            severity=SeverityResult(declared=sev["declared"], classified=sev["classified"], rule=sev["rule"],
+                                    matched=tuple(sev.get("matched", ()))),
+            policy=data["policy"], policy_reasons=tuple(data.get("policy_reasons", ())),
+            clocks=TicketClocks.from_dict(data["clocks"]), last_at=parse_instant(data["last_at"], "last_at"),
+            seen=set(data.get("seen", ())),
+            severity_changes=[(parse_instant(at, "at"), d, c, r) for at, d, c, r in data.get("severity_changes", [])],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TicketReport:
+    """A ticket as it stands at an instant: the JSON of one ticket in `connector replay`."""
+
+    source: str
+    account: str
+    ticket_id: str
+    severity: SeverityResult
+    policy: str | None
+    clocks: tuple[Clock, ...]
+    actions: tuple[Decision, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": {"source": self.source, "account": self.account, "id": self.ticket_id},
+            "severity": {"declared": self.severity.declared, "classified": self.severity.classified,
+                         "rule": self.severity.rule},
+            "policy": self.policy,
+            "clocks": [c.as_dict() for c in self.clocks],
+            "actions": [a.as_dict() for a in self.actions],
+        }
+
+
+class Rulebook:
+    """The compiled rules of one config."""
+
+    __slots__ = ("config", "classifier", "policies", "_policy_by_name")
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.classifier = Classifier(config)
+        self.policies = PolicyBook(config)
+        self._policy_by_name = {p.name: p for p in config.policies}
+
+    def apply(self, state: TicketState | None, event: Event, *, record: bool = False) -> TicketState:
+        """Apply one event to a ticket's state (None for a ticket not seen yet) and return the state."""
+        if state is not None:
+            if event.event_id in state.seen:
+                return state
+            if event.occurred_at < state.last_at:
+                raise OutOfOrder(f"event {event.event_id} at {format_instant(event.occurred_at)} is older than "
+                                 f"the last one applied ({format_instant(state.last_at)})")
+        at = event.occurred_at
+        facts = Facts(source=event.source, account=event.account, ticket=event.ticket)
+        severity = self.classifier.classify(facts)
+        policy, reasons = self.policies.select(
+            Facts(source=event.source, account=event.account, ticket=event.ticket, severity=severity.classified))
+        policy_name = None if policy is None else policy.name
+        if state is None:
+            created = event.ticket.created_at or at
+            created = min(created, at)
+            state = TicketState(
+                source=event.source, account=event.account, ticket_id=event.ticket_id, created_at=created,
+                snapshot=event.ticket, severity=severity, policy=policy_name, policy_reasons=tuple(reasons),
+                clocks=TicketClocks.start(created_at=created), last_at=at, timeline=[] if record else None,
+                severity_changes=[(at, severity.declared, severity.classified, severity.rule)],
+            )
+            state.note(created, "ticket created: first_response and resolution start")
+            state.note(at, f"severity {severity.classified} by rule {severity.rule}: {'; '.join(severity.matched)}")
+            state.note(at, f"policy {policy_name or '(none)'}"
+                           + (f": {'; '.join(reasons) or 'matches every ticket'}" if policy else ": no policy matches"))
+        else:
+            previous = state.severity
+            if (previous.classified, previous.declared, previous.rule) != \
+                    (severity.classified, severity.declared, severity.rule):
+                state.severity_changes.append((at, severity.declared, severity.classified, severity.rule))
+                if previous.classified != severity.classified:
+                    state.note(at, f"severity {previous.classified} → {severity.classified} by rule {severity.rule}: "
+                                   f"{'; '.join(severity.matched)}")
+            if policy_name != state.policy:
+                state.note(at, f"policy {state.policy or '(none)'} → {policy_name or '(none)'}")
+            state.snapshot = event.ticket
+            state.severity = severity
+            state.policy = policy_name
+            state.policy_reasons = tuple(reasons)
+            state.last_at = at
+        state.seen.add(event.event_id)
+        if event.comment is not None and event.type != "ticket.created":
+            c = event.comment
+            state.note(at, f"comment by {c.author_role} ({'public' if c.public else 'private'}"
+                           f"{', automated' if c.automated else ''})")
+        state.clocks.apply(at=at, status=event.ticket.status, comment=event.comment,
+                           is_creation=event.type == "ticket.created", policy=policy,
+                           severity=severity.classified, note=state.note)
+        return state
+
+    def run(self, events: Iterable[Event], *, record: bool = False) -> dict[tuple[str, str, str], TicketState]:
+        """Apply a whole history (any order, repeats allowed) and return each ticket's state."""
+        states: dict[tuple[str, str, str], TicketState] = {}
+        for event in order_events(events):
+            key = event.key
+            states[key] = self.apply(states.get(key), event, record=record)
+        return states
+
+    def evaluate(self, state: TicketState, now: datetime) -> TicketReport:
+        """Report a ticket at `now`: its severity, policy, clocks and the actions due. Changes nothing."""
+        calendar = self.config.calendar
+        pairs = state.clocks.views(now, calendar)
+        ref = TicketRef(source=state.source, account=state.account, ticket_id=state.ticket_id,
+                        severity=state.severity.classified)
+        actions = decide(self.config.escalations, ref, pairs, now, calendar)
+        return TicketReport(source=state.source, account=state.account, ticket_id=state.ticket_id,
+                            severity=state.severity, policy=state.policy,
+                            clocks=tuple(clock for _, clock in pairs), actions=tuple(actions))
+
+    def policy(self, name: str | None) -> Any:
+        return None if name is None else self._policy_by_name.get(name)
