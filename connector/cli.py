@@ -69,7 +69,7 @@ def _now(value: str | None) -> datetime | None:
     try:
         return parse_instant(value, "--now")
     except EventError as err:
-        raise click.BadParameter(err.message.removeprefix("--now: "), param_hint="--now") from None
+        raise click.ClickException(err.message) from None
 
 
 @click.group(context_settings=CONTEXT)

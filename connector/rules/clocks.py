@@ -174,39 +174,42 @@ def elapsed(run: ClockRun, cal: BusinessCalendar, at: datetime) -> float:
     return total
 
 
-def instant_of(run: ClockRun, cal: BusinessCalendar, amount: float) -> tuple[datetime | None, datetime | None]:
-    """Return (the instant the run's business time reaches `amount`, the end of the segment it lies in).
+def instant_of(run: ClockRun, cal: BusinessCalendar, amount: float) -> datetime | None:
+    """Return the instant the run's business time reaches `amount` (None if it stopped or paused short).
 
-    The instant is None when the run stopped or paused before getting there; the segment end is None
-    when that segment is still open.
+    For a running clock that has not got there yet, this is the instant it will get there.
     """
     cum: float = 0
     for start, end in run.segments:
         assert start is not None
         if end is None:
-            return cal.add(start, amount - cum), None
+            return cal.add(start, amount - cum)
         length = cal.between(start, end)
         if cum + length >= amount:
-            return cal.add(start, amount - cum), end
+            return cal.add(start, amount - cum)
         cum += length
-    return None, None
+    return None
+
+
+def last_active(run: ClockRun, limit: datetime) -> datetime | None:
+    """Return the last instant, up to `limit`, at which the run was running (None if it never ran)."""
+    if not run.segments:
+        return None
+    end = run.segments[-1][1]
+    return limit if end is None or end > limit else end
 
 
 def view(run: ClockRun, cal: BusinessCalendar, target: Target, now: datetime) -> Clock:
     """Return the public view of a run at `now` against a target."""
     limit = run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else now
     spent = elapsed(run, cal, limit)
-    due, seg_end = instant_of(run, cal, target.seconds)
-    if due is None and not run.running and run.stop == MET and run.segments:
-        # a met clock: report the due instant it had when it stopped, for "met with X to spare"
-        last_end = run.segments[-1][1]
-        assert last_end is not None
-        due = cal.add(last_end, target.seconds - spent)
+    due = instant_of(run, cal, target.seconds)
     # breached: the clock was still running at some instant after its due instant
-    breached = False
-    if due is not None and due <= limit:
-        active_until = limit if seg_end is None else min(seg_end, limit)
-        breached = active_until > due
+    active = last_active(run, limit)
+    breached = due is not None and active is not None and active > due
+    if due is None and run.stop == MET and run.stopped_at is not None:
+        # a met clock that never reached its target: report the due instant it had as it stopped
+        due = cal.add(run.stopped_at, target.seconds - spent)
     if run.stop == CANCELLED:
         status = "breached" if breached else "cancelled"
     elif run.stop == MET:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from connector.events import format_instant
 from connector.rules.calendar import BusinessCalendar
-from connector.rules.clocks import Clock, ClockRun, instant_of
+from connector.rules.clocks import Clock, ClockRun, instant_of, last_active
 
 if TYPE_CHECKING:
     from connector.config import Escalation
@@ -85,13 +85,13 @@ def _crossed(run: ClockRun, cal: BusinessCalendar, clock: Clock, kind: str, valu
         return clock.breached_at if clock.breached else None
     amount = clock.target_seconds * value / 100 if kind == "pct" else clock.target_seconds - value
     amount = max(amount, 0)
-    at, seg_end = instant_of(run, cal, amount)
+    at = instant_of(run, cal, amount)
     if at is None or at > now:
         return None
-    if run.stopped_at is not None and at >= run.stopped_at:
-        return None  # reached only as it stopped: it was met in time for this threshold
-    if seg_end is not None and at >= seg_end:
-        return None  # reached exactly as it paused
+    active = last_active(run, now)
+    still_running = run.running and active == now
+    if active is None or (active <= at and not still_running):
+        return None  # reached only as it stopped or paused, and never ran on: not crossed
     return at
 
 
