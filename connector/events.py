@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from types import MappingProxyType
 from typing import IO, Any
 
@@ -54,11 +55,15 @@ def format_instant(dt: datetime | None) -> str | None:
     """Format an aware datetime as ISO 8601 UTC with a ``Z`` (microseconds only when present)."""
     if dt is None:
         return None
-    dt = dt.astimezone(UTC)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if dt.microsecond:
-        text += f".{dt.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    return _format_instant(dt)
+
+
+@lru_cache(maxsize=16384)  # reports format the same due instants again and again
+def _format_instant(dt: datetime) -> str:
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    text = dt.isoformat()[:-6]  # drop "+00:00"
+    return (text.rstrip("0") if dt.microsecond else text) + "Z"
 
 
 def _require_aware(name: str, value: datetime | None) -> None:

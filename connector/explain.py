@@ -55,7 +55,9 @@ def _local(cal: BusinessCalendar, dt: datetime | None) -> str:
     if dt is None:
         return "-"
     local = dt.astimezone(cal.timezone)
-    return f"{local:%a %Y-%m-%d %H:%M:%S %Z}".replace(":00 ", " ", 1) if local.second == 0 else f"{local:%a %Y-%m-%d %H:%M:%S %Z}"
+    if local.second == 0 and local.microsecond == 0:
+        return f"{local:%a %Y-%m-%d %H:%M %Z}"
+    return f"{local:%a %Y-%m-%d %H:%M:%S %Z}"
 
 
 def _gap_text(cal: BusinessCalendar, gap: Any) -> str:
@@ -69,7 +71,8 @@ def _clock_story(config: Config, run: ClockRun, clock: Clock, now: datetime) -> 
     cal = config.calendar(clock.calendar)
     label = clock.metric if clock.metric in ("first_response", "resolution") else f"{clock.metric} #{clock.cycle}"
     lines = [f"{label}: {clock.status.upper()}",
-             f"  target {format_duration(clock.target_seconds)} of business time on {describe_calendar(config, clock.calendar)}",
+             f"  target {format_duration(clock.target_seconds)} of business time on "
+             f"{describe_calendar(config, clock.calendar)}",
              f"  started {_local(cal, clock.started_at)}"]
     previous_end: datetime | None = None
     for start, end in run.segments:
@@ -82,7 +85,8 @@ def _clock_story(config: Config, run: ClockRun, clock: Clock, now: datetime) -> 
         stop = now if open_now else end
         assert stop is not None
         lines.append(f"  {'running since' if open_now else 'ran'} {_local(cal, start)}"
-                     + ("" if open_now else f" → {_local(cal, stop)}") + f": {format_duration(cal.between(start, stop))} counted")
+                     + ("" if open_now else f" → {_local(cal, stop)}")
+                     + f": {format_duration(cal.between(start, stop))} counted")
         # the stretches the calendar skipped, up to the due instant when it lies ahead
         horizon = stop
         if open_now and clock.due_at is not None and clock.due_at > stop:
@@ -117,7 +121,8 @@ def find_ticket(states: Mapping[tuple[str, str, str], TicketState], ticket_id: s
     """Return the one ticket with that id (and source, if given)."""
     found = [s for s in states.values() if s.ticket_id == ticket_id and (source is None or s.source == source)]
     if not found:
-        raise TicketNotFound(f"ticket {ticket_id!r} is not in the events" + (f" of source {source!r}" if source else ""))
+        where = f" of source {source!r}" if source else ""
+        raise TicketNotFound(f"ticket {ticket_id!r} is not in the events{where}")
     if len(found) > 1:
         where = ", ".join(f"{s.source}/{s.account}" for s in found)
         raise TicketNotFound(f"ticket {ticket_id!r} exists in several sources ({where}); choose one with --source")
@@ -146,7 +151,8 @@ def explain(config: Config, events: Iterable[Event], ticket_id: str, *, now: dat
         out += ["", f"Policy {state.policy!r} (the first policy whose conditions hold)"]
         out += [f"    - {r}" for r in state.policy_reasons] or ["    - it has no conditions: it matches every ticket"]
         if policy is not None:
-            out.append(f"  pauses resolution and periodic updates while status is {', '.join(policy.pause_on) or '(never)'}"
+            pauses = ", ".join(policy.pause_on) or "(never)"
+            out.append(f"  pauses resolution and periodic updates while status is {pauses}"
                        f"; on reopen: {policy.on_reopen}")
     out += ["", "Timeline"]
     for at, text in state.timeline or []:

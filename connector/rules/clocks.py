@@ -23,7 +23,7 @@ Nothing here reads the clock: `evaluate(now)` takes the instant and mutates noth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -283,6 +283,7 @@ class TicketClocks:
     on_reopen: str = "continue"
     first_reply_at: datetime | None = None
     runs: list[ClockRun] = field(default_factory=list)
+    context: tuple[str | None, str] | None = None  # (policy, severity) last applied; not persisted
 
     @classmethod
     def start(cls, *, created_at: datetime) -> TicketClocks:
@@ -315,29 +316,32 @@ class TicketClocks:
     def _cycles(self, metric: str) -> int:
         return sum(1 for run in self.runs if run.metric == metric)
 
-    def _should_run(self, run: ClockRun) -> bool:
-        if self.status in DONE_STATUSES:
-            return False
-        return not (run.metric in PAUSABLE and self.status in self.pause_on)
-
     def _settle(self, at: datetime, note: Note = _no_note) -> None:
         """Open or close each active run's segment to match the ticket's status at `at`."""
+        done = self.status in DONE_STATUSES
+        paused = self.status in self.pause_on
         for run in self.runs:
-            if not run.active:
+            if run.stop is not None:
                 continue
-            want = self._should_run(run)
-            if want and not run.running:
-                if run.segments:
+            want = not done and not (paused and run.metric in PAUSABLE)
+            segments = run.segments
+            running = bool(segments) and segments[-1][1] is None
+            if want and not running:
+                if segments:
                     note(at, f"{run.metric} resumes (status {self.status})")
-                run.open(at)
-            elif not want and run.running:
+                segments.append([at, None])
+            elif not want and running:
                 note(at, f"{run.metric} pauses (status {self.status})")
-                run.close(at)
+                segments[-1][1] = at
 
     # -- transitions
 
     def retarget(self, policy: Policy | None, severity: str, note: Note = _no_note, at: datetime | None = None) -> None:
         """Apply a (new) policy and severity: active clocks take the new targets, computed from their start."""
+        context = (None if policy is None else policy.name, severity)
+        if context == self.context:
+            return
+        self.context = context
         if policy is not None:
             self.pause_on = frozenset(policy.pause_on)
             self.on_reopen = policy.on_reopen
@@ -352,7 +356,8 @@ class TicketClocks:
                 continue
             if new != run.target and run.target is not None and at is not None:
                 note(at, f"{run.metric} target changes from {run.target.seconds:g}s on {run.target.calendar} "
-                         f"to {'none' if new is None else f'{new.seconds:g}s on {new.calendar}'} (recomputed from its start)")
+                         f"to {'none' if new is None else f'{new.seconds:g}s on {new.calendar}'} "
+                         "(recomputed from its start)")
             run.target = new
 
     def apply(self, *, at: datetime, status: str, comment: Comment | None, is_creation: bool,
@@ -367,7 +372,8 @@ class TicketClocks:
                 run = self.active(metric)
                 if run is not None:
                     run.finish(at, MET, "public agent reply")
-                    note(at, f"{metric}{'' if metric == FIRST_RESPONSE else f' #{run.cycle}'} stops: public agent reply")
+                    label = metric if metric == FIRST_RESPONSE else f"{metric} #{run.cycle}"
+                    note(at, f"{label} stops: public agent reply")
             if self.first_reply_at is None:
                 self.first_reply_at = at
         # 2. the policy and severity in force from now on
@@ -378,6 +384,8 @@ class TicketClocks:
             self._on_done(at, note)
         elif before in DONE_STATUSES and status not in DONE_STATUSES:
             self._on_reopen(at, note)
+            self.context = None  # reactivated clocks take the targets in force now
+            self.retarget(policy, severity, note, at)
         # 4. what the comment starts
         if customer and self.first_reply_at is not None and self.active(NEXT_RESPONSE) is None:
             run = ClockRun(metric=NEXT_RESPONSE, cycle=self._cycles(NEXT_RESPONSE) + 1, started_at=at,

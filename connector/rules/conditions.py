@@ -117,6 +117,32 @@ def _leaves(cond: Condition) -> list[Matcher]:
     return out
 
 
+# which parts of the facts each leaf condition reads
+_READS = {"text": ("subject", "description"), "tags_any": ("tags",), "tags_all": ("tags",), "channel": ("channel",),
+          "status": ("status",), "group": ("group",), "source": (), "account": (), "priority": ("priority",),
+          "severity": ("priority",), "requester_tier": ("requester",), "requester_org": ("requester",),
+          "field": ("fields",)}
+
+
+def ticket_fields_read(conditions: Sequence[Condition | None]) -> tuple[str, ...]:
+    """Return the `Ticket` attributes these conditions read (source and account are always read)."""
+    found: set[str] = set()
+
+    def walk(cond: Condition | None) -> None:
+        if cond is None:
+            return
+        for key in cond.model_fields_set:
+            if key in _READS:
+                found.update(_READS[key])
+        for sub in (cond.all or ()) + (cond.any or ()):
+            walk(sub)
+        walk(cond.not_)
+
+    for cond in conditions:
+        walk(cond)
+    return tuple(sorted(found))
+
+
 def compile_condition(cond: Condition | None) -> Matcher:
     """Return a matcher for a condition; ``None`` compiles to one that always matches."""
     if cond is None:

@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from connector.events import Event, Ticket, event_to_dict, format_instant, order_events, parse_instant, parse_ticket
 from connector.rules.clocks import Clock, PolicyBook, TicketClocks
-from connector.rules.conditions import Facts
-from connector.rules.escalation import Decision, TicketRef, decide
+from connector.rules.conditions import Facts, ticket_fields_read
+from connector.rules.escalation import Decision, Escalator, TicketRef
 from connector.rules.severity import Classifier, SeverityResult
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class TicketState:
     seen: set[str] = field(default_factory=set)
     severity_changes: list[tuple[datetime, str | None, str, str]] = field(default_factory=list)
     timeline: list[tuple[datetime, str]] | None = None  # kept only when asked (explain)
+    facts_key: tuple[Any, ...] | None = None  # what severity and policy were last computed from; not persisted
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -110,13 +112,30 @@ class TicketReport:
 class Rulebook:
     """The compiled rules of one config."""
 
-    __slots__ = ("config", "classifier", "policies", "_policy_by_name")
+    __slots__ = ("config", "classifier", "policies", "escalator", "calendar", "_policy_by_name", "_reads")
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.classifier = Classifier(config)
         self.policies = PolicyBook(config)
+        self.escalator = Escalator(config.escalations)
+        self.calendar = {name: config.calendar(name) for name in (*config.calendars, "24x7")}.__getitem__
         self._policy_by_name = {p.name: p for p in config.policies}
+        # severity and policy depend only on what the conditions read: a change elsewhere reuses them
+        self._reads = attrgetter(*ticket_fields_read([r.when for r in config.classification.rules]
+                                                     + [p.when for p in config.policies]), "priority")
+
+    def _classify(self, state: TicketState | None, event: Event) -> tuple[SeverityResult, Any, tuple[str, ...], tuple]:
+        """Return (severity, policy, reasons, facts key), reusing the ticket's last answer when nothing changed."""
+        t = event.ticket
+        key = (event.source, event.account, self._reads(t))
+        if state is not None and state.facts_key == key:
+            return state.severity, self.policy(state.policy), state.policy_reasons, key
+        facts = Facts(source=event.source, account=event.account, ticket=t)
+        severity = self.classifier.classify(facts)
+        policy, reasons = self.policies.select(
+            Facts(source=event.source, account=event.account, ticket=t, severity=severity.classified))
+        return severity, policy, tuple(reasons), key
 
     def apply(self, state: TicketState | None, event: Event, *, record: bool = False) -> TicketState:
         """Apply one event to a ticket's state (None for a ticket not seen yet) and return the state."""
@@ -127,10 +146,7 @@ class Rulebook:
                 raise OutOfOrder(f"event {event.event_id} at {format_instant(event.occurred_at)} is older than "
                                  f"the last one applied ({format_instant(state.last_at)})")
         at = event.occurred_at
-        facts = Facts(source=event.source, account=event.account, ticket=event.ticket)
-        severity = self.classifier.classify(facts)
-        policy, reasons = self.policies.select(
-            Facts(source=event.source, account=event.account, ticket=event.ticket, severity=severity.classified))
+        severity, policy, reasons, facts_key = self._classify(state, event)
         policy_name = None if policy is None else policy.name
         if state is None:
             created = event.ticket.created_at or at
@@ -147,7 +163,7 @@ class Rulebook:
                            + (f": {'; '.join(reasons) or 'matches every ticket'}" if policy else ": no policy matches"))
         else:
             previous = state.severity
-            if (previous.classified, previous.declared, previous.rule) != \
+            if previous is not severity and (previous.classified, previous.declared, previous.rule) != \
                     (severity.classified, severity.declared, severity.rule):
                 state.severity_changes.append((at, severity.declared, severity.classified, severity.rule))
                 if previous.classified != severity.classified:
@@ -158,10 +174,11 @@ class Rulebook:
             state.snapshot = event.ticket
             state.severity = severity
             state.policy = policy_name
-            state.policy_reasons = tuple(reasons)
+            state.policy_reasons = reasons
             state.last_at = at
         state.seen.add(event.event_id)
-        if event.comment is not None and event.type != "ticket.created":
+        state.facts_key = facts_key
+        if state.timeline is not None and event.comment is not None and event.type != "ticket.created":
             c = event.comment
             state.note(at, f"comment by {c.author_role} ({'public' if c.public else 'private'}"
                            f"{', automated' if c.automated else ''})")
@@ -180,11 +197,10 @@ class Rulebook:
 
     def evaluate(self, state: TicketState, now: datetime) -> TicketReport:
         """Report a ticket at `now`: its severity, policy, clocks and the actions due. Changes nothing."""
-        calendar = self.config.calendar
-        pairs = state.clocks.views(now, calendar)
+        pairs = state.clocks.views(now, self.calendar)
         ref = TicketRef(source=state.source, account=state.account, ticket_id=state.ticket_id,
                         severity=state.severity.classified)
-        actions = decide(self.config.escalations, ref, pairs, now, calendar)
+        actions = self.escalator.decide(ref, pairs, now, self.calendar)
         return TicketReport(source=state.source, account=state.account, ticket_id=state.ticket_id,
                             severity=state.severity, policy=state.policy,
                             clocks=tuple(clock for _, clock in pairs), actions=tuple(actions))

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from connector.events import format_instant
 from connector.rules.calendar import BusinessCalendar
@@ -38,36 +38,29 @@ def template_fields(template: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    """One write-back action the rules decided on, with its idempotency key."""
+class Decision(NamedTuple):
+    """One write-back action the rules decided on, with its idempotency key.
+
+    Immutable like the other domain types; a NamedTuple because replay builds hundreds of thousands.
+    """
 
     action: str                 # set_due_date | add_tags | remove_tags | set_priority | set_group | add_note | notify
     source: str
     account: str
     ticket_id: str
-    params: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     key: str
     cause: str                  # the escalation's name, or "due_date"
+    params: Mapping[str, Any] = _EMPTY
     metric: str | None = None
     cycle: int | None = None
     due_since: datetime | None = None  # when the decision became due
 
     def as_dict(self) -> dict[str, Any]:
+        params = {k: format_instant(v) if isinstance(v, datetime) else v for k, v in self.params.items()}
         return {
-            "action": self.action, "params": _plain(self.params), "key": self.key, "cause": self.cause,
+            "action": self.action, "params": params, "key": self.key, "cause": self.cause,
             "metric": self.metric, "cycle": self.cycle, "due_since": format_instant(self.due_since),
         }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return format_instant(value)
-    return value
 
 
 def _duration(seconds: float) -> str:
@@ -103,63 +96,106 @@ class TicketRef:
     severity: str
 
 
-def decide(escalations: Iterable[Escalation], ticket: TicketRef,
-           clocks: Iterable[tuple[ClockRun, Clock]], now: datetime,
-           calendars: Callable[[str], BusinessCalendar]) -> list[Decision]:
-    """Return every action due for a ticket at `now`: due dates of active clocks, then escalations."""
-    escalations = tuple(escalations)
-    prefix = f"{ticket.source}:{ticket.account}:{ticket.ticket_id}"
-    out: list[Decision] = []
-    pairs = list(clocks)
-    for run, clock in pairs:
-        if run.active and clock.due_at is not None:
-            out.append(Decision(
-                action="set_due_date", source=ticket.source, account=ticket.account, ticket_id=ticket.ticket_id,
-                params=MappingProxyType({"metric": clock.metric, "cycle": clock.cycle, "due_at": clock.due_at}),
-                key=f"{prefix}:due:{clock.metric}#{clock.cycle}:{format_instant(clock.due_at)}",
-                cause="due_date", metric=clock.metric, cycle=clock.cycle, due_since=now,
-            ))
-    for esc in escalations:
-        when = esc.when
-        if when.severity is not None and ticket.severity not in when.severity:
-            continue
-        kind, value = when.threshold
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rule:
+    """One escalation, compiled: filters as sets, the threshold, and each action's kind and value."""
+
+    name: str
+    metrics: frozenset[str] | None
+    severities: frozenset[str] | None
+    policies: frozenset[str] | None
+    kind: str
+    value: float
+    label: str
+    actions: tuple[tuple[str, Any], ...]
+    needs_text: bool
+
+
+def _compile(esc: Escalation) -> _Rule:
+    when = esc.when
+    kind, value = when.threshold
+    label = {"pct": f"{value:g}%", "remaining": f"remaining-{value:g}s", "breached": "breached"}[kind]
+    actions = tuple((a.kind, a.value) for a in esc.actions)
+    return _Rule(
+        name=esc.name, metrics=None if when.metric is None else frozenset(when.metric),
+        severities=None if when.severity is None else frozenset(when.severity),
+        policies=None if when.policy is None else frozenset(when.policy),
+        kind=kind, value=value, label=label, actions=actions,
+        needs_text=any(k in ("add_note", "notify") for k, _ in actions),
+    )
+
+
+class Escalator:
+    """The config's escalations compiled once; `decide` answers which actions are due."""
+
+    __slots__ = ("_rules",)
+
+    def __init__(self, escalations: Iterable[Escalation]) -> None:
+        self._rules = tuple(_compile(e) for e in escalations)
+
+    def decide(self, ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]], now: datetime,
+               calendars: Callable[[str], BusinessCalendar]) -> list[Decision]:
+        """Return every action due for a ticket at `now`: due dates of active clocks, then escalations."""
+        prefix = f"{ticket.source}:{ticket.account}:{ticket.ticket_id}"
+        out: list[Decision] = []
+        pairs = list(clocks)
         for run, clock in pairs:
-            if when.metric is not None and clock.metric not in when.metric:
-                continue
-            if when.policy is not None and clock.policy not in when.policy:
-                continue
-            crossed = _crossed(run, calendars(clock.calendar), clock, kind, value, now)
-            if crossed is None:
-                continue
-            threshold = {"pct": f"{value:g}%", "remaining": f"remaining-{value:g}s", "breached": "breached"}[kind]
-            base = f"{prefix}:{esc.name}:{clock.metric}#{clock.cycle}:{threshold}"
-            note_values = {
-                "ticket_id": ticket.ticket_id, "source": ticket.source, "account": ticket.account,
-                "metric": clock.metric, "cycle": clock.cycle, "severity": ticket.severity,
-                "policy": clock.policy, "escalation": esc.name, "due_at": format_instant(clock.due_at) or "-",
-                "breached_at": format_instant(clock.breached_at) or "-",
-                "target": _duration(clock.target_seconds), "elapsed": _duration(clock.elapsed_seconds),
-                "remaining": _duration(clock.remaining_seconds), "status": clock.status,
-            }
-            for index, action in enumerate(esc.actions):
-                params: dict[str, Any]
-                kind_name = action.kind
-                if kind_name in ("add_tags", "remove_tags"):
-                    params = {"tags": list(action.value)}
-                elif kind_name == "set_priority":
-                    params = {"priority": action.value}
-                elif kind_name == "set_group":
-                    params = {"group": action.value}
-                elif kind_name == "add_note":
-                    params = {"body": str(action.value).format_map(note_values), "public": False}
-                else:  # notify
-                    message = action.value.message or (
-                        f"{esc.name}: {clock.metric} of ticket {ticket.ticket_id} is {clock.status}")
-                    params = {"target": action.value.target, "message": message.format_map(note_values)}
+            if run.active and clock.due_at is not None:
                 out.append(Decision(
-                    action=kind_name, source=ticket.source, account=ticket.account, ticket_id=ticket.ticket_id,
-                    params=MappingProxyType(params), key=f"{base}:{index}", cause=esc.name,
-                    metric=clock.metric, cycle=clock.cycle, due_since=crossed,
+                    action="set_due_date", source=ticket.source, account=ticket.account, ticket_id=ticket.ticket_id,
+                    params=MappingProxyType({"metric": clock.metric, "cycle": clock.cycle, "due_at": clock.due_at}),
+                    key=f"{prefix}:due:{clock.metric}#{clock.cycle}:{format_instant(clock.due_at)}",
+                    cause="due_date", metric=clock.metric, cycle=clock.cycle, due_since=now,
                 ))
-    return out
+        for rule in self._rules:
+            if rule.severities is not None and ticket.severity not in rule.severities:
+                continue
+            for run, clock in pairs:
+                if rule.metrics is not None and clock.metric not in rule.metrics:
+                    continue
+                if rule.policies is not None and clock.policy not in rule.policies:
+                    continue
+                crossed = _crossed(run, calendars(clock.calendar), clock, rule.kind, rule.value, now)
+                if crossed is None:
+                    continue
+                base = f"{prefix}:{rule.name}:{clock.metric}#{clock.cycle}:{rule.label}"
+                values = _note_values(ticket, clock, rule.name) if rule.needs_text else _EMPTY
+                for index, (kind, value) in enumerate(rule.actions):
+                    out.append(Decision(
+                        action=kind, source=ticket.source, account=ticket.account, ticket_id=ticket.ticket_id,
+                        params=MappingProxyType(_params(kind, value, values, rule.name, ticket, clock)),
+                        key=f"{base}:{index}", cause=rule.name, metric=clock.metric, cycle=clock.cycle,
+                        due_since=crossed,
+                    ))
+        return out
+
+
+def _note_values(ticket: TicketRef, clock: Clock, escalation: str) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.ticket_id, "source": ticket.source, "account": ticket.account,
+        "metric": clock.metric, "cycle": clock.cycle, "severity": ticket.severity,
+        "policy": clock.policy, "escalation": escalation, "due_at": format_instant(clock.due_at) or "-",
+        "breached_at": format_instant(clock.breached_at) or "-",
+        "target": _duration(clock.target_seconds), "elapsed": _duration(clock.elapsed_seconds),
+        "remaining": _duration(clock.remaining_seconds), "status": clock.status,
+    }
+
+
+def _params(kind: str, value: Any, values: Mapping[str, Any], escalation: str, ticket: TicketRef,
+            clock: Clock) -> dict[str, Any]:
+    if kind in ("add_tags", "remove_tags"):
+        return {"tags": list(value)}
+    if kind == "set_priority":
+        return {"priority": value}
+    if kind == "set_group":
+        return {"group": value}
+    if kind == "add_note":
+        return {"body": str(value).format_map(values), "public": False}
+    message = value.message or f"{escalation}: {clock.metric} of ticket {ticket.ticket_id} is {clock.status}"
+    return {"target": value.target, "message": message.format_map(values)}
+
+
+def decide(escalations: Iterable[Escalation], ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]],
+           now: datetime, calendars: Callable[[str], BusinessCalendar]) -> list[Decision]:
+    """Return every action due for a ticket at `now` (compiles the escalations; see `Escalator`)."""
+    return Escalator(escalations).decide(ticket, clocks, now, calendars)

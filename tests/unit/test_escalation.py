@@ -35,7 +35,8 @@ def test_nothing_but_due_dates_before_any_threshold():
     actions = decide([created()], "2026-03-02 12:59")
     assert {a.action for a in actions} == {"set_due_date"}
     due = {a.params["metric"]: a.params["due_at"] for a in actions}
-    assert due == {"first_response": utc("2026-03-02 14:00"), "resolution": utc("2026-03-10 10:00")}  # 2d = 48 business hours
+    # 2d = 48 business hours = six 8-hour days
+    assert due == {"first_response": utc("2026-03-02 14:00"), "resolution": utc("2026-03-10 10:00")}
 
 
 def test_percent_threshold_fires_at_the_instant_and_renders_the_note():

@@ -58,7 +58,8 @@ def test_channel_org_tags_all_and_status():
 def test_declared_severity_is_available_to_rules():
     r = classify(source="webhook", priority="urgent")
     assert (r.rule, r.declared) == ("default", None)  # webhook has no priority_map entry here
-    cfg = config(priority_map={"webhook": {"urgent": "P1"}}, classification=CFG.classification.model_dump(by_alias=True))
+    rules = CFG.classification.model_dump(by_alias=True)
+    cfg = config(priority_map={"webhook": {"urgent": "P1"}}, classification=rules)
     e = event("2026-03-02 10:00", source="webhook", priority="urgent")
     assert Classifier(cfg).classify(Facts(source="webhook", account="a", ticket=e.ticket)).rule == "declared-p1-on-api"
 

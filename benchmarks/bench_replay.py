@@ -1,0 +1,150 @@
+"""Replay throughput: the rules core over >= 100,000 generated canonical events.
+
+    python benchmarks/bench_replay.py [--events 120000] [--config config/example.yaml] [--seed 7]
+
+Generates realistic ticket histories (creation, replies, customer comments, pending/on-hold pauses,
+priority changes, solves and reopens; a mix of sources, tiers and subjects that fire the example
+rules), writes them as JSONL in memory, then times, in one run:
+
+- parse: JSONL text → canonical events;
+- core: ordering, classification, policy selection and every clock (`Rulebook.run`);
+- evaluate: every ticket's clocks and actions at `now`;
+- end to end: `connector.replay.replay` from parsed events to the JSON-ready result.
+
+Target (issue 3): at least 50,000 events/s through the core and end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from connector.config import load_config  # noqa: E402
+from connector.events import Comment, Event, Requester, Ticket, read_jsonl, write_jsonl  # noqa: E402
+from connector.replay import replay  # noqa: E402
+from connector.rules.engine import Rulebook  # noqa: E402
+
+SUBJECTS = ["Checkout is down", "Invoice shows wrong VAT", "How do I rotate my API key?", "Export times out",
+            "Cannot log in with SSO", "Feature request: dark mode", "Data loss after import", "Webhook delayed"]
+AGENT = Comment(author_role="agent", public=True, automated=False, author_id="a")
+CUSTOMER = Comment(author_role="end_user", public=True, automated=False, author_id="c")
+NOTE = Comment(author_role="agent", public=False, automated=False, author_id="a")
+START = datetime(2026, 1, 5, 8, tzinfo=UTC)
+
+
+def generate(n_events: int, seed: int) -> list[Event]:
+    """Return about `n_events` canonical events over many tickets, in arrival order (slightly shuffled)."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    ticket_no = 0
+    while len(events) < n_events:
+        ticket_no += 1
+        events.extend(_ticket_history(rng, ticket_no))
+        if rng.random() < 0.02 and len(events) > 2:  # a late delivery now and then
+            events[-1], events[-2] = events[-2], events[-1]
+    return events[:n_events]
+
+
+def _ticket_history(rng: random.Random, ticket_no: int) -> list[Event]:
+    events: list[Event] = []
+    source = rng.choice(["zendesk", "zendesk", "freshdesk", "webhook"])
+    priorities = ["4", "3", "2", "1"] if source == "freshdesk" else ["urgent", "high", "normal", "low"]
+    priority = priorities[rng.choice([0, 1, 2, 2, 2, 3])]
+    subject = rng.choice(SUBJECTS)
+    tier = rng.choice(["enterprise", "standard", "standard", None])
+    tags = tuple(rng.sample(["vip", "urgent", "how_to", "billing", "api"], k=rng.randint(0, 2)))
+    group = rng.choice(["support", "support", "billing"])
+    at = START + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
+    created = at
+    status = "new"
+
+    def emit(kind: str, comment: Comment | None = None) -> None:
+        ticket = Ticket(status=status, priority=priority, channel="email", group=group,
+                        requester=Requester(id=f"r{ticket_no}", org=f"org{ticket_no % 50}", tier=tier),
+                        subject=subject, description="Details follow.", tags=tags, created_at=created)
+        events.append(Event(source=source, account="acme", ticket_id=str(ticket_no),
+                            event_id=f"{source}-{ticket_no}-{len(events) + 1}", occurred_at=at, type=kind,
+                            ticket=ticket, comment=comment))
+
+    emit("ticket.created")
+    for _ in range(rng.randint(3, 9)):
+        at += timedelta(minutes=rng.randint(5, 60 * 30))
+        roll = rng.random()
+        if roll < 0.35:
+            status = "open" if status in ("new", "solved") else status
+            emit("comment.added", AGENT)
+        elif roll < 0.6:
+            status = "open" if status in ("solved", "pending") else status
+            emit("comment.added", CUSTOMER)
+        elif roll < 0.68:
+            emit("comment.added", NOTE)
+        elif roll < 0.8:
+            status = rng.choice(["pending", "on_hold", "open"])
+            emit("ticket.updated")
+        elif roll < 0.86:
+            priority = rng.choice(priorities[:3])
+            emit("ticket.updated")
+        else:
+            status = "solved"
+            emit("ticket.updated")
+    return events
+
+
+def timed(fn):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=120_000)
+    parser.add_argument("--config", default=str(ROOT / "config" / "example.yaml"))
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    cfg = load_config(args.config)
+    events = generate(args.events, args.seed)
+    buf = io.StringIO()
+    write_jsonl(events, buf)
+    text = buf.getvalue()
+    print(f"generated {len(events):,} events over {len({e.key for e in events}):,} tickets "
+          f"({len(text) / 1e6:.1f} MB of JSONL)")
+
+    # as `connector replay` does: the cyclic GC is off for the one-shot command (see connector/cli.py)
+    gc.collect()
+    gc.disable()
+    parsed, t_parse = timed(lambda: read_jsonl(io.StringIO(text)))
+    assert len(parsed) == len(events)
+    book = Rulebook(cfg)
+    states, t_core = timed(lambda: book.run(parsed))
+    now = max(e.occurred_at for e in parsed)
+    reports, t_eval = timed(lambda: [book.evaluate(s, now) for s in states.values()])
+    result, t_e2e = timed(lambda: replay(cfg, parsed))
+    clocks = sum(len(r.clocks) for r in reports)
+    actions = sum(len(r.actions) for r in reports)
+    assert len(result["tickets"]) == len(states)
+
+    rows = [("parse JSONL", t_parse), ("core (apply every event)", t_core), ("evaluate at now", t_eval),
+            ("replay (core + evaluate + JSON-ready dicts)", t_e2e),
+            ("connector replay as a whole (parse + replay)", t_parse + t_e2e)]
+    print(f"{'stage':<45} {'seconds':>8} {'events/s':>12}")
+    for name, seconds in rows:
+        print(f"{name:<45} {seconds:>8.2f} {len(events) / seconds:>12,.0f}")
+    print(f"{clocks:,} clocks and {actions:,} actions for {len(states):,} tickets")
+    for name, seconds in (("replay", t_e2e), ("parse + replay", t_parse + t_e2e)):
+        rate = len(events) / seconds
+        print(f"target >= 50,000 events/s, {name}: {'met' if rate >= 50_000 else 'NOT met'} ({rate:,.0f}/s)")
+
+
+if __name__ == "__main__":
+    main()
