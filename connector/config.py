@@ -515,6 +515,7 @@ def _validate_sections(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
             if info.is_required():
                 problems.append(f"{name}: required key is missing")
             continue
+        assert info.annotation is not None
         try:
             sections[name] = TypeAdapter(info.annotation).validate_python(data[name])
         except ValidationError as err:

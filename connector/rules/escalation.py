@@ -56,7 +56,9 @@ class Decision(NamedTuple):
     due_since: datetime | None = None  # when the decision became due
 
     def as_dict(self) -> dict[str, Any]:
-        params = {k: format_instant(v) if isinstance(v, datetime) else v for k, v in self.params.items()}
+        params = dict(self.params)
+        if self.action == "set_due_date":
+            params["due_at"] = format_instant(params["due_at"])
         return {
             "action": self.action, "params": params, "key": self.key, "cause": self.cause,
             "metric": self.metric, "cycle": self.cycle, "due_since": format_instant(self.due_since),
