@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from connector.events import DONE_STATUSES, Comment, format_instant, parse_instant
 from connector.rules.calendar import BusinessCalendar
@@ -123,9 +123,11 @@ class ClockRun:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Clock:
-    """A clock as seen at an instant: the public view that replay, reports and escalations use."""
+class Clock(NamedTuple):
+    """A clock as seen at an instant: the public view that replay, reports and escalations use.
+
+    Immutable; a NamedTuple rather than a frozen dataclass because replay builds one per clock per ticket.
+    """
 
     metric: str
     cycle: int
@@ -364,6 +366,10 @@ class TicketClocks:
               policy: Policy | None, severity: str, note: Note = _no_note) -> None:
         """Advance the clocks by one event: the comment it carries, then its status change."""
         before = self.status
+        if status == before and (comment is None or is_creation or not (comment.is_agent_reply or
+                                                                       comment.is_customer_message)):
+            if self.context == (None if policy is None else policy.name, severity):
+                return  # nothing that moves a clock: same status, same targets, no reply or customer message
         # 1. what the comment ends
         reply = comment is not None and not is_creation and comment.is_agent_reply
         customer = comment is not None and not is_creation and comment.is_customer_message

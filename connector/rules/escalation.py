@@ -109,21 +109,32 @@ class _Rule:
     kind: str
     value: float
     label: str
-    actions: tuple[tuple[str, Any], ...]
+    actions: tuple[tuple[str, Any, Mapping[str, Any] | None], ...]  # kind, value, params unless templated
     needs_text: bool
+
+
+def _static_params(kind: str, value: Any) -> Mapping[str, Any] | None:
+    """Return the parameters of an action that do not depend on the clock (None for templated ones)."""
+    if kind in ("add_tags", "remove_tags"):
+        return MappingProxyType({"tags": tuple(value)})
+    if kind == "set_priority":
+        return MappingProxyType({"priority": value})
+    if kind == "set_group":
+        return MappingProxyType({"group": value})
+    return None
 
 
 def _compile(esc: Escalation) -> _Rule:
     when = esc.when
     kind, value = when.threshold
     label = {"pct": f"{value:g}%", "remaining": f"remaining-{value:g}s", "breached": "breached"}[kind]
-    actions = tuple((a.kind, a.value) for a in esc.actions)
+    actions = tuple((a.kind, a.value, _static_params(a.kind, a.value)) for a in esc.actions)
     return _Rule(
         name=esc.name, metrics=None if when.metric is None else frozenset(when.metric),
         severities=None if when.severity is None else frozenset(when.severity),
         policies=None if when.policy is None else frozenset(when.policy),
         kind=kind, value=value, label=label, actions=actions,
-        needs_text=any(k in ("add_note", "notify") for k, _ in actions),
+        needs_text=any(static is None for _, _, static in actions),
     )
 
 
@@ -138,16 +149,18 @@ class Escalator:
     def decide(self, ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]], now: datetime,
                calendars: Callable[[str], BusinessCalendar]) -> list[Decision]:
         """Return every action due for a ticket at `now`: due dates of active clocks, then escalations."""
-        prefix = f"{ticket.source}:{ticket.account}:{ticket.ticket_id}"
+        source, account, ticket_id = ticket.source, ticket.account, ticket.ticket_id
+        prefix = f"{source}:{account}:{ticket_id}"
         out: list[Decision] = []
         pairs = list(clocks)
         for run, clock in pairs:
             if run.active and clock.due_at is not None:
+                # positional: replay builds hundreds of thousands of these
                 out.append(Decision(
-                    action="set_due_date", source=ticket.source, account=ticket.account, ticket_id=ticket.ticket_id,
-                    params=MappingProxyType({"metric": clock.metric, "cycle": clock.cycle, "due_at": clock.due_at}),
-                    key=f"{prefix}:due:{clock.metric}#{clock.cycle}:{format_instant(clock.due_at)}",
-                    cause="due_date", metric=clock.metric, cycle=clock.cycle, due_since=now,
+                    "set_due_date", source, account, ticket_id,
+                    f"{prefix}:due:{clock.metric}#{clock.cycle}:{format_instant(clock.due_at)}", "due_date",
+                    MappingProxyType({"metric": clock.metric, "cycle": clock.cycle, "due_at": clock.due_at}),
+                    clock.metric, clock.cycle, now,
                 ))
         for rule in self._rules:
             if rule.severities is not None and ticket.severity not in rule.severities:
@@ -162,13 +175,10 @@ class Escalator:
                     continue
                 base = f"{prefix}:{rule.name}:{clock.metric}#{clock.cycle}:{rule.label}"
                 values = _note_values(ticket, clock, rule.name) if rule.needs_text else _EMPTY
-                for index, (kind, value) in enumerate(rule.actions):
-                    out.append(Decision(
-                        action=kind, source=ticket.source, account=ticket.account, ticket_id=ticket.ticket_id,
-                        params=MappingProxyType(_params(kind, value, values, rule.name, ticket, clock)),
-                        key=f"{base}:{index}", cause=rule.name, metric=clock.metric, cycle=clock.cycle,
-                        due_since=crossed,
-                    ))
+                for index, (kind, value, static) in enumerate(rule.actions):
+                    params = static if static is not None else _text_params(kind, value, values, rule.name, clock)
+                    out.append(Decision(kind, source, account, ticket_id, f"{base}:{index}", rule.name, params,
+                                        clock.metric, clock.cycle, crossed))
         return out
 
 
@@ -183,18 +193,12 @@ def _note_values(ticket: TicketRef, clock: Clock, escalation: str) -> dict[str, 
     }
 
 
-def _params(kind: str, value: Any, values: Mapping[str, Any], escalation: str, ticket: TicketRef,
-            clock: Clock) -> dict[str, Any]:
-    if kind in ("add_tags", "remove_tags"):
-        return {"tags": list(value)}
-    if kind == "set_priority":
-        return {"priority": value}
-    if kind == "set_group":
-        return {"group": value}
+def _text_params(kind: str, value: Any, values: Mapping[str, Any], escalation: str,
+                 clock: Clock) -> Mapping[str, Any]:
     if kind == "add_note":
-        return {"body": str(value).format_map(values), "public": False}
-    message = value.message or f"{escalation}: {clock.metric} of ticket {ticket.ticket_id} is {clock.status}"
-    return {"target": value.target, "message": message.format_map(values)}
+        return MappingProxyType({"body": str(value).format_map(values), "public": False})
+    message = value.message or f"{escalation}: {clock.metric} of ticket {values['ticket_id']} is {clock.status}"
+    return MappingProxyType({"target": value.target, "message": message.format_map(values)})
 
 
 def decide(escalations: Iterable[Escalation], ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]],
