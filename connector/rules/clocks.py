@@ -362,17 +362,18 @@ class TicketClocks:
                          "(recomputed from its start)")
             run.target = new
 
-    def apply(self, *, at: datetime, status: str, comment: Comment | None, is_creation: bool,
+    def apply(self, at: datetime, status: str, comment: Comment | None, is_creation: bool,
               policy: Policy | None, severity: str, note: Note = _no_note) -> None:
         """Advance the clocks by one event: the comment it carries, then its status change."""
         before = self.status
-        if status == before and (comment is None or is_creation or not (comment.is_agent_reply or
-                                                                       comment.is_customer_message)):
-            if self.context == (None if policy is None else policy.name, severity):
-                return  # nothing that moves a clock: same status, same targets, no reply or customer message
+        reply = customer = False
+        if comment is not None and not is_creation:
+            reply = comment.is_agent_reply
+            customer = comment.is_customer_message
+        if status == before and not reply and not customer \
+                and self.context == (None if policy is None else policy.name, severity):
+            return  # nothing that moves a clock: same status, same targets, no reply or customer message
         # 1. what the comment ends
-        reply = comment is not None and not is_creation and comment.is_agent_reply
-        customer = comment is not None and not is_creation and comment.is_customer_message
         if reply:
             for metric in (FIRST_RESPONSE, NEXT_RESPONSE, PERIODIC_UPDATE):
                 run = self.active(metric)

@@ -19,7 +19,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from connector.events import Event, Ticket, event_to_dict, format_instant, order_events, parse_instant, parse_ticket
-from connector.rules.clocks import Clock, PolicyBook, TicketClocks
+from connector.rules.clocks import Clock, PolicyBook, TicketClocks, _no_note
 from connector.rules.conditions import Facts, ticket_fields_read
 from connector.rules.escalation import Decision, Escalator, TicketRef
 from connector.rules.severity import Classifier, SeverityResult
@@ -182,9 +182,8 @@ class Rulebook:
             c = event.comment
             state.note(at, f"comment by {c.author_role} ({'public' if c.public else 'private'}"
                            f"{', automated' if c.automated else ''})")
-        state.clocks.apply(at=at, status=event.ticket.status, comment=event.comment,
-                           is_creation=event.type == "ticket.created", policy=policy,
-                           severity=severity.classified, note=state.note)
+        state.clocks.apply(at, event.ticket.status, event.comment, event.type == "ticket.created", policy,
+                           severity.classified, state.note if state.timeline is not None else _no_note)
         return state
 
     def run(self, events: Iterable[Event], *, record: bool = False) -> dict[tuple[str, str, str], TicketState]:
