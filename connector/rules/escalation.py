@@ -174,7 +174,7 @@ class Escalator:
                 if crossed is None:
                     continue
                 base = f"{prefix}:{rule.name}:{clock.metric}#{clock.cycle}:{rule.label}"
-                values = _note_values(ticket, clock, rule.name) if rule.needs_text else _EMPTY
+                values = _NoteValues(ticket, clock, rule.name) if rule.needs_text else _EMPTY
                 for index, (kind, value, static) in enumerate(rule.actions):
                     params = static if static is not None else _text_params(kind, value, values, rule.name, clock)
                     out.append(Decision(kind, source, account, ticket_id, f"{base}:{index}", rule.name, params,
@@ -182,15 +182,36 @@ class Escalator:
         return out
 
 
-def _note_values(ticket: TicketRef, clock: Clock, escalation: str) -> dict[str, Any]:
-    return {
-        "ticket_id": ticket.ticket_id, "source": ticket.source, "account": ticket.account,
-        "metric": clock.metric, "cycle": clock.cycle, "severity": ticket.severity,
-        "policy": clock.policy, "escalation": escalation, "due_at": format_instant(clock.due_at) or "-",
-        "breached_at": format_instant(clock.breached_at) or "-",
-        "target": _duration(clock.target_seconds), "elapsed": _duration(clock.elapsed_seconds),
-        "remaining": _duration(clock.remaining_seconds), "status": clock.status,
-    }
+class _NoteValues(dict[str, Any]):
+    """The placeholders of a note template, each computed only if the template uses it."""
+
+    __slots__ = ("_ticket", "_clock", "_escalation")
+
+    def __init__(self, ticket: TicketRef, clock: Clock, escalation: str) -> None:
+        super().__init__()
+        self._ticket, self._clock, self._escalation = ticket, clock, escalation
+
+    def __missing__(self, name: str) -> Any:
+        ticket, clock = self._ticket, self._clock
+        value: Any
+        if name in ("ticket_id", "source", "account", "severity"):
+            value = getattr(ticket, name)
+        elif name in ("metric", "cycle", "policy", "status"):
+            value = getattr(clock, name)
+        elif name == "escalation":
+            value = self._escalation
+        elif name in ("due_at", "breached_at"):
+            value = format_instant(getattr(clock, name)) or "-"
+        elif name == "target":
+            value = _duration(clock.target_seconds)
+        elif name == "elapsed":
+            value = _duration(clock.elapsed_seconds)
+        elif name == "remaining":
+            value = _duration(clock.remaining_seconds)
+        else:
+            raise KeyError(name)
+        self[name] = value
+        return value
 
 
 def _text_params(kind: str, value: Any, values: Mapping[str, Any], escalation: str,

@@ -101,3 +101,18 @@ def test_policy_filter():
     book = Rulebook(cfg)
     (state,) = book.run([created()]).values()
     assert not by_cause(book.evaluate(state, utc("2026-03-05 12:00")).actions, "breach")
+
+
+def test_every_documented_placeholder_renders():
+    from connector.rules.escalation import NOTE_FIELDS
+
+    template = " ".join(f"{name}={{{name}}}" for name in NOTE_FIELDS)
+    cfg = config(escalations=[{"name": "all", "when": {"breached": True, "metric": "first_response"},
+                               "actions": [{"add_note": template}]}])
+    book = Rulebook(cfg)
+    (state,) = book.run([created()]).values()
+    (note,) = [a for a in book.evaluate(state, utc("2026-03-02 15:00")).actions if a.cause == "all"]
+    assert note.params["body"] == (
+        "ticket_id=1 source=zendesk account=acme metric=first_response cycle=1 severity=P3 policy=standard "
+        "escalation=all due_at=2026-03-02T14:00:00Z breached_at=2026-03-02T14:00:00Z target=4h00m elapsed=5h00m "
+        "remaining=-1h00m status=breached")
