@@ -201,11 +201,32 @@ def last_active(run: ClockRun, limit: datetime) -> datetime | None:
     return limit if end is None or end > limit else end
 
 
+def measure(run: ClockRun, cal: BusinessCalendar, limit: datetime, amount: float) -> tuple[float, datetime | None]:
+    """Return (`elapsed(run, cal, limit)`, `instant_of(run, cal, amount)`) in one pass over the segments."""
+    spent: float = 0
+    cum: float = 0
+    due: datetime | None = None
+    for start, end in run.segments:
+        assert start is not None
+        if end is None:
+            if due is None:
+                due = cal.add(start, amount - cum)
+            if start < limit:
+                spent += cal.between(start, limit)
+            break
+        length = cal.between(start, end)
+        if due is None and cum + length >= amount:
+            due = cal.add(start, amount - cum)
+        cum += length
+        if start < limit:
+            spent += length if end <= limit else cal.between(start, limit)
+    return spent, due
+
+
 def view(run: ClockRun, cal: BusinessCalendar, target: Target, now: datetime) -> Clock:
     """Return the public view of a run at `now` against a target."""
     limit = run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else now
-    spent = elapsed(run, cal, limit)
-    due = instant_of(run, cal, target.seconds)
+    spent, due = measure(run, cal, limit, target.seconds)
     # breached: the clock was still running at some instant after its due instant
     active = last_active(run, limit)
     breached = due is not None and active is not None and active > due

@@ -150,3 +150,17 @@ def test_evaluate_is_pure(steps, extra):
     first = book.evaluate(state, now)
     assert json.dumps(state.to_dict(), sort_keys=True) == before
     assert book.evaluate(state, now) == first
+
+
+@settings(max_examples=100, deadline=None)
+@given(steps=st.lists(STEP, max_size=12), cut=st.integers(min_value=0, max_value=10 * 24 * 60),
+       amount=st.integers(min_value=0, max_value=3 * 24 * 3600))
+def test_measure_agrees_with_elapsed_and_instant_of(steps, cut, amount):
+    from connector.rules.clocks import elapsed, instant_of, measure
+
+    book = Rulebook(CFG)
+    (state,) = book.run(history(steps)).values()
+    cal = CFG.calendar("business")
+    limit = START + timedelta(minutes=cut)
+    for run in state.clocks.runs:
+        assert measure(run, cal, limit, amount) == (elapsed(run, cal, limit), instant_of(run, cal, amount))
