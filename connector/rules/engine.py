@@ -204,5 +204,11 @@ class Rulebook:
                             severity=state.severity, policy=state.policy,
                             clocks=tuple(clock for _, clock in pairs), actions=tuple(actions))
 
+    def next_check(self, state: TicketState, now: datetime) -> datetime | None:
+        """Return when the scheduler must evaluate this ticket again (None: only a new event changes it)."""
+        ref = TicketRef(source=state.source, account=state.account, ticket_id=state.ticket_id,
+                        severity=state.severity.classified)
+        return self.escalator.next_check(ref, state.clocks.views(now, self.calendar), now, self.calendar)
+
     def policy(self, name: str | None) -> Any:
         return None if name is None else self._policy_by_name.get(name)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,6 +27,7 @@ from connector.rules.clocks import Clock, ClockRun, instant_of, last_active
 if TYPE_CHECKING:
     from connector.config import Escalation
 
+_JUST_AFTER = timedelta(seconds=1)  # a clock breaches once it runs *past* its due instant
 NOTE_FIELDS = ("ticket_id", "source", "account", "metric", "cycle", "severity", "policy", "escalation",
                "due_at", "breached_at", "target", "elapsed", "remaining", "status")
 
@@ -112,6 +113,12 @@ class _Rule:
     actions: tuple[tuple[str, Any, Mapping[str, Any] | None], ...]  # kind, value, params unless templated
     needs_text: bool
 
+    def matches(self, ticket: TicketRef, clock: Clock) -> bool:
+        """Return whether this escalation applies to a clock of a ticket (severity, metric, policy filters)."""
+        return ((self.severities is None or ticket.severity in self.severities)
+                and (self.metrics is None or clock.metric in self.metrics)
+                and (self.policies is None or clock.policy in self.policies))
+
 
 def _static_params(kind: str, value: Any) -> Mapping[str, Any] | None:
     """Return the parameters of an action that do not depend on the clock (None for templated ones)."""
@@ -180,6 +187,31 @@ class Escalator:
                     out.append(Decision(kind, source, account, ticket_id, f"{base}:{index}", rule.name, params,
                                         clock.metric, clock.cycle, crossed))
         return out
+
+    def next_check(self, ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]], now: datetime,
+                   calendars: Callable[[str], BusinessCalendar]) -> datetime | None:
+        """Return the first instant after `now` at which a running clock breaches or crosses a threshold.
+
+        A paused or stopped clock cannot cross anything until the next event, which is evaluated anyway.
+        """
+        soonest: datetime | None = None
+        for run, clock in clocks:
+            if not run.running or clock.due_at is None:
+                continue
+            candidates = [clock.due_at + _JUST_AFTER] if not clock.breached else []
+            cal = calendars(clock.calendar)
+            for rule in self._rules:
+                if rule.kind == "breached" or not rule.matches(ticket, clock):
+                    continue
+                amount = clock.target_seconds * rule.value / 100 if rule.kind == "pct" else \
+                    clock.target_seconds - rule.value
+                at = instant_of(run, cal, max(amount, 0))
+                if at is not None and at > now:
+                    candidates.append(at)
+            for at in candidates:
+                if at > now and (soonest is None or at < soonest):
+                    soonest = at
+        return soonest
 
 
 class _NoteValues(dict[str, Any]):

@@ -116,3 +116,19 @@ def test_every_documented_placeholder_renders():
         "ticket_id=1 source=zendesk account=acme metric=first_response cycle=1 severity=P3 policy=standard "
         "escalation=all due_at=2026-03-02T14:00:00Z breached_at=2026-03-02T14:00:00Z target=4h00m elapsed=5h00m "
         "remaining=-1h00m status=breached")
+
+
+def test_next_check_is_the_next_threshold_or_breach_of_a_running_clock():
+    book = Rulebook(CFG)
+    (state,) = book.run([created()]).values()
+    assert book.next_check(state, utc("2026-03-02 10:05")) == utc("2026-03-02 13:00")  # 75 % of first response
+    assert book.next_check(state, utc("2026-03-02 13:00")) == utc("2026-03-02 14:00:01")  # just past its due
+    assert book.next_check(state, utc("2026-03-02 14:30")) == utc("2026-03-09 17:00")  # 1h left on resolution
+    assert book.next_check(state, utc("2026-03-10 10:00:01")) is None  # everything has fired
+
+
+def test_a_paused_clock_needs_no_check():
+    book = Rulebook(CFG)
+    (state,) = book.run([created(), event("2026-03-02 10:30", "comment.added", comment=AGENT, status="pending")
+                         ]).values()
+    assert book.next_check(state, utc("2026-03-02 11:00")) is None

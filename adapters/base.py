@@ -1,0 +1,87 @@
+"""What every adapter provides: inbound verification and normalization, outbound write-back.
+
+An adapter turns one help desk's payloads into canonical events and canonical write-back actions into that
+tool's API calls. It knows nothing of SLA rules. The web process calls `verify` and `accept` (fast, no
+network: persist before acknowledge); the worker calls `normalize` (which may enrich through the tool's
+API); the outbox executor calls `write`.
+
+Errors (see `connector.errors`): inbound `AuthError` (401), `PayloadError` (400/422); outbound
+`Transient` (retry, `.retry_after`), `Conflict` (re-fetch and recompute), `Permanent` (dead-letter).
+Vendor exceptions are translated here, `raise … from err`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from connector.events import Event
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundRequest:
+    """A webhook request as received: lower-cased header names, the raw body, when it arrived."""
+
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+    remote_addr: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """What ingress needs to persist a delivery: its dedupe key and headers worth keeping for audit."""
+
+    dedupe_key: str
+    audit_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    events: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteAction:
+    """One outbox row to carry out: a decision of the rules core plus where it goes."""
+
+    key: str                  # idempotency key
+    action: str               # set_due_date | add_tags | remove_tags | set_priority | set_group | add_note | notify
+    source: str
+    account: str
+    ticket_id: str
+    params: Mapping[str, Any]
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriteResult:
+    """What a write-back did: `sent` to the tool, or `skipped` with the reason (e.g. no field mapped)."""
+
+    outcome: str              # sent | skipped
+    detail: str = ""
+
+
+class InboundAdapter(Protocol):
+    source: str
+
+    def verify(self, request: InboundRequest) -> None:
+        """Raise `AuthError` unless the request is authentic (constant-time comparisons)."""
+
+    def accept(self, request: InboundRequest) -> Accepted:
+        """Parse just enough to dedupe and validate; raise `PayloadError` for a body that cannot be used."""
+
+    def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
+        """Turn a stored delivery into canonical events (in the worker; may call the tool's API)."""
+
+
+class Writer(Protocol):
+    source: str
+
+    @property
+    def configured(self) -> bool:
+        """True when credentials are present; otherwise actions are recorded as dry-run and never sent."""
+
+    def write(self, action: WriteAction) -> WriteResult:
+        """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""

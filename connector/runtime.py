@@ -1,0 +1,44 @@
+"""Wire the connector's parts together from the settings: store, config, adapters, writers, processor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from adapters import registry
+from adapters.base import InboundAdapter, Writer
+from connector.config import Config, load_config
+from connector.errors import ConfigError
+from connector.settings import Settings
+from connector.store import Store
+from connector.worker import TicketProcessor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Runtime:
+    settings: Settings
+    config: Config
+    store: Store
+    adapters: Mapping[str, InboundAdapter]
+    writers: Mapping[str, Writer | None]
+    processor: TicketProcessor
+
+
+def load_settings_config(settings: Settings) -> Config:
+    if not settings.config_path:
+        raise ConfigError("no config: set CONNECTOR_CONFIG or pass --config")
+    return load_config(settings.config_path)
+
+
+def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
+    """Build every part; apply the migrations first unless told not to."""
+    config = load_settings_config(settings)
+    store = Store(settings.database_url)
+    if upgrade:
+        store.upgrade()
+    sources = sorted(set(registry.INBOUND_SOURCES) | set(config.sources))
+    adapters = {s: a for s in sources if (a := registry.build_inbound(s, settings)) is not None}
+    writers = {s: registry.build_writer(s, settings, config) for s in sources}
+    processor = TicketProcessor(store, config, writers)
+    return Runtime(settings=settings, config=config, store=store, adapters=adapters, writers=writers,
+                   processor=processor)

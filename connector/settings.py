@@ -1,0 +1,70 @@
+"""Runtime settings from the environment (DESIGN §3.5). Secrets are wrapped so they never print.
+
+    CONNECTOR_CONFIG            config file (default: config/example.yaml when it exists)
+    CONNECTOR_DATABASE_URL      SQLAlchemy URL (default: SQLite file ./connector.db)
+    CONNECTOR_API_TOKEN         bearer token for /tickets and /reports
+    CONNECTOR_WEBHOOK_SECRET    whsec_… secrets of the generic webhook, comma-separated for rotation
+    CONNECTOR_MAX_BODY_BYTES    webhook body limit (default 1 MiB)
+    ZENDESK_* / FRESHDESK_*     the adapters' credentials
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret value: `repr` and `str` show `***`; `reveal()` gives the value to the one place that needs it."""
+
+    _value: str
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+def _secrets(text: str | None) -> tuple[Secret, ...]:
+    return tuple(Secret(s.strip()) for s in (text or "").split(",") if s.strip())
+
+
+DEFAULT_CONFIG = Path("config") / "example.yaml"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    database_url: str = "sqlite:///connector.db"
+    config_path: str | None = None
+    api_token: Secret | None = None
+    webhook_secrets: tuple[Secret, ...] = ()
+    max_body_bytes: int = 1024 * 1024
+    host: str = "127.0.0.1"
+    port: int = 8080
+    dedupe_window_seconds: int = 3 * 24 * 3600
+    env: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read the settings from the environment (or the mapping given); keyword overrides win."""
+        env = os.environ if environ is None else environ
+        config = env.get("CONNECTOR_CONFIG") or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else None)
+        token = env.get("CONNECTOR_API_TOKEN")
+        values: dict[str, object] = {
+            "database_url": env.get("CONNECTOR_DATABASE_URL") or "sqlite:///connector.db",
+            "config_path": config,
+            "api_token": Secret(token) if token else None,
+            "webhook_secrets": _secrets(env.get("CONNECTOR_WEBHOOK_SECRET")),
+            "max_body_bytes": int(env.get("CONNECTOR_MAX_BODY_BYTES") or 1024 * 1024),
+            "env": MappingProxyType({k: Secret(v) for k, v in env.items()
+                                     if k.startswith(("ZENDESK_", "FRESHDESK_")) and v}),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,12 @@
+"""Alembic environment: run migrations on the connection the connector hands over (never from a .ini)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from connector.store.schema import metadata
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
+with context.begin_transaction():
+    context.run_migrations()

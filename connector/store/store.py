@@ -1,0 +1,372 @@
+"""The store: every durable step of the connector, each in one transaction.
+
+- ingress: `insert_inbox` (dedupe on source + delivery id, or the same body inside the dedupe window);
+- worker: `claim_inbox` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; a lease, so a killed worker's rows come
+  back), then per ticket `ticket_tx`, which locks the ticket (a transaction-scoped advisory lock on
+  PostgreSQL; SQLite has one writer) so two workers never process one ticket at once;
+- executor: `claim_outbox`, `outbox_done`, `outbox_retry`, `outbox_dead`;
+- scheduler: `tickets_to_check`;
+- operators: `outbox_rows`, `outbox_requeue`, `outbox_drop`, `stats`.
+
+Time is passed in (`now`), as in the rules core, so tests can drive it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from connector.events import Event, event_to_dict, parse_event
+from connector.store import db
+from connector.store.schema import clocks, dead_letters, decisions, events, inbox, outbox, tickets
+
+TicketKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboxRow:
+    id: int
+    source: str
+    body: bytes
+    headers: Mapping[str, str]
+    received_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRow:
+    id: int
+    key: str
+    source: str
+    account: str
+    ticket_id: str
+    action: str
+    params: Mapping[str, Any]
+    cause: str
+    state: str
+    attempts: int
+    next_try_at: datetime
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewAction:
+    """An action to enqueue: what the rules decided, and the state it starts in (pending or dry_run)."""
+
+    key: str
+    source: str
+    account: str
+    ticket_id: str
+    action: str
+    params: Mapping[str, Any]
+    cause: str
+    state: str = "pending"
+
+
+def _lock_id(key: TicketKey) -> int:
+    """A signed 64-bit id for a ticket's advisory lock."""
+    return int.from_bytes(hashlib.sha256("\x1f".join(key).encode()).digest()[:8], "big", signed=True)
+
+
+class Store:
+    """The connector's database: SQLite by default, PostgreSQL to scale out."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = db.normalize_url(url)
+        self.engine = db.make_engine(self.url, **engine_kwargs)
+        self.dialect = self.engine.dialect.name
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def upgrade(self) -> None:
+        """Apply the migrations (idempotent; run on start and by `connector db upgrade`)."""
+        db.upgrade(self.engine)
+
+    def migrations_current(self) -> bool:
+        return db.current_revision(self.engine) == db.head_revision()
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert(table) if self.dialect == "postgresql" else sqlite.insert(table))
+
+    # -- ingress --------------------------------------------------------------------------------
+
+    def insert_inbox(self, *, source: str, dedupe_key: str, body: bytes, headers: Mapping[str, str],
+                     received_at: datetime, dedupe_window: timedelta) -> tuple[int, bool]:
+        """Store a delivery unless it is a duplicate; return (inbox id, duplicate?)."""
+        digest = hashlib.sha256(body).hexdigest()
+        with self.write() as conn:
+            same_body = conn.execute(
+                select(inbox.c.id).where(inbox.c.source == source, inbox.c.body_sha256 == digest,
+                                         inbox.c.received_at >= received_at - dedupe_window).limit(1)
+            ).scalar()
+            if same_body is not None:
+                return int(same_body), True
+            stmt = self._insert(inbox).values(
+                source=source, dedupe_key=dedupe_key[:255], body_sha256=digest, received_at=received_at, body=body,
+                headers=dict(headers), state="pending", attempts=0,
+            ).on_conflict_do_nothing(index_elements=["source", "dedupe_key"]).returning(inbox.c.id)
+            new_id = conn.execute(stmt).scalar()
+            if new_id is not None:
+                return int(new_id), False
+            existing = conn.execute(select(inbox.c.id).where(inbox.c.source == source,
+                                                             inbox.c.dedupe_key == dedupe_key[:255])).scalar_one()
+            return int(existing), True
+
+    # -- worker ---------------------------------------------------------------------------------
+
+    def claim_inbox(self, worker: str, *, now: datetime, limit: int = 50,
+                    lease: timedelta = timedelta(minutes=5)) -> list[InboxRow]:
+        """Claim up to `limit` pending deliveries for `lease` (expired leases are claimed again)."""
+        claimable = and_(inbox.c.state == "pending",
+                         or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
+        pick = select(inbox.c.id).where(claimable).order_by(inbox.c.id).limit(limit)
+        if self.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (update(inbox).where(inbox.c.id.in_(pick.scalar_subquery()))
+                .values(claimed_by=worker, claimed_until=now + lease, attempts=inbox.c.attempts + 1)
+                .returning(inbox.c.id, inbox.c.source, inbox.c.body, inbox.c.headers, inbox.c.received_at,
+                           inbox.c.attempts))
+        with self.write() as conn:
+            rows = conn.execute(stmt).all()
+        return sorted((InboxRow(id=r.id, source=r.source, body=bytes(r.body), headers=r.headers or {},
+                                received_at=r.received_at, attempts=r.attempts) for r in rows), key=lambda r: r.id)
+
+    def finish_inbox(self, inbox_id: int, *, now: datetime, error: str | None = None, retry: bool = False) -> None:
+        """Mark a delivery done, failed (kept, with its error) or back to pending for another try."""
+        state = "pending" if retry else ("failed" if error else "done")
+        with self.write() as conn:
+            conn.execute(update(inbox).where(inbox.c.id == inbox_id).values(
+                state=state, error=error, processed_at=None if retry else now, claimed_by=None,
+                claimed_until=None))
+
+    @contextmanager
+    def ticket_tx(self, key: TicketKey) -> Iterator[TicketTx]:
+        """Work on one ticket in one transaction, holding its lock."""
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+            yield TicketTx(self, conn, key)
+
+    def tickets_to_check(self, *, now: datetime, limit: int = 500) -> list[TicketKey]:
+        """Return tickets whose next check (a threshold or a breach) is due."""
+        with self.read() as conn:
+            rows = conn.execute(select(tickets.c.source, tickets.c.account, tickets.c.ticket_id)
+                                .where(tickets.c.next_check_at <= now).order_by(tickets.c.next_check_at)
+                                .limit(limit)).all()
+        return [(r.source, r.account, r.ticket_id) for r in rows]
+
+    def ticket_state(self, key: TicketKey) -> dict[str, Any] | None:
+        with self.read() as conn:
+            state = conn.execute(select(tickets.c.state).where(*_ticket_where(tickets, key))).scalar()
+        return state
+
+    def ticket_events(self, key: TicketKey) -> list[Event]:
+        with self.read() as conn:
+            return _load_events(conn, key)
+
+    # -- outbox ---------------------------------------------------------------------------------
+
+    def claim_outbox(self, *, now: datetime, limit: int = 20, lease: timedelta = timedelta(minutes=2),
+                     sources: Sequence[str] | None = None) -> list[OutboxRow]:
+        """Claim due pending actions: their next try moves `lease` ahead, so a crash retries them later."""
+        due = and_(outbox.c.state == "pending", outbox.c.next_try_at <= now)
+        if sources is not None:
+            due = and_(due, outbox.c.source.in_(list(sources)))
+        pick = select(outbox.c.id).where(due).order_by(outbox.c.next_try_at, outbox.c.id).limit(limit)
+        if self.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (update(outbox).where(outbox.c.id.in_(pick.scalar_subquery()))
+                .values(next_try_at=now + lease, attempts=outbox.c.attempts + 1, updated_at=now)
+                .returning(*outbox.c))
+        with self.write() as conn:
+            rows = conn.execute(stmt).all()
+        return sorted((_outbox_row(r) for r in rows), key=lambda r: r.id)
+
+    def outbox_done(self, row_id: int, *, now: datetime, state: str = "done", detail: str | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == row_id).values(
+                state=state, sent_at=now if state == "done" else None, updated_at=now, last_error=detail))
+
+    def outbox_retry(self, row_id: int, *, now: datetime, at: datetime, error: str) -> None:
+        with self.write() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == row_id).values(
+                state="pending", next_try_at=at, last_error=error[:2000], updated_at=now))
+
+    def outbox_dead(self, row: OutboxRow, *, now: datetime, reason: str) -> None:
+        """Give up on an action: it moves to dead letters with its reason."""
+        with self.write() as conn:
+            conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                state="dead", last_error=reason[:2000], updated_at=now))
+            conn.execute(self._insert(dead_letters).values(
+                outbox_id=row.id, key=row.key, source=row.source, action=row.action, reason=reason[:2000],
+                attempts=row.attempts, created_at=now).on_conflict_do_nothing(index_elements=["outbox_id"]))
+
+    def superseded(self, row: OutboxRow) -> bool:
+        """Return whether a newer due date for the same clock was decided after this one."""
+        if row.action != "set_due_date":
+            return False
+        with self.read() as conn:
+            newer = conn.execute(select(outbox.c.id, outbox.c.params).where(
+                outbox.c.source == row.source, outbox.c.account == row.account, outbox.c.ticket_id == row.ticket_id,
+                outbox.c.action == "set_due_date", outbox.c.id > row.id)).all()
+        return any(r.params.get("metric") == row.params.get("metric") and
+                   r.params.get("cycle") == row.params.get("cycle") for r in newer)
+
+    def outbox_rows(self, *, states: Sequence[str] | None = None, limit: int = 100) -> list[OutboxRow]:
+        query = select(*outbox.c).order_by(outbox.c.id.desc()).limit(limit)
+        if states:
+            query = query.where(outbox.c.state.in_(list(states)))
+        with self.read() as conn:
+            return [_outbox_row(r) for r in conn.execute(query).all()]
+
+    def outbox_requeue(self, row_ids: Iterable[int], *, now: datetime) -> int:
+        """Send dead (or dropped) actions again from their first try; return how many."""
+        ids = list(row_ids)
+        with self.write() as conn:
+            count = conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.state.in_(["dead", "dropped"]))
+                                 .values(state="pending", attempts=0, next_try_at=now, updated_at=now)).rowcount
+            conn.execute(delete(dead_letters).where(dead_letters.c.outbox_id.in_(ids)))
+        return int(count)
+
+    def outbox_drop(self, row_ids: Iterable[int], *, now: datetime) -> int:
+        """Give up on actions for good (they stay, marked dropped, for the audit); return how many."""
+        ids = list(row_ids)
+        with self.write() as conn:
+            count = conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.state.in_(["pending", "dead"]))
+                                 .values(state="dropped", updated_at=now)).rowcount
+        return int(count)
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    def stats(self, *, now: datetime) -> dict[str, Any]:
+        """Queue depths and ages, outcomes and breaches, for /metrics and /readyz."""
+        with self.read() as conn:
+            pending = inbox.c.state == "pending"
+            inbox_depth: dict[str, int] = {r[0]: r[1] for r in conn.execute(
+                select(inbox.c.source, func.count()).where(pending).group_by(inbox.c.source)).all()}
+            oldest_inbox = conn.execute(select(func.min(inbox.c.received_at)).where(pending)).scalar()
+            outbox_states = {(r[0], r[1]): r[2] for r in conn.execute(
+                select(outbox.c.source, outbox.c.state, func.count()).group_by(outbox.c.source, outbox.c.state)).all()}
+            oldest_outbox = conn.execute(
+                select(func.min(outbox.c.created_at)).where(outbox.c.state == "pending")).scalar()
+            dead = conn.execute(select(func.count()).select_from(dead_letters)).scalar() or 0
+            breaches: dict[str, int] = {r[0]: r[1] for r in conn.execute(
+                select(clocks.c.severity, func.count()).where(clocks.c.breached.is_(True))
+                .group_by(clocks.c.severity)).all()}
+            failed = conn.execute(select(func.count()).where(inbox.c.state == "failed")).scalar() or 0
+        return {
+            "inbox_depth": inbox_depth,
+            "inbox_oldest_age_seconds": 0.0 if oldest_inbox is None else (now - oldest_inbox).total_seconds(),
+            "inbox_failed": failed,
+            "outbox": outbox_states,
+            "outbox_oldest_age_seconds": 0.0 if oldest_outbox is None else (now - oldest_outbox).total_seconds(),
+            "dead_letters": dead,
+            "breaches": breaches,
+        }
+
+
+def _ticket_where(table: Any, key: TicketKey) -> tuple[Any, ...]:
+    return (table.c.source == key[0], table.c.account == key[1], table.c.ticket_id == key[2])
+
+
+def _load_events(conn: Connection, key: TicketKey) -> list[Event]:
+    rows = conn.execute(select(events.c.payload).where(*_ticket_where(events, key))
+                        .order_by(events.c.occurred_at, events.c.id)).all()
+    return [parse_event(r.payload) for r in rows]
+
+
+def _outbox_row(r: Any) -> OutboxRow:
+    return OutboxRow(id=r.id, key=r.key, source=r.source, account=r.account, ticket_id=r.ticket_id, action=r.action,
+                     params=r.params or {}, cause=r.cause, state=r.state, attempts=r.attempts,
+                     next_try_at=r.next_try_at, last_error=r.last_error, created_at=r.created_at)
+
+
+class TicketTx:
+    """One ticket's transaction: its events, state, clock rows, decisions and new actions."""
+
+    def __init__(self, store: Store, conn: Connection, key: TicketKey) -> None:
+        self.store = store
+        self.conn = conn
+        self.key = key
+
+    def add_event(self, event: Event, inbox_id: int | None) -> bool:
+        """Record a canonical event; False if it was already recorded (a repeat)."""
+        stmt = self.store._insert(events).values(
+            source=event.source, account=event.account, ticket_id=event.ticket_id, event_id=event.event_id,
+            occurred_at=event.occurred_at, type=event.type, payload=event_to_dict(event), inbox_id=inbox_id,
+        ).on_conflict_do_nothing(index_elements=["source", "account", "event_id"]).returning(events.c.id)
+        return self.conn.execute(stmt).scalar() is not None
+
+    def events(self) -> list[Event]:
+        return _load_events(self.conn, self.key)
+
+    def state(self) -> dict[str, Any] | None:
+        state: dict[str, Any] | None = self.conn.execute(
+            select(tickets.c.state).where(*_ticket_where(tickets, self.key))).scalar()
+        return state
+
+    def save(self, *, state: Mapping[str, Any], last_event_at: datetime, next_check_at: datetime | None,
+             severity: str, policy: str | None, now: datetime) -> None:
+        values = dict(state=dict(state), last_event_at=last_event_at, next_check_at=next_check_at, severity=severity,
+                      policy=policy, updated_at=now)
+        stmt = self.store._insert(tickets).values(source=self.key[0], account=self.key[1], ticket_id=self.key[2],
+                                                  version=1, **values)
+        stmt = stmt.on_conflict_do_update(index_elements=["source", "account", "ticket_id"],
+                                          set_={**values, "version": tickets.c.version + 1})
+        self.conn.execute(stmt)
+
+    def save_clocks(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Upsert the ticket's clock rows (one per metric and cycle)."""
+        if not rows:
+            return
+        stmt = self.store._insert(clocks)
+        keys = ("source", "account", "ticket_id", "metric", "cycle")
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                          set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
+        self.conn.execute(stmt, [dict(r) for r in rows])
+
+    def add_decision(self, *, event_id: str | None, decided_at: datetime, severity: str, declared: str | None,
+                     rule: str, policy: str | None, summary: Mapping[str, Any]) -> None:
+        self.conn.execute(decisions.insert().values(
+            source=self.key[0], account=self.key[1], ticket_id=self.key[2], event_id=event_id, decided_at=decided_at,
+            severity=severity, declared=declared, rule=rule, policy=policy, summary=dict(summary)))
+
+    def enqueue(self, actions: Sequence[NewAction], *, now: datetime) -> list[str]:
+        """Add actions to the outbox unless their key is already there; return the keys added."""
+        added = []
+        for a in actions:
+            stmt = self.store._insert(outbox).values(
+                key=a.key, source=a.source, account=a.account, ticket_id=a.ticket_id, action=a.action,
+                params=dict(a.params), cause=a.cause, state=a.state, attempts=0, next_try_at=now, created_at=now,
+                updated_at=now,
+            ).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.id)
+            if self.conn.execute(stmt).scalar() is not None:
+                added.append(a.key)
+        return added

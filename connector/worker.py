@@ -1,0 +1,181 @@
+"""The worker: turns stored deliveries into clock state, decisions and outbox actions.
+
+For each claimed inbox row: the source's adapter normalizes it into canonical events; each event is applied
+to its ticket's stored state by the pure rules core inside one transaction that also stores the event,
+the new state, the clock rows, an audit decision and the actions due (outbox, unique by idempotency key).
+An event older than the ticket's last one rebuilds the ticket from its stored history. A repeated event,
+or the echo of the connector's own write-back, decides nothing new: the same decisions have the same keys.
+
+`TicketProcessor` is shared with the scheduler, which re-evaluates tickets whose thresholds come due.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.base import InboundAdapter, Writer
+from connector.config import Config
+from connector.errors import ConnectorError, PayloadError, Transient
+from connector.events import Event, format_instant
+from connector.rules.engine import OutOfOrder, Rulebook, TicketReport, TicketState
+from connector.rules.escalation import Decision
+from connector.store import InboxRow, NewAction, Store, TicketKey, TicketTx
+
+log = logging.getLogger("connector.worker")
+
+Clock = Callable[[], datetime]
+MAX_INBOX_ATTEMPTS = 10
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def json_params(decision: Decision) -> dict[str, Any]:
+    """Return a decision's parameters as JSON-safe values (instants as ISO 8601 Z, tuples as lists)."""
+    out: dict[str, Any] = {}
+    for k, v in decision.params.items():
+        if isinstance(v, datetime):
+            out[k] = format_instant(v)
+        elif isinstance(v, tuple):
+            out[k] = list(v)
+        else:
+            out[k] = v
+    return out
+
+
+class TicketProcessor:
+    """Apply events to tickets and record what follows, one ticket transaction at a time."""
+
+    def __init__(self, store: Store, config: Config, writers: Mapping[str, Writer | None], *,
+                 clock: Clock = utc_now) -> None:
+        self.store = store
+        self.config = config
+        self.book = Rulebook(config)
+        self.writers = writers
+        self.clock = clock
+
+    def apply_event(self, event: Event, inbox_id: int | None = None) -> list[str]:
+        """Apply one event to its ticket; return the keys of the actions it added to the outbox."""
+        with self.store.ticket_tx(event.key) as tx:
+            if not tx.add_event(event, inbox_id):
+                return []  # a repeat: already applied
+            raw = tx.state()
+            state = None if raw is None else TicketState.from_dict(raw)
+            try:
+                state = self.book.apply(state, event)
+            except OutOfOrder:
+                state = self.book.run(tx.events())[event.key]  # the stored history includes this event
+            return self._record(tx, state, event.event_id)
+
+    def check(self, key: TicketKey) -> list[str]:
+        """Re-evaluate a ticket at now (a threshold or breach came due); return the keys of new actions."""
+        with self.store.ticket_tx(key) as tx:
+            raw = tx.state()
+            if raw is None:
+                return []
+            return self._record(tx, TicketState.from_dict(raw), None)
+
+    def report(self, key: TicketKey, now: datetime | None = None) -> TicketReport | None:
+        """Return a ticket's report at now, as `connector replay` shows it, or None if unknown."""
+        raw = self.store.ticket_state(key)
+        if raw is None:
+            return None
+        return self.book.evaluate(TicketState.from_dict(raw), now or self.clock())
+
+    def _record(self, tx: TicketTx, state: TicketState, event_id: str | None) -> list[str]:
+        now = max(self.clock(), state.last_at)
+        report = self.book.evaluate(state, now)
+        added = tx.enqueue([self._new_action(d) for d in report.actions], now=now)
+        sev = state.severity
+        tx.save(state=state.to_dict(), last_event_at=state.last_at, next_check_at=self.book.next_check(state, now),
+                severity=sev.classified, policy=state.policy, now=now)
+        snapshot = state.snapshot
+        tx.save_clocks([{
+            "source": state.source, "account": state.account, "ticket_id": state.ticket_id, "metric": c.metric,
+            "cycle": c.cycle, "status": c.status, "severity": sev.classified, "policy": c.policy,
+            "calendar": c.calendar, "target_seconds": c.target_seconds, "started_at": c.started_at,
+            "due_at": c.due_at, "stopped_at": c.stopped_at, "elapsed_seconds": c.elapsed_seconds,
+            "breached": c.breached, "breached_at": c.breached_at, "group_name": snapshot.group,
+            "requester_org": snapshot.requester.org, "updated_at": now,
+        } for c in report.clocks])
+        tx.add_decision(event_id=event_id, decided_at=now, severity=sev.classified, declared=sev.declared,
+                        rule=sev.rule, policy=state.policy,
+                        summary={"clocks": [c.as_dict() for c in report.clocks], "added": added})
+        return added
+
+    def _new_action(self, d: Decision) -> NewAction:
+        writeback = self.config.writeback
+        writer = self.writers.get(d.source)
+        if d.action not in writeback.actions:
+            state = "skipped"
+        elif writeback.dry_run or writer is None or not writer.configured:
+            state = "dry_run"
+        else:
+            state = "pending"
+        return NewAction(key=d.key, source=d.source, account=d.account, ticket_id=d.ticket_id, action=d.action,
+                         params=json_params(d), cause=d.cause, state=state)
+
+
+class Worker:
+    """Claims inbox rows and processes them; several may run on PostgreSQL, one on SQLite."""
+
+    def __init__(self, store: Store, processor: TicketProcessor, adapters: Mapping[str, InboundAdapter], *,
+                 name: str | None = None, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.processor = processor
+        self.adapters = adapters
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+        self.clock = clock
+
+    def run_once(self, limit: int = 50) -> int:
+        """Process up to `limit` pending deliveries; return how many were claimed."""
+        rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit)
+        for row in rows:
+            self.process(row)
+        return len(rows)
+
+    def process(self, row: InboxRow) -> None:
+        adapter = self.adapters.get(row.source)
+        if adapter is None:
+            self._finish(row, error=f"no adapter for source {row.source!r}")
+            return
+        try:
+            events = adapter.normalize(row.body, row.headers, row.received_at)
+            for event in events:
+                added = self.processor.apply_event(event, row.id)
+                log.info("event applied", extra={"source": row.source, "event_id": event.event_id,
+                                                 "ticket_id": event.ticket_id, "outcome": f"{len(added)} actions"})
+        except PayloadError as err:
+            self._finish(row, error=f"payload: {err.reason}")
+        except Transient as err:
+            retry = row.attempts < MAX_INBOX_ATTEMPTS
+            log.warning("delivery will be retried" if retry else "delivery failed",
+                        extra={"source": row.source, "attempt": row.attempts, "outcome": type(err).__name__})
+            self.store.finish_inbox(row.id, now=self.clock(), error=str(err), retry=retry)
+        except ConnectorError as err:
+            self._finish(row, error=f"{type(err).__name__}: {err}")
+        else:
+            self.store.finish_inbox(row.id, now=self.clock())
+
+    def _finish(self, row: InboxRow, *, error: str) -> None:
+        log.warning("delivery failed", extra={"source": row.source, "outcome": "failed", "attempt": row.attempts})
+        self.store.finish_inbox(row.id, now=self.clock(), error=error)
+
+    def run_forever(self, stop: threading.Event, *, idle_sleep: float = 0.5) -> None:
+        """Process deliveries until `stop` is set, sleeping briefly when there is nothing to do."""
+        while not stop.is_set():
+            try:
+                claimed = self.run_once()
+            except Exception as err:  # the database may be briefly unreachable: keep the worker alive
+                log.error("worker loop error", extra={"outcome": type(err).__name__})
+                claimed = 0
+            if not claimed:
+                stop.wait(idle_sleep)
+
