@@ -1,0 +1,3 @@
+"""The generic webhook's name, used for its package, endpoint, config section, fixtures and log fields."""
+
+SOURCE = "webhook"

@@ -1,0 +1,79 @@
+"""The registry builds each source's adapters from settings (secrets) and config (callback URL)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+import responses
+
+from adapters.base import WriteAction
+from adapters.registry import INBOUND_SOURCES, build_inbound, build_writer
+from adapters.webhook import WebhookAdapter, WebhookWriter, verify
+from connector.errors import ConfigError
+from connector.settings import Settings
+from tests.helpers import config
+
+NEW = "whsec_" + base64.b64encode(b"n" * 32).decode()
+OLD = "whsec_" + base64.b64encode(b"o" * 32).decode()
+URL = "https://hooks.example.com/sla"
+
+
+def settings(secret: str | None) -> Settings:
+    return Settings.from_env({"CONNECTOR_WEBHOOK_SECRET": secret} if secret is not None else {})
+
+
+def test_webhook_is_an_inbound_source():
+    assert INBOUND_SOURCES == ("webhook",)
+
+
+def test_build_inbound_with_rotated_secrets():
+    adapter = build_inbound("webhook", settings(f"{NEW}, {OLD}"))
+    assert isinstance(adapter, WebhookAdapter) and adapter.source == "webhook"
+
+
+def test_build_inbound_without_a_secret_or_for_an_unknown_source_is_none():
+    assert build_inbound("webhook", settings(None)) is None
+    assert build_inbound("webhook", settings(" , ")) is None
+    assert build_inbound("jira", settings(NEW)) is None
+
+
+def test_a_malformed_secret_is_a_config_error_naming_the_variable_not_the_value():
+    with pytest.raises(ConfigError) as info:
+        build_inbound("webhook", settings(f"{NEW},whsec_c2hvcnQ="))
+    assert info.value.problems[0].startswith("CONNECTOR_WEBHOOK_SECRET: secret 2 of 2:")
+    assert "c2hvcnQ" not in str(info.value) and NEW not in str(info.value)
+    with pytest.raises(ConfigError):
+        build_writer("webhook", settings("plain-text"), None)
+
+
+def test_build_writer_uses_the_callback_url_and_the_first_secret():
+    cfg = config(sources={"webhook": {"callback_url": URL, "timeout_seconds": "5s"}})
+    writer = build_writer("webhook", settings(f"{NEW},{OLD}"), cfg)
+    assert isinstance(writer, WebhookWriter) and writer.configured
+    action = WriteAction(key="k", action="add_tags", source="webhook", account="a", ticket_id="1", params={})
+    with responses.RequestsMock() as mocked:
+        mocked.post(URL, status=200)
+        assert writer.write(action).outcome == "sent"
+        request = mocked.calls[0].request
+    assert request.req_kwargs["timeout"] == (3.05, 5)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    verify([NEW], headers, request.body, now=int(headers["webhook-timestamp"]))
+
+
+def test_build_writer_is_not_configured_without_url_secret_or_an_enabled_section():
+    with_url = config(sources={"webhook": {"callback_url": URL}})
+    disabled = config(sources={"webhook": {"callback_url": URL, "enabled": False}})
+    cases = [(settings(NEW), config()), (settings(NEW), None), (settings(None), with_url), (settings(NEW), disabled)]
+    for env, cfg in cases:
+        writer = build_writer("webhook", env, cfg)
+        assert writer is not None and not writer.configured
+
+
+def test_a_bad_callback_url_is_a_config_error():
+    with pytest.raises(ConfigError, match="sources.webhook: .*http"):
+        build_writer("webhook", settings(NEW), config(sources={"webhook": {"callback_url": "hooks.example.com"}}))
+
+
+def test_build_writer_for_an_unknown_source_is_none():
+    assert build_writer("jira", settings(NEW), config()) is None

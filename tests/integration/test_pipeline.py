@@ -1,0 +1,334 @@
+"""Inbox → worker → clocks, decisions and outbox → executor → help desk; scheduler sweeps.
+
+Every test runs on SQLite and on PostgreSQL (the `store` fixture). Outbound HTTP goes to `responses`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import responses
+from sqlalchemy import func, select
+
+from adapters.webhook import WebhookAdapter, WebhookWriter
+from connector.actions import Backoff, Executor
+from connector.events import event_to_dict
+from connector.rules.engine import Rulebook
+from connector.scheduler import Sweeper
+from connector.store.schema import clocks, dead_letters, decisions, events, inbox, outbox, tickets
+from connector.worker import TicketProcessor, Worker
+from tests.helpers import AGENT, CUSTOMER, config, event, utc
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+CALLBACK = "https://hooks.example.test/sla"
+ESCALATIONS = [
+    {"name": "warn", "when": {"metric": "first_response", "at": "75%"}, "actions": [{"add_tags": ["sla_warning"]}]},
+    {"name": "breach", "when": {"metric": "first_response", "breached": True},
+     "actions": [{"add_tags": ["sla_breached"]}, {"add_note": "First response was due {due_at}"}]},
+]
+
+
+class FrozenClock:
+    def __init__(self, at: str) -> None:
+        self.now = utc(at)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def webhook_event(at: str, *, source: str = "webhook", **kw):
+    return event(at, source=source, **kw)
+
+
+def count(store, table, *where) -> int:
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def deliver(store, *evs, key: str | None = None) -> int:
+    body = json.dumps([event_to_dict(e) for e in evs]).encode()
+    row_id, _ = store.insert_inbox(source="webhook", dedupe_key=key or evs[0].event_id, body=body, headers={},
+                                   received_at=evs[-1].occurred_at, dedupe_window=timedelta(0))
+    return row_id
+
+
+def parts(store, *, clock, writer=None, cfg=None):
+    cfg = cfg or config(escalations=ESCALATIONS, sources={"webhook": {"callback_url": CALLBACK}},
+                        priority_map={"webhook": {"urgent": "P1", "normal": "P3"}})
+    writers = {"webhook": writer}
+    processor = TicketProcessor(store, cfg, writers, clock=clock)
+    worker = Worker(store, processor, {"webhook": WebhookAdapter([SECRET])}, clock=clock, name="w1")
+    return cfg, processor, worker
+
+
+def created(at="2026-03-02 10:00", **kw):
+    return webhook_event(at, type="ticket.created", status="new", created=at, **kw)
+
+
+def test_worker_turns_a_delivery_into_state_clocks_decisions_and_dry_run_actions(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    _, processor, worker = parts(store, clock=clock)  # no writer: actions are recorded as dry-run
+    deliver(store, created(event_id="e1"))
+    assert worker.run_once() == 1
+    assert count(store, inbox, inbox.c.state == "done") == 1
+    assert count(store, events) == 1 and count(store, tickets) == 1 and count(store, decisions) == 1
+    with store.read() as conn:
+        rows = conn.execute(select(clocks.c.metric, clocks.c.status, clocks.c.due_at)).all()
+        actions = conn.execute(select(outbox.c.action, outbox.c.state, outbox.c.params)).all()
+        next_check = conn.execute(select(tickets.c.next_check_at)).scalar_one()
+    assert sorted((r.metric, r.status) for r in rows) == [("first_response", "running"), ("resolution", "running")]
+    assert {(a.action, a.state) for a in actions} == {("set_due_date", "dry_run")}
+    assert {a.params["metric"]: a.params["due_at"] for a in actions} == {
+        "first_response": "2026-03-02T14:00:00Z", "resolution": "2026-03-10T10:00:00Z"}
+    assert next_check == utc("2026-03-02 13:00")  # the 75 % warning on first response
+    report = processor.report(("webhook", "acme", "1"))
+    assert report is not None and report.severity.classified == "P3"
+
+
+def test_a_repeated_event_in_another_delivery_decides_nothing_new(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    _, _, worker = parts(store, clock=clock)
+    first = created(event_id="e1")
+    deliver(store, first, key="d1")
+    worker.run_once()
+    before = count(store, outbox)
+    deliver(store, first, key="d2")
+    worker.run_once()
+    assert count(store, events) == 1 and count(store, outbox) == before and count(store, decisions) == 1
+
+
+def test_the_echo_of_our_own_write_back_decides_nothing_new(store):
+    clock = FrozenClock("2026-03-02 15:00")
+    _, _, worker = parts(store, clock=clock)
+    deliver(store, created(event_id="e1"))
+    worker.run_once()
+    keys = count(store, outbox)
+    # the help desk sends back the ticket with the tags the connector added
+    echo = webhook_event("2026-03-02 15:00:05", status="new", tags=("sla_warning", "sla_breached"), event_id="e2")
+    deliver(store, echo)
+    worker.run_once()
+    assert count(store, outbox) == keys
+
+
+def test_out_of_order_events_rebuild_the_ticket_from_its_history(store):
+    clock = FrozenClock("2026-03-03 12:00")
+    cfg, processor, worker = parts(store, clock=clock)
+    evs = [created(event_id="e1"), webhook_event("2026-03-02 11:00", type="comment.added", comment=AGENT,
+                                                 event_id="e2"),
+           webhook_event("2026-03-02 12:00", status="pending", event_id="e3"),
+           webhook_event("2026-03-02 15:00", type="comment.added", comment=CUSTOMER, status="open", event_id="e4")]
+    for e in (evs[0], evs[3], evs[1], evs[2]):  # e4 arrives before e2 and e3
+        deliver(store, e)
+        worker.run_once()
+    book = Rulebook(cfg)
+    expected = book.evaluate(book.run(evs)[("webhook", "acme", "1")], clock())
+    assert processor.report(("webhook", "acme", "1"), clock()) == expected
+
+
+def test_a_delivery_that_cannot_be_normalized_is_kept_as_failed(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    _, _, worker = parts(store, clock=clock)
+    store.insert_inbox(source="webhook", dedupe_key="bad", body=b"{not json", headers={}, received_at=clock(),
+                       dedupe_window=timedelta(0))
+    worker.run_once()
+    with store.read() as conn:
+        row = conn.execute(select(inbox.c.state, inbox.c.error, inbox.c.body)).one()
+    assert row.state == "failed" and row.error.startswith("payload:") and bytes(row.body) == b"{not json"
+
+
+def test_an_expired_lease_is_claimed_again(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    deliver(store, created(event_id="e1"))
+    assert len(store.claim_inbox("crashed", now=clock())) == 1
+    assert store.claim_inbox("other", now=clock()) == []
+    assert len(store.claim_inbox("other", now=clock() + timedelta(minutes=6))) == 1
+
+
+# --- the executor ----------------------------------------------------------------------------------
+
+
+def pending_actions(store, clock, writer, *evs):
+    _, _, worker = parts(store, clock=clock, writer=writer)
+    for e in evs:
+        deliver(store, e)
+    worker.run_once()
+
+
+@responses.activate
+def test_executor_sends_each_action_once_signed(store):
+    clock = FrozenClock("2026-03-02 15:00")
+    writer = WebhookWriter(CALLBACK, SECRET, clock=lambda: clock().timestamp())
+    pending_actions(store, clock, writer, created(event_id="e1"))
+    responses.add(responses.POST, CALLBACK, status=204)
+    executor = Executor(store, {"webhook": writer}, clock=clock)
+    sent = executor.run_once()
+    assert sent == count(store, outbox) and sent >= 4  # due dates, warning, breach tag and note
+    assert len(responses.calls) == sent
+    assert count(store, outbox, outbox.c.state == "done") == sent
+    assert executor.run_once() == 0 and len(responses.calls) == sent
+    bodies = [json.loads(c.request.body) for c in responses.calls]
+    assert {b["data"]["action"] for b in bodies} == {"set_due_date", "add_tags", "add_note"}
+    assert all(c.request.headers["webhook-signature"].startswith("v1,") for c in responses.calls)
+
+
+@responses.activate
+def test_executor_honours_retry_after_and_backs_off_then_dead_letters(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    writer = WebhookWriter(CALLBACK, SECRET, clock=lambda: clock().timestamp())
+    pending_actions(store, clock, writer, created(event_id="e1"))
+    executor = Executor(store, {"webhook": writer}, clock=clock, max_attempts=3,
+                        backoff=Backoff(base=10, cap=100))
+    responses.add(responses.POST, CALLBACK, status=429, headers={"Retry-After": "120"})
+    executor.run_once()
+    rows = store.outbox_rows()
+    assert all(r.state == "pending" and r.next_try_at == clock() + timedelta(seconds=120) for r in rows)
+    assert all("transient" in (r.last_error or "") for r in rows)
+    responses.replace(responses.POST, CALLBACK, status=500)
+    clock.now += timedelta(seconds=121)
+    executor.run_once()
+    rows = store.outbox_rows()
+    waits = [(r.next_try_at - clock()).total_seconds() for r in rows]
+    assert all(10 <= w <= 20 for w in waits)  # base 10 × 2^(2−1) × jitter in [0.5, 1]
+    clock.now += timedelta(seconds=30)
+    executor.run_once()  # third try fails: max_attempts reached
+    assert all(r.state == "dead" for r in store.outbox_rows())
+    assert count(store, dead_letters) == len(rows)
+
+
+@responses.activate
+def test_permanent_errors_dead_letter_at_once_and_can_be_retried(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    writer = WebhookWriter(CALLBACK, SECRET, clock=lambda: clock().timestamp())
+    pending_actions(store, clock, writer, created(event_id="e1"))
+    executor = Executor(store, {"webhook": writer}, clock=clock)
+    responses.add(responses.POST, CALLBACK, status=410)
+    executor.run_once()
+    dead = store.outbox_rows(states=["dead"])
+    assert dead and count(store, dead_letters) == len(dead)
+    assert "gone" in (dead[0].last_error or "")
+    assert store.outbox_requeue([r.id for r in dead], now=clock()) == len(dead)
+    assert count(store, dead_letters) == 0
+    responses.replace(responses.POST, CALLBACK, status=200)
+    assert executor.run_once() == len(dead)
+    assert count(store, outbox, outbox.c.state == "done") == len(dead)
+    assert store.outbox_drop([dead[0].id], now=clock()) == 0  # done actions are not dropped
+
+
+@responses.activate
+def test_a_superseded_due_date_is_skipped(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    writer = WebhookWriter(CALLBACK, SECRET, clock=lambda: clock().timestamp())
+    pending_actions(store, clock, writer, created(event_id="e1"),
+                    webhook_event("2026-03-02 10:01", priority="urgent", event_id="e2"))
+    responses.add(responses.POST, CALLBACK, status=200)
+    Executor(store, {"webhook": writer}, clock=clock).run_once()
+    with store.read() as conn:
+        rows = conn.execute(select(outbox.c.params, outbox.c.state).where(outbox.c.action == "set_due_date")
+                            .order_by(outbox.c.id)).all()
+    states = {(r.params["metric"], r.params["due_at"]): r.state for r in rows}
+    assert states[("first_response", "2026-03-02T14:00:00Z")] == "skipped"  # P3 due, replaced by P1's
+    assert states[("first_response", "2026-03-02T11:00:00Z")] == "done"
+
+
+# --- the scheduler ---------------------------------------------------------------------------------
+
+
+def test_sweeps_enqueue_each_escalation_exactly_once(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    _, processor, worker = parts(store, clock=clock)
+    deliver(store, created(event_id="e1"))
+    worker.run_once()
+    sweeper = Sweeper(store, processor, clock=clock)
+    assert sweeper.sweep() == 0  # nothing due yet
+    clock.now = utc("2026-03-02 13:00")
+    assert sweeper.sweep() == 1
+    with store.read() as conn:
+        causes = sorted(conn.execute(select(outbox.c.cause).where(outbox.c.cause != "due_date")).scalars())
+        next_check = conn.execute(select(tickets.c.next_check_at)).scalar_one()
+    assert causes == ["warn"] and next_check == utc("2026-03-02 14:00:01")
+    assert sweeper.sweep() == 0
+    clock.now = utc("2026-03-02 14:30")
+    assert sweeper.sweep() == 1
+    assert sweeper.sweep() == 0
+    with store.read() as conn:
+        causes = sorted(conn.execute(select(outbox.c.cause).where(outbox.c.cause != "due_date")).scalars())
+        breached = conn.execute(select(clocks.c.status).where(clocks.c.metric == "first_response")).scalar_one()
+    assert causes == ["breach", "breach", "warn"] and breached == "breached"
+
+
+def test_two_schedulers_at_once_still_enqueue_once(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    _, processor, worker = parts(store, clock=clock)
+    for n in range(1, 21):
+        deliver(store, created(event_id=f"e{n}", ticket_id=str(n)))
+    worker.run_once()
+    clock.now = utc("2026-03-02 14:30")
+    sweepers = [Sweeper(store, TicketProcessor(store, processor.config, {}, clock=clock), clock=clock)
+                for _ in range(2)]
+    threads = [threading.Thread(target=s.sweep) for s in sweepers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert count(store, outbox, outbox.c.cause == "warn") == 20
+    assert count(store, outbox, outbox.c.cause == "breach") == 40  # two actions per ticket
+
+
+@pytest.mark.postgres
+def test_concurrent_workers_never_interleave_one_ticket(postgres_url):
+    from connector.store import Store
+
+    store = Store(postgres_url)
+    store.upgrade()
+    clock = FrozenClock("2026-03-05 12:00")
+    cfg, _, _ = parts(store, clock=clock)
+    evs = [created(event_id="e0")]
+    at = utc("2026-03-02 10:00")
+    for n in range(1, 60):
+        at += timedelta(minutes=7)
+        kind = [dict(type="comment.added", comment=AGENT), dict(type="comment.added", comment=CUSTOMER),
+                dict(status="pending"), dict(status="open")][n % 4]
+        evs.append(webhook_event(at.isoformat(), event_id=f"e{n}", **kind))
+    for e in evs:
+        deliver(store, e)
+    workers = [Worker(store, TicketProcessor(store, cfg, {}, clock=clock), {"webhook": WebhookAdapter([SECRET])},
+                      clock=clock, name=f"w{i}") for i in range(4)]
+
+    def drain(w: Worker) -> None:
+        while w.run_once(limit=3):
+            pass
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert count(store, inbox, inbox.c.state == "done") == len(evs)
+    book = Rulebook(cfg)
+    expected = book.evaluate(book.run(evs)[("webhook", "acme", "1")], clock())
+    assert TicketProcessor(store, cfg, {}, clock=clock).report(("webhook", "acme", "1"), clock()) == expected
+    store.dispose()
+
+
+def test_stats_count_queues_and_breaches(store):
+    clock = FrozenClock("2026-03-02 15:00")
+    _, _, worker = parts(store, clock=clock)
+    deliver(store, created(event_id="e1"))
+    deliver(store, created(event_id="e2", ticket_id="2"))
+    stats = store.stats(now=clock())
+    assert stats["inbox_depth"] == {"webhook": 2}
+    assert stats["inbox_oldest_age_seconds"] == 5 * 3600
+    worker.run_once()
+    stats = store.stats(now=clock())
+    assert stats["inbox_depth"] == {} and stats["breaches"] == {"P3": 2}
+    assert stats["outbox"][("webhook", "dry_run")] == count(store, outbox)
+
+
+def test_timestamps_come_back_aware_utc(store):
+    deliver(store, created(event_id="e1"))
+    with store.read() as conn:
+        received = conn.execute(select(inbox.c.received_at)).scalar_one()
+    assert received == datetime(2026, 3, 2, 10, tzinfo=UTC) and received.tzinfo is not None
