@@ -44,8 +44,9 @@ class Executor:
 
     def __init__(self, store: Store, writers: Mapping[str, Writer | None], *, max_attempts: int = 8,
                  backoff: Backoff | None = None, clock: Callable[[], datetime] = utc_now,
-                 max_retry_after: float = 6 * 3600) -> None:
+                 max_retry_after: float = 6 * 3600, lease: timedelta = timedelta(minutes=2)) -> None:
         self.store = store
+        self.lease = lease
         self.writers = writers
         self.max_attempts = max_attempts
         self.backoff = backoff or Backoff()
@@ -57,7 +58,7 @@ class Executor:
         sources = [s for s, w in self.writers.items() if w is not None and w.configured]
         if not sources:
             return 0
-        rows = self.store.claim_outbox(now=self.clock(), limit=limit, sources=sources)
+        rows = self.store.claim_outbox(now=self.clock(), limit=limit, sources=sources, lease=self.lease)
         for row in rows:
             self.send(row)
         return len(rows)

@@ -192,3 +192,13 @@ def explain(config_path: str | None, events_path: str, ticket_id: str, source: s
     with _errors():
         click.echo(run_explain(cfg, events, ticket_id, now=now, source=source), nl=False)
 
+
+
+def _add_service_commands() -> None:
+    from connector.cli_service import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_add_service_commands()

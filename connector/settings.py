@@ -5,6 +5,7 @@
     CONNECTOR_API_TOKEN         bearer token for /tickets and /reports
     CONNECTOR_WEBHOOK_SECRET    whsec_… secrets of the generic webhook, comma-separated for rotation
     CONNECTOR_MAX_BODY_BYTES    webhook body limit (default 1 MiB)
+    CONNECTOR_CLAIM_LEASE_SECONDS  how long a claimed delivery or action stays with its worker (default 300)
     ZENDESK_* / FRESHDESK_*     the adapters' credentials
 """
 
@@ -49,6 +50,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     dedupe_window_seconds: int = 3 * 24 * 3600
+    claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
     env: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -63,6 +65,7 @@ class Settings:
             "api_token": Secret(token) if token else None,
             "webhook_secrets": _secrets(env.get("CONNECTOR_WEBHOOK_SECRET")),
             "max_body_bytes": int(env.get("CONNECTOR_MAX_BODY_BYTES") or 1024 * 1024),
+            "claim_lease_seconds": float(env.get("CONNECTOR_CLAIM_LEASE_SECONDS") or 300),
             "env": MappingProxyType({k: Secret(v) for k, v in env.items()
                                      if k.startswith(("ZENDESK_", "FRESHDESK_")) and v}),
         }

@@ -16,8 +16,10 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import InboundAdapter, Writer
 from connector.config import Config
@@ -127,8 +129,9 @@ class Worker:
     """Claims inbox rows and processes them; several may run on PostgreSQL, one on SQLite."""
 
     def __init__(self, store: Store, processor: TicketProcessor, adapters: Mapping[str, InboundAdapter], *,
-                 name: str | None = None, clock: Clock = utc_now) -> None:
+                 name: str | None = None, clock: Clock = utc_now, lease: timedelta = timedelta(minutes=5)) -> None:
         self.store = store
+        self.lease = lease
         self.processor = processor
         self.adapters = adapters
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
@@ -136,7 +139,7 @@ class Worker:
 
     def run_once(self, limit: int = 50) -> int:
         """Process up to `limit` pending deliveries; return how many were claimed."""
-        rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit)
+        rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease)
         for row in rows:
             self.process(row)
         return len(rows)
@@ -161,6 +164,13 @@ class Worker:
             self.store.finish_inbox(row.id, now=self.clock(), error=str(err), retry=retry)
         except ConnectorError as err:
             self._finish(row, error=f"{type(err).__name__}: {err}")
+        except SQLAlchemyError:
+            raise  # the database is unwell: the lease brings this row back later
+        except Exception as err:  # a bug must not lose the delivery: retry, then keep it as failed
+            retry = row.attempts < MAX_INBOX_ATTEMPTS
+            log.error("delivery crashed the worker", extra={"source": row.source, "attempt": row.attempts,
+                                                            "outcome": type(err).__name__})
+            self.store.finish_inbox(row.id, now=self.clock(), error=f"unexpected {type(err).__name__}", retry=retry)
         else:
             self.store.finish_inbox(row.id, now=self.clock())
 

@@ -1,0 +1,134 @@
+"""Webhook ingest under gunicorn on loopback: the connector against a bare Flask receiver, in one run.
+
+    python benchmarks/bench_ingest.py [--requests 3000] [--concurrency 8] [--workers 2] [--postgres URL]
+
+Both servers run under gunicorn with the same worker count and write to the same kind of database. The
+bare receiver only commits the raw body; the connector does what it must (size limit, Standard Webhooks
+signature check, parse and validate, dedupe, commit the inbox row). Every request is a distinct signed
+canonical event, signed before the clock starts. Prints req/s, p50 and p99 latency, and the ratio
+connector ÷ bare (targets: ratio >= 0.7 and p99 <= 50 ms on SQLite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.reliability.procs import SECRET, canonical, free_port, signed_headers  # noqa: E402
+
+
+def start(app: str, port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+           app]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return proc
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"{app} did not start: {log.read_text()[-2000:]}")
+
+
+def load(port: int, bodies: list[tuple[bytes, dict[str, str]]], concurrency: int) -> tuple[float, list[float], int]:
+    """Send every request once over `concurrency` keep-alive connections; return (seconds, latencies, errors)."""
+    work: queue.Queue[tuple[bytes, dict[str, str]]] = queue.Queue()
+    for item in bodies:
+        work.put(item)
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    url = f"http://127.0.0.1:{port}/hooks/webhook"
+
+    def client() -> None:
+        session = requests.Session()
+        mine = []
+        while True:
+            try:
+                body, headers = work.get_nowait()
+            except queue.Empty:
+                break
+            t0 = time.perf_counter()
+            resp = session.post(url, data=body, headers=headers, timeout=30)
+            mine.append(time.perf_counter() - t0)
+            if resp.status_code not in (200, 202):
+                with lock:
+                    errors[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, sorted(latencies), errors[0]
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * q))] * 1000
+
+
+def run_db(label: str, url: str, args: argparse.Namespace, tmp: Path) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    env = {**os.environ, "CONNECTOR_DATABASE_URL": url, "CONNECTOR_WEBHOOK_SECRET": SECRET,
+           "CONNECTOR_CONFIG": str(ROOT / "config" / "example.yaml"), "PYTHONPATH": str(ROOT)}
+    results = {}
+    for name, app in (("bare Flask receiver", "benchmarks.bare_receiver:create_app()"),
+                      ("connector", "connector.service:create_app()")):
+        bodies = []
+        for n in range(args.requests):
+            body = json.dumps(canonical(str(n % 500), f"{name[:4]}-{n}", now)).encode()
+            bodies.append((body, signed_headers(f"{name[:4]}-{label}-{n}", body)))
+        port = free_port()
+        proc = start(app, port, args.workers, env, tmp / f"{name[:4]}-{label}.log")
+        try:
+            load(port, bodies[:200], args.concurrency)  # warm up
+            seconds, lat, errors = load(port, bodies[200:], args.concurrency)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        results[name] = (len(lat) / seconds, pct(lat, 0.5), pct(lat, 0.99), errors)
+    print(f"\n{label}: {args.requests - 200} signed events, {args.concurrency} clients, gunicorn -w {args.workers}")
+    print(f"{'server':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, (rps, p50, p99, errors) in results.items():
+        print(f"{name:<22} {rps:>9,.0f} {p50:>8.1f} {p99:>8.1f} {errors:>7}")
+    ratio = results["connector"][0] / results["bare Flask receiver"][0]
+    p99 = results["connector"][2]
+    print(f"ratio connector/bare = {ratio:.2f} (target >= 0.7); connector p99 = {p99:.1f} ms (target <= 50 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--postgres", default=os.environ.get("CONNECTOR_TEST_POSTGRES_URL"),
+                        help="also run against this PostgreSQL database (its tables are created)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        tmp = Path(tmp_dir)
+        run_db("SQLite", f"sqlite:///{tmp / 'bench.db'}", args, tmp)
+        if args.postgres:
+            run_db("PostgreSQL", args.postgres, args, tmp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,331 @@
+"""The service commands: run, serve, worker, scheduler, db upgrade, outbox list|retry|drop.
+
+Heavy imports (Flask, waitress, APScheduler) happen inside the commands so `connector replay` stays quick.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connector.errors import ConnectorError
+from connector.settings import Secret, Settings
+
+DEV_SECRET_FILE = Path(".connector") / "webhook-secret"
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except ConnectorError as err:
+        raise click.ClickException(str(err)) from None
+    except Exception as err:  # a database that cannot be reached, a port in use: a message, not a traceback
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(err, SQLAlchemyError | OSError):
+            raise click.ClickException(f"{type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
+        raise
+
+
+def _settings(config: str | None, host: str | None = None, port: int | None = None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = dict(extra)
+    if config:
+        overrides["config_path"] = config
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    return Settings.from_env(**overrides)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C and SIGTERM end the command cleanly: the loops see `stop`, the server is closed."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        stop.set()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _dev_secret() -> Secret:
+    """A generated whsec_ secret for a first local run, kept in .connector/webhook-secret (mode 600)."""
+    if DEV_SECRET_FILE.exists():
+        return Secret(DEV_SECRET_FILE.read_text().strip())
+    DEV_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+    value = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+    fd = os.open(DEV_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return Secret(value)
+
+
+_config_option = click.option("--config", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
+                              help="Config file (or CONNECTOR_CONFIG; default config/example.yaml).")
+_host_option = click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+_port_option = click.option("--port", type=int, default=None, help="Port (default 8080).")
+
+
+@click.command()
+@_config_option
+@_host_option
+@_port_option
+@click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between scheduler sweeps.")
+def run(config: str | None, host: str | None, port: int | None, interval: float) -> None:
+    """Start web, worker, write-back and scheduler in one process (SQLite by default)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from waitress import create_server
+
+    from connector.logs import configure_logging
+    from connector.runtime import build_runtime
+    from connector.scheduler import Sweeper, schedule
+    from connector.service import create_app
+
+    settings = _settings(config, host, port)
+    generated = not settings.webhook_secrets
+    if generated:
+        settings = _settings(config, host, port, webhook_secrets=(_dev_secret(),))
+    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets]
+                      + ([settings.api_token.reveal()] if settings.api_token else [])
+                      + [s.reveal() for s in settings.env.values()])
+    with _errors():
+        rt = build_runtime(settings)
+        app = create_app(settings, store=rt.store, config=rt.config, adapters=rt.adapters)
+        server = create_server(app, host=settings.host, port=settings.port, threads=8)
+    stop = threading.Event()
+    inbound, executor = _loops(rt)
+    loops = [threading.Thread(target=inbound.run_forever, args=(stop,), name="worker", daemon=True),
+             threading.Thread(target=executor.run_forever, args=(stop,), name="write-back", daemon=True)]
+    scheduler = BackgroundScheduler(timezone=UTC)
+    schedule(scheduler, Sweeper(rt.store, rt.processor), interval_seconds=interval)
+    base = f"http://{settings.host}:{settings.port}"
+    dry = [s for s, w in rt.writers.items() if w is None or not w.configured]
+    click.echo(f"SLA connector listening on {base}")
+    click.echo(f"  config       {settings.config_path}")
+    click.echo(f"  database     {_where(rt.store.url)}")
+    for source in sorted(rt.adapters):
+        click.echo(f"  webhook      POST {base}/hooks/{source}")
+    click.echo(f"  health       {base}/healthz  {base}/readyz  {base}/metrics")
+    click.echo(f"  tickets      {base}/tickets/<source>/<id>[/explain]"
+               + ("" if settings.api_token else "  (set CONNECTOR_API_TOKEN to enable)"))
+    if generated:
+        click.echo(f"  secret       no CONNECTOR_WEBHOOK_SECRET set: using the one generated in {DEV_SECRET_FILE}")
+    if dry:
+        click.echo(f"  write-back   dry-run for {', '.join(sorted(dry))} (no credentials): actions are recorded, "
+                   "not sent")
+    click.echo("Ctrl-C stops.")
+    _stop_on_signals(stop)
+    for loop in loops:
+        loop.start()
+    scheduler.start()
+    try:
+        server.run()
+    except SystemExit:
+        pass
+    finally:
+        stop.set()
+        scheduler.shutdown(wait=False)
+        server.close()
+        for loop in loops:
+            loop.join(timeout=10)
+        rt.store.dispose()
+        click.echo("stopped.", err=True)
+
+
+def _loops(rt: Any) -> tuple[Any, Any]:
+    """The inbox worker and the outbox executor of a runtime, with the configured lease."""
+    from connector.actions import Executor
+    from connector.worker import Worker
+
+    lease = timedelta(seconds=rt.settings.claim_lease_seconds)
+    return (Worker(rt.store, rt.processor, rt.adapters, lease=lease),
+            Executor(rt.store, rt.writers, max_attempts=rt.config.writeback.max_attempts,
+                     lease=min(lease, timedelta(minutes=2))))
+
+
+def _where(url: str) -> str:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        return f"SQLite file {Path(path).resolve()}"
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command()
+@_config_option
+@_host_option
+@_port_option
+@click.option("--threads", type=int, default=8, show_default=True)
+def serve(config: str | None, host: str | None, port: int | None, threads: int) -> None:
+    """Serve the web endpoints only (waitress). In production: gunicorn 'connector.service:create_app()'."""
+    from waitress import serve as waitress_serve
+
+    from connector.logs import configure_logging
+    from connector.service import create_app
+
+    settings = _settings(config, host, port)
+    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
+    with _errors():
+        app = create_app(settings)
+    click.echo(f"serving on http://{settings.host}:{settings.port}")
+    waitress_serve(app, host=settings.host, port=settings.port, threads=threads)
+
+
+@click.command()
+@_config_option
+@click.option("--once", is_flag=True, help="Process what is pending, then exit.")
+def worker(config: str | None, once: bool) -> None:
+    """Process deliveries into clocks and actions, and send write-backs (several may run on PostgreSQL)."""
+    from connector.logs import configure_logging
+    from connector.runtime import build_runtime
+
+    settings = _settings(config)
+    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
+    with _errors():
+        rt = build_runtime(settings)
+    inbound, executor = _loops(rt)
+    if once:
+        with _errors():
+            processed = sent = 0
+            while (n := inbound.run_once()):
+                processed += n
+            while (n := executor.run_once()):
+                sent += n
+        click.echo(f"processed {processed} deliveries, attempted {sent} write-backs")
+        return
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    thread = threading.Thread(target=executor.run_forever, args=(stop,), name="write-back", daemon=True)
+    thread.start()
+    try:
+        inbound.run_forever(stop)
+    except SystemExit:
+        pass
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+@click.command()
+@_config_option
+@click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between sweeps.")
+@click.option("--once", is_flag=True, help="Sweep once, then exit.")
+def scheduler(config: str | None, interval: float, once: bool) -> None:
+    """Run the due-soon and breach sweeps (one scheduler per deployment)."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from connector.logs import configure_logging
+    from connector.runtime import build_runtime
+    from connector.scheduler import Sweeper, schedule
+
+    settings = _settings(config)
+    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
+    with _errors():
+        rt = build_runtime(settings)
+    sweeper = Sweeper(rt.store, rt.processor)
+    if once:
+        with _errors():
+            click.echo(f"checked {sweeper.sweep()} tickets")
+        return
+    blocking = BlockingScheduler(timezone=UTC)
+    schedule(blocking, sweeper, interval_seconds=interval)
+    try:
+        blocking.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@click.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply the migrations to CONNECTOR_DATABASE_URL (also done on every start)."""
+    from connector.store import Store
+
+    settings = Settings.from_env()
+    with _errors():
+        store = Store(settings.database_url)
+        store.upgrade()
+    click.echo(f"database at the newest schema: {_where(store.url)}")
+
+
+@click.group()
+def outbox() -> None:
+    """Inspect and manage write-back actions (dead letters included)."""
+
+
+def _store() -> Any:
+    from connector.store import Store
+
+    store = Store(Settings.from_env().database_url)
+    with _errors():
+        store.upgrade()
+    return store
+
+
+@outbox.command("list")
+@click.option("--state", "states", multiple=True,
+              type=click.Choice(["pending", "done", "dry_run", "skipped", "dead", "dropped"]),
+              help="Only these states (repeatable). Default: all.")
+@click.option("--limit", type=int, default=50, show_default=True)
+def outbox_list(states: tuple[str, ...], limit: int) -> None:
+    """List actions, newest first."""
+    with _errors():
+        rows = _store().outbox_rows(states=list(states) or None, limit=limit)
+    if not rows:
+        click.echo("no actions")
+        return
+    click.echo(f"{'id':>6} {'state':<8} {'tries':>5} {'source':<10} {'ticket':<12} {'action':<13} error")
+    for r in rows:
+        click.echo(f"{r.id:>6} {r.state:<8} {r.attempts:>5} {r.source:<10} {r.ticket_id:<12} {r.action:<13} "
+                   f"{(r.last_error or '')[:80]}")
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-dead", is_flag=True, help="Retry every dead action.")
+def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
+    """Send dead or dropped actions again."""
+    store = _store()
+    with _errors():
+        chosen = list(ids) + ([r.id for r in store.outbox_rows(states=["dead"], limit=100000)] if all_dead else [])
+        if not chosen:
+            raise click.UsageError("give action ids or --all-dead")
+        count = store.outbox_requeue(chosen, now=datetime.now(UTC))
+    click.echo(f"requeued {count} action{'s' if count != 1 else ''}")
+    if count < len(set(chosen)):
+        click.echo("some ids were not dead or dropped, and were left alone", err=True)
+        sys.exit(1)
+
+
+@outbox.command("drop")
+@click.argument("ids", nargs=-1, type=int, required=True)
+def outbox_drop(ids: tuple[int, ...]) -> None:
+    """Give up on pending or dead actions (kept, marked dropped)."""
+    store = _store()
+    with _errors():
+        count = store.outbox_drop(ids, now=datetime.now(UTC))
+    click.echo(f"dropped {count} action{'s' if count != 1 else ''}")
+    if count < len(set(ids)):
+        click.echo("some ids were not pending or dead, and were left alone", err=True)
+        sys.exit(1)
+
+
+COMMANDS = (run, serve, worker, scheduler, db, outbox)

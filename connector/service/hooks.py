@@ -1,0 +1,150 @@
+"""`POST /hooks/<source>`: persist a help desk's delivery, then acknowledge it (DESIGN §2, STYLE §5).
+
+Always in this order: known source → size limit → read the raw bytes → verify → accept (parse just enough
+to dedupe and validate) → one inbox transaction → answer.
+
+    202 {"status": "accepted", "id": n}     stored; the worker takes it from here
+    200 {"status": "duplicate", "id": n}    same delivery id, or same body inside the dedupe window
+    401 / 400 / 422 / 413                   refused: {"error": code, "reason": text}; the sender should not retry
+    404                                     no such source
+    503 not_configured                      the source exists but has no secret configured
+    503 unavailable (Retry-After: 30)       the store cannot be written; nothing was acknowledged
+
+The body is read from the stream up to limit+1 bytes, so a chunked body over the limit is refused, never
+truncated and accepted (Werkzeug's own limit truncates chunked bodies: style-and-reliability.md B.2.7).
+Nothing here loads config, builds adapters or compiles patterns: that happened once in `create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import IO
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.exc import DataError, SQLAlchemyError
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+
+from adapters.base import Accepted, InboundRequest
+from connector.errors import AuthError, InboundError, PayloadError, TooLarge
+from connector.service.context import ServiceContext, context
+from connector.service.errors import error_response, safe_reason
+from connector.service.metrics import UNKNOWN_SOURCE
+
+log = logging.getLogger("connector.service.hooks")
+
+bp = Blueprint("hooks", __name__)
+
+READ_CHUNK = 64 * 1024
+RETRY_AFTER_SECONDS = "30"  # Zendesk retries a 503 only when Retry-After is under 60 s
+
+
+def read_body(stream: IO[bytes], limit: int) -> bytes:
+    """Read at most limit+1 bytes; raise `TooLarge` if the body is over `limit` (never truncate)."""
+    buf = bytearray()
+    while len(buf) <= limit:
+        chunk = stream.read(min(READ_CHUNK, limit + 1 - len(buf)))
+        if not chunk:
+            break
+        buf += chunk
+    if len(buf) > limit:
+        raise TooLarge(f"request body is over the {limit}-byte limit")
+    return bytes(buf)
+
+
+def _rejected(ctx: ServiceContext, source: str, err: InboundError, body: bytes, started: float) -> Response:
+    ctx.metrics.rejected.labels(source, err.code).inc()
+    log.info("delivery rejected", extra={"source": source, "outcome": "rejected", "reason": err.code,
+                                         "status": err.status, "duration_ms": _ms(started)})
+    response = jsonify({"error": err.code, "reason": safe_reason(err.reason, body)})
+    response.status_code = err.status
+    if err.status == 401:
+        response.headers["WWW-Authenticate"] = 'Signature realm="webhook"'
+    return response
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+@bp.post("/hooks/<source>")
+def receive(source: str) -> Response | tuple[Response, int]:
+    """Persist one delivery, then acknowledge it."""
+    started = time.perf_counter()
+    ctx = context()
+    if source not in ctx.sources:
+        ctx.metrics.rejected.labels(UNKNOWN_SOURCE, "unknown_source").inc()
+        known = ", ".join(sorted(ctx.sources)) or "none"
+        return error_response(404, "not_found", f"unknown source; the sources are: {known}")
+    ctx.metrics.received.labels(source).inc()
+    adapter = ctx.adapters.get(source)
+    if adapter is None:
+        ctx.metrics.rejected.labels(source, "not_configured").inc()
+        return error_response(503, "not_configured", "source not configured")
+
+    body = b""
+    try:
+        length = request.content_length
+        if length is not None and length > ctx.max_body_bytes:
+            raise TooLarge(f"request body is over the {ctx.max_body_bytes}-byte limit")
+        body = _read(ctx.max_body_bytes)
+        inbound = InboundRequest(headers={k.lower(): v for k, v in request.headers.items()}, body=body,
+                                 received_at=ctx.clock(), remote_addr=request.remote_addr)
+        _verify(adapter.verify, inbound, source)
+        accepted = _accept(adapter.accept, inbound, source)
+    except InboundError as err:
+        return _rejected(ctx, source, err, body, started)
+
+    try:
+        inbox_id, duplicate = ctx.store.insert_inbox(
+            source=source, dedupe_key=accepted.dedupe_key, body=body, headers=accepted.audit_headers,
+            received_at=inbound.received_at, dedupe_window=ctx.dedupe_window)
+    except DataError as err:  # the database refuses a value (e.g. a NUL in an id): retrying cannot help
+        log.warning("delivery cannot be stored", extra={"source": source, "outcome": type(err).__name__})
+        return _rejected(ctx, source, PayloadError("the delivery holds a value the store cannot keep"), body,
+                         started)
+    except (SQLAlchemyError, OSError) as err:
+        ctx.metrics.rejected.labels(source, "unavailable").inc()
+        log.error("inbox unavailable", extra={"source": source, "outcome": type(err).__name__, "status": 503,
+                                              "duration_ms": _ms(started)})
+        return error_response(503, "unavailable", "the inbox cannot be written right now; retry later",
+                              headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+    outcome = "duplicate" if duplicate else "accepted"
+    (ctx.metrics.deduplicated if duplicate else ctx.metrics.accepted).labels(source).inc()
+    log.info("delivery %s", outcome, extra={"source": source, "delivery_id": accepted.dedupe_key, "inbox_id": inbox_id,
+                                            "outcome": outcome, "duration_ms": _ms(started)})
+    return jsonify({"status": outcome, "id": inbox_id}), 200 if duplicate else 202
+
+
+def _read(limit: int) -> bytes:
+    try:
+        return read_body(request.stream, limit)
+    except RequestEntityTooLarge:
+        raise TooLarge(f"request body is over the {limit}-byte limit") from None
+    except ClientDisconnected:
+        raise PayloadError("the request body ended before its Content-Length") from None
+
+
+def _verify(verify: Callable[[InboundRequest], None], inbound: InboundRequest, source: str) -> None:
+    try:
+        verify(inbound)
+    except InboundError:
+        raise
+    except Exception as err:  # an adapter bug must not turn a forged request into a 500
+        log.error("verify failed unexpectedly", extra={"source": source, "outcome": type(err).__name__})
+        raise AuthError("the signature could not be verified") from None
+
+
+def _accept(accept: Callable[[InboundRequest], Accepted], inbound: InboundRequest, source: str) -> Accepted:
+    try:
+        accepted = accept(inbound)
+    except InboundError:
+        raise
+    except Exception as err:  # likewise: malformed input is a 4xx even when the parser trips over it
+        log.error("accept failed unexpectedly", extra={"source": source, "outcome": type(err).__name__})
+        raise PayloadError("the body could not be parsed") from None
+    if not accepted.dedupe_key or "\x00" in accepted.dedupe_key:
+        raise PayloadError("the delivery has no usable id")
+    return accepted

@@ -1,0 +1,118 @@
+"""Read one ticket's SLA state: `GET /tickets/<source>/<ticket_id>` and `…/explain`, behind a bearer token.
+
+    GET /tickets/<source>/<ticket_id>[?account=A]          200 the ticket as `connector replay` shows it
+    GET /tickets/<source>/<ticket_id>/explain[?account=A]  200 text/plain, the `connector explain` story
+    401 no or wrong `Authorization: Bearer <CONNECTOR_API_TOKEN>`   403 no token configured (endpoint off)
+    404 unknown ticket    409 the id exists in several accounts: add ?account=    400 unusable id
+
+Both evaluate the ticket at the app clock's now (the story at the later of now and its last event, so a
+sender's clock running ahead never hides an event). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import datetime
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+
+from connector.explain import TicketNotFound, explain
+from connector.service.context import ServiceContext, context
+from connector.service.errors import error_response
+from connector.store import Store, TicketKey
+from connector.store.schema import tickets
+
+log = logging.getLogger("connector.service.tickets")
+
+bp = Blueprint("tickets", __name__)
+
+MAX_ID = 255          # the store's column width: a longer id cannot exist
+MAX_ACCOUNTS_SHOWN = 10
+
+
+def ticket_accounts(store: Store, source: str, ticket_id: str, *, limit: int = MAX_ACCOUNTS_SHOWN + 1) -> list[str]:
+    """Return the accounts (sorted) that have a ticket with this source and id."""
+    query = (select(tickets.c.account).where(tickets.c.source == source, tickets.c.ticket_id == ticket_id)
+             .order_by(tickets.c.account).limit(limit))
+    with store.read() as conn:
+        return [row[0] for row in conn.execute(query).all()]
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
+
+
+def _authorize(ctx: ServiceContext) -> Response | None:
+    """Return an error answer unless the request carries the API token."""
+    token = ctx.settings.api_token
+    if token is None or not token.reveal():
+        return error_response(403, "forbidden", "set CONNECTOR_API_TOKEN to enable this endpoint")
+    scheme, _, given = (request.headers.get("Authorization") or "").strip().partition(" ")
+    # compare digests: equal lengths, so the comparison time says nothing about the token's length either
+    if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(given.strip()), _digest(token.reveal())):
+        log.warning("ticket api refused", extra={"outcome": "refused", "reason": "unauthorized", "status": 401})
+        return error_response(401, "unauthorized", "missing or wrong bearer token",
+                              headers={"WWW-Authenticate": 'Bearer realm="connector"'})
+    return None
+
+
+def _usable(value: str) -> bool:
+    return 0 < len(value) <= MAX_ID and value.isprintable()
+
+
+def _find(ctx: ServiceContext, source: str, ticket_id: str) -> TicketKey | Response:
+    """Resolve the ticket's key (source, account, id), or return the error answer."""
+    account = request.args.get("account")
+    if not (_usable(source) and _usable(ticket_id) and (account is None or _usable(account))):
+        return error_response(400, "bad_request", f"source, account and ticket id must be 1-{MAX_ID} printable "
+                                                  "characters")
+    if account is not None:
+        return (source, account, ticket_id)
+    accounts = ticket_accounts(ctx.store, source, ticket_id)
+    if not accounts:
+        return error_response(404, "not_found", "no such ticket")
+    if len(accounts) > 1:
+        shown = ", ".join(accounts[:MAX_ACCOUNTS_SHOWN]) + (", …" if len(accounts) > MAX_ACCOUNTS_SHOWN else "")
+        return error_response(409, "conflict", f"the ticket id exists in several accounts ({shown}); "
+                                               "choose one with ?account=")
+    return (source, accounts[0], ticket_id)
+
+
+@bp.get("/tickets/<source>/<ticket_id>")
+def ticket(source: str, ticket_id: str) -> Response:
+    """Return one ticket's severity, policy, clocks and due actions as JSON."""
+    ctx = context()
+    refused = _authorize(ctx)
+    if refused is not None:
+        return refused
+    key = _find(ctx, source, ticket_id)
+    if isinstance(key, Response):
+        return key
+    report = ctx.processor.report(key, ctx.clock())
+    if report is None:
+        return error_response(404, "not_found", "no such ticket")
+    return jsonify(report.as_dict())
+
+
+@bp.get("/tickets/<source>/<ticket_id>/explain")
+def explain_ticket(source: str, ticket_id: str) -> Response:
+    """Return the human story of one ticket as plain text."""
+    ctx = context()
+    refused = _authorize(ctx)
+    if refused is not None:
+        return refused
+    key = _find(ctx, source, ticket_id)
+    if isinstance(key, Response):
+        return key
+    events = ctx.store.ticket_events(key)
+    if not events:
+        return error_response(404, "not_found", "no such ticket")
+    now: datetime = max(ctx.clock(), events[-1].occurred_at)
+    try:
+        text = explain(ctx.config, events, ticket_id, source=source, now=now)
+    except TicketNotFound:
+        return error_response(404, "not_found", "no such ticket")
+    return Response(text, content_type="text/plain; charset=utf-8")
