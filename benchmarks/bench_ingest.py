@@ -20,6 +20,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,11 +126,32 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("CONNECTOR_TEST_POSTGRES_URL"),
                         help="also run against this PostgreSQL database (its tables are created)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp_dir:
-        tmp = Path(tmp_dir)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp_dir:
+        tmp = Path(os.environ.get("BENCH_INGEST_DIR") or tmp_dir)
         run_db("SQLite", f"sqlite:///{tmp / 'bench.db'}", args, tmp)
         if args.postgres:
-            run_db("PostgreSQL", args.postgres, args, tmp)
+            with fresh_schema(args.postgres) as url:
+                run_db("PostgreSQL", url, args, tmp)
+
+
+@contextmanager
+def fresh_schema(base_url: str) -> Iterator[str]:
+    """A URL whose connections use a new, empty schema, dropped afterwards."""
+    import sqlalchemy as sa
+
+    from connector.store.db import normalize_url
+    from tests.conftest import _postgres_schema_url
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(normalize_url(base_url))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _postgres_schema_url(base_url, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 if __name__ == "__main__":

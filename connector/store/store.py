@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.events import Event, event_to_dict, parse_event
@@ -83,6 +83,14 @@ class Store:
         self.url = db.normalize_url(url)
         self.engine = db.make_engine(self.url, **engine_kwargs)
         self.dialect = self.engine.dialect.name
+        # the ingress statements, built once: webhook handlers run them on every request
+        self._same_body = select(inbox.c.id).where(
+            inbox.c.source == bindparam("source"), inbox.c.body_sha256 == bindparam("digest"),
+            inbox.c.received_at >= bindparam("since")).limit(1)
+        self._insert_inbox = self._insert(inbox).on_conflict_do_nothing(
+            index_elements=["source", "dedupe_key"]).returning(inbox.c.id)
+        self._same_key = select(inbox.c.id).where(inbox.c.source == bindparam("source"),
+                                                  inbox.c.dedupe_key == bindparam("key"))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -121,22 +129,18 @@ class Store:
                      received_at: datetime, dedupe_window: timedelta) -> tuple[int, bool]:
         """Store a delivery unless it is a duplicate; return (inbox id, duplicate?)."""
         digest = hashlib.sha256(body).hexdigest()
+        key = dedupe_key[:255]
         with self.write() as conn:
-            same_body = conn.execute(
-                select(inbox.c.id).where(inbox.c.source == source, inbox.c.body_sha256 == digest,
-                                         inbox.c.received_at >= received_at - dedupe_window).limit(1)
-            ).scalar()
+            same_body = conn.execute(self._same_body, {"source": source, "digest": digest,
+                                                       "since": received_at - dedupe_window}).scalar()
             if same_body is not None:
                 return int(same_body), True
-            stmt = self._insert(inbox).values(
-                source=source, dedupe_key=dedupe_key[:255], body_sha256=digest, received_at=received_at, body=body,
-                headers=dict(headers), state="pending", attempts=0,
-            ).on_conflict_do_nothing(index_elements=["source", "dedupe_key"]).returning(inbox.c.id)
-            new_id = conn.execute(stmt).scalar()
+            new_id = conn.execute(self._insert_inbox, {
+                "source": source, "dedupe_key": key, "body_sha256": digest, "received_at": received_at,
+                "body": body, "headers": dict(headers), "state": "pending", "attempts": 0}).scalar()
             if new_id is not None:
                 return int(new_id), False
-            existing = conn.execute(select(inbox.c.id).where(inbox.c.source == source,
-                                                             inbox.c.dedupe_key == dedupe_key[:255])).scalar_one()
+            existing = conn.execute(self._same_key, {"source": source, "key": key}).scalar_one()
             return int(existing), True
 
     # -- worker ---------------------------------------------------------------------------------
