@@ -1,0 +1,120 @@
+"""The service commands through click's runner (db, outbox, worker, scheduler) and `connector run` for real."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.store import NewAction, Store
+from tests.reliability.procs import ROOT, SECRET, canonical, free_port, signed_headers
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", url)
+    monkeypatch.setenv("CONNECTOR_CONFIG", str(ROOT / "config" / "example.yaml"))
+    monkeypatch.setenv("CONNECTOR_WEBHOOK_SECRET", SECRET)
+    return url
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def seed_actions(url: str) -> list[int]:
+    store = Store(url)
+    store.upgrade()
+    now = datetime.now(UTC)
+    with store.ticket_tx(("webhook", "acme", "1")) as tx:
+        tx.enqueue([NewAction(key=f"k{n}", source="webhook", account="acme", ticket_id="1", action="add_tags",
+                              params={"tags": ["x"]}, cause="test") for n in range(3)], now=now)
+    rows = store.outbox_rows()
+    store.outbox_dead(rows[0], now=now, reason="permanent: gone")
+    store.dispose()
+    return sorted(r.id for r in rows)
+
+
+def test_db_upgrade(env):
+    result = invoke("db", "upgrade")
+    assert result.exit_code == 0 and "newest schema" in result.output
+    assert invoke("db", "upgrade").exit_code == 0  # idempotent
+
+
+def test_outbox_list_retry_drop(env):
+    ids = seed_actions(env)
+    listed = invoke("outbox", "list")
+    assert listed.exit_code == 0 and listed.output.count("add_tags") == 3
+    dead = invoke("outbox", "list", "--state", "dead")
+    assert "permanent: gone" in dead.output and dead.output.count("add_tags") == 1
+    assert invoke("outbox", "retry", "--all-dead").output.strip() == "requeued 1 action"
+    assert invoke("outbox", "drop", str(ids[0])).output.startswith("dropped 1 action")
+    missing = invoke("outbox", "drop", "9999")
+    assert missing.exit_code == 1 and "left alone" in missing.output
+    assert invoke("outbox", "retry").exit_code == 2  # nothing to retry named
+
+
+def test_worker_and_scheduler_once(env):
+    store = Store(env)
+    store.upgrade()
+    created = datetime.now(UTC) - timedelta(hours=2)
+    body = json.dumps(canonical("7", "e7", created.strftime("%Y-%m-%dT%H:%M:%SZ"))).encode()
+    store.insert_inbox(source="webhook", dedupe_key="d7", body=body, headers={}, received_at=created,
+                       dedupe_window=timedelta(0))
+    result = invoke("worker", "--once")
+    assert result.exit_code == 0, result.output
+    assert "processed 1 deliveries" in result.output
+    assert {r.state for r in store.outbox_rows()} == {"dry_run"}  # no callback URL configured
+    assert invoke("scheduler", "--once").output.strip() == "checked 0 tickets"
+    store.dispose()
+
+
+def test_service_commands_report_an_unreachable_database(monkeypatch, env):
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = invoke("db", "upgrade")
+    assert result.exit_code == 1 and "OperationalError" in result.output and "Traceback" not in result.output
+
+
+def test_run_serves_processes_and_stops_cleanly_on_ctrl_c(tmp_path):
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+           "CONNECTOR_CONFIG": str(ROOT / "config" / "example.yaml"), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "connector", "run", "--port", str(port), "--interval", "1"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        secret = (tmp_path / ".connector" / "webhook-secret").read_text().strip()
+        assert (tmp_path / ".connector" / "webhook-secret").stat().st_mode & 0o077 == 0
+        body = json.dumps(canonical("9", "e9", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))).encode()
+        resp = requests.post(f"http://127.0.0.1:{port}/hooks/webhook", data=body,
+                             headers=signed_headers("m9", body, secret), timeout=5)
+        assert resp.status_code == 202
+        store = Store(env["CONNECTOR_DATABASE_URL"])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not store.outbox_rows():
+            time.sleep(0.2)
+        assert store.outbox_rows()  # the worker in the same process decided the due dates
+        store.dispose()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert f"listening on http://127.0.0.1:{port}" in out and f"POST http://127.0.0.1:{port}/hooks/webhook" in out
+    assert "SQLite file" in out and "dry-run" in out
+    assert secret not in out + err
+    assert "stopped." in err
