@@ -20,9 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +28,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.pg import fresh_schema  # noqa: E402
 from tests.reliability.procs import SECRET, canonical, free_port, signed_headers  # noqa: E402
 
 
@@ -130,29 +128,5 @@ def main() -> None:
         tmp = Path(os.environ.get("BENCH_INGEST_DIR") or tmp_dir)
         run_db("SQLite", f"sqlite:///{tmp / 'bench.db'}", args, tmp)
         if args.postgres:
-            with fresh_schema(args.postgres) as url:
+            with fresh_schema(args.postgres, prefix="bench") as url:
                 run_db("PostgreSQL", url, args, tmp)
-
-
-@contextmanager
-def fresh_schema(base_url: str) -> Iterator[str]:
-    """A URL whose connections use a new, empty schema, dropped afterwards."""
-    import sqlalchemy as sa
-
-    from connector.store.db import normalize_url
-    from tests.conftest import _postgres_schema_url
-
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(normalize_url(base_url))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _postgres_schema_url(base_url, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-if __name__ == "__main__":
-    main()

@@ -9,34 +9,24 @@ from __future__ import annotations
 import gc
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from connector.clierrors import cli_errors
 from connector.config import Config, format_duration, load_config
-from connector.errors import ConnectorError, EventError
+from connector.errors import EventError
 from connector.events import BadLine, Event, iter_jsonl, parse_instant, read_jsonl
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the connector's own errors into `error: …` and exit code 1."""
-    try:
-        yield
-    except ConnectorError as err:
-        raise click.ClickException(str(err)) from None
-
-
 def _config(path: str | None) -> Config:
     if path is None:
         raise click.UsageError("no config given: use --config FILE or set CONNECTOR_CONFIG")
-    with _errors():
+    with cli_errors():
         return load_config(path)
 
 
@@ -55,7 +45,7 @@ def _events(path: str, *, skip_bad: bool) -> list[Event]:
     with handle:
         try:
             if not skip_bad:
-                with _errors():
+                with cli_errors():
                     return read_jsonl(handle)
             events: list[Event] = []
             for item in iter_jsonl(handle):
@@ -162,7 +152,7 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
     now = _now(now_text)
     events = _events(events_path, skip_bad=skip_bad)
     show_progress = sys.stderr.isatty() and len(events) >= 20000
-    with _errors():
+    with cli_errors():
         if show_progress:
             with click.progressbar(length=len(events), label="replaying", file=sys.stderr) as bar:
                 result = run_replay(cfg, events, now, progress=bar.update)
@@ -189,7 +179,7 @@ def explain(config_path: str | None, events_path: str, ticket_id: str, source: s
     cfg = _config(config_path)
     now = _now(now_text)
     events = _events(events_path, skip_bad=skip_bad)
-    with _errors():
+    with cli_errors():
         click.echo(run_explain(cfg, events, ticket_id, now=now, source=source), nl=False)
 
 

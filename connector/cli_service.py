@@ -11,32 +11,16 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from connector.errors import ConnectorError
+from connector.clierrors import cli_errors
 from connector.settings import Secret, Settings
 
 DEV_SECRET_FILE = Path(".connector") / "webhook-secret"
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except ConnectorError as err:
-        raise click.ClickException(str(err)) from None
-    except Exception as err:  # a database that cannot be reached, a port in use: a message, not a traceback
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if isinstance(err, SQLAlchemyError | OSError):
-            raise click.ClickException(f"{type(err).__name__}: {str(err).splitlines()[0][:300]}") from None
-        raise
 
 
 def _settings(config: str | None, host: str | None = None, port: int | None = None, **extra: Any) -> Settings:
@@ -101,7 +85,7 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
     configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets]
                       + ([settings.api_token.reveal()] if settings.api_token else [])
                       + [s.reveal() for s in settings.env.values()])
-    with _errors():
+    with cli_errors():
         rt = build_runtime(settings)
         app = create_app(settings, store=rt.store, config=rt.config, adapters=rt.adapters)
         server = create_server(app, host=settings.host, port=settings.port, threads=8)
@@ -179,7 +163,7 @@ def serve(config: str | None, host: str | None, port: int | None, threads: int) 
 
     settings = _settings(config, host, port)
     configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
-    with _errors():
+    with cli_errors():
         app = create_app(settings)
     click.echo(f"serving on http://{settings.host}:{settings.port}")
     waitress_serve(app, host=settings.host, port=settings.port, threads=threads)
@@ -195,11 +179,11 @@ def worker(config: str | None, once: bool) -> None:
 
     settings = _settings(config)
     configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
-    with _errors():
+    with cli_errors():
         rt = build_runtime(settings)
     inbound, executor = _loops(rt)
     if once:
-        with _errors():
+        with cli_errors():
             processed = sent = 0
             while (n := inbound.run_once()):
                 processed += n
@@ -234,11 +218,11 @@ def scheduler(config: str | None, interval: float, once: bool) -> None:
 
     settings = _settings(config)
     configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
-    with _errors():
+    with cli_errors():
         rt = build_runtime(settings)
     sweeper = Sweeper(rt.store, rt.processor)
     if once:
-        with _errors():
+        with cli_errors():
             click.echo(f"checked {sweeper.sweep()} tickets")
         return
     blocking = BlockingScheduler(timezone=UTC)
@@ -260,7 +244,7 @@ def upgrade() -> None:
     from connector.store import Store
 
     settings = Settings.from_env()
-    with _errors():
+    with cli_errors():
         store = Store(settings.database_url)
         store.upgrade()
     click.echo(f"database at the newest schema: {_where(store.url)}")
@@ -275,7 +259,7 @@ def _store() -> Any:
     from connector.store import Store
 
     store = Store(Settings.from_env().database_url)
-    with _errors():
+    with cli_errors():
         store.upgrade()
     return store
 
@@ -287,7 +271,7 @@ def _store() -> Any:
 @click.option("--limit", type=int, default=50, show_default=True)
 def outbox_list(states: tuple[str, ...], limit: int) -> None:
     """List actions, newest first."""
-    with _errors():
+    with cli_errors():
         rows = _store().outbox_rows(states=list(states) or None, limit=limit)
     if not rows:
         click.echo("no actions")
@@ -304,7 +288,7 @@ def outbox_list(states: tuple[str, ...], limit: int) -> None:
 def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
     """Send dead or dropped actions again."""
     store = _store()
-    with _errors():
+    with cli_errors():
         chosen = list(ids) + ([r.id for r in store.outbox_rows(states=["dead"], limit=100000)] if all_dead else [])
         if not chosen:
             raise click.UsageError("give action ids or --all-dead")
@@ -320,7 +304,7 @@ def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
 def outbox_drop(ids: tuple[int, ...]) -> None:
     """Give up on pending or dead actions (kept, marked dropped)."""
     store = _store()
-    with _errors():
+    with cli_errors():
         count = store.outbox_drop(ids, now=datetime.now(UTC))
     click.echo(f"dropped {count} action{'s' if count != 1 else ''}")
     if count < len(set(ids)):

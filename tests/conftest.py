@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from urllib.parse import quote
 
 import pytest
 
 from connector.store import Store
+from tests.pg import fresh_schema
 
 POSTGRES_URL = os.environ.get("CONNECTOR_TEST_POSTGRES_URL")
-
-
-def _postgres_schema_url(base: str, schema: str) -> str:
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
 
 
 @pytest.fixture
@@ -24,20 +18,8 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose connections use a fresh, empty schema (dropped afterwards)."""
     if not POSTGRES_URL:
         pytest.skip("set CONNECTOR_TEST_POSTGRES_URL to run the PostgreSQL tests")
-    import sqlalchemy as sa
-
-    from connector.store.db import normalize_url
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(normalize_url(POSTGRES_URL))
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _postgres_schema_url(POSTGRES_URL, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

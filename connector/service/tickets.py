@@ -81,14 +81,19 @@ def _find(ctx: ServiceContext, source: str, ticket_id: str) -> TicketKey | Respo
     return (source, accounts[0], ticket_id)
 
 
+def _authorized_key(ctx: ServiceContext, source: str, ticket_id: str) -> TicketKey | Response:
+    """Check the API token, then find the ticket: its key, or the error response to send."""
+    refused = _authorize(ctx)
+    if refused is not None:
+        return refused
+    return _find(ctx, source, ticket_id)
+
+
 @bp.get("/tickets/<source>/<ticket_id>")
 def ticket(source: str, ticket_id: str) -> Response:
     """Return one ticket's severity, policy, clocks and due actions as JSON."""
     ctx = context()
-    refused = _authorize(ctx)
-    if refused is not None:
-        return refused
-    key = _find(ctx, source, ticket_id)
+    key = _authorized_key(ctx, source, ticket_id)
     if isinstance(key, Response):
         return key
     report = ctx.processor.report(key, ctx.clock())
@@ -101,10 +106,7 @@ def ticket(source: str, ticket_id: str) -> Response:
 def explain_ticket(source: str, ticket_id: str) -> Response:
     """Return the human story of one ticket as plain text."""
     ctx = context()
-    refused = _authorize(ctx)
-    if refused is not None:
-        return refused
-    key = _find(ctx, source, ticket_id)
+    key = _authorized_key(ctx, source, ticket_id)
     if isinstance(key, Response):
         return key
     events = ctx.store.ticket_events(key)
