@@ -11,11 +11,15 @@ from __future__ import annotations
 from adapters import webhook
 from adapters.base import InboundAdapter, Writer
 from adapters.webhook.signing import decode_secret
-from connector.config import Config
+from adapters.zendesk.client import ZendeskClient
+from adapters.zendesk.const import SOURCE as ZENDESK
+from adapters.zendesk.inbound import ZendeskAdapter
+from adapters.zendesk.writeback import ZendeskWriter
+from connector.config import Config, SourceConfig
 from connector.errors import ConfigError
 from connector.settings import Settings
 
-INBOUND_SOURCES = (webhook.SOURCE,)
+INBOUND_SOURCES = (webhook.SOURCE, ZENDESK)
 
 
 def _webhook_secrets(settings: Settings) -> list[str]:
@@ -28,11 +32,46 @@ def _webhook_secrets(settings: Settings) -> list[str]:
     return secrets
 
 
-def build_inbound(source: str, settings: Settings) -> InboundAdapter | None:
+def _env(settings: Settings, name: str) -> str | None:
+    secret = settings.env.get(name)
+    value = secret.reveal().strip() if secret is not None else ""
+    return value or None
+
+
+def _section(config: Config | None, source: str) -> SourceConfig:
+    section = config.sources.get(source) if config is not None else None
+    return section if section is not None else SourceConfig()
+
+
+def zendesk_client(settings: Settings, config: Config | None) -> ZendeskClient | None:
+    """Return a Zendesk API client when ZENDESK_EMAIL and ZENDESK_API_TOKEN are set, else None."""
+    section = _section(config, ZENDESK)
+    email, token = _env(settings, "ZENDESK_EMAIL"), _env(settings, "ZENDESK_API_TOKEN")
+    subdomain = _env(settings, "ZENDESK_SUBDOMAIN") or section.account
+    if not (email and token) or not (subdomain or section.base_url) or not section.enabled:
+        return None
+    try:
+        return ZendeskClient(subdomain, email, token, base_url=section.base_url, timeout=section.timeout_seconds)
+    except ValueError as err:
+        raise ConfigError(f"sources.{ZENDESK} / ZENDESK_*: {err}") from None
+
+
+def build_inbound(source: str, settings: Settings, config: Config | None = None) -> InboundAdapter | None:
     """Return the inbound adapter of a source, or None when it is unknown or has no secret."""
     if source == webhook.SOURCE:
         secrets = _webhook_secrets(settings)
         return webhook.WebhookAdapter(secrets) if secrets else None
+    if source == ZENDESK:
+        secrets = [s.strip() for s in (_env(settings, "ZENDESK_WEBHOOK_SECRET") or "").split(",") if s.strip()]
+        if not secrets:
+            return None
+        section = _section(config, ZENDESK)
+        account = _env(settings, "ZENDESK_SUBDOMAIN") or section.account
+        if not account:
+            raise ConfigError("ZENDESK_SUBDOMAIN (or sources.zendesk.account) names the Zendesk account; "
+                              "it is needed once ZENDESK_WEBHOOK_SECRET is set")
+        return ZendeskAdapter(secrets, account=account, api=zendesk_client(settings, config),
+                              field_names=section.field_names, status_map=section.status_map)
     return None
 
 
@@ -48,4 +87,7 @@ def build_writer(source: str, settings: Settings, config: Config | None) -> Writ
                                          timeout=section.timeout_seconds)
         except ValueError as err:
             raise ConfigError(f"sources.{webhook.SOURCE}: {err}") from None
+    if source == ZENDESK:
+        marker = config.writeback.marker_tag if config is not None else "sla_connector"
+        return ZendeskWriter(zendesk_client(settings, config), _section(config, ZENDESK), marker_tag=marker)
     return None

@@ -37,7 +37,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     if upgrade:
         store.upgrade()
     sources = sorted(set(registry.INBOUND_SOURCES) | set(config.sources))
-    adapters = {s: a for s in sources if (a := registry.build_inbound(s, settings)) is not None}
+    adapters = {s: a for s in sources if (a := registry.build_inbound(s, settings, config)) is not None}
     writers = {s: registry.build_writer(s, settings, config) for s in sources}
     processor = TicketProcessor(store, config, writers)
     return Runtime(settings=settings, config=config, store=store, adapters=adapters, writers=writers,

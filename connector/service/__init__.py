@@ -46,10 +46,10 @@ def _load_config(settings: Settings) -> Config:
     return load_config(settings.config_path)
 
 
-def _build_adapters(settings: Settings) -> dict[str, InboundAdapter]:
+def _build_adapters(settings: Settings, config: Config) -> dict[str, InboundAdapter]:
     adapters = {}
     for source in INBOUND_SOURCES:
-        adapter = build_inbound(source, settings)  # a malformed secret raises ConfigError: fail at start
+        adapter = build_inbound(source, settings, config)  # a malformed secret raises ConfigError: fail at start
         if adapter is not None:
             adapters[source] = adapter
     return adapters
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     if config is None:
         config = _load_config(settings)
     if adapters is None:
-        adapters = _build_adapters(settings)
+        adapters = _build_adapters(settings, config)
     if store is None:
         store = Store(settings.database_url)
         store.upgrade()

@@ -23,8 +23,8 @@ def settings(secret: str | None) -> Settings:
     return Settings.from_env({"CONNECTOR_WEBHOOK_SECRET": secret} if secret is not None else {})
 
 
-def test_webhook_is_an_inbound_source():
-    assert INBOUND_SOURCES == ("webhook",)
+def test_inbound_sources():
+    assert INBOUND_SOURCES == ("webhook", "zendesk")
 
 
 def test_build_inbound_with_rotated_secrets():
@@ -77,3 +77,22 @@ def test_a_bad_callback_url_is_a_config_error():
 
 def test_build_writer_for_an_unknown_source_is_none():
     assert build_writer("jira", settings(NEW), config()) is None
+
+
+ZENDESK_ENV = {"ZENDESK_WEBHOOK_SECRET": "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==", "ZENDESK_SUBDOMAIN": "acme"}
+
+
+def test_zendesk_inbound_needs_a_secret_and_an_account():
+    assert build_inbound("zendesk", Settings.from_env({})) is None
+    with pytest.raises(ConfigError, match="ZENDESK_SUBDOMAIN"):
+        build_inbound("zendesk", Settings.from_env({"ZENDESK_WEBHOOK_SECRET": "s"}))
+    adapter = build_inbound("zendesk", Settings.from_env(ZENDESK_ENV), config())
+    assert adapter is not None and adapter.source == "zendesk"
+
+
+def test_zendesk_writer_is_configured_only_with_credentials():
+    cfg = config(sources={"zendesk": {"base_url": "http://127.0.0.1:9"}})
+    assert not build_writer("zendesk", Settings.from_env(ZENDESK_ENV), cfg).configured
+    env = {**ZENDESK_ENV, "ZENDESK_EMAIL": "bot@example.com", "ZENDESK_API_TOKEN": "tok"}
+    writer = build_writer("zendesk", Settings.from_env(env), cfg)
+    assert writer is not None and writer.configured

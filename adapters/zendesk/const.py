@@ -1,0 +1,3 @@
+"""Zendesk's name, used for its package, endpoint, config section, fixtures, log fields and metric labels."""
+
+SOURCE = "zendesk"

@@ -1,0 +1,83 @@
+"""Zendesk webhook signatures (HMAC-SHA256), checked over the raw body before anything parses it.
+
+    X-Zendesk-Webhook-Signature: base64(HMAC_SHA256(key=secret.encode("utf-8"), msg=timestamp + raw_body))
+    X-Zendesk-Webhook-Signature-Timestamp: 2021-03-25T05:09:27Z
+
+The key is the signing secret's UTF-8 bytes as they are: it looks like base64 but is not decoded. The
+timestamp header string is prepended to the body with no separator; an empty body signs the timestamp
+alone. Zendesk re-signs every retry, so the timestamp must be within `tolerance` seconds of now, in the past
+or in the future. Several secrets may be configured (rotation); any one verifies, and every one is tried
+so the time taken does not say which matched.
+
+Refusals raise `AuthError` whose reason names the failed check and never a secret or an expected signature.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+
+from adapters.zendesk.mapping import iso_instant
+from connector.errors import AuthError
+
+SIGNATURE_HEADER = "x-zendesk-webhook-signature"
+TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Return a header by lower-case name, matching the mapping's names case-insensitively."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, found in headers.items():
+        if key.lower() == name:
+            return found
+    return None
+
+
+def _digest(secret: str, timestamp: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).digest()
+
+
+def sign(secret: str, timestamp_header: str, body: bytes) -> str:
+    """Return the X-Zendesk-Webhook-Signature value for a body signed at `timestamp_header`."""
+    if not secret:
+        raise ValueError("a Zendesk signing secret must not be empty")
+    return base64.b64encode(_digest(secret, timestamp_header, body)).decode("ascii")
+
+
+def parse_timestamp(value: str) -> float:
+    """Return the Unix time of a signature timestamp header; raise `AuthError` if it is not ISO 8601."""
+    instant = iso_instant(value)
+    if instant is None:
+        raise AuthError(f"{TIMESTAMP_HEADER} is not an ISO 8601 timestamp like 2021-03-25T05:09:27Z")
+    return instant.timestamp()
+
+
+def _tolerance_text(tolerance: int) -> str:
+    return f"{tolerance // 60}-minute" if tolerance % 60 == 0 else f"{tolerance}-second"
+
+
+def verify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes, *, now: float,
+           tolerance: int = 300) -> None:
+    """Check a request's Zendesk signature against every secret; raise `AuthError` unless one matches in time."""
+    signature = header_value(headers, SIGNATURE_HEADER)
+    stamp = header_value(headers, TIMESTAMP_HEADER)
+    for name, value in ((SIGNATURE_HEADER, signature), (TIMESTAMP_HEADER, stamp)):
+        if not value or not value.strip():
+            raise AuthError(f"missing {name} header")
+    assert signature is not None and stamp is not None
+    if abs(now - parse_timestamp(stamp)) > tolerance:
+        raise AuthError(f"timestamp outside the {_tolerance_text(tolerance)} tolerance")
+    try:
+        given = base64.b64decode(signature.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise AuthError(f"{SIGNATURE_HEADER} is not base64") from None
+    valid = False
+    for secret in secrets:
+        # the raw header string is what Zendesk signed: never a re-formatted timestamp
+        valid |= hmac.compare_digest(_digest(secret, stamp, body), given)  # no early exit
+    if not valid:
+        raise AuthError("no valid signature")

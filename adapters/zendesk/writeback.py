@@ -1,0 +1,171 @@
+"""Zendesk write-back: carry out one outbox action through `ZendeskClient`.
+
+    add_tags      PUT tickets/{id}/tags.json (adds; never replaces the ticket's other tags) + the marker tag
+    remove_tags   DELETE tickets/{id}/tags.json with the tags
+    set_priority  PUT tickets/{id}.json {"priority"}
+    set_group     group name → id (GET groups.json, cached per writer), PUT {"group_id"}
+    add_note      PUT {"comment": {"body", "public": false}}: an internal note
+    set_due_date  the custom field `sources.zendesk.due_fields[metric]`, as a safe update with the ticket's
+                  current `updated_at`; on 409 re-fetch and re-apply once, then Conflict. Date fields get the
+                  UTC calendar day (YYYY-MM-DD), other fields the instant as ISO 8601 `Z`.
+    notify        skipped: not a Zendesk action
+
+Outcomes: `sent`, or `skipped` with a reason (no field mapped, value already there, not configured).
+Failures are the client's `Transient` / `Conflict` / `Permanent`; a closed ticket is Permanent.
+The marker tag makes the connector's own updates recognisable when they come back as webhooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.base import WriteAction, WriteResult
+from adapters.zendesk.client import ZendeskClient
+from adapters.zendesk.const import SOURCE
+from connector.config import SourceConfig
+from connector.errors import Conflict, EventError, Permanent
+from connector.events import format_instant, parse_instant
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+SAFE_UPDATE_TRIES = 2  # the first try and one re-fetch after a 409
+
+
+class ZendeskWriter:
+    """The Zendesk adapter's `Writer`: one outbox action → one or two REST calls."""
+
+    source = SOURCE
+
+    def __init__(self, client: ZendeskClient | None, source_config: SourceConfig, *,
+                 marker_tag: str = "sla_connector") -> None:
+        self._client = client
+        self._config = source_config
+        self._marker = marker_tag or None
+        self._groups: dict[str, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"ZendeskWriter(configured={self.configured})"
+
+    @property
+    def configured(self) -> bool:
+        """True when a client (credentials) is present."""
+        return self._client is not None
+
+    def write(self, action: WriteAction) -> WriteResult:
+        """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
+        client = self._client
+        if client is None:
+            return WriteResult(outcome="skipped", detail="Zendesk credentials not configured")
+        params = action.params
+        kind = action.action
+        if kind == "add_tags":
+            tags = _tags(params)
+            if self._marker and self._marker not in tags:
+                tags.append(self._marker)
+            client.add_tags(action.ticket_id, tags)
+            return WriteResult(outcome="sent", detail=f"added {len(tags)} tag(s)")
+        if kind == "remove_tags":
+            tags = _tags(params)
+            client.remove_tags(action.ticket_id, tags)
+            return WriteResult(outcome="sent", detail=f"removed {len(tags)} tag(s)")
+        if kind == "set_priority":
+            priority = params.get("priority")
+            if priority not in PRIORITIES:
+                raise Permanent(f"priority must be one of {', '.join(PRIORITIES)}")
+            client.update_ticket(action.ticket_id, {"priority": priority}, updated_stamp=None)
+            return WriteResult(outcome="sent", detail=f"priority {priority}")
+        if kind == "set_group":
+            group_id = self._group_id(client, params.get("group"))
+            client.update_ticket(action.ticket_id, {"group_id": group_id}, updated_stamp=None)
+            return WriteResult(outcome="sent", detail=f"group {group_id}")
+        if kind == "add_note":
+            body = params.get("body")
+            if not isinstance(body, str) or not body.strip():
+                raise Permanent("add_note needs a non-empty body")
+            client.add_internal_note(action.ticket_id, body)
+            return WriteResult(outcome="sent", detail="internal note added")
+        if kind == "set_due_date":
+            return self._set_due_date(client, action)
+        if kind == "notify":
+            return WriteResult(outcome="skipped", detail="notify is not a Zendesk action")
+        raise Permanent(f"unknown write-back action {kind!r}")
+
+    def _group_id(self, client: ZendeskClient, group: Any) -> int:
+        if not isinstance(group, str | int) or isinstance(group, bool) or not str(group).strip():
+            raise Permanent("set_group needs a group name")
+        name = str(group).strip()
+        for refresh in (False, True):  # a group created since the cache was filled: look once more
+            if self._groups is None or refresh:
+                self._groups = {str(g["name"]): int(g["id"]) for g in client.list_groups()
+                                if not g.get("deleted") and isinstance(g.get("id"), int) and g.get("name")}
+            if name in self._groups:
+                return self._groups[name]
+        raise Permanent(f"no Zendesk group named {name!r}")
+
+    def _set_due_date(self, client: ZendeskClient, action: WriteAction) -> WriteResult:
+        metric = action.params.get("metric")
+        field = self._config.due_fields.get(str(metric)) if metric is not None else None
+        if field is None:
+            return WriteResult(outcome="skipped", detail=f"no field mapped for {metric}")
+        try:
+            field_id = int(field)
+        except ValueError:
+            raise Permanent(f"due field for {metric} must be a Zendesk ticket field id") from None
+        due_at = _instant(action.params.get("due_at"))
+        value = (due_at.astimezone(UTC).date().isoformat() if self._config.due_field_format == "date"
+                 else _format_instant(due_at))
+        for attempt in range(1, SAFE_UPDATE_TRIES + 1):
+            ticket = client.get_ticket(action.ticket_id)
+            if ticket.get("status") == "closed":
+                raise Permanent(f"ticket {action.ticket_id} is closed; Zendesk rejects updates to closed tickets")
+            if _field_value(ticket, field_id) == value:
+                return WriteResult(outcome="skipped", detail=f"field {field_id} already holds {value}")
+            stamp = ticket.get("updated_at")
+            try:
+                client.update_ticket(action.ticket_id, {"custom_fields": [{"id": field_id, "value": value}]},
+                                     updated_stamp=stamp if isinstance(stamp, str) else None)
+            except Conflict:
+                if attempt == SAFE_UPDATE_TRIES:
+                    raise
+                continue
+            return WriteResult(outcome="sent", detail=f"{metric} due {value} in field {field_id}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _tags(params: Mapping[str, Any]) -> list[str]:
+    raw = params.get("tags")
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list | tuple | set | frozenset):
+        raise Permanent("tags must be a list of strings")
+    tags = [t.strip() for t in raw if isinstance(t, str) and t.strip()]
+    if not tags or len(tags) != len(raw):
+        raise Permanent("tags must be a non-empty list of non-empty strings")
+    return list(dict.fromkeys(tags))
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise Permanent("due_at is a naive datetime; the rules core gives aware UTC ones")
+        return value
+    try:
+        return parse_instant(value, "due_at")
+    except EventError as err:
+        raise Permanent("due_at is not an ISO 8601 instant") from err
+
+
+def _format_instant(dt: datetime) -> str:
+    text = format_instant(dt)
+    assert text is not None  # an aware datetime always formats
+    return text
+
+
+def _field_value(ticket: Mapping[str, Any], field_id: int) -> Any:
+    fields = ticket.get("custom_fields")
+    if isinstance(fields, list):
+        for entry in fields:
+            if isinstance(entry, Mapping) and entry.get("id") == field_id:
+                return entry.get("value")
+    return None
