@@ -185,9 +185,10 @@ def explain(config_path: str | None, events_path: str, ticket_id: str, source: s
 
 
 def _add_service_commands() -> None:
-    from connector.cli_service import COMMANDS
+    from connector.cli_service import COMMANDS as SERVICE
+    from connector.cli_zendesk import COMMANDS as ZENDESK
 
-    for command in COMMANDS:
+    for command in (*SERVICE, *ZENDESK):
         main.add_command(command)
 
 

@@ -95,6 +95,7 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
              threading.Thread(target=executor.run_forever, args=(stop,), name="write-back", daemon=True)]
     scheduler = BackgroundScheduler(timezone=UTC)
     schedule(scheduler, Sweeper(rt.store, rt.processor), interval_seconds=interval)
+    reconciling = _schedule_reconciliation(scheduler, rt)
     base = f"http://{settings.host}:{settings.port}"
     dry = [s for s, w in rt.writers.items() if w is None or not w.configured]
     click.echo(f"SLA connector listening on {base}")
@@ -107,6 +108,8 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
                + ("" if settings.api_token else "  (set CONNECTOR_API_TOKEN to enable)"))
     if generated:
         click.echo(f"  secret       no CONNECTOR_WEBHOOK_SECRET set: using the one generated in {DEV_SECRET_FILE}")
+    if reconciling:
+        click.echo(f"  reconcile    {', '.join(reconciling)} polled every 5 minutes for what webhooks missed")
     if dry:
         click.echo(f"  write-back   dry-run for {', '.join(sorted(dry))} (no credentials): actions are recorded, "
                    "not sent")
@@ -127,6 +130,24 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
             loop.join(timeout=10)
         rt.store.dispose()
         click.echo("stopped.", err=True)
+
+
+def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
+    """Add the help desks' reconciliation polls (those with API credentials); return their names."""
+    from adapters.registry import zendesk_client
+    from connector.backfill import Reconciler, schedule_reconciliation
+
+    client = zendesk_client(rt.settings, rt.config)
+    if client is None or "zendesk" not in rt.adapters:
+        return []
+    section = rt.config.sources.get("zendesk")
+    account = rt.adapters["zendesk"].account
+    reconciler = Reconciler(rt.store, rt.processor, client, account=account,
+                            field_names=section.field_names if section else None,
+                            status_map=section.status_map if section else None,
+                            cursor_path=DEV_SECRET_FILE.parent / "zendesk-reconcile.json")
+    schedule_reconciliation(scheduler, reconciler)
+    return ["zendesk"]
 
 
 def _loops(rt: Any) -> tuple[Any, Any]:
@@ -227,6 +248,7 @@ def scheduler(config: str | None, interval: float, once: bool) -> None:
         return
     blocking = BlockingScheduler(timezone=UTC)
     schedule(blocking, sweeper, interval_seconds=interval)
+    _schedule_reconciliation(blocking, rt)
     try:
         blocking.start()
     except (KeyboardInterrupt, SystemExit):
