@@ -28,6 +28,24 @@ if TYPE_CHECKING:
     from connector.config import Config
 
 
+Fingerprint = tuple[int, str, bool]
+
+
+def _fingerprint(event: Event) -> Fingerprint | None:
+    """Identify a comment across channels: its second, author and visibility (None without an author id)."""
+    comment = event.comment
+    if comment is None or not comment.author_id or event.type != "comment.added":
+        return None
+    return (int(event.occurred_at.timestamp()), comment.author_id, comment.public)
+
+
+def _applied_before(comments: set[Fingerprint], print_: Fingerprint) -> bool:
+    """Return whether a comment with this fingerprint (within a second) was applied already."""
+    second, author, public = print_
+    return (print_ in comments or (second - 1, author, public) in comments
+            or (second + 1, author, public) in comments)
+
+
 class OutOfOrder(Exception):
     """An event is older than the last one applied to its ticket: rebuild the ticket from history."""
 
@@ -47,6 +65,7 @@ class TicketState:
     clocks: TicketClocks
     last_at: datetime
     seen: set[str] = field(default_factory=set)
+    comments: set[Fingerprint] = field(default_factory=set)  # of the comments applied (see `_fingerprint`)
     severity_changes: list[tuple[datetime, str | None, str, str]] = field(default_factory=list)
     timeline: list[tuple[datetime, str]] | None = None  # kept only when asked (explain)
     facts_key: tuple[Any, ...] | None = None  # what severity and policy were last computed from; not persisted
@@ -68,6 +87,7 @@ class TicketState:
             "created_at": format_instant(self.created_at), "snapshot": snapshot,
             "severity": self.severity.as_dict(), "policy": self.policy, "policy_reasons": list(self.policy_reasons),
             "clocks": self.clocks.to_dict(), "last_at": format_instant(self.last_at), "seen": sorted(self.seen),
+            "comments": sorted([list(c) for c in self.comments]),
             "severity_changes": [[format_instant(at), d, c, r] for at, d, c, r in self.severity_changes],
         }
 
@@ -82,6 +102,7 @@ class TicketState:
             policy=data["policy"], policy_reasons=tuple(data.get("policy_reasons", ())),
             clocks=TicketClocks.from_dict(data["clocks"]), last_at=parse_instant(data["last_at"], "last_at"),
             seen=set(data.get("seen", ())),
+            comments={(int(c[0]), str(c[1]), bool(c[2])) for c in data.get("comments", ())},
             severity_changes=[(parse_instant(at, "at"), d, c, r) for at, d, c, r in data.get("severity_changes", [])],
         )
 
@@ -139,8 +160,13 @@ class Rulebook:
 
     def apply(self, state: TicketState | None, event: Event, *, record: bool = False) -> TicketState:
         """Apply one event to a ticket's state (None for a ticket not seen yet) and return the state."""
+        print_ = _fingerprint(event)
         if state is not None:
             if event.event_id in state.seen:
+                return state
+            if print_ is not None and state.comments and _applied_before(state.comments, print_):
+                # the same comment reported again under another id (a webhook and a poll of the history)
+                state.seen.add(event.event_id)
                 return state
             if event.occurred_at < state.last_at:
                 raise OutOfOrder(f"event {event.event_id} at {format_instant(event.occurred_at)} is older than "
@@ -178,6 +204,8 @@ class Rulebook:
             state.last_at = at
         state.seen.add(event.event_id)
         state.facts_key = facts_key
+        if print_ is not None:
+            state.comments.add(print_)
         if state.timeline is not None and event.comment is not None and event.type != "ticket.created":
             c = event.comment
             state.note(at, f"comment by {c.author_role} ({'public' if c.public else 'private'}"

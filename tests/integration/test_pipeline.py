@@ -332,3 +332,17 @@ def test_timestamps_come_back_aware_utc(store):
     with store.read() as conn:
         received = conn.execute(select(inbox.c.received_at)).scalar_one()
     assert received == datetime(2026, 3, 2, 10, tzinfo=UTC) and received.tzinfo is not None
+
+
+def test_a_late_webhook_for_a_comment_the_reconciler_already_applied_adds_nothing(store):
+    clock = FrozenClock("2026-03-02 12:30")
+    _, processor, _ = parts(store, clock=clock)
+    processor.apply_event(created(event_id="audit:1"))
+    polled = webhook_event("2026-03-02 11:00:00", type="comment.added", comment=AGENT, event_id="audit:2:comment:9")
+    processor.apply_event(polled)
+    actions = count(store, outbox)
+    late = webhook_event("2026-03-02 11:00:01", type="comment.added", comment=AGENT, event_id="zen-evt-55")
+    assert processor.apply_event(late) == []
+    assert count(store, outbox) == actions
+    report = processor.report(("webhook", "acme", "1"), clock())
+    assert report is not None and [c.cycle for c in report.clocks if c.metric == "periodic_update"] == [1]

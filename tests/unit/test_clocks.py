@@ -256,3 +256,20 @@ def test_running_clock_past_its_due_instant_at_now_is_breached():
     c = clocks_of([created()], now="2026-03-02 14:00:01")
     assert c["first_response#1"].status == "breached"
     assert clocks_of([created()], now="2026-03-02 14:00")["first_response#1"].status == "running"
+
+
+def test_the_same_comment_under_another_id_is_applied_once():
+    # a webhook and a poll of the history report one agent reply with different ids and instants 1 s apart
+    reply = event("2026-03-02 11:00", "comment.added", comment=AGENT, event_id="webhook-1")
+    again = event("2026-03-02 11:00:01", "comment.added", comment=AGENT, event_id="audit:77:comment:1")
+    twice = clocks_of([created(), reply, again, event("2026-03-02 12:00", "comment.added", comment=AGENT)])
+    once = clocks_of([created(), reply, event("2026-03-02 12:00", "comment.added", comment=AGENT)])
+    assert twice == once
+    assert twice["periodic_update#1"].stopped_at == utc("2026-03-02 12:00")
+
+
+def test_two_comments_by_different_authors_at_one_instant_both_count():
+    other = event("2026-03-02 11:00", "comment.added", comment=CUSTOMER, event_id="c2")
+    c = clocks_of([created(), event("2026-03-02 10:30", "comment.added", comment=AGENT), other,
+                   event("2026-03-02 11:00", "comment.added", comment=AGENT)], now="2026-03-02 11:30")
+    assert c["next_response#1"].status == "met"
