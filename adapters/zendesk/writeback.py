@@ -3,7 +3,8 @@
     add_tags      PUT tickets/{id}/tags.json (adds; never replaces the ticket's other tags) + the marker tag
     remove_tags   DELETE tickets/{id}/tags.json with the tags
     set_priority  PUT tickets/{id}.json {"priority"}
-    set_group     group name → id (GET groups.json, cached per writer), PUT {"group_id"}
+    set_group     group name → id (GET groups.json, cached per writer), PUT {"group_id"}; when Zendesk
+                  refuses because the assignee is not in that group (422 on assignee_id), again unassigned
     add_note      PUT {"comment": {"body", "public": false}}: an internal note
     set_due_date  the custom field `sources.zendesk.due_fields[metric]`, as a safe update with the ticket's
                   current `updated_at`; on 409 re-fetch and re-apply once, then Conflict. Date fields get the
@@ -77,7 +78,15 @@ class ZendeskWriter:
             return WriteResult(outcome="sent", detail=f"priority {priority}")
         if kind == "set_group":
             group_id = self._group_id(client, params.get("group"))
-            client.update_ticket(action.ticket_id, {"group_id": group_id}, updated_stamp=None)
+            try:
+                client.update_ticket(action.ticket_id, {"group_id": group_id}, updated_stamp=None)
+            except Permanent as err:
+                if "assignee_id" not in str(err):
+                    raise
+                # the assignee is not a member of the new group: escalate to the group, unassigned
+                client.update_ticket(action.ticket_id, {"group_id": group_id, "assignee_id": None},
+                                     updated_stamp=None)
+                return WriteResult(outcome="sent", detail=f"group {group_id}, assignee cleared")
             return WriteResult(outcome="sent", detail=f"group {group_id}")
         if kind == "add_note":
             body = params.get("body")

@@ -248,3 +248,29 @@ def test_server_error_during_due_date_is_transient(fake_zendesk: FakeZendesk) ->
 def test_missing_ticket_is_permanent(fake_zendesk: FakeZendesk) -> None:
     with pytest.raises(Permanent, match="not found"):
         writer(fake_zendesk).write(action("set_priority", {"priority": "low"}, ticket_id="999"))
+
+
+def test_set_group_unassigns_when_the_assignee_is_not_in_the_new_group(fake_zendesk: FakeZendesk) -> None:
+    fake_zendesk.add_ticket(42, assignee_id=777)
+    fake_zendesk.add_ticket(43)
+    fake_zendesk.groups.append({"id": 12, "name": "escalations"})
+    w = writer(fake_zendesk)
+    w.write(action("set_group", {"group": "escalations"}, ticket_id="43"))  # the group names are cached now
+    fake_zendesk.fail_next(422, {"error": "RecordInvalid", "description": "Record validation errors",
+                                 "details": {"assignee_id": [{"description": "Assignee is not a member of the group",
+                                                              "error": "InvalidValue"}]}})
+    result = w.write(action("set_group", {"group": "escalations"}))
+    assert (result.outcome, result.detail) == ("sent", "group 12, assignee cleared")
+    assert fake_zendesk.tickets[42]["group_id"] == 12 and fake_zendesk.tickets[42]["assignee_id"] is None
+    assert writes(fake_zendesk)[-1].json == {"ticket": {"group_id": 12, "assignee_id": None}}
+
+
+def test_set_group_other_422s_stay_permanent(fake_zendesk: FakeZendesk) -> None:
+    fake_zendesk.add_ticket(42)
+    fake_zendesk.add_ticket(43)
+    fake_zendesk.groups.append({"id": 12, "name": "escalations"})
+    w = writer(fake_zendesk)
+    w.write(action("set_group", {"group": "escalations"}, ticket_id="43"))
+    fake_zendesk.fail_next(422, {"error": "RecordInvalid", "details": {"group_id": [{"error": "InvalidValue"}]}})
+    with pytest.raises(Permanent, match="group_id"):
+        w.write(action("set_group", {"group": "escalations"}))
