@@ -25,8 +25,6 @@ own errors (`Transient` …) pass through untouched: translating vendor errors i
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import re
 import threading
 import time
@@ -38,15 +36,13 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from adapters.base import Accepted, InboundRequest
+from adapters.jsonbody import decode_object, json_type, short
 from adapters.zendesk import mapping, signing
 from adapters.zendesk.const import SOURCE
 from connector.errors import PayloadError
 from connector.events import Comment, Event, Ticket
 
-MAX_DEPTH = 32
-MAX_NUMBER_CHARS = 100
 MAX_ID_CHARS = 256
-MAX_REASON = 300
 MAX_AUDIT_VALUE = 256
 INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 AUDIT_HEADERS = ("x-zendesk-webhook-id", INVOCATION_HEADER, "x-zendesk-account-id",
@@ -73,10 +69,7 @@ TRIGGER_KEYS = (("status", "status"), ("ticket_status", "status"), ("priority", 
                 ("created_at", "created_at"), ("subject", "subject"), ("ticket_title", "subject"),
                 ("description", "description"), ("custom_fields", "custom_fields"))
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _TICKET_ID = re.compile(r"[0-9]{1,20}")
-_JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null",
-               list: "a list", dict: "an object"}
 
 
 class ZendeskApi(Protocol):
@@ -95,70 +88,9 @@ class ZendeskApi(Protocol):
 # --- decoding ------------------------------------------------------------------------------------
 
 
-class _BadNumber(ValueError):
-    pass
-
-
-def _parse_int(text: str) -> int:
-    if len(text) > MAX_NUMBER_CHARS:
-        raise _BadNumber(text)
-    return int(text)
-
-
-def _parse_float(text: str) -> float:
-    value = float(text) if len(text) <= MAX_NUMBER_CHARS else math.inf
-    if not math.isfinite(value):
-        raise _BadNumber(text)
-    return value
-
-
-def _reject_constant(text: str) -> None:
-    raise _BadNumber(text)
-
-
-def _short(reason: str) -> str:
-    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
-
-
 def decode(body: bytes) -> dict[str, Any]:
     """Decode a body into a JSON object; raise `PayloadError` for anything else (never echoing the body)."""
-    if not body or not body.strip():
-        raise PayloadError("empty body: expected a Zendesk event envelope or a trigger body (JSON object)")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise PayloadError(f"body is not UTF-8 (bad byte at offset {err.start})") from None
-    try:
-        data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant)
-    except _BadNumber:
-        raise PayloadError(f"body has a number that is not finite or longer than {MAX_NUMBER_CHARS} characters"
-                           ) from None
-    except RecursionError:
-        raise PayloadError(f"body is nested more than {MAX_DEPTH} levels deep") from None
-    except json.JSONDecodeError as err:
-        raise PayloadError(f"body is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
-    _check_tree(data)
-    if type(data) is not dict:
-        raise PayloadError(f"expected a JSON object, got {_JSON_TYPES.get(type(data), type(data).__name__)}")
-    return data
-
-
-def _check_tree(data: Any) -> None:
-    """Refuse documents nested too deep or holding unpaired surrogates (iteratively: no recursion limit)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if type(node) is str:
-            if _SURROGATE.search(node):
-                raise PayloadError("body has a string with an unpaired UTF-16 surrogate escape")
-        elif type(node) is dict or type(node) is list:
-            if depth > MAX_DEPTH:
-                raise PayloadError(f"body is nested more than {MAX_DEPTH} levels deep")
-            if type(node) is dict:
-                stack.extend((key, depth) for key in node)
-                stack.extend((value, depth + 1) for value in node.values())
-            else:
-                stack.extend((value, depth + 1) for value in node)
+    return decode_object(body, expected="a Zendesk event envelope or a trigger body (JSON object)")
 
 
 # --- recognising a delivery ----------------------------------------------------------------------
@@ -188,7 +120,7 @@ def _ticket_id(value: Any, what: str) -> str:
     text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else None
     if text is None or not _TICKET_ID.fullmatch(text):
         hint = " (is the placeholder rendered?)" if not _rendered(value) else ""
-        raise PayloadError(_short(f"{what}: {mapping.shown(value)} is not a Zendesk ticket id{hint}"))
+        raise PayloadError(short(f"{what}: {mapping.shown(value)} is not a Zendesk ticket id{hint}"))
     return text
 
 
@@ -201,7 +133,7 @@ def _object(value: Any, what: str) -> Mapping[str, Any]:
     if value is None:
         return MappingProxyType({})
     if type(value) is not dict:
-        raise PayloadError(f"{what}: expected an object, got {_JSON_TYPES.get(type(value), 'something else')}")
+        raise PayloadError(f"{what}: expected an object, got {json_type(value)}")
     return value
 
 
@@ -223,7 +155,7 @@ def _envelope(data: dict[str, Any]) -> Delivery:
         ticket_id = _ticket_id(detail.get("id"), "detail.id")
     occurred_at = mapping.iso_instant(data.get("time"))
     if occurred_at is None:
-        raise PayloadError(_short(f"time: {mapping.shown(data.get('time'))} is not an ISO 8601 timestamp"))
+        raise PayloadError(short(f"time: {mapping.shown(data.get('time'))} is not an ISO 8601 timestamp"))
     if name == "created":
         canonical: str | None = "ticket.created"
     elif name == "comment_added":
@@ -242,7 +174,7 @@ def _trigger(data: dict[str, Any], body: bytes, headers: Mapping[str, str]) -> D
     ticket_id = _ticket_id(data["ticket_id"], "ticket_id")
     kind = data.get("kind", "ticket.updated")
     if kind not in TRIGGER_KINDS:
-        raise PayloadError(_short(f"kind: {mapping.shown(kind)} is not one of {', '.join(TRIGGER_KINDS)}"))
+        raise PayloadError(short(f"kind: {mapping.shown(kind)} is not one of {', '.join(TRIGGER_KINDS)}"))
     own_id = data.get("event_id")
     if not (isinstance(own_id, str) and own_id.strip() and _rendered(own_id) and len(own_id) <= MAX_ID_CHARS):
         own_id = None

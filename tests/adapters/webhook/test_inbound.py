@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import Accepted, InboundAdapter, InboundRequest
+from adapters.jsonbody import MAX_DEPTH
 from adapters.webhook import SOURCE, WebhookAdapter, sign
-from adapters.webhook.inbound import MAX_DEPTH, MAX_EVENTS
+from adapters.webhook.inbound import MAX_EVENTS
 from connector.errors import AuthError, PayloadError
 from connector.events import event_to_dict
 

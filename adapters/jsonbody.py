@@ -1,0 +1,102 @@
+"""Decode a webhook body into JSON safely: the same guard for every source.
+
+Every way a body can be wrong is a `PayloadError` whose reason never echoes the body: not UTF-8, not JSON,
+nested deeper than `MAX_DEPTH`, a number longer than `MAX_NUMBER_CHARS` or not finite (NaN, Infinity), a
+string holding an unpaired UTF-16 surrogate escape (text no database can store). The tree is checked
+iteratively, so a hostile nesting cannot hit Python's recursion limit in our code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from connector.errors import PayloadError
+
+MAX_DEPTH = 32          # containers inside containers; a canonical event needs 5
+MAX_NUMBER_CHARS = 100  # no help desk id or field value needs more digits than this
+MAX_REASON = 300        # reasons go back to the sender; a 1 MiB bad value must not
+
+JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null",
+              list: "a list", dict: "an object"}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _BadNumber(text)
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text) if len(text) <= MAX_NUMBER_CHARS else math.inf
+    if not math.isfinite(value):
+        raise _BadNumber(text)
+    return value
+
+
+def _reject_constant(text: str) -> None:
+    raise _BadNumber(text)
+
+
+def short(reason: str) -> str:
+    """Cut a reason that goes back to the sender to `MAX_REASON` characters."""
+    return reason if len(reason) <= MAX_REASON else reason[:MAX_REASON - 1] + "…"
+
+
+def json_type(value: Any) -> str:
+    """Name a decoded JSON value's type for an error message."""
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def decode_json(body: bytes, *, expected: str) -> Any:
+    """Decode `body`; `expected` completes "empty body: expected …" (what the source sends)."""
+    if not body or not body.strip():
+        raise PayloadError(f"empty body: expected {expected}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise PayloadError(f"body is not UTF-8 (bad byte at offset {err.start})") from None
+    try:
+        data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant)
+    except _BadNumber:
+        raise PayloadError(f"body has a number that is not finite or longer than {MAX_NUMBER_CHARS} characters"
+                           ) from None
+    except RecursionError:
+        raise PayloadError(f"body is nested more than {MAX_DEPTH} levels deep") from None
+    except json.JSONDecodeError as err:
+        raise PayloadError(f"body is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
+    _check_tree(data)
+    return data
+
+
+def decode_object(body: bytes, *, expected: str) -> dict[str, Any]:
+    """Decode `body` into a JSON object (anything else is a `PayloadError`)."""
+    data = decode_json(body, expected=expected)
+    if type(data) is not dict:
+        raise PayloadError(f"expected a JSON object, got {json_type(data)}")
+    return data
+
+
+def _check_tree(data: Any) -> None:
+    """Refuse documents nested too deep or holding unpaired surrogates (iteratively: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if type(node) is str:
+            if _SURROGATE.search(node):
+                raise PayloadError("body has a string with an unpaired UTF-16 surrogate escape")
+        elif type(node) is dict or type(node) is list:
+            if depth > MAX_DEPTH:
+                raise PayloadError(f"body is nested more than {MAX_DEPTH} levels deep")
+            if type(node) is dict:
+                stack.extend((key, depth) for key in node)
+                stack.extend((value, depth + 1) for value in node.values())
+            else:
+                stack.extend((value, depth + 1) for value in node)
