@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from adapters import webhook
 from adapters.base import InboundAdapter, Writer
+from adapters.freshdesk.client import FreshdeskClient
+from adapters.freshdesk.const import SOURCE as FRESHDESK
+from adapters.freshdesk.inbound import FreshdeskAdapter
+from adapters.freshdesk.writeback import FreshdeskWriter
 from adapters.webhook.signing import decode_secret
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE as ZENDESK
@@ -19,7 +23,7 @@ from connector.config import Config, SourceConfig
 from connector.errors import ConfigError
 from connector.settings import Settings
 
-INBOUND_SOURCES = (webhook.SOURCE, ZENDESK)
+INBOUND_SOURCES = (webhook.SOURCE, ZENDESK, FRESHDESK)
 
 
 def _webhook_secrets(settings: Settings) -> list[str]:
@@ -56,6 +60,18 @@ def zendesk_client(settings: Settings, config: Config | None) -> ZendeskClient |
         raise ConfigError(f"sources.{ZENDESK} / ZENDESK_*: {err}") from None
 
 
+def freshdesk_client(settings: Settings, config: Config | None) -> FreshdeskClient | None:
+    """Return a Freshdesk API client when FRESHDESK_API_KEY and a domain (or base_url) are set, else None."""
+    section = _section(config, FRESHDESK)
+    key, domain = _env(settings, "FRESHDESK_API_KEY"), _env(settings, "FRESHDESK_DOMAIN") or section.account
+    if not key or not (domain or section.base_url) or not section.enabled:
+        return None
+    try:
+        return FreshdeskClient(domain, key, base_url=section.base_url, timeout=section.timeout_seconds)
+    except ValueError as err:
+        raise ConfigError(f"sources.{FRESHDESK} / FRESHDESK_*: {err}") from None
+
+
 def build_inbound(source: str, settings: Settings, config: Config | None = None) -> InboundAdapter | None:
     """Return the inbound adapter of a source, or None when it is unknown or has no secret."""
     if source == webhook.SOURCE:
@@ -72,6 +88,18 @@ def build_inbound(source: str, settings: Settings, config: Config | None = None)
                               "it is needed once ZENDESK_WEBHOOK_SECRET is set")
         return ZendeskAdapter(secrets, account=account, api=zendesk_client(settings, config),
                               field_names=section.field_names, status_map=section.status_map)
+    if source == FRESHDESK:
+        secrets = [s.strip() for s in (_env(settings, "FRESHDESK_WEBHOOK_SECRET") or "").split(",") if s.strip()]
+        if not secrets:
+            return None
+        section = _section(config, FRESHDESK)
+        domain = _env(settings, "FRESHDESK_DOMAIN") or section.account
+        if not domain:
+            raise ConfigError("FRESHDESK_DOMAIN (or sources.freshdesk.account) names the Freshdesk account; "
+                              "it is needed once FRESHDESK_WEBHOOK_SECRET is set")
+        account = domain.removesuffix(".freshdesk.com")
+        return FreshdeskAdapter(secrets, account=account, api=freshdesk_client(settings, config),
+                                field_names=section.field_names, status_map=section.status_map)
     return None
 
 
@@ -87,7 +115,9 @@ def build_writer(source: str, settings: Settings, config: Config | None) -> Writ
                                          timeout=section.timeout_seconds)
         except ValueError as err:
             raise ConfigError(f"sources.{webhook.SOURCE}: {err}") from None
+    marker = config.writeback.marker_tag if config is not None else "sla_connector"
     if source == ZENDESK:
-        marker = config.writeback.marker_tag if config is not None else "sla_connector"
         return ZendeskWriter(zendesk_client(settings, config), _section(config, ZENDESK), marker_tag=marker)
+    if source == FRESHDESK:
+        return FreshdeskWriter(freshdesk_client(settings, config), _section(config, FRESHDESK), marker_tag=marker)
     return None

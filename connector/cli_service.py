@@ -82,9 +82,7 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
     generated = not settings.webhook_secrets
     if generated:
         settings = _settings(config, host, port, webhook_secrets=(_dev_secret(),))
-    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets]
-                      + ([settings.api_token.reveal()] if settings.api_token else [])
-                      + [s.reveal() for s in settings.env.values()])
+    configure_logging(secrets=settings.secret_values())
     with cli_errors():
         rt = build_runtime(settings)
         app = create_app(settings, store=rt.store, config=rt.config, adapters=rt.adapters)
@@ -183,7 +181,7 @@ def serve(config: str | None, host: str | None, port: int | None, threads: int) 
     from connector.service import create_app
 
     settings = _settings(config, host, port)
-    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
+    configure_logging(secrets=settings.secret_values())
     with cli_errors():
         app = create_app(settings)
     click.echo(f"serving on http://{settings.host}:{settings.port}")
@@ -199,7 +197,7 @@ def worker(config: str | None, once: bool) -> None:
     from connector.runtime import build_runtime
 
     settings = _settings(config)
-    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
+    configure_logging(secrets=settings.secret_values())
     with cli_errors():
         rt = build_runtime(settings)
     inbound, executor = _loops(rt)
@@ -238,7 +236,7 @@ def scheduler(config: str | None, interval: float, once: bool) -> None:
     from connector.scheduler import Sweeper, schedule
 
     settings = _settings(config)
-    configure_logging(secrets=[s.reveal() for s in settings.webhook_secrets])
+    configure_logging(secrets=settings.secret_values())
     with cli_errors():
         rt = build_runtime(settings)
     sweeper = Sweeper(rt.store, rt.processor)

@@ -38,6 +38,7 @@ def _secrets(text: str | None) -> tuple[Secret, ...]:
 
 
 DEFAULT_CONFIG = Path("config") / "example.yaml"
+SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET", "_PASSWORD")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +53,18 @@ class Settings:
     dedupe_window_seconds: int = 3 * 24 * 3600
     claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
     env: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for the log scrubber: tokens, keys and webhook secrets only.
+
+        Account names, domains and e-mail addresses are configuration, not secrets: scrubbing "acme" from
+        every message would only make the logs unreadable.
+        """
+        values = [s.reveal() for s in self.webhook_secrets]
+        if self.api_token is not None:
+            values.append(self.api_token.reveal())
+        values += [v.reveal() for k, v in self.env.items() if k.endswith(SECRET_SUFFIXES)]
+        return [v for v in values if v]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

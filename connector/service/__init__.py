@@ -35,9 +35,8 @@ __all__ = ["ServiceContext", "create_app"]
 
 
 def _register_secrets(settings: Settings) -> None:
-    for secret in (settings.api_token, *settings.webhook_secrets, *settings.env.values()):
-        if secret is not None:
-            register_secret(secret.reveal())
+    for secret in settings.secret_values():
+        register_secret(secret)
 
 
 def _load_config(settings: Settings) -> Config:

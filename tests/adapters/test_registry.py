@@ -24,7 +24,7 @@ def settings(secret: str | None) -> Settings:
 
 
 def test_inbound_sources():
-    assert INBOUND_SOURCES == ("webhook", "zendesk")
+    assert INBOUND_SOURCES == ("webhook", "zendesk", "freshdesk")
 
 
 def test_build_inbound_with_rotated_secrets():
@@ -95,4 +95,16 @@ def test_zendesk_writer_is_configured_only_with_credentials():
     assert not build_writer("zendesk", Settings.from_env(ZENDESK_ENV), cfg).configured
     env = {**ZENDESK_ENV, "ZENDESK_EMAIL": "bot@example.com", "ZENDESK_API_TOKEN": "tok"}
     writer = build_writer("zendesk", Settings.from_env(env), cfg)
+    assert writer is not None and writer.configured
+
+
+def test_freshdesk_inbound_and_writer():
+    assert build_inbound("freshdesk", Settings.from_env({})) is None
+    with pytest.raises(ConfigError, match="FRESHDESK_DOMAIN"):
+        build_inbound("freshdesk", Settings.from_env({"FRESHDESK_WEBHOOK_SECRET": "s"}))
+    env = {"FRESHDESK_WEBHOOK_SECRET": "s1,s2", "FRESHDESK_DOMAIN": "acme.freshdesk.com"}
+    adapter = build_inbound("freshdesk", Settings.from_env(env), config())
+    assert adapter is not None and adapter.source == "freshdesk"
+    assert not build_writer("freshdesk", Settings.from_env(env), config()).configured
+    writer = build_writer("freshdesk", Settings.from_env({**env, "FRESHDESK_API_KEY": "k"}), config())
     assert writer is not None and writer.configured

@@ -1,0 +1,223 @@
+"""Freshdesk write-back: carry out one outbox action through `FreshdeskClient`.
+
+    set_due_date  `sources.freshdesk.due_fields[metric]` is `due_by` (resolution) or `fr_due_by` (first
+                  response); sent as UTC ISO 8601 `Z`. Skipped (with the reason) when the metric is not
+                  mapped, the value is already there, the ticket is resolved/closed, or fr_due_by is asked
+                  after the first response. Freshdesk wants due_by ≥ fr_due_by while the first response is
+                  pending: when the new value would break that, both are sent, the other one moved to the
+                  same instant (the rules core's own write for the other metric then corrects it, in
+                  either order); when the other one can no longer change, skipped with the reason.
+    add_tags      read, merge (+ the marker tag), PUT the whole list, re-read to verify
+    remove_tags   read, filter, PUT the whole list, re-read to verify
+    set_priority  Low/Medium/High/Urgent or 1–4 → PUT {"priority": int}
+    set_group     group name → id (GET groups, cached per writer, refreshed once on a miss), PUT {"group_id"}
+    add_note      POST tickets/{id}/notes {"body": escaped HTML, "private": true}
+    notify        skipped: not a Freshdesk action
+
+Quirks: Freshdesk's `tags` REPLACES the list and there is no optimistic concurrency (no safe_update), so
+a tag write is read-modify-write, verified by a re-read; if a concurrent writer lost our change, it is
+done once more on fresh data, then Conflict. Every action but add_note reads the ticket first: a closed
+ticket (status 5) is skipped (write-back would re-fire Freshdesk rules for nothing), and a value already
+there is skipped.
+Outcomes: `sent`, or `skipped` with a reason. Failures are the client's `Transient` / `Conflict` / `Permanent`.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from adapters.base import WriteAction, WriteResult
+from adapters.freshdesk.client import FreshdeskClient, utc_z
+from adapters.freshdesk.const import SOURCE
+from connector.config import SourceConfig
+from connector.errors import Conflict, EventError, Permanent
+from connector.events import parse_instant
+
+PRIORITIES = {"low": 1, "medium": 2, "high": 3, "urgent": 4}
+DUE_FIELDS = ("due_by", "fr_due_by")
+RESOLVED, CLOSED = 4, 5
+TAG_TRIES = 2  # the first try and one more after a concurrent writer lost our change
+
+
+class FreshdeskWriter:
+    """The Freshdesk adapter's `Writer`: one outbox action → a read and one or two REST calls."""
+
+    source = SOURCE
+
+    def __init__(self, client: FreshdeskClient | None, source_config: SourceConfig, *,
+                 marker_tag: str = "sla_connector") -> None:
+        self._client = client
+        self._config = source_config
+        self._marker = marker_tag or None
+        self._groups: dict[str, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"FreshdeskWriter(configured={self.configured})"
+
+    @property
+    def configured(self) -> bool:
+        """True when a client (credentials) is present."""
+        return self._client is not None
+
+    def write(self, action: WriteAction) -> WriteResult:
+        """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
+        client = self._client
+        if client is None:
+            return WriteResult(outcome="skipped", detail="Freshdesk credentials not configured")
+        params = action.params
+        kind = action.action
+        if kind == "notify":
+            return WriteResult(outcome="skipped", detail="notify is not a Freshdesk action")
+        if kind == "add_note":
+            body = params.get("body")
+            if not isinstance(body, str) or not body.strip():
+                raise Permanent("add_note needs a non-empty body")
+            client.add_private_note(action.ticket_id, html.escape(body).replace("\n", "<br>"))
+            return WriteResult(outcome="sent", detail="private note added")
+        if kind == "add_tags":
+            tags = _tags(params)
+            if self._marker and self._marker not in tags:
+                tags.append(self._marker)
+            return self._tags(client, action.ticket_id, tags, add=True)
+        if kind == "remove_tags":
+            return self._tags(client, action.ticket_id, _tags(params), add=False)
+        if kind == "set_priority":
+            priority = _priority(params.get("priority"))
+            return self._set(client, action.ticket_id, "priority", priority)
+        if kind == "set_group":
+            return self._set(client, action.ticket_id, "group_id", self._group_id(client, params.get("group")))
+        if kind == "set_due_date":
+            return self._set_due_date(client, action)
+        raise Permanent(f"unknown write-back action {kind!r}")
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _open_ticket(client: FreshdeskClient, ticket_id: str) -> tuple[dict[str, Any], WriteResult | None]:
+        ticket = client.get_ticket(ticket_id)
+        if ticket.get("status") == CLOSED:
+            return ticket, WriteResult(outcome="skipped", detail=f"ticket {ticket_id} is closed")
+        return ticket, None
+
+    def _set(self, client: FreshdeskClient, ticket_id: str, name: str, value: int) -> WriteResult:
+        ticket, skipped = self._open_ticket(client, ticket_id)
+        if skipped:
+            return skipped
+        if ticket.get(name) == value:
+            return WriteResult(outcome="skipped", detail=f"{name} already {value}")
+        client.update_ticket(ticket_id, {name: value})
+        return WriteResult(outcome="sent", detail=f"{name} {value}")
+
+    def _tags(self, client: FreshdeskClient, ticket_id: str, tags: list[str], *, add: bool) -> WriteResult:
+        def done(current: list[str]) -> bool:
+            return all(t in current for t in tags) if add else not any(t in current for t in tags)
+
+        def merged(current: list[str]) -> list[str]:
+            return list(dict.fromkeys([*current, *tags])) if add else [t for t in current if t not in tags]
+
+        verb = "added" if add else "removed"
+        for attempt in range(1, TAG_TRIES + 1):
+            ticket, skipped = self._open_ticket(client, ticket_id)
+            if skipped:
+                return skipped
+            current = _current_tags(ticket)
+            if done(current):
+                if attempt == 1:
+                    return WriteResult(outcome="skipped", detail=f"tags already {verb}")
+                return WriteResult(outcome="sent", detail=f"{verb} {len(tags)} tag(s)")
+            client.update_ticket(ticket_id, {"tags": merged(current)})
+            if done(_current_tags(client.get_ticket(ticket_id))):
+                suffix = " after a concurrent change" if attempt > 1 else ""
+                return WriteResult(outcome="sent", detail=f"{verb} {len(tags)} tag(s){suffix}")
+        raise Conflict(f"tags of ticket {ticket_id} kept changing concurrently; our change was lost twice")
+
+    def _group_id(self, client: FreshdeskClient, group: Any) -> int:
+        if not isinstance(group, str | int) or isinstance(group, bool) or not str(group).strip():
+            raise Permanent("set_group needs a group name")
+        name = str(group).strip()
+        for refresh in (False, True):  # a group created since the cache was filled: look once more
+            if self._groups is None or refresh:
+                self._groups = {str(g["name"]): int(g["id"]) for g in client.list_groups()
+                                if isinstance(g.get("id"), int) and g.get("name")}
+            if name in self._groups:
+                return self._groups[name]
+        raise Permanent(f"no Freshdesk group named {name!r}")
+
+    def _set_due_date(self, client: FreshdeskClient, action: WriteAction) -> WriteResult:
+        metric = action.params.get("metric")
+        field = self._config.due_fields.get(str(metric)) if metric is not None else None
+        if field is None:
+            return WriteResult(outcome="skipped", detail=f"no field mapped for {metric}")
+        if field not in DUE_FIELDS:
+            raise Permanent(f"due field for {metric} must be due_by or fr_due_by on Freshdesk")
+        value = utc_z(_instant(action.params.get("due_at")))
+        ticket, skipped = self._open_ticket(client, action.ticket_id)
+        if skipped:
+            return skipped
+        if ticket.get("status") == RESOLVED:
+            return WriteResult(outcome="skipped", detail=f"ticket {action.ticket_id} is resolved")
+        stats = ticket.get("stats")
+        responded = isinstance(stats, Mapping) and stats.get("first_responded_at") is not None
+        if field == "fr_due_by" and responded:
+            return WriteResult(outcome="skipped", detail="first response already sent; fr_due_by is fixed")
+        current = _instant_or_none(ticket.get(field))
+        if current is not None and utc_z(current) == value:
+            return WriteResult(outcome="skipped", detail=f"{field} already {value}")
+        changes: dict[str, str] = {field: value}
+        other = "fr_due_by" if field == "due_by" else "due_by"
+        other_at = _instant_or_none(ticket.get(other))
+        new_at = _instant(value)
+        clash: Callable[[datetime], bool] = (lambda o: new_at < o) if field == "due_by" else (lambda o: new_at > o)
+        if not responded and other_at is not None and clash(other_at):
+            changes[other] = value  # keep due_by ≥ fr_due_by: move the other one to the same instant
+        client.update_ticket(action.ticket_id, changes)
+        moved = f" (and {other}, to keep due_by ≥ fr_due_by)" if other in changes else ""
+        return WriteResult(outcome="sent", detail=f"{metric} due {value} in {field}{moved}")
+
+
+def _tags(params: Mapping[str, Any]) -> list[str]:
+    raw = params.get("tags")
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list | tuple | set | frozenset):
+        raise Permanent("tags must be a list of strings")
+    tags = [t.strip() for t in raw if isinstance(t, str) and t.strip()]
+    if not tags or len(tags) != len(raw):
+        raise Permanent("tags must be a non-empty list of non-empty strings")
+    return list(dict.fromkeys(tags))
+
+
+def _current_tags(ticket: Mapping[str, Any]) -> list[str]:
+    tags = ticket.get("tags")
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
+
+
+def _priority(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 4:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in PRIORITIES:
+            return PRIORITIES[text]
+        if text in ("1", "2", "3", "4"):
+            return int(text)
+    raise Permanent("priority must be Low, Medium, High, Urgent or 1-4")
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
+        raise Permanent("due_at is a naive datetime; the rules core gives aware UTC ones")
+    try:
+        return parse_instant(value, "due_at")
+    except EventError as err:
+        raise Permanent("due_at is not an ISO 8601 instant") from err
+
+
+def _instant_or_none(value: Any) -> datetime | None:
+    try:
+        return parse_instant(value, "due date") if value is not None else None
+    except EventError:
+        return None

@@ -1,0 +1,23 @@
+"""Settings from the environment: secrets wrapped, and only secrets handed to the log scrubber."""
+
+from __future__ import annotations
+
+from connector.settings import Secret, Settings
+
+
+def test_secrets_never_print_and_only_secrets_are_scrubbed():
+    settings = Settings.from_env({
+        "CONNECTOR_API_TOKEN": "tok-1", "CONNECTOR_WEBHOOK_SECRET": "whsec_a, whsec_b",
+        "ZENDESK_SUBDOMAIN": "acme", "ZENDESK_EMAIL": "bot@example.com", "ZENDESK_API_TOKEN": "zd-2",
+        "FRESHDESK_API_KEY": "fd-3", "FRESHDESK_WEBHOOK_SECRET": "fd-4", "FRESHDESK_DOMAIN": "acme",
+    })
+    assert sorted(settings.secret_values()) == ["fd-3", "fd-4", "tok-1", "whsec_a", "whsec_b", "zd-2"]
+    assert "tok-1" not in repr(settings) and "zd-2" not in repr(settings) and "whsec_a" not in repr(settings)
+    assert str(Secret("x")) == repr(Secret("x")) == "Secret('***')"
+
+
+def test_defaults_and_overrides():
+    settings = Settings.from_env({}, port=9000)
+    assert settings.database_url == "sqlite:///connector.db" and settings.port == 9000
+    assert settings.api_token is None and settings.webhook_secrets == ()
+    assert Settings.from_env({"CONNECTOR_CLAIM_LEASE_SECONDS": "2"}).claim_lease_seconds == 2.0
