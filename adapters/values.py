@@ -1,0 +1,42 @@
+"""Small value helpers every source's mapping shares: ISO instants, words, and values shown in reasons."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_VALUE_SHOWN = 60
+NO_VALUE = frozenset({"", "-", "none", "null"})
+
+_ISO = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})"
+                  r"(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})")
+_WORD_GAPS = re.compile(r"[\s\-]+")
+
+
+def shown(value: Any) -> str:
+    """Return a value's repr cut to a length fit for an error reason."""
+    text = repr(value)
+    return text if len(text) <= MAX_VALUE_SHOWN else text[:MAX_VALUE_SHOWN - 1] + "…"
+
+
+def iso_instant(value: Any) -> datetime | None:
+    """Return the aware UTC instant of an ISO 8601 timestamp with Z or an offset, else None (e.g. a human date)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    match = _ISO.fullmatch(value.strip())
+    if match is None:
+        return None
+    main, fraction, zone = match.groups()
+    # Event webhooks send nanoseconds; keep microseconds (Python 3.11 reads at most 6 digits reliably).
+    text = main + (f".{fraction[:6].ljust(6, '0')}" if fraction else "") + ("+00:00" if zone == "Z" else zone)
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
+
+
+def word(value: str) -> str:
+    """Normalize a label to a lower-case word with underscores ("On-hold" → "on_hold"); "" for no value."""
+    text = value.strip().lower()
+    return "" if text in NO_VALUE else _WORD_GAPS.sub("_", text)
