@@ -42,7 +42,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -112,6 +112,11 @@ class Delivery:
     data: Mapping[str, Any] = field(default_factory=dict)  # the body's fields (unwrapped)
     private_note: bool = False      # `{note_type:private}`: the comment is an agent's private note
     stamp: datetime | None = None   # the body's own ISO `updated_at`, if a rule renders one
+    cache_key: str = ""             # what API answers are cached under: this delivery, as received
+
+    @property
+    def cached_as(self) -> str:
+        return self.cache_key or self.dedupe_key
 
 
 def _rendered(value: Any) -> bool:
@@ -251,7 +256,10 @@ class FreshdeskAdapter:
 
     def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
         """Return the canonical event of a stored delivery, fetching from the API what the body lacks."""
-        delivery = recognise(body)
+        # two deliveries can render the same body (a body says nothing of *which* reply was sent): the API
+        # answers are cached per delivery as received, never reused for a later one
+        recognised = recognise(body)
+        delivery = replace(recognised, cache_key=f"{recognised.dedupe_key}@{received_at.isoformat()}")
         raw, fetched = self._snapshot(delivery)
         ticket = mapping.ticket_from_api(raw, field_names=self._field_names, status_map=self._status_map)
         updated = delivery.stamp or (mapping.iso_instant(fetched.get("updated_at")) if fetched else None)
@@ -318,7 +326,7 @@ class FreshdeskAdapter:
 
     def _fetch_ticket(self, delivery: Delivery) -> Mapping[str, Any]:
         assert self._api is not None
-        entry = self._cache.entry(delivery.dedupe_key)
+        entry = self._cache.entry(delivery.cached_as)
         if entry.ticket is None:
             fetched = self._api.get_ticket(delivery.ticket_id)
             if isinstance(fetched, Mapping) and isinstance(fetched.get("ticket"), Mapping):
@@ -344,7 +352,7 @@ class FreshdeskAdapter:
     def _conversation(self, delivery: Delivery) -> tuple[Comment, str | None, datetime | None]:
         """The newest conversation (by the delivery's own instant, if dated), its id and instant."""
         assert self._api is not None
-        entry = self._cache.entry(delivery.dedupe_key)
+        entry = self._cache.entry(delivery.cached_as)
         if entry.conversations is None:
             listed = self._api.list_conversations(delivery.ticket_id)
             if isinstance(listed, str | bytes) or not isinstance(listed, Sequence) or not all(
