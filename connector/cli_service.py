@@ -132,20 +132,28 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
 
 def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
     """Add the help desks' reconciliation polls (those with API credentials); return their names."""
-    from adapters.registry import zendesk_client
+    from adapters.registry import freshdesk_client, zendesk_client
     from connector.backfill import Reconciler, schedule_reconciliation
+    from connector.backfill_freshdesk import FreshdeskReconciler, schedule_freshdesk_reconciliation
 
-    client = zendesk_client(rt.settings, rt.config)
-    if client is None or "zendesk" not in rt.adapters:
-        return []
-    section = rt.config.sources.get("zendesk")
-    account = rt.adapters["zendesk"].account
-    reconciler = Reconciler(rt.store, rt.processor, client, account=account,
-                            field_names=section.field_names if section else None,
-                            status_map=section.status_map if section else None,
-                            cursor_path=DEV_SECRET_FILE.parent / "zendesk-reconcile.json")
-    schedule_reconciliation(scheduler, reconciler)
-    return ["zendesk"]
+    def options(source: str) -> dict[str, Any]:
+        section = rt.config.sources.get(source)
+        return {"account": rt.adapters[source].account,
+                "cursor_path": DEV_SECRET_FILE.parent / f"{source}-reconcile.json",
+                "field_names": section.field_names if section else None,
+                "status_map": section.status_map if section else None}
+
+    polled = []
+    zendesk = zendesk_client(rt.settings, rt.config)
+    if zendesk is not None and "zendesk" in rt.adapters:
+        schedule_reconciliation(scheduler, Reconciler(rt.store, rt.processor, zendesk, **options("zendesk")))
+        polled.append("zendesk")
+    freshdesk = freshdesk_client(rt.settings, rt.config)
+    if freshdesk is not None and "freshdesk" in rt.adapters:
+        schedule_freshdesk_reconciliation(
+            scheduler, FreshdeskReconciler(rt.store, rt.processor, freshdesk, **options("freshdesk")))
+        polled.append("freshdesk")
+    return polled
 
 
 def _loops(rt: Any) -> tuple[Any, Any]:

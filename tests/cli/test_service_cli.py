@@ -15,6 +15,8 @@ from click.testing import CliRunner
 
 from connector.cli import main
 from connector.store import NewAction, Store
+from tests.fakes.freshdesk import fake_freshdesk_fixture  # noqa: F401
+from tests.fakes.zendesk import fake_zendesk_fixture  # noqa: F401
 from tests.reliability.procs import ROOT, SECRET, canonical, free_port, signed_headers
 
 
@@ -118,3 +120,33 @@ def test_run_serves_processes_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert "SQLite file" in out and "dry-run" in out
     assert secret not in out + err
     assert "stopped." in err
+
+
+def test_scheduler_polls_every_help_desk_with_credentials(tmp_path, monkeypatch, fake_zendesk, fake_freshdesk):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from connector.cli_service import _schedule_reconciliation
+    from connector.runtime import build_runtime
+    from connector.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"""
+version: 1
+severities: [P1]
+classification: {{default: P1}}
+sources:
+  zendesk: {{base_url: "{fake_zendesk.base_url}", account: acme}}
+  freshdesk: {{base_url: "{fake_freshdesk.base_url}", account: acme}}
+""")
+    env = {"ZENDESK_WEBHOOK_SECRET": "z", "ZENDESK_EMAIL": fake_zendesk.email, "ZENDESK_API_TOKEN": fake_zendesk.token,
+           "FRESHDESK_WEBHOOK_SECRET": "f", "FRESHDESK_API_KEY": fake_freshdesk.api_key}
+    settings = Settings.from_env(env, config_path=str(config), database_url=f"sqlite:///{tmp_path / 'r.db'}")
+    runtime = build_runtime(settings)
+    scheduler = BackgroundScheduler()
+    assert _schedule_reconciliation(scheduler, runtime) == ["zendesk", "freshdesk"]
+    assert {job.id for job in scheduler.get_jobs()} == {"zendesk-reconcile", "freshdesk-reconcile"}
+    without = build_runtime(Settings.from_env({}, config_path=str(config), database_url=settings.database_url))
+    assert _schedule_reconciliation(BackgroundScheduler(), without) == []
+    runtime.store.dispose()
+    without.store.dispose()

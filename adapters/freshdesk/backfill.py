@@ -1,0 +1,313 @@
+"""Freshdesk history → canonical events: tickets listed by `updated_since`, each with its stats and conversations.
+
+`iter_ticket_history` reads `GET /api/v2/tickets?updated_since=…&order_by=updated_at&order_type=asc&per_page=100`
+page by page (`updated_since` is always sent: without it Freshdesk lists only the last 30 days). For every
+ticket of a page it reads the ticket with its `stats` (`GET /api/v2/tickets/{id}?include=stats`: the list
+does not carry them) and its conversations, and turns them into events, oldest first:
+
+    created_at                                    ticket.created, carrying the description as its comment
+    each conversation (reply, note, incoming)     comment.added
+    stats.pending_since / resolved_at /           ticket.updated (status pending / solved / closed / open)
+    closed_at / reopened_at (and status_updated_at for the current status, when none of those explains it)
+
+Freshdesk's API gives no field history: only the current values are known. Every snapshot is the current
+ticket, except its status, which follows the timeline the stats timestamps allow (open at creation when a
+later status change is known; each stats instant sets its status). Intermediate statuses that left no
+stats timestamp (a second pending spell, a custom status changed twice …) are lost; so are earlier values
+of priority, group, agent and tags.
+
+Event ids are the webhook path's (`adapters/freshdesk/inbound.py`) where the webhook path has a stable one:
+`fd:<ticket>:<created_at>:ticket.created` and `fd:<ticket>:conversation:<id>`, so an event already
+delivered by a webhook is stored once. Status events have ids of their own, `fd:<ticket>:stats:<name>:<instant>`
+(`is_history_event`): the webhook's `fd:<ticket>:<updated_at>:ticket.updated` for the same change is
+recognised by type and instant by `connector.backfill_freshdesk`.
+
+Each page is yielded with the page number to read next (for the caller to save and resume). Freshdesk
+refuses pages beyond the 300th: after the last allowed page the window slides (`updated_since` = the last
+ticket's `updated_at`, page 1), `on_slide` is told the new window, and tickets already done in this run are
+recognised by (id, updated_at) and skipped. A `Transient` (429 with Retry-After, 5xx, timeout) is waited out
+and the call tried again, a bounded number of times, before it is raised.
+
+Known gap: page numbers over a list that changes while it is read can skip a ticket (one updated during the
+walk moves to the end and shifts the rest back); the next reconciliation poll, whose window overlaps, or a
+re-run of the backfill picks it up when it changes again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from adapters.freshdesk import mapping
+from adapters.freshdesk.client import MAX_PAGES, PAGE_SIZE
+from adapters.freshdesk.const import SOURCE
+from adapters.freshdesk.inbound import FORWARD_SOURCE
+from connector.errors import PayloadError, Permanent, Transient
+from connector.events import Comment, Event, format_instant
+
+log = logging.getLogger("adapters.freshdesk.backfill")
+
+MAX_RETRIES = 5
+MAX_WAIT_SECONDS = 300.0  # a Retry-After longer than this is raised, not slept through
+STATS_PREFIX = "stats"
+# stats timestamp → the API status it stands for (2 open, 3 pending, 4 resolved, 5 closed)
+STATUS_STATS: tuple[tuple[str, int], ...] = (("pending_since", 3), ("resolved_at", 4), ("closed_at", 5),
+                                             ("reopened_at", 2))
+OPEN = 2
+
+T = TypeVar("T")
+
+
+class FreshdeskHistoryApi(Protocol):
+    """What the backfill reads (implemented by `adapters.freshdesk.client.FreshdeskClient`)."""
+
+    def get_ticket(self, ticket_id: int | str) -> Mapping[str, Any]: ...
+
+    def list_conversations(self, ticket_id: int | str) -> Sequence[Mapping[str, Any]]: ...
+
+    def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> Sequence[Mapping[str, Any]]: ...
+
+
+def is_history_event(event_id: str) -> bool:
+    """True for the status events only this module gives (deduped by id; matched to webhooks by meaning)."""
+    parts = event_id.split(":", 3)
+    return len(parts) == 4 and parts[0] == "fd" and parts[2] == STATS_PREFIX
+
+
+# --- calling the API with bounded waits ----------------------------------------------------------
+
+
+class Caller:
+    """Run client calls, waiting out `Transient` errors (Retry-After when given) a bounded number of times."""
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep, max_retries: int = MAX_RETRIES,
+                 max_wait: float = MAX_WAIT_SECONDS) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be 0 or more")
+        self.sleep = sleep
+        self.max_retries = max_retries
+        self.max_wait = max_wait
+        self.waited = 0.0
+
+    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        attempt = 0
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except Transient as err:
+                attempt += 1
+                wait = err.retry_after if err.retry_after is not None else min(2.0 ** attempt, 30.0)
+                if attempt > self.max_retries or wait > self.max_wait:
+                    raise
+                log.warning("Freshdesk asked to wait during the backfill; retrying",
+                            extra={"outcome": f"wait {wait:.1f}s, attempt {attempt}/{self.max_retries}"})
+                # a hair over the wait: the client holds every call until the rate-limit window has passed
+                pause = max(wait, 0.0) + (0.05 if err.retry_after is not None else 0.0)
+                self.waited += pause
+                self.sleep(pause)
+
+
+# --- one ticket → events (pure) ------------------------------------------------------------------
+
+
+def conversation_comment(item: Mapping[str, Any], ticket_id: str,
+                         own_user_ids: frozenset[str] = frozenset()) -> Comment:
+    """The comment a conversation is, with the webhook path's roles (incoming → end user; forward → private)."""
+    incoming, private = item.get("incoming"), item.get("private")
+    if not isinstance(incoming, bool) or not isinstance(private, bool):
+        raise PayloadError(f"ticket {ticket_id}: conversation incoming/private must be true or false, got "
+                           f"{mapping.shown(incoming)}/{mapping.shown(private)}")
+    author_id = mapping.map_id(item.get("user_id"), "conversation.user_id")
+    if incoming:
+        return Comment(author_role="end_user", public=not private, author_id=author_id)
+    forward = item.get("source") == FORWARD_SOURCE
+    return Comment(author_role="agent", public=not private and not forward, author_id=author_id,
+                   automated=author_id is None or author_id in own_user_ids)
+
+
+def _creating_comment(raw: Mapping[str, Any], requester: str | None, assignee: str | None,
+                      own_user_ids: frozenset[str]) -> Comment:
+    """As the webhook path: the description, by the requester, or by the agent of an outbound email."""
+    source = raw.get("source")
+    outbound = source == mapping.OUTBOUND_EMAIL or source == str(mapping.OUTBOUND_EMAIL) or (
+        isinstance(source, str) and source.strip().lower() == "outbound email")
+    if outbound:
+        return Comment(author_role="agent", public=True, author_id=assignee, automated=assignee in own_user_ids)
+    return Comment(author_role="end_user" if requester is not None else "system", public=True, author_id=requester)
+
+
+def status_timeline(ticket: Mapping[str, Any]) -> tuple[Any, list[tuple[datetime, str, Any]]]:
+    """Return (the status at creation, [(instant, stats key, status)] after it, oldest first).
+
+    The current status is the last word: a stats instant later than `status_updated_at` cannot be the
+    last change, so it is kept only when it is not after it; `status_updated_at` itself is a point when no
+    stats key explains the current status at that instant.
+    """
+    created = mapping.iso_instant(ticket.get("created_at"))
+    current = ticket.get("status")
+    stats = ticket.get("stats")
+    stats = stats if isinstance(stats, Mapping) else {}
+    last = mapping.iso_instant(stats.get("status_updated_at"))
+    points: list[tuple[datetime, str, Any]] = []
+    for key, status in STATUS_STATS:
+        at = mapping.iso_instant(stats.get(key))
+        if at is None or (created is not None and at <= created) or (last is not None and at > last):
+            continue
+        points.append((at, key, status))
+    points.sort(key=lambda p: p[0])
+    if last is not None and (created is None or last > created):
+        explained = any(at == last and str(status) == str(current) for at, _, status in points)
+        if not explained:
+            points = [p for p in points if p[0] != last]
+            points.append((last, "status_updated_at", current))
+    initial = OPEN if points else current
+    return initial, points
+
+
+def history_events(ticket: Mapping[str, Any], conversations: Sequence[Mapping[str, Any]], *, account: str,
+                   field_names: Mapping[str, str], status_map: Mapping[str, str],
+                   own_user_ids: frozenset[str] = frozenset()) -> list[Event]:
+    """Return a ticket's canonical events (oldest first) from its current values, stats and conversations."""
+    ticket_id = mapping.map_id(ticket.get("id"), "ticket.id")
+    if ticket_id is None:
+        raise PayloadError("ticket.id: missing")
+    created = mapping.iso_instant(ticket.get("created_at"))
+    if created is None:
+        raise PayloadError(f"ticket {ticket_id}: created_at is not an ISO 8601 timestamp")
+    initial, points = status_timeline(ticket)
+
+    def snapshot(status: Any) -> Any:
+        return mapping.ticket_from_api({**ticket, "status": status}, field_names=field_names, status_map=status_map)
+
+    def status_at(at: datetime) -> Any:
+        status = initial
+        for when, _, value in points:
+            if when <= at:
+                status = value
+        return status
+
+    first = snapshot(initial)
+    timed: list[tuple[datetime, int, Event]] = [(created, 0, Event(
+        source=SOURCE, account=account, ticket_id=ticket_id, type="ticket.created", occurred_at=created,
+        event_id=f"fd:{ticket_id}:{format_instant(created)}:ticket.created", ticket=first,
+        comment=_creating_comment(ticket, first.requester.id, first.assignee, own_user_ids)))]
+    for position, item in enumerate(conversations):
+        at = mapping.iso_instant(item.get("created_at"))
+        conversation_id = mapping.map_id(item.get("id"), "conversation.id")
+        if at is None or conversation_id is None:
+            raise PayloadError(f"ticket {ticket_id}: a conversation lacks its id or an ISO 8601 created_at")
+        timed.append((at, 1 + position, Event(
+            source=SOURCE, account=account, ticket_id=ticket_id, type="comment.added", occurred_at=at,
+            event_id=f"fd:{ticket_id}:conversation:{conversation_id}", ticket=snapshot(status_at(at)),
+            comment=conversation_comment(item, ticket_id, own_user_ids))))
+    for at, key, status in points:  # after a comment of the same instant: a reply that sets pending
+        timed.append((at, 1 + len(conversations), Event(
+            source=SOURCE, account=account, ticket_id=ticket_id, type="ticket.updated", occurred_at=at,
+            event_id=f"fd:{ticket_id}:{STATS_PREFIX}:{key}:{format_instant(at)}", ticket=snapshot(status))))
+    timed.sort(key=lambda t: (t[0], t[1]))
+    return [event for _, _, event in timed]
+
+
+# --- the listing ---------------------------------------------------------------------------------
+
+
+def _utc_z(at: datetime) -> str:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("since must be an aware datetime")
+    text = format_instant(at.replace(microsecond=0))
+    assert text is not None
+    return text
+
+
+def iter_ticket_history(client: FreshdeskHistoryApi, *, since: datetime, page_start: int = 1, account: str,
+                        field_names: Mapping[str, str] | None, status_map: Mapping[str, str] | None,
+                        own_user_ids: Sequence[str] = (), sleep: Callable[[float], None] = time.sleep,
+                        max_retries: int = MAX_RETRIES, max_pages: int = MAX_PAGES, page_size: int = PAGE_SIZE,
+                        on_slide: Callable[[datetime], None] | None = None,
+                        done: set[tuple[str, str]] | None = None,
+                        on_bad_ticket: Callable[[str, Exception], None] | None = None,
+                        ) -> Iterator[tuple[list[Event], int]]:
+    """Yield (events of a page of tickets updated since `since`, the page to read next), to the last page.
+
+    A short page (fewer than `page_size` tickets) is the last. After page `max_pages` (Freshdesk's cap,
+    300) the window slides to the last ticket's `updated_at` and the next page is 1; `on_slide` gets the new
+    window before that page is yielded. A ticket whose values cannot be mapped (a status nobody mapped)
+    raises `PayloadError`, or is passed to `on_bad_ticket` and skipped when that is given; a ticket deleted
+    meanwhile (404) is skipped with a warning. `done` holds the (id, updated_at) of tickets already read
+    (skipped when listed again); it is added to as tickets are read, so a caller can keep it.
+    """
+    if not 1 <= page_start <= max_pages:
+        raise ValueError(f"page_start must be 1..{max_pages}")
+    if not 1 <= max_pages <= MAX_PAGES:
+        raise ValueError(f"max_pages must be 1..{MAX_PAGES}")
+    call = Caller(sleep=sleep, max_retries=max_retries)
+    names = {str(k): str(v) for k, v in (field_names or {}).items()}
+    statuses = {str(k): str(v) for k, v in (status_map or {}).items()}
+    own = frozenset(str(u) for u in own_user_ids)
+    window, page = _utc_z(since), page_start
+    done = done if done is not None else set()
+    while True:
+        listed = call(client.list_tickets_updated_since, window, page)
+        if not isinstance(listed, Sequence):
+            raise Permanent("Freshdesk answered the ticket listing without a list")
+        events: list[Event] = []
+        last_updated: str | None = None
+        for raw in listed:
+            if not isinstance(raw, Mapping):
+                continue
+            ticket_id = str(raw.get("id", ""))
+            updated = raw.get("updated_at")
+            if isinstance(updated, str):
+                last_updated = updated
+            key = (ticket_id, str(updated))
+            if key in done:
+                continue
+            done.add(key)
+            found = _ticket_events(client, call, raw, ticket_id, account=account, field_names=names,
+                                   status_map=statuses, own=own, on_bad_ticket=on_bad_ticket)
+            events.extend(found)
+        if len(listed) < page_size:
+            yield events, page
+            return
+        if page < max_pages:
+            page += 1
+            yield events, page
+            continue
+        slid = mapping.iso_instant(last_updated)
+        if slid is None:
+            raise Permanent("Freshdesk listed tickets without an ISO 8601 updated_at; cannot slide the window")
+        new_window = _utc_z(slid)
+        if new_window == window:
+            raise Permanent(f"more than {max_pages * page_size} tickets share updated_at {window}; "
+                            f"the listing cannot get past them")
+        log.info("Freshdesk page cap reached; sliding the window", extra={"outcome": f"updated_since {new_window}"})
+        window, page = new_window, 1
+        if on_slide is not None:
+            on_slide(slid.replace(microsecond=0))
+        yield events, page
+
+
+def _ticket_events(client: FreshdeskHistoryApi, call: Caller, raw: Mapping[str, Any], ticket_id: str, *,
+                   account: str, field_names: Mapping[str, str], status_map: Mapping[str, str],
+                   own: frozenset[str], on_bad_ticket: Callable[[str, Exception], None] | None) -> list[Event]:
+    try:
+        ticket: Mapping[str, Any] = raw
+        if not isinstance(raw.get("stats"), Mapping):  # the listing carries no stats without include=stats
+            ticket = call(client.get_ticket, ticket_id)
+        conversations = call(client.list_conversations, ticket_id)
+    except Permanent as err:
+        if "not found" not in str(err):
+            raise
+        log.warning("ticket deleted during the backfill; skipped", extra={"ticket_id": ticket_id})
+        return []
+    try:
+        return history_events(ticket, conversations, account=account, field_names=field_names,
+                              status_map=status_map, own_user_ids=own)
+    except PayloadError as err:
+        if on_bad_ticket is None:
+            raise
+        on_bad_ticket(ticket_id, err)
+        return []

@@ -1,0 +1,316 @@
+"""Freshdesk backfill and reconciliation: its history as canonical events, into a JSONL stream or the store.
+
+The Freshdesk twin of `connector.backfill` (same state file helpers, same `Applied` totals, same rules):
+`backfill_freshdesk` walks the tickets updated since `since` (or from the window and page saved in
+`state_path` by an earlier, interrupted run) and writes every page's events to a JSONL stream and/or applies
+them to the store. The position (`window` = the `updated_since` in use, `page` = the next page) is saved
+atomically after each page, so a re-run resumes there.
+
+Applying to the store never duplicates an effect:
+
+- `ticket.created` and `comment.added` carry the webhook path's own ids (`fd:<t>:<created_at>:ticket.created`,
+  `fd:<t>:conversation:<id>`): one already delivered by a webhook, or by an earlier run, is not stored again;
+- the status events (`fd:<t>:stats:…`, only this path gives them) are deduped by id, and a webhook event of
+  the same type at the same instant (to the second) stands for one of them (`unseen_events`), so a
+  reconciliation poll after the webhooks adds nothing;
+- a backfill's actions are recorded as dry-run (its default processor has no writers).
+
+`FreshdeskReconciler.run_once` lists the tickets updated since its last poll (a window kept in memory or in
+a small JSON file, overlapping the previous poll by `overlap` for clock skew) and feeds what the webhooks
+missed (Freshdesk drops webhooks after 24 h of deferral) through the live processor;
+`schedule_freshdesk_reconciliation` adds it to the scheduler.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from adapters.freshdesk.backfill import FreshdeskHistoryApi, is_history_event, iter_ticket_history
+from adapters.freshdesk.const import SOURCE
+from adapters.registry import freshdesk_client
+from adapters.values import iso_instant
+from connector.backfill import Applied, _consume, load_state, save_state
+from connector.config import Config, SourceConfig
+from connector.errors import ConfigError, ConnectorError
+from connector.events import Event, format_instant, parse_instant, write_jsonl
+from connector.settings import Settings
+from connector.store import Store, TicketKey
+from connector.worker import TicketProcessor
+
+log = logging.getLogger("connector.backfill_freshdesk")
+
+CREDENTIALS = ("FRESHDESK_DOMAIN", "FRESHDESK_API_KEY")
+STATE_VERSION = 1
+DEFAULT_LOOKBACK = timedelta(days=30)  # a first reconciliation poll reads as far back as Freshdesk's default list
+DEFAULT_OVERLAP = timedelta(minutes=2)
+
+
+# --- applying events without duplicate effects ---------------------------------------------------
+
+
+def unseen_events(new: Sequence[Event], stored: Iterable[Event]) -> list[Event]:
+    """Return the events of `new` the store does not hold yet: by id, or (webhook-only ids) by meaning.
+
+    A stored webhook event can stand for at most one new event (a private note delivered as
+    `fd:<t>:<updated_at>:comment.added` stands for its conversation); a stored event whose id the batch
+    carries, and a stored status event (`fd:<t>:stats:…`), stand only for themselves.
+    """
+    known = list(stored)
+    ids = {e.event_id for e in known}
+    batch = {e.event_id for e in new}
+    candidates = [e for e in known if not is_history_event(e.event_id) and e.event_id not in batch]
+    fresh: list[Event] = []
+    for event in new:  # a status event stored earlier already stands for the webhook event it matched
+        if event.event_id in ids and is_history_event(event.event_id):
+            _consume(candidates, event)
+    for event in new:
+        if event.event_id in ids:
+            continue
+        before = len(candidates)
+        _consume(candidates, event)
+        if len(candidates) == before:
+            fresh.append(event)
+    return fresh
+
+
+def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied:
+    """Apply events ticket by ticket (in their order), skipping what the store already holds."""
+    result = Applied(events=len(events))
+    by_ticket: dict[TicketKey, list[Event]] = {}
+    for event in events:
+        by_ticket.setdefault(event.key, []).append(event)
+    for key, batch in by_ticket.items():
+        for event in unseen_events(batch, processor.store.ticket_events(key)):
+            added = processor.apply_event(event)
+            result.applied += 1
+            result.actions += len(added)
+    return result
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def _env(settings: Settings, name: str) -> str | None:
+    secret = settings.env.get(name)
+    value = secret.reveal().strip() if secret is not None else ""
+    return value or None
+
+
+def _section(config: Config | None) -> SourceConfig:
+    section = config.sources.get(SOURCE) if config is not None else None
+    return section if section is not None else SourceConfig()
+
+
+def missing_credentials(settings: Settings, config: Config | None) -> list[str]:
+    """The Freshdesk variables a backfill still needs (the domain may come from sources.freshdesk)."""
+    section = _section(config)
+    missing = [name for name in CREDENTIALS if not _env(settings, name)]
+    if "FRESHDESK_DOMAIN" in missing and (section.account or section.base_url):
+        missing.remove("FRESHDESK_DOMAIN")
+    return missing
+
+
+def account_of(settings: Settings, config: Config | None) -> str:
+    """The account name the webhook path uses: the domain without `.freshdesk.com`."""
+    domain = _env(settings, "FRESHDESK_DOMAIN") or _section(config).account
+    if not domain:
+        raise ConfigError("FRESHDESK_DOMAIN (or sources.freshdesk.account) names the Freshdesk account")
+    text = domain.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
+    return text.removesuffix(".freshdesk.com") or text
+
+
+def _client(settings: Settings, config: Config | None) -> FreshdeskHistoryApi:
+    missing = missing_credentials(settings, config)
+    if missing:
+        raise ConfigError(f"the Freshdesk backfill needs {', '.join(missing)} set in the environment")
+    client = freshdesk_client(settings, config)
+    if client is None:
+        raise ConfigError("the Freshdesk source is disabled (sources.freshdesk.enabled: false)")
+    return client
+
+
+def _instant(value: Any, what: str) -> datetime:
+    try:
+        return parse_instant(value, what)
+    except ConnectorError:
+        raise ConfigError(f"{what} is not an ISO 8601 instant; delete the state file or use --restart") from None
+
+
+# --- backfill ------------------------------------------------------------------------------------
+
+
+def backfill_freshdesk(settings: Settings, config: Config | None, *, since: datetime | None, out: TextIO | None,
+                       store: Store | None, state_path: Path, progress: Callable[[int], None] | None = None,
+                       restart: bool = False, client: FreshdeskHistoryApi | None = None,
+                       processor: TicketProcessor | None = None, sleep: Callable[[float], None] = time.sleep,
+                       on_bad_ticket: Callable[[str, Exception], None] | None = None,
+                       totals: Applied | None = None) -> int:
+    """List Freshdesk's tickets updated since `since` (or resume); return the number of events produced.
+
+    `out` gets the events as JSONL; `store` (with `processor`, by default one recording actions as dry-run)
+    gets them applied. The window and next page are saved to `state_path` after each page and resumed from
+    unless `restart`; a finished run saves `done: true`, and a re-run then starts at the window it ended in.
+    `progress` is called with the number of tickets of each page.
+    """
+    if out is None and store is None:
+        raise ValueError("give a stream to write the events to, or a store to apply them to")
+    if store is not None and processor is None and config is None:
+        raise ConfigError("applying the history to the store needs a config (CONNECTOR_CONFIG or --config)")
+    account = account_of(settings, config)
+    state = None if restart else load_state(state_path)
+    if state is not None and state.get("account") not in (None, account):
+        raise ConfigError(f"the backfill state {state_path} belongs to account {state.get('account')!r}, "
+                          f"not {account!r}; use another --state or --restart")
+    if state is not None and state.get("window") is not None:
+        window = _instant(state["window"], "the saved window")
+        page = state.get("page", 1)
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ConfigError(f"the backfill state {state_path} has no valid page; delete it or use --restart")
+        if state.get("done"):
+            page = 1  # the window is the last update read: whatever changed since is at or after it
+    elif since is None:
+        raise ConfigError("nothing to resume: give --since DATE")
+    else:
+        window, page = since, 1
+    api = client or _client(settings, config)
+    section = _section(config)
+    if store is not None and processor is None:
+        assert config is not None
+        processor = TicketProcessor(store, config, {})  # no writers: history is recorded, not acted upon
+    started = (state or {}).get("since") or format_instant(since or window)
+    current = window
+    count = 0
+    read: set[tuple[str, str]] = set()
+    if state is not None and state.get("done"):
+        read.update((str(i), str(u)) for i, u in state.get("last", []) if isinstance(i, str | int))
+
+    def slid(to: datetime) -> None:
+        nonlocal current
+        current = to
+
+    def save(next_page: int, done: bool) -> None:
+        window_text, last = format_instant(current), []
+        if done:  # resume at the last update read, skipping the tickets read at that instant
+            stamps = [(at, key) for key in read if (at := iso_instant(key[1])) is not None]
+            if stamps:
+                newest = max(at for at, _ in stamps)
+                window_text, next_page = format_instant(newest.replace(microsecond=0)), 1
+                last = sorted([key[0], key[1]] for at, key in stamps if at >= newest.replace(microsecond=0))
+        save_state(state_path, {
+            "version": STATE_VERSION, "source": SOURCE, "account": account, "since": started,
+            "window": window_text, "page": next_page, "done": done, "last": last,
+            "saved_at": format_instant(datetime.now(UTC)), "events": int((state or {}).get("events", 0)) + count,
+        })
+
+    pages = iter_ticket_history(api, since=window, page_start=page, account=account,
+                                field_names=section.field_names, status_map=section.status_map, sleep=sleep,
+                                on_slide=slid, done=read, on_bad_ticket=on_bad_ticket)
+    last_page = page
+    for events, next_page in pages:
+        if out is not None:
+            write_jsonl(events, out)
+            out.flush()
+        if processor is not None:
+            done = apply_events(processor, events)
+            if totals is not None:
+                totals.add(done)
+        count += len(events)
+        last_page = next_page
+        save(next_page, False)
+        if progress is not None:
+            progress(len({e.ticket_id for e in events}))
+    save(last_page, True)
+    return count
+
+
+# --- reconciliation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    tickets: int
+    events: int
+    applied: int
+    actions: int
+
+
+class FreshdeskReconciler:
+    """Poll Freshdesk for tickets updated since the last poll and apply what the webhooks missed."""
+
+    def __init__(self, store: Store, processor: TicketProcessor, client: FreshdeskHistoryApi, *, account: str,
+                 field_names: Mapping[str, str] | None = None, status_map: Mapping[str, str] | None = None,
+                 cursor_path: Path | None = None, start: datetime | None = None,
+                 lookback: timedelta = DEFAULT_LOOKBACK, overlap: timedelta = DEFAULT_OVERLAP,
+                 own_user_ids: Sequence[str] = (), sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        if processor.store is not store:
+            raise ValueError("the processor must work on the reconciler's store")
+        self.store = store
+        self.processor = processor
+        self.client = client
+        self.account = account
+        self.field_names = dict(field_names or {})
+        self.status_map = dict(status_map or {})
+        self.cursor_path = cursor_path
+        self.start = start
+        self.lookback = lookback
+        self.overlap = overlap
+        self.own_user_ids = tuple(own_user_ids)
+        self.sleep = sleep
+        self.clock = clock
+        saved = load_state(cursor_path) if cursor_path is not None else None
+        window = saved.get("window") if saved is not None else None
+        self.window: datetime | None = _instant(window, "the saved window") if window is not None else None
+
+    def run_once(self) -> ReconcileResult:
+        """List from the window to the end; apply the new events; move the window to this poll's start."""
+        began = self.clock()
+        since = self.window or self.start or began - self.lookback
+        totals = Applied()
+        tickets = 0
+        pages = iter_ticket_history(self.client, since=since, account=self.account, field_names=self.field_names,
+                                    status_map=self.status_map, own_user_ids=self.own_user_ids, sleep=self.sleep,
+                                    on_bad_ticket=self._bad_ticket)
+        for events, _ in pages:
+            totals.add(apply_events(self.processor, events))
+            tickets += len({e.ticket_id for e in events})
+        self.window = max(since, began - self.overlap)
+        if self.cursor_path is not None:
+            save_state(self.cursor_path, {"version": STATE_VERSION, "source": SOURCE, "account": self.account,
+                                          "window": format_instant(self.window),
+                                          "saved_at": format_instant(datetime.now(UTC))})
+        result = ReconcileResult(tickets=tickets, events=totals.events, applied=totals.applied,
+                                 actions=totals.actions)
+        if result.applied:
+            log.info("reconciliation recovered events", extra={
+                "source": SOURCE, "outcome": f"{result.applied} events, {result.actions} actions"})
+        return result
+
+    def run_safely(self) -> ReconcileResult | None:
+        """`run_once` for the scheduler: the connector's errors are logged, the next run tries again."""
+        try:
+            return self.run_once()
+        except ConnectorError as err:
+            log.warning("reconciliation failed; the next poll reads the same window again",
+                        extra={"source": SOURCE, "outcome": str(err)[:300]})
+            return None
+
+    @staticmethod
+    def _bad_ticket(ticket_id: str, err: Exception) -> None:
+        log.warning("ticket skipped by reconciliation", extra={"source": SOURCE, "ticket_id": ticket_id,
+                                                               "outcome": str(err)[:300]})
+
+
+def schedule_freshdesk_reconciliation(scheduler: Any, reconciler: FreshdeskReconciler,
+                                      interval_seconds: float = 300) -> None:
+    """Add the Freshdesk reconciliation poll to an APScheduler scheduler: one at a time, missed runs coalesced."""
+    if interval_seconds <= 0:
+        raise ValueError("interval_seconds must be positive")
+    scheduler.add_job(reconciler.run_safely, "interval", seconds=interval_seconds, id="freshdesk-reconcile",
+                      max_instances=1, coalesce=True, replace_existing=True)
