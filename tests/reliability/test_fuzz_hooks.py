@@ -222,7 +222,10 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     processor = TicketProcessor(store, helpers.config(), writers={}, clock=lambda: now)
     processor.apply_event(helpers.event("2026-03-02 10:00", "ticket.created", created="2026-03-02 10:00"))
     secret, token = new_webhook_secret(), new_token()
-    app = make_app(store, secret=secret, token=token, clock=lambda: now, limit=LIMIT)
+    # every source is configured, so a random request to any of them is judged on its input alone
+    help_desks = {"ZENDESK_WEBHOOK_SECRET": new_token(), "ZENDESK_SUBDOMAIN": "acme",
+                  "FRESHDESK_WEBHOOK_SECRET": new_token(), "FRESHDESK_DOMAIN": "acme"}
+    app = make_app(store, secret=secret, token=token, clock=lambda: now, limit=LIMIT, env=help_desks)
     app.testing = True  # an uncaught exception propagates into the test instead of becoming a 500
     yield Target(app=app, client=app.test_client(), secret=secret, token=token, store=store)
     store.dispose()
