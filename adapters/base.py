@@ -23,6 +23,17 @@ from connector.events import Event
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Return a header by lower-case name, matching the mapping's names case-insensitively."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, found in headers.items():
+        if key.lower() == name:
+            return found
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundRequest:
     """A webhook request as received: lower-cased header names, the raw body, when it arrived."""

@@ -16,22 +16,12 @@ import binascii
 import hmac
 from collections.abc import Mapping, Sequence
 
+from adapters.base import header_value
 from connector.errors import AuthError
 
 TOKEN_HEADER = "x-connector-token"
 AUTHORIZATION_HEADER = "authorization"
 MAX_CREDENTIAL_CHARS = 1024
-
-
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """Return a header by lower-case name, matching the mapping's names case-insensitively."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    for key, found in headers.items():
-        if key.lower() == name:
-            return found
-    return None
 
 
 def _matches(secrets: Sequence[str], given: str) -> bool:

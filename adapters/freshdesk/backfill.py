@@ -39,26 +39,24 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from adapters.freshdesk import mapping
 from adapters.freshdesk.client import MAX_PAGES, PAGE_SIZE
 from adapters.freshdesk.const import SOURCE
 from adapters.freshdesk.inbound import FORWARD_SOURCE
-from connector.errors import PayloadError, Permanent, Transient
+from adapters.retry import MAX_RETRIES, RetryingCaller
+from connector.errors import PayloadError, Permanent
 from connector.events import Comment, Event, format_instant
 
 log = logging.getLogger("adapters.freshdesk.backfill")
 
-MAX_RETRIES = 5
-MAX_WAIT_SECONDS = 300.0  # a Retry-After longer than this is raised, not slept through
 STATS_PREFIX = "stats"
 # stats timestamp → the API status it stands for (2 open, 3 pending, 4 resolved, 5 closed)
 STATUS_STATS: tuple[tuple[str, int], ...] = (("pending_since", 3), ("resolved_at", 4), ("closed_at", 5),
                                              ("reopened_at", 2))
 OPEN = 2
 
-T = TypeVar("T")
 
 
 class FreshdeskHistoryApi(Protocol):
@@ -80,34 +78,10 @@ def is_history_event(event_id: str) -> bool:
 # --- calling the API with bounded waits ----------------------------------------------------------
 
 
-class Caller:
-    """Run client calls, waiting out `Transient` errors (Retry-After when given) a bounded number of times."""
+class Caller(RetryingCaller):
+    """Run Freshdesk API calls, waiting out `Transient` errors a bounded number of times."""
 
-    def __init__(self, *, sleep: Callable[[float], None] = time.sleep, max_retries: int = MAX_RETRIES,
-                 max_wait: float = MAX_WAIT_SECONDS) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be 0 or more")
-        self.sleep = sleep
-        self.max_retries = max_retries
-        self.max_wait = max_wait
-        self.waited = 0.0
-
-    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        attempt = 0
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except Transient as err:
-                attempt += 1
-                wait = err.retry_after if err.retry_after is not None else min(2.0 ** attempt, 30.0)
-                if attempt > self.max_retries or wait > self.max_wait:
-                    raise
-                log.warning("Freshdesk asked to wait during the backfill; retrying",
-                            extra={"outcome": f"wait {wait:.1f}s, attempt {attempt}/{self.max_retries}"})
-                # a hair over the wait: the client holds every call until the rate-limit window has passed
-                pause = max(wait, 0.0) + (0.05 if err.retry_after is not None else 0.0)
-                self.waited += pause
-                self.sleep(pause)
+    source = "Freshdesk"
 
 
 # --- one ticket → events (pure) ------------------------------------------------------------------

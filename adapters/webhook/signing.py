@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
+from adapters.base import header_value
 from connector.errors import AuthError
 
 PREFIX = "whsec_"
@@ -46,17 +47,6 @@ def decode_secret(secret: str) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"a webhook secret must encode at least {MIN_KEY_BYTES} bytes, this one has {len(key)}")
     return key
-
-
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """Return a header by lower-case name, matching the mapping's names case-insensitively."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    for key, found in headers.items():
-        if key.lower() == name:
-            return found
-    return None
 
 
 def _digest(key: bytes, msg_id: str, timestamp: int | str, body: bytes) -> bytes:

@@ -29,13 +29,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
+from adapters.retry import MAX_RETRIES, RetryingCaller
 from adapters.zendesk import mapping
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE
 from adapters.zendesk.inbound import AUTOMATED_CHANNELS, AUTOMATED_RELS
-from connector.errors import PayloadError, Permanent, Transient
+from connector.errors import PayloadError, Permanent
 from connector.events import Comment, Event, Ticket
 
 log = logging.getLogger("adapters.zendesk.backfill")
@@ -46,13 +47,10 @@ EXPORT_PREFIX = "export:"
 MAX_EXPORT_PAGE_SIZE = 1000   # Zendesk's per_page limit on the export
 AUDIT_PAGE_SIZE = 100         # cursor pagination's page[size] limit
 MAX_AUDIT_PAGES = 200         # 20,000 audits: a ticket holds at most 5000 comments
-MAX_RETRIES = 5
-MAX_WAIT_SECONDS = 300.0      # a Retry-After longer than this is raised, not slept through
 EXPORT_LAG_SECONDS = 60       # start_time must be at least a minute in the past
 UPDATE_FIELDS = frozenset({"status", "priority", "group_id", "assignee_id", "tags"})
 TRACKED_FIELDS = UPDATE_FIELDS | {"requester_id", "organization_id", "subject", "description"}
 
-T = TypeVar("T")
 RoleOf = Callable[[str], str]
 
 
@@ -64,34 +62,10 @@ def is_history_event(event_id: str) -> bool:
 # --- calling the API with bounded waits ----------------------------------------------------------
 
 
-class Caller:
-    """Run client calls, waiting out `Transient` errors (Retry-After when given) a bounded number of times."""
+class Caller(RetryingCaller):
+    """Run Zendesk API calls, waiting out `Transient` errors a bounded number of times."""
 
-    def __init__(self, *, sleep: Callable[[float], None] = time.sleep, max_retries: int = MAX_RETRIES,
-                 max_wait: float = MAX_WAIT_SECONDS) -> None:
-        if max_retries < 0:
-            raise ValueError("max_retries must be 0 or more")
-        self.sleep = sleep
-        self.max_retries = max_retries
-        self.max_wait = max_wait
-        self.waited = 0.0
-
-    def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        attempt = 0
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except Transient as err:
-                attempt += 1
-                wait = err.retry_after if err.retry_after is not None else min(2.0 ** attempt, 30.0)
-                if attempt > self.max_retries or wait > self.max_wait:
-                    raise
-                log.warning("Zendesk asked to wait during the backfill; retrying",
-                            extra={"outcome": f"wait {wait:.1f}s, attempt {attempt}/{self.max_retries}"})
-                # a hair over the wait: the client holds every call until the rate-limit window has passed
-                pause = max(wait, 0.0) + (0.05 if err.retry_after is not None else 0.0)
-                self.waited += pause
-                self.sleep(pause)
+    source = "Zendesk"
 
 
 def _get(client: ZendeskClient, call: Caller, path: str, what: str, params: Mapping[str, Any]) -> Mapping[str, Any]:

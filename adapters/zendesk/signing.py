@@ -20,22 +20,12 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 
+from adapters.base import header_value
 from adapters.zendesk.mapping import iso_instant
 from connector.errors import AuthError
 
 SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
-
-def header_value(headers: Mapping[str, str], name: str) -> str | None:
-    """Return a header by lower-case name, matching the mapping's names case-insensitively."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    for key, found in headers.items():
-        if key.lower() == name:
-            return found
-    return None
-
 
 def _digest(secret: str, timestamp: str, body: bytes) -> bytes:
     return hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).digest()
