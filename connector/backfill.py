@@ -25,6 +25,7 @@ import logging
 import os
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -264,8 +265,50 @@ class ReconcileResult:
     actions: int
 
 
-class Reconciler:
+class PollingReconciler(ABC):
+    """What every help desk's reconciliation poll shares: run safely from a scheduler, log what it recovered."""
+
+    source = ""            # the help desk polled, named in logs and in the scheduler's job id
+    retry_hint = "the next poll tries again"
+
+    @abstractmethod
+    def run_once(self) -> ReconcileResult:
+        """Read what changed since the last poll and apply it (each source reads its own listing)."""
+
+    def run_safely(self) -> ReconcileResult | None:
+        """`run_once` for the scheduler: the connector's errors are logged, the next run tries again."""
+        try:
+            return self.run_once()
+        except ConnectorError as err:
+            log.warning(f"reconciliation failed; {self.retry_hint}",
+                        extra={"source": self.source, "outcome": str(err)[:300]})
+            return None
+
+    def _bad_ticket(self, ticket_id: str, err: Exception) -> None:
+        log.warning("ticket skipped by reconciliation", extra={"source": self.source, "ticket_id": ticket_id,
+                                                               "outcome": str(err)[:300]})
+
+    def _result(self, totals: Applied, tickets: int) -> ReconcileResult:
+        result = ReconcileResult(tickets=tickets, events=totals.events, applied=totals.applied,
+                                 actions=totals.actions)
+        if result.applied:
+            log.info("reconciliation recovered events", extra={
+                "source": self.source, "outcome": f"{result.applied} events, {result.actions} actions"})
+        return result
+
+    def schedule(self, scheduler: Any, interval_seconds: float = 300) -> None:
+        """Add this poll to an APScheduler scheduler: one at a time, missed runs coalesced."""
+        if interval_seconds <= 0:
+            raise ValueError("interval_seconds must be positive")
+        scheduler.add_job(self.run_safely, "interval", seconds=interval_seconds, id=f"{self.source}-reconcile",
+                          max_instances=1, coalesce=True, replace_existing=True)
+
+
+class Reconciler(PollingReconciler):
     """Poll Zendesk's export for tickets changed since the last poll and apply what the webhooks missed."""
+
+    source = SOURCE
+    retry_hint = "the next poll resumes from the saved cursor"
 
     def __init__(self, store: Store, processor: TicketProcessor, client: ZendeskClient, *, account: str,
                  field_names: Mapping[str, str] | None = None, status_map: Mapping[str, str] | None = None,
@@ -307,31 +350,9 @@ class Reconciler:
                     save_state(self.cursor_path, {"version": STATE_VERSION, "source": SOURCE,
                                                   "account": self.account, "cursor": after,
                                                   "saved_at": format_instant(datetime.now(UTC))})
-        result = ReconcileResult(tickets=tickets, events=totals.events, applied=totals.applied,
-                                 actions=totals.actions)
-        if result.applied:
-            log.info("reconciliation recovered events", extra={
-                "source": SOURCE, "outcome": f"{result.applied} events, {result.actions} actions"})
-        return result
-
-    def run_safely(self) -> ReconcileResult | None:
-        """`run_once` for the scheduler: the connector's errors are logged, the next run tries again."""
-        try:
-            return self.run_once()
-        except ConnectorError as err:
-            log.warning("reconciliation failed; the next poll resumes from the saved cursor",
-                        extra={"source": SOURCE, "outcome": str(err)[:300]})
-            return None
-
-    @staticmethod
-    def _bad_ticket(ticket_id: str, err: Exception) -> None:
-        log.warning("ticket skipped by reconciliation", extra={"source": SOURCE, "ticket_id": ticket_id,
-                                                               "outcome": str(err)[:300]})
+        return self._result(totals, tickets)
 
 
 def schedule_reconciliation(scheduler: Any, reconciler: Reconciler, interval_seconds: float = 300) -> None:
     """Add the reconciliation poll to an APScheduler scheduler: one at a time, missed runs coalesced."""
-    if interval_seconds <= 0:
-        raise ValueError("interval_seconds must be positive")
-    scheduler.add_job(reconciler.run_safely, "interval", seconds=interval_seconds, id="zendesk-reconcile",
-                      max_instances=1, coalesce=True, replace_existing=True)
+    reconciler.schedule(scheduler, interval_seconds)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -35,7 +34,7 @@ from adapters.freshdesk.backfill import FreshdeskHistoryApi, is_history_event, i
 from adapters.freshdesk.const import SOURCE
 from adapters.registry import freshdesk_client
 from adapters.values import iso_instant
-from connector.backfill import Applied, _consume, load_state, save_state
+from connector.backfill import Applied, PollingReconciler, ReconcileResult, _consume, load_state, save_state
 from connector.config import Config, SourceConfig
 from connector.errors import ConfigError, ConnectorError
 from connector.events import Event, format_instant, parse_instant, write_jsonl
@@ -232,16 +231,11 @@ def backfill_freshdesk(settings: Settings, config: Config | None, *, since: date
 # --- reconciliation ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ReconcileResult:
-    tickets: int
-    events: int
-    applied: int
-    actions: int
-
-
-class FreshdeskReconciler:
+class FreshdeskReconciler(PollingReconciler):
     """Poll Freshdesk for tickets updated since the last poll and apply what the webhooks missed."""
+
+    source = SOURCE
+    retry_hint = "the next poll reads the same window again"
 
     def __init__(self, store: Store, processor: TicketProcessor, client: FreshdeskHistoryApi, *, account: str,
                  field_names: Mapping[str, str] | None = None, status_map: Mapping[str, str] | None = None,
@@ -285,32 +279,10 @@ class FreshdeskReconciler:
             save_state(self.cursor_path, {"version": STATE_VERSION, "source": SOURCE, "account": self.account,
                                           "window": format_instant(self.window),
                                           "saved_at": format_instant(datetime.now(UTC))})
-        result = ReconcileResult(tickets=tickets, events=totals.events, applied=totals.applied,
-                                 actions=totals.actions)
-        if result.applied:
-            log.info("reconciliation recovered events", extra={
-                "source": SOURCE, "outcome": f"{result.applied} events, {result.actions} actions"})
-        return result
-
-    def run_safely(self) -> ReconcileResult | None:
-        """`run_once` for the scheduler: the connector's errors are logged, the next run tries again."""
-        try:
-            return self.run_once()
-        except ConnectorError as err:
-            log.warning("reconciliation failed; the next poll reads the same window again",
-                        extra={"source": SOURCE, "outcome": str(err)[:300]})
-            return None
-
-    @staticmethod
-    def _bad_ticket(ticket_id: str, err: Exception) -> None:
-        log.warning("ticket skipped by reconciliation", extra={"source": SOURCE, "ticket_id": ticket_id,
-                                                               "outcome": str(err)[:300]})
+        return self._result(totals, tickets)
 
 
 def schedule_freshdesk_reconciliation(scheduler: Any, reconciler: FreshdeskReconciler,
                                       interval_seconds: float = 300) -> None:
     """Add the Freshdesk reconciliation poll to an APScheduler scheduler: one at a time, missed runs coalesced."""
-    if interval_seconds <= 0:
-        raise ValueError("interval_seconds must be positive")
-    scheduler.add_job(reconciler.run_safely, "interval", seconds=interval_seconds, id="freshdesk-reconcile",
-                      max_instances=1, coalesce=True, replace_existing=True)
+    reconciler.schedule(scheduler, interval_seconds)

@@ -13,15 +13,11 @@ given. Missing FRESHDESK_DOMAIN/FRESHDESK_API_KEY, a bad date or an API error en
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import TextIO
 
 import click
 
-from connector.cli_zendesk import CONTEXT, _pulse, parse_since
-from connector.clierrors import cli_errors
-from connector.settings import Settings
+from connector.cli_zendesk import CONTEXT, run_backfill
 
 DEFAULT_STATE = Path(".connector") / "freshdesk-backfill.json"
 
@@ -41,86 +37,12 @@ DEFAULT_STATE = Path(".connector") / "freshdesk-backfill.json"
 def freshdesk(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
               config_path: str | None) -> None:
     """List Freshdesk tickets with their stats and conversations as canonical events (resumable)."""
-    from connector.backfill import Applied, load_state
     from connector.backfill_freshdesk import backfill_freshdesk, missing_credentials
-    from connector.config import load_config
 
-    if (out_path is None) == (not to_store):
-        raise click.UsageError("give exactly one of --out FILE or --store")
-    since = parse_since(since_text) if since_text is not None else None
-    if restart and since is None:
-        raise click.UsageError("--restart needs --since DATE")
-    settings = Settings.from_env(None, **({"config_path": config_path} if config_path else {}))
-    state_file = Path(state_path)
-    with cli_errors():
-        config = load_config(settings.config_path) if settings.config_path else None
-        missing = missing_credentials(settings, config)
-        if missing:
-            raise click.ClickException(f"the Freshdesk backfill needs {', '.join(missing)} set in the environment")
-        state = None if restart else load_state(state_file)
-    resuming = state is not None and state.get("window") is not None
-    if resuming:
-        note = " (--since ignored; use --restart to start again)" if since is not None else ""
-        click.echo(f"resuming from the position saved in {state_file}{note}", err=True)
-    elif since is None:
-        raise click.UsageError("give --since DATE (no saved position to resume from)")
-
-    store = None
-    processor = None
-    if to_store:
-        if config is None:
-            raise click.UsageError("--store needs a config: --config FILE or CONNECTOR_CONFIG")
-        from connector.store import Store
-        from connector.worker import TicketProcessor
-
-        with cli_errors():
-            store = Store(settings.database_url)
-            store.upgrade()
-        processor = TicketProcessor(store, config, {})
-
-    out: TextIO | None = None
-    close = False
-    if out_path == "-":
-        out = sys.stdout
-    elif out_path is not None:
-        try:
-            out = open(out_path, "a" if resuming else "w", encoding="utf-8")
-        except OSError as err:
-            raise click.ClickException(f"cannot write {out_path}: {err.strerror}") from None
-        close = True
-
-    skipped: list[str] = []
-
-    def bad_ticket(ticket_id: str, err: Exception) -> None:
-        skipped.append(ticket_id)
-        click.echo(f"warning: ticket {ticket_id} skipped: {err}", err=True)
-
-    totals = Applied()
-    tickets = 0
-    try:
-        # click draws the bar only when stderr is a terminal
-        with click.progressbar(_pulse(), label="tickets", show_pos=True, file=sys.stderr) as bar, cli_errors():
-
-            def progress(n: int) -> None:
-                nonlocal tickets
-                tickets += n
-                bar.update(n)
-
-            count = backfill_freshdesk(settings, config, since=since, out=out, store=store, state_path=state_file,
-                                       progress=progress, restart=restart, processor=processor,
-                                       on_bad_ticket=bad_ticket, totals=totals)
-    finally:
-        if close and out is not None:
-            out.close()
-        if store is not None:
-            store.dispose()
-    where = "stdout" if out_path == "-" else (out_path or "the store")
-    line = f"backfill freshdesk: {count} events from {tickets} tickets → {where}"
-    if to_store:
-        line += f" ({totals.applied} new, {totals.actions} actions recorded as dry-run)"
-    if skipped:
-        line += f"; {len(skipped)} tickets skipped"
-    click.echo(line, err=True)
+    run_backfill(source="freshdesk", label="Freshdesk", position="position", resume_key="window",
+                 run=backfill_freshdesk, missing_credentials=missing_credentials, since_text=since_text,
+                 out_path=out_path, to_store=to_store, restart=restart, state_path=state_path,
+                 config_path=config_path)
 
 
 def freshdesk_command() -> click.Command:

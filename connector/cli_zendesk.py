@@ -12,7 +12,7 @@ date or an API error end the command with `Error: …` on stderr and exit code 1
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -70,7 +70,22 @@ def backfill() -> None:
 def zendesk(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
             config_path: str | None, page_size: int) -> None:
     """Export Zendesk tickets and their audits as canonical events (resumable)."""
-    from connector.backfill import Applied, backfill_zendesk, load_state, missing_credentials
+    from connector.backfill import backfill_zendesk, missing_credentials
+
+    run_backfill(source="zendesk", label="Zendesk", position="cursor", resume_key="cursor", run=backfill_zendesk,
+                 missing_credentials=missing_credentials, since_text=since_text, out_path=out_path,
+                 to_store=to_store, restart=restart, state_path=state_path, config_path=config_path,
+                 page_size=page_size)
+
+
+def run_backfill(*, source: str, label: str, position: str, resume_key: str, run: Callable[..., int],
+                 missing_credentials: Callable[[Settings, Any], list[str]], since_text: str | None,
+                 out_path: str | None, to_store: bool, restart: bool, state_path: str, config_path: str | None,
+                 **options: Any) -> None:
+    """What every `connector backfill <source>` does around the source's own `run`: check the arguments and
+    credentials, resume from the saved `position` (found under `resume_key`), open the output, show progress,
+    and print a summary."""
+    from connector.backfill import Applied, load_state
     from connector.config import load_config
 
     if (out_path is None) == (not to_store):
@@ -84,14 +99,14 @@ def zendesk(since_text: str | None, out_path: str | None, to_store: bool, restar
         config = load_config(settings.config_path) if settings.config_path else None
         missing = missing_credentials(settings, config)
         if missing:
-            raise click.ClickException(f"the Zendesk backfill needs {', '.join(missing)} set in the environment")
+            raise click.ClickException(f"the {label} backfill needs {', '.join(missing)} set in the environment")
         state = None if restart else load_state(state_file)
-    resuming = state is not None and state.get("cursor") is not None
+    resuming = state is not None and state.get(resume_key) is not None
     if resuming:
         note = " (--since ignored; use --restart to start again)" if since is not None else ""
-        click.echo(f"resuming from the cursor saved in {state_file}{note}", err=True)
+        click.echo(f"resuming from the {position} saved in {state_file}{note}", err=True)
     elif since is None:
-        raise click.UsageError("give --since DATE (no saved cursor to resume from)")
+        raise click.UsageError(f"give --since DATE (no saved {position} to resume from)")
 
     store = None
     processor = None
@@ -126,6 +141,7 @@ def zendesk(since_text: str | None, out_path: str | None, to_store: bool, restar
     totals = Applied()
     tickets = 0
     try:
+        # click draws the bar only when stderr is a terminal
         with click.progressbar(_pulse(), label="tickets", show_pos=True, file=sys.stderr) as bar, cli_errors():
 
             def progress(n: int) -> None:
@@ -133,16 +149,16 @@ def zendesk(since_text: str | None, out_path: str | None, to_store: bool, restar
                 tickets += n
                 bar.update(n)
 
-            count = backfill_zendesk(settings, config, since=since, out=out, store=store, state_path=state_file,
-                                     progress=progress, restart=restart, processor=processor,
-                                     page_size=page_size, on_bad_ticket=bad_ticket, totals=totals)
+            count = run(settings, config, since=since, out=out, store=store, state_path=state_file,
+                        progress=progress, restart=restart, processor=processor, on_bad_ticket=bad_ticket,
+                        totals=totals, **options)
     finally:
         if close and out is not None:
             out.close()
         if store is not None:
             store.dispose()
     where = "stdout" if out_path == "-" else (out_path or "the store")
-    line = f"backfill zendesk: {count} events from {tickets} tickets → {where}"
+    line = f"backfill {source}: {count} events from {tickets} tickets → {where}"
     if to_store:
         line += f" ({totals.applied} new, {totals.actions} actions recorded as dry-run)"
     if skipped:
