@@ -36,22 +36,17 @@ def _webhook_secrets(settings: Settings) -> list[str]:
     return secrets
 
 
-def _env(settings: Settings, name: str) -> str | None:
-    secret = settings.env.get(name)
-    value = secret.reveal().strip() if secret is not None else ""
-    return value or None
-
-
-def _section(config: Config | None, source: str) -> SourceConfig:
+def source_section(config: Config | None, source: str) -> SourceConfig:
+    """Return a source's config section, or the defaults when the config has none."""
     section = config.sources.get(source) if config is not None else None
     return section if section is not None else SourceConfig()
 
 
 def zendesk_client(settings: Settings, config: Config | None) -> ZendeskClient | None:
     """Return a Zendesk API client when ZENDESK_EMAIL and ZENDESK_API_TOKEN are set, else None."""
-    section = _section(config, ZENDESK)
-    email, token = _env(settings, "ZENDESK_EMAIL"), _env(settings, "ZENDESK_API_TOKEN")
-    subdomain = _env(settings, "ZENDESK_SUBDOMAIN") or section.account
+    section = source_section(config, ZENDESK)
+    email, token = settings.env_value("ZENDESK_EMAIL"), settings.env_value("ZENDESK_API_TOKEN")
+    subdomain = settings.env_value("ZENDESK_SUBDOMAIN") or section.account
     if not (email and token) or not (subdomain or section.base_url) or not section.enabled:
         return None
     try:
@@ -62,8 +57,8 @@ def zendesk_client(settings: Settings, config: Config | None) -> ZendeskClient |
 
 def freshdesk_client(settings: Settings, config: Config | None) -> FreshdeskClient | None:
     """Return a Freshdesk API client when FRESHDESK_API_KEY and a domain (or base_url) are set, else None."""
-    section = _section(config, FRESHDESK)
-    key, domain = _env(settings, "FRESHDESK_API_KEY"), _env(settings, "FRESHDESK_DOMAIN") or section.account
+    section = source_section(config, FRESHDESK)
+    key, domain = settings.env_value("FRESHDESK_API_KEY"), settings.env_value("FRESHDESK_DOMAIN") or section.account
     if not key or not (domain or section.base_url) or not section.enabled:
         return None
     try:
@@ -78,22 +73,22 @@ def build_inbound(source: str, settings: Settings, config: Config | None = None)
         secrets = _webhook_secrets(settings)
         return webhook.WebhookAdapter(secrets) if secrets else None
     if source == ZENDESK:
-        secrets = [s.strip() for s in (_env(settings, "ZENDESK_WEBHOOK_SECRET") or "").split(",") if s.strip()]
+        secrets = [s.strip() for s in (settings.env_value("ZENDESK_WEBHOOK_SECRET") or "").split(",") if s.strip()]
         if not secrets:
             return None
-        section = _section(config, ZENDESK)
-        account = _env(settings, "ZENDESK_SUBDOMAIN") or section.account
+        section = source_section(config, ZENDESK)
+        account = settings.env_value("ZENDESK_SUBDOMAIN") or section.account
         if not account:
             raise ConfigError("ZENDESK_SUBDOMAIN (or sources.zendesk.account) names the Zendesk account; "
                               "it is needed once ZENDESK_WEBHOOK_SECRET is set")
         return ZendeskAdapter(secrets, account=account, api=zendesk_client(settings, config),
                               field_names=section.field_names, status_map=section.status_map)
     if source == FRESHDESK:
-        secrets = [s.strip() for s in (_env(settings, "FRESHDESK_WEBHOOK_SECRET") or "").split(",") if s.strip()]
+        secrets = [s.strip() for s in (settings.env_value("FRESHDESK_WEBHOOK_SECRET") or "").split(",") if s.strip()]
         if not secrets:
             return None
-        section = _section(config, FRESHDESK)
-        domain = _env(settings, "FRESHDESK_DOMAIN") or section.account
+        section = source_section(config, FRESHDESK)
+        domain = settings.env_value("FRESHDESK_DOMAIN") or section.account
         if not domain:
             raise ConfigError("FRESHDESK_DOMAIN (or sources.freshdesk.account) names the Freshdesk account; "
                               "it is needed once FRESHDESK_WEBHOOK_SECRET is set")
@@ -117,7 +112,7 @@ def build_writer(source: str, settings: Settings, config: Config | None) -> Writ
             raise ConfigError(f"sources.{webhook.SOURCE}: {err}") from None
     marker = config.writeback.marker_tag if config is not None else "sla_connector"
     if source == ZENDESK:
-        return ZendeskWriter(zendesk_client(settings, config), _section(config, ZENDESK), marker_tag=marker)
+        return ZendeskWriter(zendesk_client(settings, config), source_section(config, ZENDESK), marker_tag=marker)
     if source == FRESHDESK:
-        return FreshdeskWriter(freshdesk_client(settings, config), _section(config, FRESHDESK), marker_tag=marker)
+        return FreshdeskWriter(freshdesk_client(settings, config), source_section(config, FRESHDESK), marker_tag=marker)
     return None

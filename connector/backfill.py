@@ -32,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from adapters.registry import zendesk_client
+from adapters.registry import source_section, zendesk_client
 from adapters.zendesk.backfill import is_history_event, iter_ticket_history
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE
-from connector.config import Config, SourceConfig
+from connector.config import Config
 from connector.errors import ConfigError, ConnectorError
 from connector.events import Event, format_instant, write_jsonl
 from connector.settings import Settings
@@ -144,14 +144,21 @@ class Applied:
         self.actions += other.actions
 
 
-def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied:
-    """Apply events ticket by ticket (in their order), skipping what the store already holds."""
+Unseen = Callable[[Sequence[Event], Iterable[Event]], list[Event]]
+
+
+def apply_events(processor: TicketProcessor, events: Sequence[Event], *, unseen: Unseen | None = None) -> Applied:
+    """Apply events ticket by ticket (in their order), skipping what the store already holds.
+
+    `unseen` decides what the store already holds (a source's own history ids); Zendesk's by default.
+    """
+    unseen = unseen or unseen_events
     result = Applied(events=len(events))
     by_ticket: dict[TicketKey, list[Event]] = {}
     for event in events:
         by_ticket.setdefault(event.key, []).append(event)
     for key, batch in by_ticket.items():
-        for event in unseen_events(batch, processor.store.ticket_events(key)):
+        for event in unseen(batch, processor.store.ticket_events(key)):
             added = processor.apply_event(event)
             result.applied += 1
             result.actions += len(added)
@@ -163,26 +170,15 @@ def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied
 
 def missing_credentials(settings: Settings, config: Config | None) -> list[str]:
     """The Zendesk variables a backfill still needs (the subdomain may come from sources.zendesk)."""
-    section = _section(config)
-    missing = [name for name in CREDENTIALS if not _env(settings, name)]
+    section = source_section(config, SOURCE)
+    missing = [name for name in CREDENTIALS if not settings.env_value(name)]
     if "ZENDESK_SUBDOMAIN" in missing and (section.account or section.base_url):
         missing.remove("ZENDESK_SUBDOMAIN")
     return missing
 
 
-def _env(settings: Settings, name: str) -> str | None:
-    secret = settings.env.get(name)
-    value = secret.reveal().strip() if secret is not None else ""
-    return value or None
-
-
-def _section(config: Config | None) -> SourceConfig:
-    section = config.sources.get(SOURCE) if config is not None else None
-    return section if section is not None else SourceConfig()
-
-
 def _account(settings: Settings, config: Config | None) -> str:
-    account = _env(settings, "ZENDESK_SUBDOMAIN") or _section(config).account
+    account = settings.env_value("ZENDESK_SUBDOMAIN") or source_section(config, SOURCE).account
     if not account:
         raise ConfigError("ZENDESK_SUBDOMAIN (or sources.zendesk.account) names the Zendesk account")
     return account
@@ -226,7 +222,7 @@ def backfill_zendesk(settings: Settings, config: Config | None, *, since: dateti
         raise ConfigError("nothing to resume: give --since DATE")
     started = since if since is not None and cursor is None else None
     api = client or _client(settings, config)
-    section = _section(config)
+    section = source_section(config, SOURCE)
     if store is not None and processor is None:
         assert config is not None
         processor = TicketProcessor(store, config, {})  # no writers: history is recorded, not acted upon

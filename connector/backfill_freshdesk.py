@@ -32,14 +32,15 @@ from typing import Any, TextIO
 
 from adapters.freshdesk.backfill import FreshdeskHistoryApi, is_history_event, iter_ticket_history
 from adapters.freshdesk.const import SOURCE
-from adapters.registry import freshdesk_client
+from adapters.registry import freshdesk_client, source_section
 from adapters.values import iso_instant
 from connector.backfill import Applied, PollingReconciler, ReconcileResult, _consume, load_state, save_state
-from connector.config import Config, SourceConfig
+from connector.backfill import apply_events as apply_history
+from connector.config import Config
 from connector.errors import ConfigError, ConnectorError
 from connector.events import Event, format_instant, parse_instant, write_jsonl
 from connector.settings import Settings
-from connector.store import Store, TicketKey
+from connector.store import Store
 from connector.worker import TicketProcessor
 
 log = logging.getLogger("connector.backfill_freshdesk")
@@ -80,36 +81,16 @@ def unseen_events(new: Sequence[Event], stored: Iterable[Event]) -> list[Event]:
 
 def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied:
     """Apply events ticket by ticket (in their order), skipping what the store already holds."""
-    result = Applied(events=len(events))
-    by_ticket: dict[TicketKey, list[Event]] = {}
-    for event in events:
-        by_ticket.setdefault(event.key, []).append(event)
-    for key, batch in by_ticket.items():
-        for event in unseen_events(batch, processor.store.ticket_events(key)):
-            added = processor.apply_event(event)
-            result.applied += 1
-            result.actions += len(added)
-    return result
+    return apply_history(processor, events, unseen=unseen_events)
 
 
 # --- settings ------------------------------------------------------------------------------------
 
 
-def _env(settings: Settings, name: str) -> str | None:
-    secret = settings.env.get(name)
-    value = secret.reveal().strip() if secret is not None else ""
-    return value or None
-
-
-def _section(config: Config | None) -> SourceConfig:
-    section = config.sources.get(SOURCE) if config is not None else None
-    return section if section is not None else SourceConfig()
-
-
 def missing_credentials(settings: Settings, config: Config | None) -> list[str]:
     """The Freshdesk variables a backfill still needs (the domain may come from sources.freshdesk)."""
-    section = _section(config)
-    missing = [name for name in CREDENTIALS if not _env(settings, name)]
+    section = source_section(config, SOURCE)
+    missing = [name for name in CREDENTIALS if not settings.env_value(name)]
     if "FRESHDESK_DOMAIN" in missing and (section.account or section.base_url):
         missing.remove("FRESHDESK_DOMAIN")
     return missing
@@ -117,7 +98,7 @@ def missing_credentials(settings: Settings, config: Config | None) -> list[str]:
 
 def account_of(settings: Settings, config: Config | None) -> str:
     """The account name the webhook path uses: the domain without `.freshdesk.com`."""
-    domain = _env(settings, "FRESHDESK_DOMAIN") or _section(config).account
+    domain = settings.env_value("FRESHDESK_DOMAIN") or source_section(config, SOURCE).account
     if not domain:
         raise ConfigError("FRESHDESK_DOMAIN (or sources.freshdesk.account) names the Freshdesk account")
     text = domain.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
@@ -178,7 +159,7 @@ def backfill_freshdesk(settings: Settings, config: Config | None, *, since: date
     else:
         window, page = since, 1
     api = client or _client(settings, config)
-    section = _section(config)
+    section = source_section(config, SOURCE)
     if store is not None and processor is None:
         assert config is not None
         processor = TicketProcessor(store, config, {})  # no writers: history is recorded, not acted upon

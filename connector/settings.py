@@ -54,6 +54,12 @@ class Settings:
     claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
     env: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
 
+    def env_value(self, name: str) -> str | None:
+        """Return a help desk variable (ZENDESK_*, FRESHDESK_*) stripped, or None when unset or blank."""
+        secret = self.env.get(name)
+        value = secret.reveal().strip() if secret is not None else ""
+        return value or None
+
     def secret_values(self) -> list[str]:
         """Every secret these settings hold, for the log scrubber: tokens, keys and webhook secrets only.
 
