@@ -186,12 +186,13 @@ def explain(config_path: str | None, events_path: str, ticket_id: str, source: s
 
 def _add_service_commands() -> None:
     from connector.cli_freshdesk import freshdesk_command
+    from connector.cli_reports import COMMANDS as REPORTS
     from connector.cli_service import COMMANDS as SERVICE
     from connector.cli_zendesk import COMMANDS as ZENDESK
     from connector.cli_zendesk import backfill
 
     backfill.add_command(freshdesk_command())
-    for command in (*SERVICE, *ZENDESK):
+    for command in (*SERVICE, *ZENDESK, *REPORTS):
         main.add_command(command)
 
 

@@ -329,6 +329,117 @@ class SourceConfig(_Frozen):
 WRITEBACK_ACTIONS = ("set_due_date", *ACTION_KINDS)
 
 
+# --- reports: service-credit contracts and report settings ---------------------------------------
+
+
+def _credit_pct(value: Any) -> float:
+    text = str(value).strip()
+    if text.endswith("%"):
+        text = text[:-1]
+    try:
+        pct = float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a percentage such as '10%'") from None
+    if not 0 <= pct <= 100:
+        raise ValueError(f"{value!r} must be between 0% and 100%")
+    return pct
+
+
+Percent = Annotated[float, BeforeValidator(_credit_pct)]
+
+
+class CreditStep(_Frozen):
+    """One step of a sliding scale: attainment below `below` earns `credit` (of the period's fee)."""
+
+    below: Percent
+    credit: Percent
+
+
+class Exclusion(_Frozen):
+    """Clocks of tickets matching `when` do not count towards a contract (e.g. customer-caused delays)."""
+
+    name: str
+    when: Condition
+
+
+class Contract(_Frozen):
+    """A customer's service-credit terms: which clocks count, per period, and the sliding scale."""
+
+    name: str
+    organizations: Names = Field(min_length=1)
+    policies: Names | None = None
+    metrics: Names | None = None
+    severities: Names | None = None
+    period: Literal["week", "month", "quarter"] = "month"
+    fee: float | None = Field(default=None, ge=0)
+    currency: str | None = None
+    exclusions: tuple[Exclusion, ...] = ()
+    credits: tuple[CreditStep, ...] = Field(min_length=1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for name in value or ():
+            if name not in METRICS:
+                raise ValueError(f"unknown metric {name!r}; metrics are {', '.join(METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _scale_slides(self) -> Contract:
+        steps = sorted(self.credits, key=lambda s: -s.below)
+        for higher, lower in zip(steps, steps[1:], strict=False):
+            if lower.below == higher.below:
+                raise ValueError(f"two credit steps are both below {higher.below:g}%")
+            if lower.credit < higher.credit:
+                raise ValueError(f"credit {lower.credit:g}% below {lower.below:g}% is less than "
+                                 f"{higher.credit:g}% below {higher.below:g}%: a worse attainment must not earn less")
+        return self
+
+    def credit_for(self, attainment_pct: float | None) -> float:
+        """Return the credit % the sliding scale gives for an attainment (0 when nothing was measured)."""
+        if attainment_pct is None:
+            return 0.0
+        return max((s.credit for s in self.credits if attainment_pct < s.below), default=0.0)
+
+
+def _share_or_duration(value: Any) -> Any:
+    """Accept '25%' (of the target) or a duration such as 30m."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return ("pct", _percent(value))
+    return ("seconds", parse_duration(value))
+
+
+class AuditSettings(_Frozen):
+    """What the severity audit calls suspicious."""
+
+    # severity lowered when the old due instant was at most this far ahead: a share of the old target
+    # ('25%': within its last quarter) or a duration (30m); a lowering after the old due instant always counts
+    lowered_within: Annotated[tuple[Literal["pct", "seconds"], float], BeforeValidator(_share_or_duration)] = \
+        ("pct", 25.0)
+    pause_within: Duration = 900          # a pause this soon after a customer's reply, with no agent reply
+
+    def lowered_window(self, target_seconds: float) -> float:
+        """Return how many seconds before the old due instant a lowering counts as suspicious."""
+        kind, value = self.lowered_within
+        return target_seconds * value / 100 if kind == "pct" else value
+
+
+class ReportSettings(_Frozen):
+    timezone: str = "UTC"                 # where days, weeks and months begin
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/New_York)") from None
+        return value
+
+
 class Writeback(_Frozen):
     dry_run: bool = False
     actions: Names = WRITEBACK_ACTIONS
@@ -354,6 +465,8 @@ class Config(_Frozen):
     escalations: tuple[Escalation, ...] = ()
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     writeback: Writeback = Field(default_factory=Writeback)
+    contracts: tuple[Contract, ...] = ()
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("priority_map", mode="before")
     @classmethod
@@ -482,6 +595,18 @@ def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None],
                 # a severity is not a help-desk priority; the adapter needs the tool's own value
                 problems.append(f"escalations[{i}].actions[{j}].set_priority: give the help desk's priority "
                                 f"(e.g. urgent), not the severity {action.set_priority!r}")
+    names = set()
+    for i, contract in enumerate(cfg.contracts):
+        if contract.name in names:
+            problems.append(f"contracts[{i}].name: duplicate contract name {contract.name!r}")
+        names.add(contract.name)
+        for pol_name in contract.policies or ():
+            if pol_name not in policy_names:
+                problems.append(f"contracts[{i}].policies: unknown policy {pol_name!r}")
+        for sev in contract.severities or ():
+            check_sev(f"contracts[{i}].severities", sev)
+        for j, exclusion in enumerate(contract.exclusions):
+            check_when(f"contracts[{i}].exclusions[{j}].when", exclusion.when)
     return problems
 
 

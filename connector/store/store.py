@@ -195,6 +195,14 @@ class Store:
         with self.read() as conn:
             return _load_events(conn, key)
 
+    def all_events(self, *, until: datetime | None = None) -> list[Event]:
+        """Return every stored event (up to `until`), in the order the core applies them."""
+        query = select(events.c.payload).order_by(events.c.occurred_at, events.c.id)
+        if until is not None:
+            query = query.where(events.c.occurred_at <= until)
+        with self.read() as conn:
+            return [parse_event(r.payload) for r in conn.execute(query)]
+
     # -- outbox ---------------------------------------------------------------------------------
 
     def claim_outbox(self, *, now: datetime, limit: int = 20, lease: timedelta = timedelta(minutes=2),

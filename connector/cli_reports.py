@@ -1,0 +1,123 @@
+"""`connector report sla|credits|kpis|audit`: the reports, offline from a JSONL history or live from the store.
+
+    connector report sla --config F --events E.jsonl [--from D --to D] [--now ISO] [--by …] [--period …]
+                         [--tz ZONE] [--format json|csv|html] [--output FILE]
+    connector report sla --config F                     # from the store (CONNECTOR_DATABASE_URL)
+
+Offline, `--now` defaults to the last event's time; from the store, to the current time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connector.clierrors import cli_errors
+from connector.reports.build import REPORTS, ReportOptions, build_report
+from connector.reports.sla import GROUPINGS
+from connector.reports.stats import PERIODS
+
+HELP = {
+    "sla": "SLA attainment per metric, severity and policy: met, breached, attainment %, business-time "
+           "p50/p90/p95/max, breach minutes and the breach list.",
+    "credits": "Service credits per contract (config `contracts`) and period: attainment and the credit due.",
+    "kpis": "Leading KPIs: backlog by age and severity, trends, reopen rate, paused share, escalations, groups.",
+    "audit": "Severity audit: declared vs classified severity, P1 share, rules fired, suspicious patterns.",
+}
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None or output == "-":
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise click.ClickException(f"cannot write {output}: {err.strerror}") from None
+    click.echo(f"wrote {output}", err=True)
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def _make(name: str) -> click.Command:
+    from connector.cli import _config, _config_option, _events, _now, _skip_option
+
+    params: list[Callable[[Any], Any]] = [
+        _config_option,
+        click.option("--events", "events_path", type=click.Path(dir_okay=False),
+                     help="Canonical events (JSONL). Without it, the store at CONNECTOR_DATABASE_URL."),
+        click.option("--from", "start", metavar="DATE|ISO", help="First day (or instant) of the window."),
+        click.option("--to", "end", metavar="DATE|ISO", help="Last day of the window (a date includes that day)."),
+        click.option("--now", "now_text", metavar="ISO",
+                     help="Instant the clocks are evaluated at (default: last event offline, the current time live)."),
+        click.option("--period", type=click.Choice(PERIODS),
+                     help="Split by day, week, month or quarter (sla: off by default; kpis, audit: week)."),
+        click.option("--tz", metavar="ZONE", help="Time zone of dates and periods (default: reports.timezone, UTC)."),
+        click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json",
+                     show_default=True),
+        click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output."),
+        _skip_option,
+    ]
+    if name == "sla":
+        params.insert(6, click.option("--by", multiple=True, metavar="KEYS",
+                                      help=f"Group by these (comma-separated or repeated): {', '.join(GROUPINGS)}. "
+                                           "Default: metric,severity,policy."))
+        params.insert(7, click.option("--breach-limit", type=click.IntRange(min=0), default=1000, show_default=True,
+                                      help="At most this many breaches listed (all are counted)."))
+
+    def body(config_path: str | None, events_path: str | None, start: str | None, end: str | None,
+             now_text: str | None, period: str | None, tz: str | None, fmt: str, output: str | None,
+             skip_bad: bool, by: tuple[str, ...] = (), breach_limit: int = 1000) -> None:
+        import json
+
+        cfg = _config(config_path)
+        now = _now(now_text)
+        options = ReportOptions(start=start, end=end, period=period, by=_split(by), timezone=tz,
+                                breach_limit=breach_limit)
+        with cli_errors():
+            if events_path is not None:
+                report = build_report(name, cfg, events=_events(events_path, skip_bad=skip_bad), now=now,
+                                      options=options)
+            else:
+                report = build_report(name, cfg, store=_open_store(), now=now or datetime.now(UTC),
+                                      options=options)
+        if fmt == "json":
+            text = json.dumps(report, indent=2, ensure_ascii=False)
+        else:
+            from connector.reports.render import render_csv, render_html
+
+            text = render_csv(report) if fmt == "csv" else render_html(report)
+        _write(text, output)
+
+    body.__doc__ = HELP[name]
+    fn: Any = body
+    for decorate in reversed(params):
+        fn = decorate(fn)
+    return click.command(name)(fn)
+
+
+def _open_store() -> Any:
+    from connector.settings import Settings
+    from connector.store import Store
+
+    with cli_errors():
+        store = Store(Settings.from_env().database_url)
+        store.upgrade()
+    return store
+
+
+@click.group()
+def report() -> None:
+    """Reports: SLA attainment, service credits, leading KPIs, severity audit (JSON, CSV or HTML)."""
+
+
+for _name in REPORTS:
+    report.add_command(_make(_name))
+
+COMMANDS = (report,)

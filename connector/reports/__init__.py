@@ -1,0 +1,21 @@
+"""Reports: SLA attainment, service credits, leading KPIs and the severity audit.
+
+Every report is computed from a `Dataset` (`dataset.collect`: the rules core run over a history, from a
+JSONL file or the store's events) as JSON-ready data; `render` turns that into CSV or a self-contained HTML
+page. From the store, SLA attainment is aggregated in SQL over the `clocks` table (`store_sla`).
+
+    sla      attainment %, business-time percentiles, breach minutes and the breach list (`sla`)
+    credits  service credits per contract and period (`credits`)
+    kpis     backlog, trends, reopens, paused share, escalations, groups (`kpis`)
+    audit    declared vs classified severity, P1 share, rules, suspicious patterns (`audit`)
+"""
+
+from connector.reports.audit import audit_report
+from connector.reports.credits import credits_report
+from connector.reports.dataset import Dataset, collect
+from connector.reports.kpis import kpi_report
+from connector.reports.sla import sla_report
+
+REPORTS = ("sla", "credits", "kpis", "audit")
+
+__all__ = ["REPORTS", "Dataset", "audit_report", "collect", "credits_report", "kpi_report", "sla_report"]

@@ -1,0 +1,94 @@
+"""Severity audit: is the severity honest, and does anything look like gaming the clocks?
+
+- **confusion**: declared severity (the help desk's priority through `priority_map`; `(none)` without one)
+  against the classified severity the clocks used, over the tickets created in the window, with the share
+  where they agree;
+- **top share**: the share of tickets classified at the top severity (P1) per period, per requester
+  organization and per group — "everything is P1" shows here;
+- **rules**: how often each classification rule fired (`priority_map` and `default` included);
+- **findings**: severity lowered shortly before a breach, and pauses right after a customer reply (see
+  `connector.reports.dataset`), with counts per kind.
+
+Tickets are counted as they stand at `now`, in the window by creation; findings by the instant they happened.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connector.config import Config
+from connector.events import format_instant
+from connector.reports.dataset import Dataset, TicketRow
+from connector.reports.stats import EVERYTHING, Window, period_label
+
+NONE = "(none)"
+FINDING_KINDS = ("severity_lowered_before_breach", "pause_after_customer_reply")
+
+
+def _share(tickets: list[TicketRow], top: str | None, key: Any) -> list[dict[str, Any]]:
+    groups: dict[Any, list[int]] = {}
+    for t in tickets:
+        g = groups.setdefault(key(t), [0, 0])
+        g[0] += 1
+        g[1] += 1 if t.classified == top else 0
+    return [{"key": k, "tickets": n, "top": p, "share_pct": round(p / n * 100, 2)} for k, (n, p) in groups.items()]
+
+
+def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHING, period: str = "week",
+                 tz: ZoneInfo | None = None) -> dict[str, Any]:
+    """Return the severity audit of a replayed history."""
+    zone = tz or ZoneInfo(config.reports.timezone)
+    severities = list(config.severities)
+    top = severities[0] if severities else None
+    tickets = [t for t in dataset.tickets if t.created_at in window]
+
+    declared_labels = [*severities, NONE]
+    matrix = {d: dict.fromkeys(severities, 0) for d in declared_labels}
+    for t in tickets:
+        row = matrix.setdefault(t.declared or NONE, dict.fromkeys(severities, 0))
+        row[t.classified] = row.get(t.classified, 0) + 1
+    with_declared = [t for t in tickets if t.declared is not None]
+    agree = sum(1 for t in with_declared if t.declared == t.classified)
+    rank = {s: i for i, s in enumerate(severities)}
+    upgraded = sum(1 for t in with_declared if rank.get(t.classified, 99) < rank.get(t.declared or "", 99))
+    confusion = {
+        "declared": declared_labels, "classified": severities,
+        "rows": [{"declared": d, **matrix[d], "total": sum(matrix[d].values())} for d in declared_labels],
+        "tickets": len(tickets), "with_declared": len(with_declared), "agree": agree,
+        "agreement_pct": None if not with_declared else round(agree / len(with_declared) * 100, 2),
+        "raised": upgraded, "lowered": len(with_declared) - agree - upgraded,
+    }
+
+    by_period = sorted(_share(tickets, top, lambda t: period_label(t.created_at, period, zone)),
+                       key=lambda r: r["key"])
+    by_org = sorted(_share(tickets, top, lambda t: t.org), key=lambda r: (-r["tickets"], r["key"] is None,
+                                                                          r["key"] or ""))
+    by_group = sorted(_share(tickets, top, lambda t: t.group), key=lambda r: (-r["tickets"], r["key"] is None,
+                                                                              r["key"] or ""))
+    total_top = sum(1 for t in tickets if t.classified == top)
+
+    rule_order = {r.name: i for i, r in enumerate(config.classification.rules)}
+    fired = Counter((t.rule, t.classified) for t in tickets)
+    rules = [{"rule": rule, "severity": sev, "tickets": n}
+             for (rule, sev), n in sorted(fired.items(), key=lambda kv: (rule_order.get(kv[0][0], 99), kv[0][0],
+                                                                          severities.index(kv[0][1])
+                                                                          if kv[0][1] in severities else 99))]
+
+    findings = [f for f in dataset.findings if f.at in window]
+    return {
+        "report": "audit", "now": format_instant(dataset.now), **window.as_dict(), "timezone": zone.key,
+        "period": period, "top_severity": top,
+        "confusion": confusion,
+        "top_share": {
+            "tickets": len(tickets), "top": total_top,
+            "share_pct": None if not tickets else round(total_top / len(tickets) * 100, 2),
+            "by_period": [{"period": r.pop("key"), **r} for r in by_period],
+            "by_org": [{"org": r.pop("key"), **r} for r in by_org],
+            "by_group": [{"group": r.pop("key"), **r} for r in by_group],
+        },
+        "rules": rules,
+        "findings": {"counts": {k: sum(1 for f in findings if f.kind == k) for k in FINDING_KINDS},
+                     "items": [f.as_dict() for f in findings]},
+    }

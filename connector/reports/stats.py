@@ -1,0 +1,131 @@
+"""Small numeric and calendar helpers shared by the reports: percentiles, attainment, periods, windows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+PERIODS = ("day", "week", "month", "quarter")
+PERCENTILES = (50, 90, 95)
+
+
+def percentile(sorted_values: Sequence[float], pct: float) -> float | None:
+    """Return the pct-th percentile by linear interpolation between closest ranks (None when empty).
+
+    The same definition as PostgreSQL's `percentile_cont` and NumPy's default: position
+    `pct / 100 × (n − 1)` in the sorted values, interpolated between its neighbours.
+    """
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    pos = pct / 100 * (n - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac
+
+
+def attainment(met: int, breached: int) -> float | None:
+    """Return met ÷ (met + breached) × 100, or None when no clock was met or breached."""
+    total = met + breached
+    return None if total == 0 else met / total * 100
+
+
+def num(x: float | None, digits: int = 3) -> int | float | None:
+    """Round for output: whole numbers as int, others to `digits` decimals."""
+    if x is None:
+        return None
+    r = round(float(x), digits)
+    return int(r) if r.is_integer() else r
+
+
+def period_start(at: datetime, period: str, tz: ZoneInfo) -> datetime:
+    """Return the local start of the day, ISO week, month or quarter that contains `at` (aware, in `tz`)."""
+    local = at.astimezone(tz)
+    d = local.date()
+    if period == "day":
+        start = d
+    elif period == "week":
+        start = d - timedelta(days=d.weekday())
+    elif period == "month":
+        start = d.replace(day=1)
+    elif period == "quarter":
+        start = date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+    else:
+        raise ValueError(f"unknown period {period!r}; periods are {', '.join(PERIODS)}")
+    return datetime.combine(start, time(0), tzinfo=tz)
+
+
+def period_label(at: datetime, period: str, tz: ZoneInfo) -> str:
+    """Return the label of the period that contains `at`: 2026-03-02, 2026-W10, 2026-03 or 2026-Q1."""
+    start = period_start(at, period, tz)
+    if period == "day":
+        return start.date().isoformat()
+    if period == "week":
+        year, week, _ = start.date().isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "month":
+        return f"{start.year}-{start.month:02d}"
+    return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+
+
+def next_period(start: datetime, period: str) -> datetime:
+    """Return the local start of the period after the one starting at `start`."""
+    tz = start.tzinfo
+    d = start.date()
+    if period == "day":
+        nd = d + timedelta(days=1)
+    elif period == "week":
+        nd = d + timedelta(days=7)
+    else:
+        months = 1 if period == "month" else 3
+        m = d.month - 1 + months
+        nd = date(d.year + m // 12, m % 12 + 1, 1)
+    return datetime.combine(nd, time(0), tzinfo=tz)
+
+
+def period_bounds(first: datetime, last: datetime, period: str, tz: ZoneInfo) -> list[tuple[str, datetime, datetime]]:
+    """Return (label, start, end) of every period from the one containing `first` to the one containing `last`."""
+    out = []
+    start = period_start(first, period, tz)
+    while start <= last:
+        end = next_period(start, period)
+        out.append((period_label(start, period, tz), start, end))
+        start = end
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The reporting window: instants in [start, end); either side may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def __contains__(self, at: datetime) -> bool:
+        return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
+
+    def as_dict(self) -> dict[str, str | None]:
+        from connector.events import format_instant
+
+        return {"from": format_instant(self.start), "to": format_instant(self.end)}
+
+
+EVERYTHING = Window()  # no bounds: the whole history
+
+
+def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
+    """Parse `--from`/`--to`: a date (local midnight in `tz`; `--to` a date includes that whole day) or an instant."""
+    from connector.events import parse_instant
+
+    value = text.strip()
+    try:
+        d = date.fromisoformat(value)
+    except ValueError:
+        return parse_instant(value, "--to" if end else "--from")
+    if end:
+        d += timedelta(days=1)
+    return datetime.combine(d, time(0), tzinfo=tz)
