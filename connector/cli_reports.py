@@ -85,8 +85,11 @@ def _make(name: str) -> click.Command:
                 report = build_report(name, cfg, events=_events(events_path, skip_bad=skip_bad), now=now,
                                       options=options)
             else:
-                report = build_report(name, cfg, store=_open_store(), now=now or datetime.now(UTC),
-                                      options=options)
+                store = _open_store()
+                try:
+                    report = build_report(name, cfg, store=store, now=now or datetime.now(UTC), options=options)
+                finally:
+                    store.dispose()
         if fmt == "json":
             text = json.dumps(report, indent=2, ensure_ascii=False)
         else:

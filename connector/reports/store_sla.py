@@ -26,7 +26,7 @@ from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import ClockRow
 from connector.reports.sla import breach_entry, normalize_by, row_sort_key, summarize
-from connector.reports.stats import EVERYTHING, PERCENTILES, Window, num, period_bounds
+from connector.reports.stats import EVERYTHING, PERCENTILES, Window, num, period_bounds, period_label
 from connector.store import Store
 from connector.store.schema import clocks as T
 
@@ -97,7 +97,7 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
     dur_q = select(*rdims, func.max(ranked.c.n).label("n"), func.max(ranked.c.x).label("max"),
                    func.sum(ranked.c.late).label("late"), *picks).group_by(*rdims)
     # 3. the stale running clocks, to measure on their calendars
-    stale_q = select(T, *dims).where(*where, stale)
+    stale_q = select(T).where(*where, stale)
 
     with store.read() as conn:
         counts = {tuple(getattr(r, n) for n in names): r for r in conn.execute(counts_q)}
@@ -112,7 +112,10 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
             cal = None
         if cal is not None and base.due_at is not None:
             base = replace(base, elapsed_seconds=base.target_seconds + cal.between(base.due_at, now))
-        extra.setdefault(tuple(getattr(r, n) for n in names), []).append(base)
+        gk = tuple(getattr(r, COLUMNS[k].key) for k in keys)
+        if period is not None:
+            gk = (period_label(base.started_at, period, zone), *gk)
+        extra.setdefault(gk, []).append(base)
 
     rows = []
     for gk, c in counts.items():
