@@ -1,0 +1,635 @@
+"""Render a report (the JSON-ready dict of `build_report`) as CSV or as one self-contained HTML page.
+
+    render_csv(report)    the report's tables; several tables each follow a `# <section>` line, blank-line apart
+    render_html(report)   one page: title, as-of instant, window and zone, charts (inline SVG) and every table
+
+CSV and HTML show the same numbers as the JSON (DESIGN §3.4): seconds stay seconds (the HTML adds a human
+duration beside them), percentages stay as computed; None is an empty cell in CSV and "–" in HTML.
+
+The HTML page needs nothing from the network: CSS is inline, charts are matplotlib figures saved as SVG
+and embedded as `<svg>` elements, and a Content-Security-Policy forbids every fetch. Every text taken from
+the report (org names, groups, finding details come from customers and agents) goes through `html.escape`;
+matplotlib escapes the text it writes into SVG, and mathtext is off so a `$` in a name stays a `$`.
+
+Charts use the object-oriented API (a `Figure` on an Agg canvas), never pyplot: no figure is registered in
+a global list, so nothing needs closing and concurrent requests share no state but the rc settings below.
+Output is deterministic: a constant SVG hash salt, no date in the metadata, ids prefixed per chart.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
+
+__all__ = ["render_csv", "render_html"]
+
+Row = Mapping[str, Any]
+
+# --- columns of each table when it has no rows (otherwise the rows' own keys, in JSON order) ------------
+
+SLA_NUMBERS = ("tickets", "met", "breached", "running", "paused", "cancelled", "attainment_pct", "p50_seconds",
+               "p90_seconds", "p95_seconds", "max_seconds", "breach_seconds")
+CREDIT_COLUMNS = ("contract", "organizations", "period", "period_start", "period_end", "counted", "met", "breached",
+                  "excluded", "attainment_pct", "credit_pct", "fee", "credit_amount", "currency", "breaches_count",
+                  "exclusions_count")
+BREACH_COLUMNS = ("ticket_source", "ticket_account", "ticket_id", "metric", "cycle", "severity", "policy", "group",
+                  "org", "started_at", "due_at", "stopped_at", "target_seconds", "elapsed_seconds", "late_seconds")
+TREND_COLUMNS = ("period", "metric", "tickets", "met", "breached", "attainment_pct", "p50_seconds", "p90_seconds")
+PAUSED_COLUMNS = ("severity", "tickets", "paused_seconds", "open_seconds", "paused_pct")
+SHARE_COLUMNS = ("tickets", "top", "share_pct")
+FINDING_COLUMNS = ("kind", "ticket_source", "ticket_account", "ticket_id", "at", "detail", "group", "org")
+ALL = "(all)"   # the label of a total row added beside per-severity rows
+
+TITLES = {"sla": "SLA attainment", "credits": "Service credits", "kpis": "Leading KPIs", "audit": "Severity audit"}
+
+# --- flattening: nested objects become prefixed columns, lists of scalars one cell -------------------
+
+
+def _flat(row: Row) -> dict[str, Any]:
+    """Return a row with nested objects as `<key>_<subkey>` columns and lists of scalars joined by '; '."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, Mapping):
+            for sub, inner in value.items():
+                out[f"{key}_{sub}"] = inner
+        elif isinstance(value, list | tuple):
+            out[key] = "; ".join("" if v is None else str(v) for v in value)
+        else:
+            out[key] = value
+    return out
+
+
+def _columns(rows: Sequence[Row], fallback: Sequence[str]) -> list[str]:
+    if not rows:
+        return list(fallback)
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def _credit_row(row: Row) -> dict[str, Any]:
+    """A credits row without its nested lists, with their lengths instead."""
+    out = {k: v for k, v in row.items() if k not in ("breaches", "exclusions")}
+    out["breaches_count"] = len(row.get("breaches") or ())
+    out["exclusions_count"] = len(row.get("exclusions") or ())
+    return _flat(out)
+
+
+def _paused_rows(report: Row) -> list[dict[str, Any]]:
+    paused = report["paused"]
+    total = sum(r["tickets"] for r in paused["rows"])
+    return [*paused["rows"], {"severity": ALL, "tickets": total, "paused_seconds": paused["paused_seconds"],
+                              "open_seconds": paused["open_seconds"], "paused_pct": paused["paused_pct"]}]
+
+
+def _sla_columns(report: Row) -> list[str]:
+    return [*(["period"] if report.get("period") else []), *report.get("by", ()), *SLA_NUMBERS]
+
+
+def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
+    """Return (section, flat rows, fallback columns) of every table of a report, in reading order."""
+    name = report.get("report")
+    if name == "sla":
+        return [("rows", [_flat(r) for r in report["rows"]], _sla_columns(report)),
+                ("breaches", [_flat(r) for r in report["breaches"]], list(BREACH_COLUMNS))]
+    if name == "credits":
+        return [("rows", [_credit_row(r) for r in report["rows"]], list(CREDIT_COLUMNS))]
+    if name == "kpis":
+        backlog = report["backlog"]
+        return [
+            ("backlog", [_flat(r) for r in backlog["rows"]], ["severity", *backlog["buckets"], "total"]),
+            ("trends", [_flat(r) for r in report["trends"]], list(TREND_COLUMNS)),
+            ("reopens", [_flat(report["reopens"])], ["solved", "reopened", "reopen_rate_pct"]),
+            ("paused", _paused_rows(report), list(PAUSED_COLUMNS)),
+            ("escalations", [_flat(r) for r in report["escalations"]["rows"]], ["escalation", "severity", "count"]),
+            ("groups", [_flat(r) for r in report["groups"]], ["group", "created", "open", "top_severity"]),
+        ]
+    if name == "audit":
+        confusion = report["confusion"]
+        share = report["top_share"]
+        return [
+            ("confusion", [_flat(r) for r in confusion["rows"]], ["declared", *confusion["classified"], "total"]),
+            ("top_share by_period", [_flat(r) for r in share["by_period"]], ["period", *SHARE_COLUMNS]),
+            ("top_share by_org", [_flat(r) for r in share["by_org"]], ["org", *SHARE_COLUMNS]),
+            ("top_share by_group", [_flat(r) for r in share["by_group"]], ["group", *SHARE_COLUMNS]),
+            ("rules", [_flat(r) for r in report["rules"]], ["rule", "severity", "tickets"]),
+            ("findings", [_flat(r) for r in report["findings"]["items"]], list(FINDING_COLUMNS)),
+        ]
+    raise ValueError(f"unknown report {name!r}; reports are {', '.join(TITLES)}")
+
+
+# --- CSV ----------------------------------------------------------------------------------------------
+
+
+def _write_table(writer: Any, rows: Sequence[Row], columns: Sequence[str]) -> None:
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+
+
+def render_csv(report: dict[str, Any]) -> str:
+    """Return the report's tables as CSV: sla and credits one table, kpis and audit one per `# section`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    tables = _tables(report)
+    if report.get("report") in ("sla", "credits"):
+        _, rows, fallback = tables[0]
+        _write_table(writer, rows, _columns(rows, fallback))  # the sla breach list is not part of the CSV
+        return out.getvalue()
+    for i, (section, rows, fallback) in enumerate(tables):
+        if i:
+            out.write("\n")
+        out.write(f"# {section}\n")
+        _write_table(writer, rows, _columns(rows, fallback))
+    return out.getvalue()
+
+
+# --- charts -------------------------------------------------------------------------------------------
+
+RC: dict[Any, Any] = {"svg.hashsalt": "sla-connector", "svg.fonttype": "none", "text.parse_math": False,
+      "font.size": 9, "axes.spines.top": False, "axes.spines.right": False, "axes.titlesize": 10,
+      "axes.titleweight": "bold", "axes.edgecolor": "#888888", "axes.grid": False, "legend.frameon": False}
+PALETTE = ("#2f6db5", "#e0892f", "#3b9a5b", "#c0453a", "#7f62b3", "#8c6d46", "#d873b9", "#7a7a7a")
+MAX_BARS = 40          # a chart with more rows shows the first ones; the table below has them all
+WIDTH = 9.0            # inches; the SVG scales to the page width
+
+_PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
+_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
+_IDS = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
+
+
+def _svg(fig: Figure, prefix: str) -> str:
+    """Return the figure as an `<svg>` element for inline use: no prolog, no metadata, ids unique per page."""
+    FigureCanvasAgg(fig)
+    buf = io.StringIO()
+    with matplotlib.rc_context(RC):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    text = _METADATA.sub("", _PROLOG.sub("", buf.getvalue(), count=1))
+    text = _IDS.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
+    return text.strip()
+
+
+def _figure(height: float) -> Figure:
+    """A new figure, full width; called inside `rc_context(RC)` (axes read their style when created)."""
+    return Figure(figsize=(WIDTH, max(height, 1.8)), dpi=100, layout="constrained")
+
+
+def _nice_duration(seconds: float) -> str:
+    """A short human duration for ticks and table hints: 45s, 20m, 4h, 1.5h, 3d."""
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.0f}s"
+    if s < 3600:
+        return f"{s / 60:.0f}m"
+    if s < 86400 * 2:
+        h = s / 3600
+        return f"{h:.0f}h" if h.is_integer() or h >= 10 else f"{h:.1f}h"
+    d = s / 86400
+    return f"{d:.0f}d" if d >= 10 or d.is_integer() else f"{d:.1f}d"
+
+
+DURATION_TICKS = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 86400, 2 * 86400, 3 * 86400, 7 * 86400,
+                  14 * 86400, 30 * 86400, 60 * 86400, 90 * 86400, 180 * 86400, 365 * 86400)
+
+
+def _duration_axis(ax: Any, values: Iterable[float]) -> None:
+    """Put durations on the x axis: a log scale when they span more than a factor of 20, ticks as 30m, 4h, 3d."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return
+    lo, hi = min(positive), max(positive)
+    if hi / lo > 20:
+        ax.set_xscale("log")
+        ax.set_xlim(lo / 1.5, hi * 1.5)
+        ticks = [t for t in DURATION_TICKS if lo / 1.5 <= t <= hi * 1.5]
+        if len(ticks) > 9:
+            ticks = ticks[::2]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _nice_duration(v) if v > 0 else "0"))
+
+
+def _label(row: Row, keys: Sequence[str]) -> str:
+    return " · ".join("–" if row.get(k) is None else str(row.get(k)) for k in keys)
+
+
+def _attainment_bars(ax: Any, labels: Sequence[str], values: Sequence[float | None],
+                     notes: Sequence[str] | None = None) -> None:
+    """Horizontal attainment bars, top to bottom in row order, the value (or 'no clocks decided') beside each."""
+    y = list(range(len(labels)))[::-1]
+    ax.barh(y, [0 if v is None else v for v in values], color=PALETTE[0], height=0.6)
+    for yi, v, i in zip(y, values, range(len(values)), strict=True):
+        text = "n/a" if v is None else f"{v:g}%"
+        if notes is not None and notes[i]:
+            text += f"  {notes[i]}"
+        ax.text((v or 0) + 1, yi, text, va="center", fontsize=8, color="#333333")
+    ax.set_yticks(y, labels)
+    ax.set_xlim(0, 118)
+    ax.set_xticks([0, 25, 50, 75, 100])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    ax.grid(axis="x", color="#e4e4e4")
+    ax.set_axisbelow(True)
+
+
+def _sla_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    keys = [*(["period"] if report.get("period") else []), *report.get("by", ())]
+    rows = report["rows"]
+    shown = rows[:MAX_BARS]
+    more = f" (the first {MAX_BARS} of {len(rows)} rows)" if len(rows) > MAX_BARS else ""
+    decided = [r for r in shown if r.get("attainment_pct") is not None]
+    charts: list[tuple[str, str, str | None]] = []
+    if decided:
+        fig = _figure(0.28 * len(decided) + 0.9)
+        ax = fig.add_subplot()
+        _attainment_bars(ax, [_label(r, keys) for r in decided], [r["attainment_pct"] for r in decided],
+                         [f"({r['met']}/{r['met'] + r['breached']})" for r in decided])
+        charts.append(("attainment", "Attainment % per row: met ÷ (met + breached), (met/decided) beside" + more,
+                       _svg(fig, "attainment")))
+    else:
+        charts.append(("attainment", "Attainment % per row", None))
+    timed = [r for r in shown if r.get("p50_seconds") is not None]
+    if timed:
+        fig = _figure(0.42 * len(timed) + 1.1)
+        ax = fig.add_subplot()
+        n = len(timed)
+        width = 0.26
+        values: list[float] = []
+        for j, p in enumerate((50, 90, 95)):
+            xs = [float(r[f"p{p}_seconds"] or 0) for r in timed]
+            values += xs
+            ax.barh([(n - 1 - i) + (1 - j) * width for i in range(n)], xs, height=width, color=PALETTE[j],
+                    label=f"p{p}")
+        ax.set_yticks(list(range(n))[::-1], [_label(r, keys) for r in timed])
+        _duration_axis(ax, values)
+        ax.grid(axis="x", color="#e4e4e4")
+        ax.set_axisbelow(True)
+        ax.legend(loc="lower right", fontsize=8)
+        charts.append(("percentiles", "Business time of met and breached clocks: p50 / p90 / p95" + more,
+                       _svg(fig, "percentiles")))
+    else:
+        charts.append(("percentiles", "Business-time percentiles p50 / p90 / p95", None))
+    return charts
+
+
+def _credit_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    rows = report["rows"]
+    contracts = list(dict.fromkeys(r["contract"] for r in rows))
+    if not rows:
+        return [("credits", "Attainment and credit per period and contract", None)]
+    periods = list(dict.fromkeys(r["period"] for r in sorted(rows, key=lambda r: r["period_start"])))[-MAX_BARS:]
+    by = {(r["contract"], r["period"]): r for r in rows}
+    fig = _figure(3.6)
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(contracts), 1)
+    for j, name in enumerate(contracts):
+        xs, heights, notes = [], [], []
+        for i, period in enumerate(periods):
+            row = by.get((name, period))
+            if row is None:
+                continue
+            xs.append(i - 0.4 + width * (j + 0.5))
+            heights.append(row["attainment_pct"] or 0)
+            credit = row.get("credit_pct") or 0
+            notes.append("n/a" if row["attainment_pct"] is None else
+                         f"{row['attainment_pct']:g}%\ncredit {credit:g}%")
+        ax.bar(xs, heights, width=width * 0.9, color=PALETTE[j % len(PALETTE)], label=name)
+        for x, h, note in zip(xs, heights, notes, strict=True):
+            ax.text(x, h + 1.5, note, ha="center", va="bottom", fontsize=7, color="#333333")
+    ax.set_xticks(list(range(len(periods))), periods)
+    ax.set_ylim(0, 125)
+    ax.set_yticks([0, 25, 50, 75, 100])
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    ax.grid(axis="y", color="#e4e4e4")
+    ax.set_axisbelow(True)
+    ax.set_ylabel("attainment")
+    ax.legend(loc="upper left", fontsize=8, ncols=min(len(contracts), 4))
+    return [("credits", "Attainment per period and contract, with the credit it earns", _svg(fig, "credits"))]
+
+
+def _kpi_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    charts: list[tuple[str, str, str | None]] = []
+    backlog = report["backlog"]
+    if backlog["total"]:
+        fig = _figure(3.0)
+        ax = fig.add_subplot()
+        buckets = backlog["buckets"]
+        bottom = [0] * len(buckets)
+        for j, row in enumerate(backlog["rows"]):
+            counts = [row.get(b, 0) for b in buckets]
+            if not any(counts):
+                continue
+            ax.bar(buckets, counts, bottom=bottom, color=PALETTE[j % len(PALETTE)], label=row["severity"], width=0.6)
+            bottom = [a + b for a, b in zip(bottom, counts, strict=True)]
+        ax.set_ylabel("open tickets")
+        ax.set_xlabel("age since creation")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="y", color="#e4e4e4")
+        ax.set_axisbelow(True)
+        ax.legend(title="severity", fontsize=8, title_fontsize=8)
+        charts.append(("backlog", f"Backlog by age and severity: {backlog['total']} open at {report['now']}",
+                       _svg(fig, "backlog")))
+    else:
+        charts.append(("backlog", "Backlog by age and severity", None))
+    trends = [r for r in report["trends"] if r.get("attainment_pct") is not None]
+    if trends:
+        periods = sorted({r["period"] for r in report["trends"]})
+        fig = _figure(3.0)
+        ax = fig.add_subplot()
+        for j, metric in enumerate(dict.fromkeys(r["metric"] for r in trends)):
+            points = [(periods.index(r["period"]), r["attainment_pct"]) for r in trends if r["metric"] == metric]
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", color=PALETTE[j % len(PALETTE)],
+                    label=metric)
+        ax.set_xticks(list(range(len(periods))), periods)
+        ax.set_ylim(-5, 105)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+        ax.grid(axis="y", color="#e4e4e4")
+        ax.legend(fontsize=8)
+        charts.append(("trends", f"Attainment per {report.get('period') or 'period'}", _svg(fig, "trends")))
+    else:
+        charts.append(("trends", "Attainment trend", None))
+    rows = report["escalations"]["rows"][:MAX_BARS]
+    if rows:
+        fig = _figure(0.3 * len(rows) + 0.9)
+        ax = fig.add_subplot()
+        y = list(range(len(rows)))[::-1]
+        ax.barh(y, [r["count"] for r in rows], color=PALETTE[1], height=0.6)
+        for yi, r in zip(y, rows, strict=True):
+            ax.text(r["count"], yi, f" {r['count']}", va="center", fontsize=8)
+        ax.set_yticks(y, [_label(r, ("escalation", "severity")) for r in rows])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, max(r["count"] for r in rows) * 1.12 + 0.5)
+        total = report["escalations"]["total"]
+        charts.append(("escalations", f"Escalations fired, by escalation and severity: {total}",
+                       _svg(fig, "escalations")))
+    else:
+        charts.append(("escalations", "Escalations by escalation and severity", None))
+    return charts
+
+
+def _audit_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    charts: list[tuple[str, str, str | None]] = []
+    confusion = report["confusion"]
+    if confusion["tickets"]:
+        declared, classified = confusion["declared"], confusion["classified"]
+        grid = [[row.get(c, 0) for c in classified] for row in confusion["rows"]]
+        fig = _figure(0.45 * len(declared) + 1.3)
+        fig.set_size_inches(5.5, fig.get_size_inches()[1])
+        ax = fig.add_subplot()
+        peak = max(max(r) for r in grid) or 1
+        image = ax.imshow(grid, cmap="Blues", vmin=0, vmax=peak, aspect="auto")
+        for i, row in enumerate(grid):
+            for j, n in enumerate(row):
+                ax.text(j, i, str(n), ha="center", va="center", fontsize=9,
+                        color="white" if n > peak * 0.6 else "#222222",
+                        fontweight="bold" if declared[i] == classified[j] else "normal")
+        ax.set_xticks(range(len(classified)), classified)
+        ax.set_yticks(range(len(declared)), declared)
+        ax.set_xlabel("classified (used by the clocks)")
+        ax.set_ylabel("declared (help desk)")
+        ax.tick_params(length=0)
+        for side in ax.spines.values():
+            side.set_visible(False)
+        fig.colorbar(image, ax=ax, shrink=0.8, label="tickets", ticks=MaxNLocator(integer=True))
+        charts.append(("confusion", "Declared vs classified severity (tickets; the diagonal agrees)",
+                       _svg(fig, "confusion")))
+    else:
+        charts.append(("confusion", "Confusion matrix", None))
+    by_period = report["top_share"]["by_period"]
+    top = report.get("top_severity") or "top severity"
+    if by_period:
+        fig = _figure(3.0)
+        ax = fig.add_subplot()
+        xs = list(range(len(by_period)))
+        ax.bar(xs, [r["share_pct"] for r in by_period], color=PALETTE[3], width=0.6)
+        for x, r in zip(xs, by_period, strict=True):
+            ax.text(x, r["share_pct"] + 2, f"{r['share_pct']:g}%\n({r['top']}/{r['tickets']})", ha="center",
+                    va="bottom", fontsize=7)
+        ax.set_xticks(xs, [r["period"] for r in by_period])
+        ax.set_ylim(0, 125)
+        ax.set_yticks([0, 25, 50, 75, 100])
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+        ax.grid(axis="y", color="#e4e4e4")
+        ax.set_axisbelow(True)
+        charts.append(("top-share", f"Share of tickets classified {top}, per {report.get('period') or 'period'}",
+                       _svg(fig, "top-share")))
+    else:
+        charts.append(("top-share", f"{top} share over time", None))
+    return charts
+
+
+CHARTS: dict[str, Callable[[Row], list[tuple[str, str, str | None]]]] = {
+    "sla": _sla_charts, "credits": _credit_charts, "kpis": _kpi_charts, "audit": _audit_charts}
+
+# --- HTML ---------------------------------------------------------------------------------------------
+
+CSS = """
+*{box-sizing:border-box}
+body{margin:0;background:#f5f6f8;color:#1d2330;font:14px/1.45 -apple-system,"Segoe UI",Roboto,"Helvetica Neue",
+Arial,"DejaVu Sans",sans-serif}
+main{max-width:1240px;margin:0 auto;padding:24px 28px 40px}
+header{border-bottom:2px solid #2f6db5;margin-bottom:18px;padding-bottom:10px}
+h1{font-size:24px;margin:0 0 6px}
+h2{font-size:17px;margin:26px 0 8px}
+h3{font-size:14px;margin:16px 0 6px;color:#3a4356}
+dl.meta{display:flex;flex-wrap:wrap;gap:4px 22px;margin:0;color:#4a5366}
+dl.meta div{display:flex;gap:6px}
+dl.meta dt{font-weight:600}
+dl.meta dd{margin:0}
+.summary{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 4px}
+.summary div{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:8px 14px;min-width:140px}
+.summary b{display:block;font-size:20px}
+.summary span{color:#5a6376;font-size:12px}
+.charts{display:grid;grid-template-columns:1fr;gap:16px}
+figure.chart{margin:0;background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:12px 14px}
+figure.chart figcaption{font-weight:600;margin-bottom:6px}
+figure.chart svg{display:block;max-width:100%;height:auto}
+p.nodata{color:#6b7385;font-style:italic;margin:10px 0}
+.table-wrap{overflow-x:auto;width:fit-content;max-width:100%;background:#fff;border:1px solid #dde1e8;
+border-radius:6px}
+table{border-collapse:collapse;font-size:12.5px}
+th,td{padding:4px 9px;border-bottom:1px solid #eceef2;text-align:left;white-space:nowrap}
+th{background:#eef1f6;font-weight:600;white-space:normal;vertical-align:bottom}
+th.num{text-align:right}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:normal}
+td.text{white-space:normal;min-width:260px}
+td .dur{color:#7a8294;font-size:11px;margin-left:4px;display:inline-block;white-space:nowrap}
+tbody tr:nth-child(even){background:#fafbfc}
+tr.total td{font-weight:600;border-top:2px solid #d5d9e1}
+p.note{color:#5a6376;font-size:12px;margin:4px 0}
+footer{margin-top:30px;color:#7a8294;font-size:12px}
+"""
+
+FOOTNOTES = {
+    "sla": "Durations are business seconds on each clock's calendar; attainment is met ÷ (met + breached).",
+    "credits": "Attainment is met ÷ (met + breached) over the contract's clocks; the credit is the sliding "
+               "scale's step for it.",
+    "kpis": "Backlog ages and paused/open times are wall-clock seconds; trend percentiles are business seconds.",
+    "audit": "Tickets count in the window by creation, as classified at the report's instant.",
+}
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+WIDE_TEXT = {"detail", "organizations"}
+
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None or value == "":
+        return '<td class="empty">–</td>'
+    if isinstance(value, bool):
+        return f"<td>{_esc(value)}</td>"
+    if isinstance(value, int | float):
+        hint = ""
+        if column.endswith("_seconds") and value:
+            hint = f'<span class="dur">{_esc(_nice_duration(value))}</span>'
+        return f'<td class="num">{_esc(value)}{hint}</td>'
+    cls = ' class="text"' if column in WIDE_TEXT else ""
+    return f"<td{cls}>{_esc(value)}</td>"
+
+
+_NUM = ' class="num"'
+
+
+def _table(rows: Sequence[Row], columns: Sequence[str], *, table_id: str, total_label: str | None = None) -> str:
+    numeric = {c for c in columns if any(isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool)
+                                         for r in rows)}
+    # a long column name may break after an underscore (<wbr>) rather than push a wide table off the page
+    head = "".join(f'<th scope="col"{_NUM if c in numeric else ""}>{_esc(c).replace("_", "_<wbr>")}</th>'
+                   for c in columns)
+    body = []
+    for row in rows:
+        cls = ' class="total"' if total_label is not None and row.get(columns[0]) == total_label else ""
+        body.append(f"<tr{cls}>" + "".join(_cell(c, row.get(c)) for c in columns) + "</tr>")
+    if not rows:
+        body.append(f'<tr><td colspan="{len(columns)}" class="empty">no rows</td></tr>')
+    return (f'<div class="table-wrap"><table id="{_esc(table_id)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _summary(items: Sequence[tuple[str, Any]]) -> str:
+    cards = "".join(f"<div><b>{_esc('–' if v is None else v)}</b><span>{_esc(k)}</span></div>" for k, v in items)
+    return f'<div class="summary">{cards}</div>'
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{value:g}%"
+
+
+def _summaries(report: Row) -> str:
+    name = report["report"]
+    if name == "sla":
+        rows = report["rows"]
+        met = sum(r["met"] for r in rows)
+        breached = sum(r["breached"] for r in rows)
+        overall = None if not met + breached else round(met / (met + breached) * 100, 2)
+        return _summary([("rows", len(rows)), ("clocks met", met), ("clocks breached", breached),
+                         ("attainment, all rows", _pct(overall)), ("breaches listed", len(report["breaches"])),
+                         ("breaches in total", report["breaches_total"])])
+    if name == "credits":
+        rows = report["rows"]
+        owed = [r for r in rows if r.get("credit_pct")]
+        return _summary([("contracts", len({r["contract"] for r in rows})), ("periods", len(rows)),
+                         ("periods with a credit", len(owed))])
+    if name == "kpis":
+        reopens = report["reopens"]
+        return _summary([("open tickets", report["backlog"]["total"]),
+                         ("reopen rate", _pct(reopens["reopen_rate_pct"])),
+                         ("time paused", _pct(report["paused"]["paused_pct"])),
+                         ("escalations fired", report["escalations"]["total"])])
+    confusion = report["confusion"]
+    share = report["top_share"]
+    counts = report["findings"]["counts"]
+    return _summary([("tickets", confusion["tickets"]), ("declared = classified", _pct(confusion["agreement_pct"])),
+                     ("raised by rules", confusion["raised"]), ("lowered by rules", confusion["lowered"]),
+                     (f"{report.get('top_severity')} share", _pct(share["share_pct"])),
+                     ("findings", sum(counts.values()))])
+
+
+SECTION_TITLES = {
+    ("sla", "rows"): "Attainment per row", ("sla", "breaches"): "Breached clocks",
+    ("credits", "rows"): "Credits per contract and period",
+    ("kpis", "backlog"): "Backlog (open tickets by age)", ("kpis", "trends"): "Trends",
+    ("kpis", "reopens"): "Reopens", ("kpis", "paused"): "Time paused (share of open wall time)",
+    ("kpis", "escalations"): "Escalations", ("kpis", "groups"): "Groups",
+    ("audit", "confusion"): "Declared vs classified severity",
+    ("audit", "top_share by_period"): "Top-severity share per period",
+    ("audit", "top_share by_org"): "Top-severity share per organization",
+    ("audit", "top_share by_group"): "Top-severity share per group",
+    ("audit", "rules"): "Classification rules that fired", ("audit", "findings"): "Findings",
+}
+
+
+def _credit_details(report: Row) -> str:
+    """The breaches and exclusions behind each credits row, as two tables."""
+    breaches, excluded = [], []
+    for row in report["rows"]:
+        where = {"contract": row["contract"], "period": row["period"]}
+        breaches += [{**where, **_flat(b)} for b in row.get("breaches") or ()]
+        excluded += [{**where, **_flat(e)} for e in row.get("exclusions") or ()]
+    ref = ["contract", "period", "ticket_source", "ticket_account", "ticket_id", "metric", "cycle"]
+    breach_table = _table(breaches, _columns(breaches, [*ref, "due_at", "late_seconds"]),
+                          table_id="table-credit-breaches")
+    excluded_table = _table(excluded, _columns(excluded, [*ref, "status", "exclusion"]),
+                            table_id="table-credit-exclusions")
+    return f"<h2>Breaches counted</h2>{breach_table}<h2>Excluded clocks</h2>{excluded_table}"
+
+
+def _meta(report: Row) -> str:
+    window = f"{report.get('from') or 'the beginning'} – {report.get('to') or 'now'}"
+    items = [("As of", report.get("now")), ("Window", window), ("Time zone", report.get("timezone"))]
+    if report.get("period"):
+        items.append(("Period", report["period"]))
+    if report.get("by"):
+        items.append(("Grouped by", ", ".join(report["by"])))
+    body = "".join(f"<div><dt>{_esc(k)}</dt><dd>{_esc(v)}</dd></div>" for k, v in items)
+    return f'<dl class="meta">{body}</dl>'
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """Return the report as one self-contained HTML page: inline CSS, inline SVG charts, every table."""
+    name = report.get("report")
+    if name not in CHARTS:
+        raise ValueError(f"unknown report {name!r}; reports are {', '.join(TITLES)}")
+    title = TITLES[name]
+    figures = []
+    with matplotlib.rc_context(RC):
+        charts = CHARTS[name](report)
+    for key, caption, svg in charts:
+        inner = svg if svg is not None else '<p class="nodata">No data for this chart in the window.</p>'
+        figures.append(f'<figure class="chart" id="chart-{key}"><figcaption>{_esc(caption)}</figcaption>'
+                       f"{inner}</figure>")
+    sections = []
+    for section, rows, fallback in _tables(report):
+        heading = SECTION_TITLES.get((name, section), section)
+        note = ""
+        if name == "sla" and section == "breaches" and report["breaches_total"] > len(rows):
+            note = (f'<p class="note">The {len(rows)} latest of {report["breaches_total"]} breaches, by lateness '
+                    "(raise breach_limit for more).</p>")
+        table_id = "table-" + re.sub(r"\W+", "-", section)
+        sections.append(f"<h2>{_esc(heading)}</h2>{note}"
+                        f"{_table(rows, _columns(rows, fallback), table_id=table_id, total_label=ALL)}")
+    if name == "credits":
+        sections.append(_credit_details(report))
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)} · {_esc(report.get('now'))}</title><style>{CSS}</style></head>\n"
+        f'<body><main class="report report-{_esc(name)}"><header><h1>{_esc(title)}</h1>{_meta(report)}</header>\n'
+        f"{_summaries(report)}\n"
+        f'<h2>Charts</h2><div class="charts">{"".join(figures)}</div>\n'
+        f"{''.join(sections)}\n"
+        f"<footer>Generated by the SLA connector. {_esc(FOOTNOTES[name])}</footer>"
+        "</main></body></html>\n"
+    )
