@@ -2,7 +2,7 @@
 
     GET /tickets/<source>/<ticket_id>[?account=A]          200 the ticket as `connector replay` shows it
     GET /tickets/<source>/<ticket_id>/explain[?account=A]  200 text/plain, the `connector explain` story
-    401 no or wrong `Authorization: Bearer <CONNECTOR_API_TOKEN>`   403 no token configured (endpoint off)
+    401 no or wrong `Authorization: Bearer <CONNECTOR_API_TOKEN>`   403 no token configured (endpoint off): auth.py
     404 unknown ticket    409 the id exists in several accounts: add ?account=    400 unusable id
 
 Both evaluate the ticket at the app clock's now (the story at the later of now and its last event, so a
@@ -11,21 +11,17 @@ sender's clock running ahead never hides an event). Nothing here writes.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import logging
 from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
 from connector.explain import TicketNotFound, explain
+from connector.service.auth import authorize
 from connector.service.context import ServiceContext, context
 from connector.service.errors import error_response
 from connector.store import Store, TicketKey
 from connector.store.schema import tickets
-
-log = logging.getLogger("connector.service.tickets")
 
 bp = Blueprint("tickets", __name__)
 
@@ -39,24 +35,6 @@ def ticket_accounts(store: Store, source: str, ticket_id: str, *, limit: int = M
              .order_by(tickets.c.account).limit(limit))
     with store.read() as conn:
         return [row[0] for row in conn.execute(query).all()]
-
-
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest()
-
-
-def _authorize(ctx: ServiceContext) -> Response | None:
-    """Return an error answer unless the request carries the API token."""
-    token = ctx.settings.api_token
-    if token is None or not token.reveal():
-        return error_response(403, "forbidden", "set CONNECTOR_API_TOKEN to enable this endpoint")
-    scheme, _, given = (request.headers.get("Authorization") or "").strip().partition(" ")
-    # compare digests: equal lengths, so the comparison time says nothing about the token's length either
-    if scheme.lower() != "bearer" or not hmac.compare_digest(_digest(given.strip()), _digest(token.reveal())):
-        log.warning("ticket api refused", extra={"outcome": "refused", "reason": "unauthorized", "status": 401})
-        return error_response(401, "unauthorized", "missing or wrong bearer token",
-                              headers={"WWW-Authenticate": 'Bearer realm="connector"'})
-    return None
 
 
 def _usable(value: str) -> bool:
@@ -83,7 +61,7 @@ def _find(ctx: ServiceContext, source: str, ticket_id: str) -> TicketKey | Respo
 
 def _authorized_key(ctx: ServiceContext, source: str, ticket_id: str) -> TicketKey | Response:
     """Check the API token, then find the ticket: its key, or the error response to send."""
-    refused = _authorize(ctx)
+    refused = authorize(ctx)
     if refused is not None:
         return refused
     return _find(ctx, source, ticket_id)

@@ -195,7 +195,7 @@ def test_r7_no_canary_in_answers_or_raw_log_records(app: Flask, canaries: Canari
     assert not log_leaks and not text_leaks
     logged = {(r.name, getattr(r, "outcome", None)) for r in caplog.records}
     assert {("connector.service.hooks", "accepted"), ("connector.service.hooks", "rejected"),
-            ("connector.service.tickets", "refused")} <= logged  # the script was logged, without secrets
+            ("connector.service.auth", "refused")} <= logged  # the script was logged, without secrets
 
 
 def test_r7_scrubbed_output_of_configure_logging(app: Flask, canaries: Canaries, caplog, monkeypatch,

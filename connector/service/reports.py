@@ -1,0 +1,74 @@
+"""The reports over the store: `GET /reports/<name>`, behind the API token (auth.py).
+
+    GET /reports/<sla|credits|kpis|audit>?format=html|json|csv&from=D&to=D&period=P&by=a,b&tz=Z&breach_limit=N
+    200 the report: text/html (one self-contained page), application/json, or text/csv
+    401/403 as /tickets     404 unknown report     400 a parameter that makes no sense (bad date, unknown
+    period, zone, grouping or format, a breach_limit that is not a whole number ≥ 0, an unknown parameter)
+
+The report is built at the app clock's now by `build_report`, the CLI's entry point, so the web and the CLI
+show the same numbers; `from`/`to` are dates (local to `tz`, `to` inclusive) or ISO instants. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report
+from connector.reports.render import render_csv, render_html
+from connector.service.auth import authorize
+from connector.service.context import context
+from connector.service.errors import error_response
+
+bp = Blueprint("reports", __name__)
+
+FORMATS = ("html", "json", "csv")
+PARAMETERS = ("format", "from", "to", "period", "by", "tz", "breach_limit")
+MAX_VALUE = 100   # no parameter needs more; a longer one is refused before it reaches a parser
+
+
+def _options(args: dict[str, str]) -> ReportOptions | str:
+    """Return the report options of the query, or the reason they make no sense."""
+    limit = ReportOptions().breach_limit
+    if "breach_limit" in args:
+        text = args["breach_limit"].strip()
+        if not text.isdigit() or not text.isascii():
+            return "breach_limit must be a whole number ≥ 0"
+        limit = int(text)
+    by = tuple(part.strip() for part in args.get("by", "").split(",") if part.strip())
+    return ReportOptions(start=args.get("from"), end=args.get("to"), period=args.get("period") or None, by=by,
+                         timezone=args.get("tz") or None, breach_limit=limit)
+
+
+@bp.get("/reports/<name>")
+def report(name: str) -> Response:
+    """Return one report, built from the store at the app clock's now, as HTML, JSON or CSV."""
+    ctx = context()
+    refused = authorize(ctx)
+    if refused is not None:
+        return refused
+    if name not in REPORTS:
+        return error_response(404, "not_found", f"no such report; reports are {', '.join(REPORTS)}")
+    unknown = sorted(set(request.args) - set(PARAMETERS))
+    if unknown:
+        return error_response(400, "bad_request", f"unknown parameter {unknown[0][:40]!r}; parameters are "
+                                                  f"{', '.join(PARAMETERS)}")
+    args = {key: request.args.get(key, "") for key in request.args}
+    too_long = next((key for key, value in args.items() if len(value) > MAX_VALUE or not value.isprintable()), None)
+    if too_long is not None:
+        return error_response(400, "bad_request", f"{too_long} must be at most {MAX_VALUE} printable characters")
+    fmt = args.get("format") or "html"
+    if fmt not in FORMATS:
+        return error_response(400, "bad_request", f"format must be one of {', '.join(FORMATS)}")
+    options = _options(args)
+    if isinstance(options, str):
+        return error_response(400, "bad_request", options)
+    try:
+        data = build_report(name, ctx.config, store=ctx.store, now=ctx.clock(), options=options)
+    except ReportError as err:
+        return error_response(400, "bad_request", err.message)
+    if fmt == "json":
+        return jsonify(data)
+    if fmt == "csv":
+        return Response(render_csv(data), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'inline; filename="report-{name}.csv"'})
+    return Response(render_html(data), content_type="text/html; charset=utf-8")
