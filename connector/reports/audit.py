@@ -4,7 +4,7 @@
   against the classified severity the clocks used, over the tickets created in the window, with the share
   where they agree;
 - **top share**: the share of tickets classified at the top severity (P1) per period, per requester
-  organization and per group — "everything is P1" shows here;
+  organization, per group and per agent (assignee) — "everything is P1" shows here;
 - **rules**: how often each classification rule fired (`priority_map` and `default` included);
 - **findings**: severity lowered shortly before a breach, and pauses right after a customer reply (see
   `connector.reports.dataset`), with counts per kind.
@@ -67,6 +67,8 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
                                                                           r["key"] or ""))
     by_group = sorted(_share(tickets, top, lambda t: t.group), key=lambda r: (-r["tickets"], r["key"] is None,
                                                                               r["key"] or ""))
+    by_agent = sorted(_share(tickets, top, lambda t: t.assignee), key=lambda r: (-r["tickets"], r["key"] is None,
+                                                                                  r["key"] or ""))
     total_top = sum(1 for t in tickets if t.classified == top)
 
     rule_order = {r.name: i for i, r in enumerate(config.classification.rules)}
@@ -87,6 +89,7 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
             "by_period": [{"period": r.pop("key"), **r} for r in by_period],
             "by_org": [{"org": r.pop("key"), **r} for r in by_org],
             "by_group": [{"group": r.pop("key"), **r} for r in by_group],
+            "by_agent": [{"agent": r.pop("key"), **r} for r in by_agent],
         },
         "rules": rules,
         "findings": {"counts": {k: sum(1 for f in findings if f.kind == k) for k in FINDING_KINDS},

@@ -3,12 +3,12 @@
 The worker keeps one row per clock (metric × cycle) as last evaluated; the scheduler re-evaluates clocks
 as they cross thresholds. At report time one thing may have changed without an event: a clock still
 *running* whose due instant has passed is breached now. The SQL counts it as breached; its business time
-up to `now` (target + business time since the due instant) is computed on its calendar in Python, and only
-the groups that hold such a clock have their percentiles recomputed from their values.
+up to `now` (target + business time since the due instant) is computed on its calendar in Python and
+joins the durations as a small VALUES list.
 
-Everything else is one pass of SQL: counts by status, distinct tickets, the sum of lateness, and the
-percentiles through window functions (row numbers within each group, then the two closest ranks of each
-percentile, interpolated as `percentile_cont` does).
+Everything else is SQL: counts by status, distinct tickets, the sum of lateness, and the percentiles
+through window functions (row numbers within each group, then the two closest ranks of each percentile,
+interpolated as `percentile_cont` does).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy import Float, Integer, String, and_, case, cast, column, func, literal, select, text, union_all
 
 from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import ClockRow
-from connector.reports.sla import breach_entry, normalize_by, row_sort_key, summarize
+from connector.reports.sla import STATUSES, breach_entry, normalize_by, row_sort_key, summarize
 from connector.reports.stats import EVERYTHING, PERCENTILES, Window, num, period_bounds, period_label
 from connector.store import Store
 from connector.store.schema import clocks as T
@@ -54,6 +54,26 @@ def _row_of(r: Any) -> ClockRow:
                     org=r.requester_org)
 
 
+def _values(names: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> Any:
+    """Return rows as a subquery with columns `names`, x and late (a VALUES list; SQLite and PostgreSQL alike).
+
+    SQLite takes no column list after a VALUES alias, but both databases name VALUES columns column1, …
+    The names are the fixed grouping keys, never user input.
+    """
+    params: dict[str, Any] = {}
+    tuples = []
+    for i, row in enumerate(rows):
+        marks = []
+        for j, value in enumerate(row):
+            params[f"m{i}_{j}"] = value
+            marks.append(f":m{i}_{j}")
+        tuples.append(f"({', '.join(marks)})")
+    cols = ", ".join(f'column{j + 1} AS "{n}"' for j, n in enumerate([*names, "x", "late"]))
+    stmt = text(f"SELECT {cols} FROM (VALUES {', '.join(tuples)}) AS measured").bindparams(**params)
+    return stmt.columns(*[column(n, String) for n in names], column("x", Float), column("late", Float)) \
+        .subquery("measured")
+
+
 def store_sla_report(store: Store, config: Config, *, now: datetime, window: Window = EVERYTHING,
                      by: Sequence[str] | None = None, period: str | None = None, tz: ZoneInfo | None = None,
                      breach_limit: int = 1000) -> dict[str, Any]:
@@ -73,17 +93,41 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
     names = [d.key for d in dims]
     ticket = T.c.source + literal("\x1f") + T.c.account + literal("\x1f") + T.c.ticket_id
 
-    # 1. counts by status (a stale running clock counts as breached) and distinct tickets
+    # 1. the stale running clocks (few: the scheduler re-evaluates most at their due instant), measured
+    #    on their calendars up to now
+    with store.read() as conn:
+        stale_rows = conn.execute(select(T).where(*where, stale)).all()
+    measured: list[tuple[tuple[Any, ...], ClockRow]] = []
+    for r in stale_rows:
+        base = _row_of(r)
+        try:
+            cal = config.calendar(base.calendar)
+        except KeyError:  # a calendar no longer in the config: keep the business time last measured
+            cal = None
+        if cal is not None and base.due_at is not None:
+            base = replace(base, elapsed_seconds=base.target_seconds + cal.between(base.due_at, now))
+        gk = tuple(getattr(r, COLUMNS[k].key) for k in keys)
+        if period is not None:
+            gk = (period_label(base.started_at, period, zone), *gk)
+        measured.append((gk, base))
+
+    # 2. counts by status (a stale running clock counts as breached) and distinct tickets
     counts_q = select(*dims, func.count(func.distinct(ticket)).label("tickets"),
-                      *[func.sum(case((status == s, 1), else_=0)).label(s)
-                        for s in ("met", "breached", "running", "paused", "cancelled")]
+                      *[func.sum(case((status == s, 1), else_=0)).label(s) for s in STATUSES]
                       ).where(*where).group_by(*dims)
-    # 2. durations of the clocks stored as met or breached: window functions give each its rank in its group
+    # 3. durations: the clocks stored as met or breached, plus the stale ones as measured (a VALUES list),
+    #    ranked within their group by window functions; each percentile reads its two closest ranks
     done = T.c.status.in_(("met", "breached"))
-    late = case((T.c.status == "breached", func.max(T.c.elapsed_seconds - T.c.target_seconds, 0)), else_=0) \
-        if store.dialect == "sqlite" else \
-        case((T.c.status == "breached", func.greatest(T.c.elapsed_seconds - T.c.target_seconds, 0)), else_=0)
-    inner = select(*dims, T.c.elapsed_seconds.label("x"), late.label("late")).where(*where, done).subquery()
+    greatest = func.max if store.dialect == "sqlite" else func.greatest  # SQLite's two-argument max is scalar
+    late = case((T.c.status == "breached", greatest(T.c.elapsed_seconds - T.c.target_seconds, 0)), else_=0)
+    population: Any = select(*dims, T.c.elapsed_seconds.label("x"), late.label("late")).where(*where, done)
+    parts = [population]
+    for i in range(0, len(measured), 500):  # in chunks: a statement's bound parameters are limited
+        extra = _values(names, [(*gk, c.elapsed_seconds, c.late_seconds) for gk, c in measured[i:i + 500]])
+        parts.append(select(*[extra.c[n] for n in names], extra.c.x, extra.c.late))
+    if len(parts) > 1:
+        population = union_all(*parts)
+    inner = population.subquery()
     part = [inner.c[n] for n in names]
     ranked = select(*part, inner.c.x, inner.c.late,
                     (func.row_number().over(partition_by=part, order_by=inner.c.x) - 1).label("rn"),
@@ -96,56 +140,25 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
         picks.append(func.max(case((ranked.c.rn == lo + 1, ranked.c.x))).label(f"hi{p}"))
     dur_q = select(*rdims, func.max(ranked.c.n).label("n"), func.max(ranked.c.x).label("max"),
                    func.sum(ranked.c.late).label("late"), *picks).group_by(*rdims)
-    # 3. the stale running clocks, to measure on their calendars
-    stale_q = select(T).where(*where, stale)
-
     with store.read() as conn:
         counts = {tuple(getattr(r, n) for n in names): r for r in conn.execute(counts_q)}
         durations = {tuple(getattr(r, n) for n in names): r for r in conn.execute(dur_q)}
-        stale_rows = conn.execute(stale_q).all()
-    extra: dict[tuple[Any, ...], list[ClockRow]] = {}
-    for r in stale_rows:
-        base = _row_of(r)
-        try:
-            cal = config.calendar(base.calendar)
-        except KeyError:  # a calendar no longer in the config: keep the business time last measured
-            cal = None
-        if cal is not None and base.due_at is not None:
-            base = replace(base, elapsed_seconds=base.target_seconds + cal.between(base.due_at, now))
-        gk = tuple(getattr(r, COLUMNS[k].key) for k in keys)
-        if period is not None:
-            gk = (period_label(base.started_at, period, zone), *gk)
-        extra.setdefault(gk, []).append(base)
 
     rows = []
     for gk, c in counts.items():
         d = durations.get(gk)
-        mine = extra.get(gk, [])
         row: dict[str, Any] = dict(zip(names, gk, strict=True))
-        late_sum = (float(d.late or 0) if d is not None else 0.0) + sum(x.late_seconds for x in mine)
-        status_counts = {s: int(getattr(c, s) or 0) for s in ("met", "breached", "running", "paused", "cancelled")}
-        if mine:  # this group holds clocks breached since their last evaluation: its percentiles from its values
-            with store.read() as conn:
-                match = [COLUMNS[k] == v if v is not None else COLUMNS[k].is_(None)
-                         for k, v in zip(keys, gk[-len(keys):], strict=True)]
-                values_q = select(T.c.elapsed_seconds).where(*where, done, *match)
-                if period is not None:
-                    values_q = values_q.where(dims[0] == gk[0])
-                values = sorted([*conn.execute(values_q).scalars(), *(x.elapsed_seconds for x in mine)])
-            row.update(summarize(values, status_counts["met"], status_counts["breached"], status_counts,
-                                 int(c.tickets), late_sum))
-        else:
-            values_summary = summarize([], status_counts["met"], status_counts["breached"], status_counts,
-                                       int(c.tickets), late_sum)
-            if d is not None:
-                n = int(d.n)
-                for p in PERCENTILES:
-                    pos = p / 100 * (n - 1)
-                    lo, hi = d._mapping[f"lo{p}"], d._mapping[f"hi{p}"]
-                    hi = lo if hi is None else hi
-                    values_summary[f"p{p}_seconds"] = num(lo + (hi - lo) * (pos - math.floor(pos)))
-                values_summary["max_seconds"] = num(d.max)
-            row.update(values_summary)
+        by_status = {s: int(getattr(c, s) or 0) for s in STATUSES}
+        row.update(summarize([], by_status["met"], by_status["breached"], by_status, int(c.tickets),
+                             0.0 if d is None else float(d.late or 0)))
+        if d is not None:
+            n = int(d.n)
+            for p in PERCENTILES:
+                pos = p / 100 * (n - 1)
+                lo, hi = d._mapping[f"lo{p}"], d._mapping[f"hi{p}"]
+                hi = lo if hi is None else hi
+                row[f"p{p}_seconds"] = num(lo + (hi - lo) * (pos - math.floor(pos)))
+            row["max_seconds"] = num(d.max)
         rows.append(row)
     rows.sort(key=row_sort_key(config, keys))
 
@@ -154,7 +167,7 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
         .order_by((T.c.elapsed_seconds - T.c.target_seconds).desc(), T.c.started_at, T.c.ticket_id).limit(breach_limit)
     with store.read() as conn:
         listed = [_row_of(r) for r in conn.execute(breach_q)]
-    listed.extend(x for group in extra.values() for x in group)
+    listed.extend(c for _, c in measured)
     listed.sort(key=lambda c: (-c.late_seconds, c.started_at, c.ticket_id))
     total = sum(int(c.breached or 0) for c in counts.values())
     return {

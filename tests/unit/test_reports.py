@@ -291,6 +291,7 @@ def test_audit_confusion_matrix_top_share_and_rules() -> None:
     assert [(p["period"], p["tickets"], p["top"]) for p in share["by_period"]] == [("2026-W10", 2, 2),
                                                                                   ("2026-W11", 2, 0)]
     assert {o["org"]: o["share_pct"] for o in share["by_org"]} == {"Acme": 50.0, "Globex": 50.0}
+    assert share["by_agent"] == [{"agent": None, "tickets": 4, "top": 2, "share_pct": 50.0}]
     assert [(r["rule"], r["severity"], r["tickets"]) for r in report["rules"]] == [
         ("outage", "P1", 1), ("priority_map", "P1", 1), ("priority_map", "P2", 1), ("priority_map", "P3", 1)]
 

@@ -1,0 +1,99 @@
+"""`connector report …` through click's runner: the shipped example, every format, and bad input → exit 1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from connector.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "config" / "example.yaml")
+EVENTS = str(ROOT / "examples" / "events.jsonl")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["report", *args])
+
+
+@pytest.mark.parametrize("name", ["sla", "credits", "kpis", "audit"])
+def test_each_report_runs_on_the_shipped_example(name: str) -> None:
+    result = invoke(name, "--config", CONFIG, "--events", EVENTS)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["report"] == name and data["now"] == "2026-12-01T15:00:00Z"
+    assert data["timezone"] == "America/New_York"  # reports.timezone of the example
+
+
+def test_sla_json_rows_have_the_documented_keys() -> None:
+    result = invoke("sla", "--config", CONFIG, "--events", EVENTS)
+    rows = json.loads(result.output)["rows"]
+    assert rows
+    for key in ("metric", "severity", "policy", "tickets", "met", "breached", "attainment_pct", "p50_seconds",
+                "p90_seconds", "p95_seconds", "max_seconds", "breach_seconds"):
+        assert key in rows[0]
+
+
+def test_csv_shows_the_same_numbers_as_json() -> None:
+    as_json = json.loads(invoke("sla", "--config", CONFIG, "--events", EVENTS).output)["rows"]
+    result = invoke("sla", "--config", CONFIG, "--events", EVENTS, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    as_csv = list(csv.DictReader(io.StringIO(result.output)))
+    assert len(as_csv) == len(as_json)
+    for j, c in zip(as_json, as_csv, strict=True):
+        assert (c["metric"], c["severity"], c["policy"]) == (j["metric"], j["severity"], j["policy"])
+        assert int(c["met"]) == j["met"] and int(c["breached"]) == j["breached"]
+        assert (c["p90_seconds"] == "") == (j["p90_seconds"] is None)
+        if j["p90_seconds"] is not None:
+            assert float(c["p90_seconds"]) == pytest.approx(j["p90_seconds"])
+
+
+def test_html_goes_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "audit.html"
+    result = invoke("audit", "--config", CONFIG, "--events", EVENTS, "--format", "html", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html") and "<svg" in page and "<table" in page
+
+
+def test_window_and_grouping_options() -> None:
+    result = invoke("sla", "--config", CONFIG, "--events", EVENTS, "--by", "org", "--by", "source",
+                    "--period", "month", "--from", "2026-03-01", "--to", "2026-03-31")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["by"] == ["source", "org"] and {r["period"] for r in data["rows"]} == {"2026-03"}
+    assert data["from"] == "2026-03-01T05:00:00Z" and data["to"] == "2026-04-01T04:00:00Z"  # New York midnights
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--events", "missing.jsonl"], "events file not found"),
+    (["--from", "first of May"], "--from"),
+    (["--from", "2026-03-05", "--to", "2026-03-01"], "--to must be after --from"),
+    (["--by", "colour"], "unknown grouping 'colour'"),
+    (["--tz", "Mars/Base"], "unknown time zone"),
+])
+def test_bad_options_exit_1_with_a_message(args: list[str], message: str) -> None:
+    base = ["sla", "--config", CONFIG, *([] if "--events" in args else ["--events", EVENTS])]
+    result = invoke(*base, *args)
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_an_invalid_config_exits_1_naming_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    text = Path(CONFIG).read_text(encoding="utf-8").replace('{below: "99%", credit: "5%"}',
+                                                            '{below: "99%", credit: "lots"}')
+    bad.write_text(text, encoding="utf-8")
+    result = invoke("credits", "--config", str(bad), "--events", EVENTS)
+    assert result.exit_code == 1
+    assert "contracts[0].credits[0].credit" in result.output
+
+
+def test_by_is_only_for_the_sla_report() -> None:
+    result = invoke("kpis", "--config", CONFIG, "--events", EVENTS, "--by", "org")
+    assert result.exit_code == 2  # click: no such option for kpis
