@@ -20,7 +20,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from types import MappingProxyType
 from typing import IO, Any
 
@@ -55,11 +54,33 @@ def format_instant(dt: datetime | None) -> str | None:
     """Format an aware datetime as ISO 8601 UTC with a ``Z`` (microseconds only when present)."""
     if dt is None:
         return None
-    return _format_instant(dt)
+    # Reports format the same due instants again and again (a clock's due_at, its breach, the decision's
+    # key and params), so texts are cached by instant; the cache is simply emptied when it is full.
+    text = _FORMATTED.get(dt)
+    if text is None:
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        text = _FORMATTED[dt] = _format_instant(dt)
+    return text
 
 
-@lru_cache(maxsize=16384)  # reports format the same due instants again and again
+_FORMATTED: dict[datetime, str] = {}
+_FORMATTED_MAX = 16384
+# isoformat() of an aware datetime costs about a microsecond; a whole-second UTC instant is cheaper
+# assembled from its day's text (cached) and precomputed "HH:MM:" and "SSZ" pieces.
+_DAY_TEXTS: dict[int, str] = {}
+_MINUTE_TEXTS = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))
+_SECOND_TEXTS = tuple(f"{s:02d}Z" for s in range(60))
+
+
 def _format_instant(dt: datetime) -> str:
+    if type(dt) is datetime and dt.tzinfo is UTC and not dt.microsecond:
+        day = _DAY_TEXTS.get(dt.toordinal())
+        if day is None:
+            if len(_DAY_TEXTS) >= _FORMATTED_MAX:
+                _DAY_TEXTS.clear()
+            day = _DAY_TEXTS[dt.toordinal()] = dt.date().isoformat() + "T"
+        return day + _MINUTE_TEXTS[dt.hour * 60 + dt.minute] + _SECOND_TEXTS[dt.second]
     if dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
     text = dt.isoformat()[:-6]  # drop "+00:00"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -92,3 +94,16 @@ def test_format_instant():
     assert format_instant(datetime(2026, 3, 2, 14, 5, tzinfo=UTC)) == "2026-03-02T14:05:00Z"
     assert format_instant(datetime(2026, 3, 2, 14, 5, 0, 250000, tzinfo=UTC)) == "2026-03-02T14:05:00.25Z"
     assert format_instant(None) is None
+
+
+def test_format_instant_matches_isoformat_everywhere():
+    # the whole-second UTC fast path assembles the text from pieces: it must agree with isoformat
+    rng = random.Random(3)
+    zone = ZoneInfo("America/New_York")
+    for _ in range(3000):
+        dt = datetime.min.replace(tzinfo=UTC) + timedelta(seconds=rng.randrange(0, 315537897599))
+        assert format_instant(dt) == dt.isoformat().replace("+00:00", "Z")
+        assert format_instant(dt.astimezone(zone) if dt.year > 1 else dt) == format_instant(dt)
+    assert format_instant(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)) == "9999-12-31T23:59:59Z"
+    assert format_instant(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"
+    assert format_instant(datetime(2026, 3, 8, 1, 30, 5, 120, tzinfo=zone)) == "2026-03-08T06:30:05.00012Z"
