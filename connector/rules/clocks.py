@@ -281,6 +281,25 @@ def target_for(policy: Policy | None, severity: str, metric: str) -> Target | No
     """Return a metric's target under a policy for a severity, or None when there is none."""
     if policy is None:
         return None
+    # Every event that moves a clock asks again, and building the frozen Target costs far more than a
+    # lookup. Targets are immutable, so runs may share one. Keyed by the policy's id (config models are
+    # not hashable); the entry holds the policy, so an id is never reused while its entry lives.
+    key = (id(policy), severity, metric)
+    hit = _TARGETS.get(key)
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    target = _target_for(policy, severity, metric)
+    if len(_TARGETS) >= _TARGETS_MAX:
+        _TARGETS.clear()
+    _TARGETS[key] = (policy, target)
+    return target
+
+
+_TARGETS: dict[tuple[int, str, str], tuple[Policy, Target | None]] = {}
+_TARGETS_MAX = 4096
+
+
+def _target_for(policy: Policy, severity: str, metric: str) -> Target | None:
     targets = policy.targets.get(severity)
     if targets is None:
         return None
@@ -380,7 +399,7 @@ class TicketClocks:
                     run.finish(at, CANCELLED, "no policy applies any more")
                     note(at, f"{run.metric} cancelled: no policy applies any more")
                 continue
-            if new != run.target and run.target is not None and at is not None:
+            if new is not run.target and new != run.target and run.target is not None and at is not None:
                 note(at, f"{run.metric} target changes from {run.target.seconds:g}s on {run.target.calendar} "
                          f"to {'none' if new is None else f'{new.seconds:g}s on {new.calendar}'} "
                          "(recomputed from its start)")
