@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 
 Fingerprint = tuple[int, str, bool]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _fingerprint(event: Event) -> Fingerprint | None:
@@ -36,7 +37,15 @@ def _fingerprint(event: Event) -> Fingerprint | None:
     comment = event.comment
     if comment is None or not comment.author_id or event.type != "comment.added":
         return None
-    return (int(event.occurred_at.timestamp()), comment.author_id, comment.public)
+    return (_whole_second(event.occurred_at), comment.author_id, comment.public)
+
+
+def _whole_second(at: datetime) -> int:
+    """Return int(at.timestamp()) without the float round trip (about 5x cheaper) for whole seconds."""
+    since = at - _EPOCH
+    if since.microseconds:
+        return int(at.timestamp())
+    return since.days * 86400 + since.seconds
 
 
 def _applied_before(comments: set[Fingerprint], print_: Fingerprint) -> bool:
@@ -44,6 +53,9 @@ def _applied_before(comments: set[Fingerprint], print_: Fingerprint) -> bool:
     second, author, public = print_
     return (print_ in comments or (second - 1, author, public) in comments
             or (second + 1, author, public) in comments)
+
+
+_REQUESTER_PARTS = {"requester": ("requester.id", "requester.org", "requester.tier")}
 
 
 class OutOfOrder(Exception):
@@ -142,9 +154,11 @@ class Rulebook:
         self.escalator = Escalator(config.escalations)
         self.calendar = {name: config.calendar(name) for name in (*config.calendars, "24x7")}.__getitem__
         self._policy_by_name = {p.name: p for p in config.policies}
-        # severity and policy depend only on what the conditions read: a change elsewhere reuses them
-        self._reads = attrgetter(*ticket_fields_read([r.when for r in config.classification.rules]
-                                                     + [p.when for p in config.policies]), "priority")
+        # severity and policy depend only on what the conditions read: a change elsewhere reuses them.
+        # The requester is read as its three strings: comparing those is cheaper than the dataclass's __eq__.
+        reads = ticket_fields_read([r.when for r in config.classification.rules] + [p.when for p in config.policies])
+        self._reads = attrgetter(*(name for read in reads for name in _REQUESTER_PARTS.get(read, (read,))),
+                                 "priority")
 
     def _classify(self, state: TicketState | None, event: Event) -> tuple[SeverityResult, Any, tuple[str, ...], tuple]:
         """Return (severity, policy, reasons, facts key), reusing the ticket's last answer when nothing changed."""
