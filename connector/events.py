@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from types import MappingProxyType
 from typing import IO, Any
 
@@ -353,4 +354,7 @@ def order_events(events: Iterable[Event]) -> list[Event]:
         seen.add(ident)
         unique.append(event)
     # sorted() is stable, so equal instants keep their arrival order.
-    return sorted(unique, key=lambda e: e.occurred_at)
+    return sorted(unique, key=_occurred_at)
+
+
+_occurred_at = attrgetter("occurred_at")
