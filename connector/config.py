@@ -435,8 +435,8 @@ class ReportSettings(_Frozen):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/New_York)") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+            raise ValueError(f"unknown time zone {value[:60]!r} (use an IANA name such as America/New_York)") from None
         return value
 
 

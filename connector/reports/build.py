@@ -53,8 +53,9 @@ class ReportOptions:
 def _zone(config: Config, name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or config.reports.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ReportError(f"unknown time zone {name!r} (use an IANA name such as America/New_York)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        shown = name if name is None or len(name) <= 60 else name[:60] + "…"
+        raise ReportError(f"unknown time zone {shown!r} (use an IANA name such as America/New_York)") from None
 
 
 def build_report(name: str, config: Config, *, events: Sequence[Event] | None = None, store: Store | None = None,
@@ -75,14 +76,14 @@ def build_report(name: str, config: Config, *, events: Sequence[Event] | None = 
     except ConnectorError as err:
         raise ReportError(str(err)) from None
     if start is not None and end is not None and end <= start:
-        raise ReportError("--to must be after --from")
+        raise ReportError("`to` must be after `from`")
     window = Window(start, end)
     try:
         by = normalize_by(options.by)
     except ValueError as err:
         raise ReportError(str(err)) from None
     if name != "sla" and options.by:
-        raise ReportError("--by applies to the sla report only")
+        raise ReportError("grouping (`by`) applies to the sla report only")
     if store is not None:
         if now is None:
             raise ReportError("a report from the store needs `now`")

@@ -7,7 +7,8 @@
 - **escalations**: how many escalations fired (once per clock cycle), per escalation and severity;
 - **groups**: tickets per agent group: created in the window, open now, P1 among them.
 
-Tickets count in the window by creation; clocks by start; escalations by the instant they fired.
+The backlog is every open ticket at `now`, whatever the window; otherwise tickets count in the window by
+creation, clocks by start and escalations by the instant they fired.
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        return parse_instant(value, "--to" if end else "--from")
+        return parse_instant(value, "to" if end else "from")
     if end:
         d += timedelta(days=1)
     return datetime.combine(d, time(0), tzinfo=tz)

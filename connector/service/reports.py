@@ -4,6 +4,7 @@
     200 the report: text/html (one self-contained page), application/json, or text/csv
     401/403 as /tickets     404 unknown report     400 a parameter that makes no sense (bad date, unknown
     period, zone, grouping or format, a breach_limit that is not a whole number ≥ 0, an unknown parameter)
+    503 the database cannot be read (with Retry-After)
 
 The report is built at the app clock's now by `build_report`, the CLI's entry point, so the web and the CLI
 show the same numbers; `from`/`to` are dates (local to `tz`, `to` inclusive) or ISO instants. Nothing here writes.
@@ -12,6 +13,7 @@ show the same numbers; `from`/`to` are dates (local to `tz`, `to` inclusive) or 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 
 from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report
 from connector.reports.render import render_csv, render_html
@@ -66,6 +68,9 @@ def report(name: str) -> Response:
         data = build_report(name, ctx.config, store=ctx.store, now=ctx.clock(), options=options)
     except ReportError as err:
         return error_response(400, "bad_request", err.message)
+    except (SQLAlchemyError, OSError):  # the database is unwell: nothing wrong with the request
+        return error_response(503, "unavailable", "the store cannot be read right now; retry later",
+                              headers={"Retry-After": "30"})
     if fmt == "json":
         return jsonify(data)
     if fmt == "csv":

@@ -138,7 +138,6 @@ clocks = Table(
     # covering index of the attainment report (migration 0002): groups read sorted, from the index alone
     Index("ix_clocks_report", "metric", "severity", "policy", "elapsed_seconds", "status", "target_seconds",
           "due_at", "started_at", "source", "account", "ticket_id"),
-    Index(None, "started_at"),
 )
 
 decisions = Table(

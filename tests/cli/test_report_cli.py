@@ -72,8 +72,9 @@ def test_window_and_grouping_options() -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["--events", "missing.jsonl"], "events file not found"),
-    (["--from", "first of May"], "--from"),
-    (["--from", "2026-03-05", "--to", "2026-03-01"], "--to must be after --from"),
+    (["--from", "first of May"], "from: 'first of May'"),
+    (["--tz", "x" * 5000], "unknown time zone"),
+    (["--from", "2026-03-05", "--to", "2026-03-01"], "`to` must be after `from`"),
     (["--by", "colour"], "unknown grouping 'colour'"),
     (["--tz", "Mars/Base"], "unknown time zone"),
 ])

@@ -148,8 +148,8 @@ def test_an_unknown_report_is_404(api: Flask, token: str):
 
 
 @pytest.mark.parametrize("query, words", [
-    ("from=garbage", "--from"),
-    ("from=2026-13-01", "--from"),
+    ("from=garbage", "from: "),
+    ("from=2026-13-01", "from: "),
     ("to=2026-03-01T10:00", "naive"),
     ("from=2026-03-05&to=2026-03-01", "after"),
     ("period=fortnight", "period"),
@@ -190,3 +190,15 @@ def test_an_empty_store_reports_no_rows(store: Store, token: str, config: Config
 
 def test_reports_answer_json_for_other_methods(api: Flask, token: str):
     _error(api.test_client().post("/reports/sla", headers=_auth(token)), 405, "method_not_allowed")
+
+
+def test_a_database_failure_is_503_not_500(api: Flask, token: str, monkeypatch: pytest.MonkeyPatch):
+    from sqlalchemy.exc import OperationalError
+
+    def broken(self, **kwargs):
+        raise OperationalError("SELECT payload FROM events", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(Store, "all_events", broken)
+    response = api.test_client().get("/reports/kpis?format=json", headers=_auth(token))
+    data = _error(response, 503, "unavailable")
+    assert response.headers["Retry-After"] == "30" and "connection refused" not in data["reason"]

@@ -175,8 +175,8 @@ def test_bad_report_options_are_report_errors() -> None:
     for options, message in [
         (ReportOptions(period="fortnight"), "unknown period"),
         (ReportOptions(timezone="Mars/Base"), "unknown time zone"),
-        (ReportOptions(start="2026-03-05", end="2026-03-01"), "--to must be after --from"),
-        (ReportOptions(start="yesterday"), "--from"),
+        (ReportOptions(start="2026-03-05", end="2026-03-01"), "`to` must be after `from`"),
+        (ReportOptions(start="yesterday"), "from: 'yesterday'"),
         (ReportOptions(by=("colour",)), "unknown grouping"),
     ]:
         with pytest.raises(ReportError, match=message):
