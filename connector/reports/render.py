@@ -283,36 +283,28 @@ def _sla_charts(report: Row) -> list[tuple[str, str, str | None]]:
 
 def _credit_charts(report: Row) -> list[tuple[str, str, str | None]]:
     rows = report["rows"]
-    contracts = list(dict.fromkeys(r["contract"] for r in rows))
     if not rows:
         return [("credits", "Attainment and credit per period and contract", None)]
-    periods = list(dict.fromkeys(r["period"] for r in sorted(rows, key=lambda r: r["period_start"])))[-MAX_BARS:]
-    by = {(r["contract"], r["period"]): r for r in rows}
-    fig = _figure(3.6)
-    ax = fig.add_subplot()
-    width = 0.8 / max(len(contracts), 1)
-    for j, name in enumerate(contracts):
-        xs, heights, notes = [], [], []
-        for i, period in enumerate(periods):
-            row = by.get((name, period))
-            if row is None:
-                continue
-            xs.append(i - 0.4 + width * (j + 0.5))
-            heights.append(row["attainment_pct"] or 0)
-            credit = row.get("credit_pct") or 0
-            notes.append("n/a" if row["attainment_pct"] is None else
-                         f"{row['attainment_pct']:g}%\ncredit {credit:g}%")
-        ax.bar(xs, heights, width=width * 0.9, color=PALETTE[j % len(PALETTE)], label=name)
-        for x, h, note in zip(xs, heights, notes, strict=True):
-            ax.text(x, h + 1.5, note, ha="center", va="bottom", fontsize=7, color="#333333")
-    ax.set_xticks(list(range(len(periods))), periods)
-    ax.set_ylim(0, 125)
-    ax.set_yticks([0, 25, 50, 75, 100])
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
-    ax.grid(axis="y", color="#e4e4e4")
-    ax.set_axisbelow(True)
-    ax.set_ylabel("attainment")
-    ax.legend(loc="upper left", fontsize=8, ncols=min(len(contracts), 4))
+    contracts = list(dict.fromkeys(r["contract"] for r in rows))
+    # one panel per contract: contracts may have different periods (months, quarters), each in time order
+    fig = _figure(2.4 * len(contracts) + 0.4)
+    axes = fig.subplots(len(contracts), 1, squeeze=False)[:, 0]
+    for j, (ax, name) in enumerate(zip(axes, contracts, strict=True)):
+        mine = sorted((r for r in rows if r["contract"] == name), key=lambda r: r["period_start"])[-MAX_BARS:]
+        xs = list(range(len(mine)))
+        ax.bar(xs, [r["attainment_pct"] or 0 for r in mine], width=0.6, color=PALETTE[j % len(PALETTE)])
+        for x, r in zip(xs, mine, strict=True):
+            note = "n/a" if r["attainment_pct"] is None else \
+                f"{r['attainment_pct']:g}%\ncredit {r.get('credit_pct') or 0:g}%"
+            ax.text(x, (r["attainment_pct"] or 0) + 2, note, ha="center", va="bottom", fontsize=7, color="#333333")
+        ax.set_xticks(xs, [r["period"] for r in mine])
+        ax.set_xlim(-0.6, max(len(mine), 4) - 0.4)
+        ax.set_ylim(0, 130)
+        ax.set_yticks([0, 25, 50, 75, 100])
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+        ax.grid(axis="y", color="#e4e4e4")
+        ax.set_axisbelow(True)
+        ax.set_title(name, loc="left", fontsize=9)
     return [("credits", "Attainment per period and contract, with the credit it earns", _svg(fig, "credits"))]
 
 
