@@ -232,7 +232,7 @@ class Rulebook:
         """Apply a whole history (any order, repeats allowed) and return each ticket's state."""
         states: dict[tuple[str, str, str], TicketState] = {}
         for event in order_events(events):
-            key = event.key
+            key = (event.source, event.account, event.ticket_id)  # event.key, without a property call per event
             states[key] = self.apply(states.get(key), event, record=record)
         return states
 
