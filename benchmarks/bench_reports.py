@@ -6,12 +6,12 @@ Fills the store's `clocks` table with realistic rows (four metrics, four severit
 groups, forty organizations, a year of start times, ~8 % breached, a few hundred clocks still running past
 their due instant), then times, in one run on the same rows:
 
-- `report`: `connector.reports.store_sla` — counts, distinct tickets and lateness in one SQL GROUP BY,
-  percentiles from the decided clocks streamed in group order (sorted by the covering index for the
-  default grouping), stale running clocks measured in Python;
-- `sql-rank` (peer): the percentiles alone computed in SQL — PostgreSQL's `percentile_cont`, SQLite's
-  window functions (row numbers, then the two closest ranks) — the all-SQL alternative;
-- `python` (peer): fetch every row and aggregate in Python with the offline report's code
+- `report`: `connector.reports.store_sla` as the CLI and the web run it, and its stages alone: `counts`
+  (by status, distinct tickets, lateness: one SQL GROUP BY) and the percentiles computed both ways,
+  `stream` (decided values streamed in group order, interpolated in Python: what SQLite uses) and `sql`
+  (PostgreSQL's `percentile_cont`: what PostgreSQL uses; SQLite has none, so window functions there: row
+  numbers, then the two closest ranks), so the choice per database is measured, not assumed;
+- `fetch-all` (peer): fetch every row and aggregate in Python with the offline report's code
   (`connector.reports.sla.aggregate`), the way the report would work without SQL aggregation;
 
 each for the default grouping (metric × severity × policy) and for `--by metric,org --period month`.
@@ -34,13 +34,19 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import Integer, case, cast, func, select  # noqa: E402
 
 from connector.config import load_config  # noqa: E402
 from connector.reports.dataset import ClockRow  # noqa: E402
 from connector.reports.sla import aggregate  # noqa: E402
 from connector.reports.stats import EVERYTHING  # noqa: E402
-from connector.reports.store_sla import store_sla_report  # noqa: E402
+from connector.reports.store_sla import (  # noqa: E402
+    attainment_query,
+    counts,
+    sql_percentiles,
+    store_sla_report,
+    stream_values,
+)
 from connector.store import Store  # noqa: E402
 from connector.store.schema import clocks  # noqa: E402
 from tests.pg import fresh_schema  # noqa: E402
@@ -124,28 +130,26 @@ def python_peer(store: Store, config, by: tuple[str, ...], period: str | None) -
     return len(aggregate(config, rows, by, period, ZoneInfo(config.reports.timezone)))
 
 
-def sql_rank_peer(store: Store, by: tuple[str, ...], period: str | None) -> int:
-    """Percentiles in SQL only (no counts, no stale clocks): percentile_cont, or SQLite window functions."""
-    cols = {"metric": "metric", "severity": "severity", "policy": "policy", "org": "requester_org"}
-    keys = [cols[k] for k in by]
-    if period is not None:  # month of the start, UTC: cheaper than the report's zone-aware bucketing
-        keys.insert(0, "substr(started_at, 1, 7)" if store.dialect == "sqlite" else "to_char(started_at, 'YYYY-MM')")
-    dims = ", ".join(keys)
-    done = "status IN ('met', 'breached')"
-    if store.dialect == "postgresql":
-        sql = (f"SELECT {dims}, percentile_cont(ARRAY[0.5, 0.9, 0.95]) WITHIN GROUP (ORDER BY elapsed_seconds) "
-               f"FROM clocks WHERE {done} GROUP BY {dims}")
-    else:
-        picks = ", ".join(f"max(CASE WHEN rn = CAST({p} * (n - 1) AS INTEGER) THEN x END), "
-                          f"max(CASE WHEN rn = CAST({p} * (n - 1) AS INTEGER) + 1 THEN x END)"
-                          for p in (0.5, 0.9, 0.95))
-        inner_dims = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
-        outer = ", ".join(f"k{i}" for i in range(len(keys)))
-        sql = (f"SELECT {outer}, {picks} FROM (SELECT {inner_dims}, elapsed_seconds AS x, "
-               f"row_number() OVER (PARTITION BY {dims} ORDER BY elapsed_seconds) - 1 AS rn, "
-               f"count(*) OVER (PARTITION BY {dims}) AS n FROM clocks WHERE {done}) GROUP BY {outer}")
-    with store.engine.connect() as conn:
-        return len(conn.exec_driver_sql(sql).all())
+def sqlite_window_percentiles(store: Store, q) -> int:
+    """SQLite's all-SQL percentiles: row numbers per group, then the two closest ranks of each percentile."""
+    inner = select(*q.dims, clocks.c.elapsed_seconds.label("x")).where(*q.where, q.decided).subquery()
+    part = [inner.c[n] for n in q.names]
+    ranked = select(*part, inner.c.x,
+                    (func.row_number().over(partition_by=part, order_by=inner.c.x) - 1).label("rn"),
+                    func.count().over(partition_by=part).label("n")).subquery()
+    picks = []
+    for p in (50, 90, 95):
+        lo = cast(func.floor(p / 100 * (ranked.c.n - 1)), Integer)
+        picks += [func.max(case((ranked.c.rn == lo, ranked.c.x))), func.max(case((ranked.c.rn == lo + 1, ranked.c.x)))]
+    keys = [ranked.c[n] for n in q.names]
+    with store.read() as conn:
+        return len(conn.execute(select(*keys, func.max(ranked.c.x), *picks).group_by(*keys)).all())
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - t0, result
 
 
 def run(label: str, store: Store, rows: list[dict], config) -> None:
@@ -153,21 +157,23 @@ def run(label: str, store: Store, rows: list[dict], config) -> None:
     print(f"  load {fill(store, rows):.1f} s")
     cases = [("metric × severity × policy", ("metric", "severity", "policy"), None),
              ("metric × org × month", ("metric", "org"), "month")]
-    print(f"  {'grouping':<28} {'report (s)':>10} {'rows':>6} {'sql-rank (s)':>13} {'ratio':>6} "
-          f"{'python (s)':>11} {'ratio':>6}")
+    uses = "sql" if store.dialect == "postgresql" else "stream"
+    print(f"  {'grouping':<28} {'report':>7} {'rows':>5} {'counts':>7} {'stream':>7} {'sql':>7} "
+          f"{'fetch-all':>10} {'fetch-all/report':>17}   (seconds; its percentiles: {uses})")
     for name, by, period in cases:
-        t0 = time.perf_counter()
-        report = store_sla_report(store, config, now=NOW, window=EVERYTHING, by=by, period=period)
-        ours = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        sql_rank_peer(store, by, period)
-        rank = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        n = python_peer(store, config, by, period)
-        py = time.perf_counter() - t0
+        total, report = timed(store_sla_report, store, config, now=NOW, window=EVERYTHING, by=by, period=period)
+        q = attainment_query(store, config, now=NOW, by=by, period=period)
+        with store.read() as conn:
+            t_counts, _ = timed(counts, conn, q)
+            t_stream, _ = timed(stream_values, conn, q)
+            if store.dialect == "postgresql":
+                t_sql, _ = timed(sql_percentiles, conn, q)
+        if store.dialect != "postgresql":
+            t_sql, _ = timed(sqlite_window_percentiles, store, q)
+        t_all, n = timed(python_peer, store, config, by, period)
         assert n == len(report["rows"]), (n, len(report["rows"]))
-        print(f"  {name:<28} {ours:>10.2f} {len(report['rows']):>6} {rank:>13.2f} {rank / ours:>5.1f}× "
-              f"{py:>11.2f} {py / ours:>5.1f}×", flush=True)
+        print(f"  {name:<28} {total:>7.2f} {len(report['rows']):>5} {t_counts:>7.2f} {t_stream:>7.2f} "
+              f"{t_sql:>7.2f} {t_all:>10.2f} {t_all / total:>16.1f}×", flush=True)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -63,11 +63,10 @@ def _row_of(r: Any) -> ClockRow:
                     org=r.requester_org)
 
 
-def _stale(store: Store, config: Config, where: Sequence[Any], stale: Any, keys: Sequence[str],
-           period: str | None, zone: ZoneInfo, now: datetime) -> list[tuple[tuple[Any, ...], ClockRow]]:
+def _stale(store: Store, config: Config, q: AttainmentQuery) -> list[tuple[tuple[Any, ...], ClockRow]]:
     """Return the stale running clocks, measured up to `now`, each with its group key."""
     with store.read() as conn:
-        rows = conn.execute(select(T).where(*where, stale)).all()
+        rows = conn.execute(select(T).where(*q.where, q.stale)).all()
     out = []
     for r in rows:
         clock = _row_of(r)
@@ -76,19 +75,92 @@ def _stale(store: Store, config: Config, where: Sequence[Any], stale: Any, keys:
         except KeyError:  # a calendar no longer in the config: keep the business time last measured
             cal = None
         if cal is not None and clock.due_at is not None:
-            clock = replace(clock, elapsed_seconds=clock.target_seconds + cal.between(clock.due_at, now))
-        gk = tuple(getattr(r, COLUMNS[k].key) for k in keys)
-        if period is not None:
-            gk = (period_label(clock.started_at, period, zone), *gk)
+            clock = replace(clock, elapsed_seconds=clock.target_seconds + cal.between(clock.due_at, q.now))
+        gk = tuple(getattr(r, COLUMNS[k].key) for k in q.keys)
+        if q.period is not None:
+            gk = (period_label(clock.started_at, q.period, q.zone), *gk)
         out.append((gk, clock))
     return out
 
 
-def _pg_percentiles(conn: Any, dims: Sequence[Any], where: Sequence[Any],
-                    measured: Sequence[tuple[tuple[Any, ...], float]]) -> dict[tuple[Any, ...], Any]:
+@dataclass(frozen=True, slots=True)
+class AttainmentQuery:
+    """The SQL pieces of one attainment report: its window, grouping and the expressions every stage uses."""
+
+    keys: tuple[str, ...]
+    period: str | None
+    zone: ZoneInfo
+    now: datetime
+    where: tuple[Any, ...]
+    dims: tuple[Any, ...]
+    stale: Any
+    late: Any
+
+    @property
+    def names(self) -> list[str]:
+        return [d.key for d in self.dims]
+
+    @property
+    def width(self) -> int:
+        return len(self.dims)
+
+    @property
+    def decided(self) -> Any:
+        return T.c.status.in_(("met", "breached"))
+
+
+def attainment_query(store: Store, config: Config, *, now: datetime, window: Window = EVERYTHING,
+                     by: Sequence[str] | None = None, period: str | None = None,
+                     tz: ZoneInfo | None = None) -> AttainmentQuery:
+    """Build the pieces of an attainment report over the store's clocks."""
+    keys = normalize_by(by)
+    zone = tz or ZoneInfo(config.reports.timezone)
+    where: list[Any] = [T.c.started_at <= now]
+    if window.start is not None:
+        where.append(T.c.started_at >= window.start)
+    if window.end is not None:
+        where.append(T.c.started_at < window.end)
+    dims = [COLUMNS[k].label(k) for k in keys]
+    if period is not None:
+        dims.insert(0, _period_case(store, where, period, zone).label("period"))
+    greatest = func.max if store.dialect == "sqlite" else func.greatest  # SQLite's two-argument max is scalar
+    return AttainmentQuery(
+        keys=keys, period=period, zone=zone, now=now, where=tuple(where), dims=tuple(dims),
+        stale=and_(T.c.status == "running", T.c.due_at.is_not(None), T.c.due_at < now),
+        late=case((T.c.status == "breached", greatest(T.c.elapsed_seconds - T.c.target_seconds, 0)), else_=0))
+
+
+def counts(conn: Any, q: AttainmentQuery) -> dict[tuple[Any, ...], Any]:
+    """Each group's clocks by status (a stale clock counts as breached), distinct tickets and stored lateness."""
+    status = case((q.stale, literal("breached")), else_=T.c.status)
+    ticket = T.c.source + literal("\x1f") + T.c.account + literal("\x1f") + T.c.ticket_id
+    query = select(*q.dims, func.count(func.distinct(ticket)).label("tickets"), func.sum(q.late).label("late"),
+                   *[func.sum(case((status == s, 1), else_=0)).label(s) for s in STATUSES]
+                   ).where(*q.where).group_by(*q.dims)
+    return {tuple(r[:q.width]): r for r in conn.execute(query)}
+
+
+def stream_values(conn: Any, q: AttainmentQuery) -> dict[tuple[Any, ...], list[float]]:
+    """Each group's decided business seconds, sorted: streamed in group order, one list per group."""
+    query = select(*q.dims, T.c.elapsed_seconds).where(*q.where, q.decided).order_by(*q.dims, T.c.elapsed_seconds)
+    values: dict[tuple[Any, ...], list[float]] = {}
+    last: tuple[Any, ...] | None = None
+    current: list[float] = []
+    width = q.width
+    for r in conn.execution_options(stream_results=True, yield_per=20000).execute(query):
+        gk = tuple(r[:width])
+        if gk != last:
+            current = values.setdefault(gk, [])
+            last = gk
+        current.append(r[width])
+    return values
+
+
+def sql_percentiles(conn: Any, q: AttainmentQuery,
+                    measured: Sequence[tuple[tuple[Any, ...], float]] = ()) -> dict[tuple[Any, ...], Any]:
     """PostgreSQL: each group's percentiles by `percentile_cont` (one sort) and max, stale clocks included."""
-    names = [d.key for d in dims]
-    population: Any = select(*dims, T.c.elapsed_seconds.label("x")).where(*where, T.c.status.in_(("met", "breached")))
+    names = q.names
+    population: Any = select(*q.dims, T.c.elapsed_seconds.label("x")).where(*q.where, q.decided)
     if measured:
         extra = values(*[column(n, String) for n in names], column("x", Float), name="measured") \
             .data([(*gk, x) for gk, x in measured])
@@ -99,7 +171,7 @@ def _pg_percentiles(conn: Any, dims: Sequence[Any], where: Sequence[Any],
     pcts = func.percentile_cont(fractions).within_group(sub.c.x).label("pcts")
     query = select(*keys, type_coerce(pcts, postgresql.ARRAY(Float)), func.max(sub.c.x).label("top")) \
         .group_by(*keys)
-    width = len(names)
+    width = q.width
     return {tuple(r[:width]): (r[width], r[width + 1]) for r in conn.execute(query)}
 
 
@@ -107,75 +179,45 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
                      by: Sequence[str] | None = None, period: str | None = None, tz: ZoneInfo | None = None,
                      breach_limit: int = 1000) -> dict[str, Any]:
     """Return the SLA attainment report of the clocks in the store, as they stand at `now`."""
-    keys = normalize_by(by)
-    zone = tz or ZoneInfo(config.reports.timezone)
-    where: list[Any] = [T.c.started_at <= now]
-    if window.start is not None:
-        where.append(T.c.started_at >= window.start)
-    if window.end is not None:
-        where.append(T.c.started_at < window.end)
-    stale = and_(T.c.status == "running", T.c.due_at.is_not(None), T.c.due_at < now)
-    status = case((stale, literal("breached")), else_=T.c.status)
-    dims = [COLUMNS[k].label(k) for k in keys]
-    if period is not None:
-        dims.insert(0, _period_case(store, where, period, zone).label("period"))
-    names = [d.key for d in dims]
-    width = len(names)
-    ticket = T.c.source + literal("\x1f") + T.c.account + literal("\x1f") + T.c.ticket_id
-    greatest = func.max if store.dialect == "sqlite" else func.greatest  # SQLite's two-argument max is scalar
-    late = case((T.c.status == "breached", greatest(T.c.elapsed_seconds - T.c.target_seconds, 0)), else_=0)
-
-    measured = _stale(store, config, where, stale, keys, period, zone, now)
-    counts_q = select(*dims, func.count(func.distinct(ticket)).label("tickets"), func.sum(late).label("late"),
-                      *[func.sum(case((status == s, 1), else_=0)).label(s) for s in STATUSES]
-                      ).where(*where).group_by(*dims)
-    values_q = select(*dims, T.c.elapsed_seconds).where(*where, T.c.status.in_(("met", "breached"))) \
-        .order_by(*dims, T.c.elapsed_seconds)
-    values: dict[tuple[Any, ...], list[float]] = {}
+    q = attainment_query(store, config, now=now, window=window, by=by, period=period, tz=tz)
+    measured = _stale(store, config, q)
+    found: dict[tuple[Any, ...], list[float]] = {}
     in_sql: dict[tuple[Any, ...], Any] = {}
     with store.read() as conn:
-        counts = {tuple(r[:width]): r for r in conn.execute(counts_q)}
+        by_group = counts(conn, q)
         if store.dialect == "postgresql":
-            in_sql = _pg_percentiles(conn, dims, where, [(gk, c.elapsed_seconds) for gk, c in measured])
+            in_sql = sql_percentiles(conn, q, [(gk, c.elapsed_seconds) for gk, c in measured])
         else:
-            # stream in group order: each group's values arrive sorted, appended to one list per group
-            last: tuple[Any, ...] | None = None
-            current: list[float] = []
-            for r in conn.execution_options(stream_results=True, yield_per=20000).execute(values_q):
-                gk = tuple(r[:width])
-                if gk != last:
-                    current = values.setdefault(gk, [])
-                    last = gk
-                current.append(r[width])
+            found = stream_values(conn, q)
     extra_late: dict[tuple[Any, ...], float] = {}
     for gk, clock in measured:
-        if not in_sql:
-            bisect.insort(values.setdefault(gk, []), clock.elapsed_seconds)
+        if store.dialect != "postgresql":
+            bisect.insort(found.setdefault(gk, []), clock.elapsed_seconds)
         extra_late[gk] = extra_late.get(gk, 0.0) + clock.late_seconds
 
     rows = []
-    for gk, c in counts.items():
-        row: dict[str, Any] = dict(zip(names, gk, strict=True))
+    for gk, c in by_group.items():
+        row: dict[str, Any] = dict(zip(q.names, gk, strict=True))
         by_status = {s: int(getattr(c, s) or 0) for s in STATUSES}
-        row.update(summarize(values.get(gk, []), by_status["met"], by_status["breached"], by_status,
+        row.update(summarize(found.get(gk, []), by_status["met"], by_status["breached"], by_status,
                              int(c.tickets), float(c.late or 0) + extra_late.get(gk, 0.0)))
         if gk in in_sql:
             pcts, top = in_sql[gk]
             row.update({f"p{p}_seconds": num(v) for p, v in zip(PERCENTILES, pcts, strict=True)})
             row["max_seconds"] = num(top)
         rows.append(row)
-    rows.sort(key=row_sort_key(config, keys))
+    rows.sort(key=row_sort_key(config, q.keys))
 
     # the breach list: stored breaches by lateness, with the stale ones measured above
-    breach_q = select(T).where(*where, T.c.status == "breached") \
+    breach_q = select(T).where(*q.where, T.c.status == "breached") \
         .order_by((T.c.elapsed_seconds - T.c.target_seconds).desc(), T.c.started_at, T.c.ticket_id).limit(breach_limit)
     with store.read() as conn:
         listed = [_row_of(r) for r in conn.execute(breach_q)]
     listed.extend(c for _, c in measured)
     listed.sort(key=lambda c: (-c.late_seconds, c.started_at, c.ticket_id))
-    total = sum(int(c.breached or 0) for c in counts.values())
+    total = sum(int(c.breached or 0) for c in by_group.values())
     return {
-        "report": "sla", "now": format_instant(now), **window.as_dict(), "timezone": zone.key,
-        "by": list(keys), "period": period, "rows": rows,
+        "report": "sla", "now": format_instant(now), **window.as_dict(), "timezone": q.zone.key,
+        "by": list(q.keys), "period": period, "rows": rows,
         "breaches_total": total, "breaches": [breach_entry(c) for c in listed[:breach_limit]],
     }
