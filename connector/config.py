@@ -195,7 +195,8 @@ class Policy(_Frozen):
         return (targets.calendar if targets and targets.calendar else None) or self.calendar
 
 
-def _percent(value: Any) -> float:
+def _percent(value: Any, *, zero: bool = False) -> float:
+    """Parse '75%' (or 75) as 75.0: above 0 % (or from 0 % with `zero`) and at most 100 %."""
     text = str(value).strip()
     if text.endswith("%"):
         text = text[:-1]
@@ -203,7 +204,9 @@ def _percent(value: Any) -> float:
         pct = float(text)
     except ValueError:
         raise ValueError(f"{value!r} is not a percentage such as '75%'") from None
-    if not 0 < pct <= 100:
+    if zero and not 0 <= pct <= 100:
+        raise ValueError(f"{value!r} must be between 0% and 100%")
+    if not zero and not 0 < pct <= 100:
         raise ValueError(f"{value!r} must be above 0% and at most 100%")
     return pct
 
@@ -332,20 +335,7 @@ WRITEBACK_ACTIONS = ("set_due_date", *ACTION_KINDS)
 # --- reports: service-credit contracts and report settings ---------------------------------------
 
 
-def _credit_pct(value: Any) -> float:
-    text = str(value).strip()
-    if text.endswith("%"):
-        text = text[:-1]
-    try:
-        pct = float(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a percentage such as '10%'") from None
-    if not 0 <= pct <= 100:
-        raise ValueError(f"{value!r} must be between 0% and 100%")
-    return pct
-
-
-Percent = Annotated[float, BeforeValidator(_credit_pct)]
+Percent = Annotated[float, BeforeValidator(lambda v: _percent(v, zero=True))]
 
 
 class CreditStep(_Frozen):
@@ -527,7 +517,7 @@ def _pydantic_problems(err: ValidationError) -> list[str]:
 
 
 def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None], *,
-                      check_severities: bool = True) -> list[str]:
+                      check_severities: bool = True, check_policies: bool = True) -> list[str]:
     """Check that every severity, calendar and policy named is defined (None marks a broken calendar)."""
     problems: list[str] = []
     severities = set(cfg.severities)
@@ -588,7 +578,7 @@ def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None],
         for sev in esc.when.severity or ():
             check_sev(f"escalations[{i}].when.severity", sev)
         for pol_name in esc.when.policy or ():
-            if pol_name not in policy_names:
+            if check_policies and pol_name not in policy_names:
                 problems.append(f"escalations[{i}].when.policy: unknown policy {pol_name!r}")
         for j, action in enumerate(esc.actions):
             if action.set_priority is not None and cfg.severities and action.set_priority in severities:
@@ -601,7 +591,7 @@ def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None],
             problems.append(f"contracts[{i}].name: duplicate contract name {contract.name!r}")
         names.add(contract.name)
         for pol_name in contract.policies or ():
-            if pol_name not in policy_names:
+            if check_policies and pol_name not in policy_names:  # a broken policies section says enough
                 problems.append(f"contracts[{i}].policies: unknown policy {pol_name!r}")
         for sev in contract.severities or ():
             check_sev(f"contracts[{i}].severities", sev)
@@ -662,7 +652,8 @@ def parse_config(data: Any, *, source: str | None = None) -> Config:
         # check the cross references of the sections that did validate
         defaults = {"severities": (), "classification": Classification(default="")}
         partial = Config.model_construct(**{**defaults, **sections})
-        problems.extend(p for p in _check_references(partial, built, check_severities="severities" in sections)
+        problems.extend(p for p in _check_references(partial, built, check_severities="severities" in sections,
+                                                     check_policies="policies" in sections)
                         if p.split(".")[0].split("[")[0] in sections)
         raise ConfigError(list(dict.fromkeys(problems)), source=source) from None
     problems.extend(_check_references(cfg, built))
