@@ -582,11 +582,16 @@ class BusinessCalendar:
         if k & 1 or not points[k - 1] <= r <= points[k]:  # not within dt's own window
             c = (cums[k - 1] if k & 1 else t - shifts[k - 1]) + seconds
             if seconds > 0:
-                j = bisect_left(cums, c, k, k + _GUARD)  # near k first, then the rest
-                if j == k + _GUARD:
-                    j = bisect_left(cums, c, j)
-                if j == len(cums) or c + shifts[j] < t:  # past the years built, or rounding
-                    return self._add_slow(dt, t, seconds)
+                # Most adds end in the next window, whose end is at index (k | 1) + 1: when c lies in
+                # (cums[j - 1], cums[j]], that j is what bisect_left(cums, c, k) returns, without the call.
+                # (Then r lies inside that window, after t and inside the built years: no check needed.)
+                j = (k | 1) + 1
+                if not cums[j - 1] < c <= cums[j]:
+                    j = bisect_left(cums, c, k, k + _GUARD)  # near k first, then the rest
+                    if j == k + _GUARD:
+                        j = bisect_left(cums, c, j)
+                    if j == len(cums) or c + shifts[j] < t:  # past the years built, or rounding
+                        return self._add_slow(dt, t, seconds)
             else:
                 j = bisect_right(cums, c) - 1
                 if j < 0 or c + shifts[j] > t:
