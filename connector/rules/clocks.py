@@ -148,12 +148,15 @@ class Clock(NamedTuple):
         return self.target_seconds - self.elapsed_seconds
 
     def as_dict(self) -> dict[str, Any]:
+        # one unpacking instead of a field getter per value: replay calls this for every clock
+        (metric, cycle, status, target_seconds, calendar, _, started_at, due_at, stopped_at, elapsed_seconds,
+         breached, breached_at, _) = self
         return {
-            "metric": self.metric, "cycle": self.cycle, "status": self.status,
-            "target_seconds": _num(self.target_seconds), "calendar": self.calendar,
-            "started_at": format_instant(self.started_at), "due_at": format_instant(self.due_at),
-            "stopped_at": format_instant(self.stopped_at), "elapsed_seconds": _num(self.elapsed_seconds),
-            "breached": self.breached, "breached_at": format_instant(self.breached_at),
+            "metric": metric, "cycle": cycle, "status": status,
+            "target_seconds": _num(target_seconds), "calendar": calendar,
+            "started_at": format_instant(started_at), "due_at": format_instant(due_at),
+            "stopped_at": format_instant(stopped_at), "elapsed_seconds": _num(elapsed_seconds),
+            "breached": breached, "breached_at": format_instant(breached_at),
         }
 
 
@@ -359,7 +362,7 @@ class TicketClocks:
         return None
 
     def _cycles(self, metric: str) -> int:
-        return sum(1 for run in self.runs if run.metric == metric)
+        return [run.metric for run in self.runs].count(metric)  # cheaper than sum() over a generator
 
     def _settle(self, at: datetime, note: Note = _no_note) -> None:
         """Open or close each active run's segment to match the ticket's status at `at`."""
