@@ -122,6 +122,7 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
             ("top_share by_period", [_flat(r) for r in share["by_period"]], ["period", *SHARE_COLUMNS]),
             ("top_share by_org", [_flat(r) for r in share["by_org"]], ["org", *SHARE_COLUMNS]),
             ("top_share by_group", [_flat(r) for r in share["by_group"]], ["group", *SHARE_COLUMNS]),
+            ("top_share by_agent", [_flat(r) for r in share.get("by_agent", [])], ["agent", *SHARE_COLUMNS]),
             ("rules", [_flat(r) for r in report["rules"]], ["rule", "severity", "tickets"]),
             ("findings", [_flat(r) for r in report["findings"]["items"]], list(FINDING_COLUMNS)),
         ]
@@ -558,6 +559,7 @@ SECTION_TITLES = {
     ("audit", "top_share by_period"): "Top-severity share per period",
     ("audit", "top_share by_org"): "Top-severity share per organization",
     ("audit", "top_share by_group"): "Top-severity share per group",
+    ("audit", "top_share by_agent"): "Top-severity share per agent (assignee)",
     ("audit", "rules"): "Classification rules that fired", ("audit", "findings"): "Findings",
 }
 

@@ -125,13 +125,14 @@ def test_kpis_csv_has_one_table_per_section():
 def test_audit_csv_has_one_table_per_section():
     report = _report("audit")
     tables = _sections(render_csv(report))
-    assert list(tables) == ["confusion", "top_share by_period", "top_share by_org", "top_share by_group", "rules",
-                            "findings"]
+    assert list(tables) == ["confusion", "top_share by_period", "top_share by_org", "top_share by_group",
+                            "top_share by_agent", "rules", "findings"]
     _assert_rows(tables["confusion"], report["confusion"]["rows"])
     assert list(tables["confusion"][0]) == ["declared", "P1", "P2", "P3", "P4", "total"]
     _assert_rows(tables["top_share by_period"], report["top_share"]["by_period"])
     _assert_rows(tables["top_share by_org"], report["top_share"]["by_org"])
     _assert_rows(tables["top_share by_group"], report["top_share"]["by_group"])
+    _assert_rows(tables["top_share by_agent"], report["top_share"]["by_agent"])
     _assert_rows(tables["rules"], report["rules"])
     assert tables["findings"] == []
 
@@ -161,8 +162,8 @@ def test_an_empty_report_has_headers_and_no_rows(name: str):
                                                          else ["contract", "organizations"])
     else:
         tables = _sections(text)
-        assert len(tables) == 6
-        assert text.count("# ") == 6
+        sections = 6 if name == "kpis" else 7   # kpis: backlog … groups; audit: confusion … findings
+        assert len(tables) == sections and text.count("# ") == sections
 
 
 # --- HTML -----------------------------------------------------------------------------------------------
