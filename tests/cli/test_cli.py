@@ -34,7 +34,7 @@ def ticket(data: dict, source: str, ticket_id: str) -> dict:
 def test_replay_prints_the_contract_json():
     data = replay_json()
     assert data["now"] == "2026-12-01T15:00:00Z"  # the last event's time
-    assert len(data["tickets"]) == 9
+    assert len(data["tickets"]) == 11
     for t in data["tickets"]:
         assert set(t) >= {"ticket", "severity", "policy", "clocks", "actions"}
         assert set(t["ticket"]) == {"source", "account", "id"}
@@ -131,8 +131,8 @@ def test_skip_bad_warns_and_goes_on(tmp_path):
     path.write_text(Path(EVENTS).read_text() + "garbage\n")
     result = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path), "--skip-bad"])
     assert result.exit_code == 0
-    assert "line 38 skipped: not valid JSON" in result.stderr
-    assert len(json.loads(result.stdout)["tickets"]) == 9
+    assert "line 46 skipped: not valid JSON" in result.stderr
+    assert len(json.loads(result.stdout)["tickets"]) == 11
 
 
 @pytest.mark.parametrize(("args", "message"), [

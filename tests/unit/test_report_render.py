@@ -134,7 +134,10 @@ def test_audit_csv_has_one_table_per_section():
     _assert_rows(tables["top_share by_group"], report["top_share"]["by_group"])
     _assert_rows(tables["top_share by_agent"], report["top_share"]["by_agent"])
     _assert_rows(tables["rules"], report["rules"])
-    assert tables["findings"] == []
+    # the example's tickets 1006 (P1 lowered 10 minutes before its first reply was due) and 1007 (pending
+    # 4 minutes after the customer wrote)
+    assert [(f["kind"], f["ticket_id"]) for f in tables["findings"]] == [
+        ("severity_lowered_before_breach", "1006"), ("pause_after_customer_reply", "1007")]
 
 
 def test_findings_flatten_the_ticket_into_columns():
