@@ -160,6 +160,8 @@ _INF = float("inf")
 # Trailing +inf entries: the hot path may read or bisect up to this many points past k.
 _GUARD = 8
 _NO_ZONE = object()
+# add() keeps at most this many recent results (see there); the cache is emptied when full.
+_RESULTS_MAX = 4096
 
 
 class _Probe(NamedTuple):
@@ -440,6 +442,8 @@ class BusinessCalendar:
         self._max_per_year = 53 * sum(e - s for day in windows for s, e in day) + 2 * _DAY
         self._state = _EMPTY
         self._local_epoch: tuple[object, datetime] = (_NO_ZONE, _EPOCH)
+        # add()'s recent results in one zone: (tzinfo, {epoch seconds: aware datetime in that zone})
+        self._results: tuple[object, dict[float, datetime]] = (_NO_ZONE, {})
         self._hot: tuple[int, int, list[float], list[float], list[float], list[int]] = (0, 0, [], [], [], [])
         self._lock = threading.Lock()
 
@@ -597,10 +601,24 @@ class BusinessCalendar:
                 if j < 0 or c + shifts[j] > t:
                     return self._add_slow(dt, t, seconds)
             r = c + shifts[j]
+        # Results repeat: every add from outside hours lands on an opening plus the amount (tickets that
+        # arrive overnight are all due at 09:00 + target), and building an aware datetime costs about
+        # as much as the rest of add. Datetimes are immutable, so one may be handed out many times.
+        results = self._results
+        if results[0] is tz:
+            hit = results[1].get(r)
+            if hit is not None:
+                return hit
+        else:
+            results = self._results = (tz, {})
         try:
-            return _fromtimestamp(r, tz)
+            value = _fromtimestamp(r, tz)
         except (OverflowError, ValueError, OSError):
             return _from_epoch(r, tz)
+        if len(results[1]) >= _RESULTS_MAX:
+            results[1].clear()
+        results[1][r] = value
+        return value
 
     def gaps(self, a: datetime, b: datetime) -> list[Gap]:
         """Return the non-business stretches inside [a, b] in order (of [b, a] if b < a)."""
