@@ -1,6 +1,6 @@
 """Business-time cases: the public table re-derived under DESIGN.md §4, plus edge cases.
 
-The table rows (B*, P*, E*, G*, D*) come from /work/shared/reference/business-time-cases.md.
+The table rows (B*, P*, E*, G*, D*) come from ../shared/reference/business-time-cases.md (beside the project).
 Naive source datetimes ("naive(UTC)", "naive(server)") are expressed as UTC here.
 """
 
