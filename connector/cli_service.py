@@ -102,8 +102,9 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
     for source in sorted(rt.adapters):
         click.echo(f"  webhook      POST {base}/hooks/{source}")
     click.echo(f"  health       {base}/healthz  {base}/readyz  {base}/metrics")
-    click.echo(f"  tickets      {base}/tickets/<source>/<id>[/explain]"
-               + ("" if settings.api_token else "  (set CONNECTOR_API_TOKEN to enable)"))
+    off = "" if settings.api_token else "  (set CONNECTOR_API_TOKEN to enable)"
+    click.echo(f"  tickets      {base}/tickets/<source>/<id>[/explain]{off}")
+    click.echo(f"  reports      {base}/reports/<sla|credits|kpis|audit>[?format=html|json|csv]{off}")
     if generated:
         click.echo(f"  secret       no CONNECTOR_WEBHOOK_SECRET set: using the one generated in {DEV_SECRET_FILE}")
     if reconciling:

@@ -118,6 +118,7 @@ def test_run_serves_processes_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert proc.returncode == 0
     assert f"listening on http://127.0.0.1:{port}" in out and f"POST http://127.0.0.1:{port}/hooks/webhook" in out
     assert "SQLite file" in out and "dry-run" in out
+    assert f"http://127.0.0.1:{port}/reports/<sla|credits|kpis|audit>" in out
     assert secret not in out + err
     assert "stopped." in err
 
