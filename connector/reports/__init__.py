@@ -11,11 +11,10 @@ page. From the store, SLA attainment is aggregated in SQL over the `clocks` tabl
 """
 
 from connector.reports.audit import audit_report
+from connector.reports.build import REPORTS
 from connector.reports.credits import credits_report
 from connector.reports.dataset import Dataset, collect
 from connector.reports.kpis import kpi_report
 from connector.reports.sla import sla_report
-
-REPORTS = ("sla", "credits", "kpis", "audit")
 
 __all__ = ["REPORTS", "Dataset", "audit_report", "collect", "credits_report", "kpi_report", "sla_report"]

@@ -21,19 +21,22 @@ from zoneinfo import ZoneInfo
 from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import Dataset, TicketRow
-from connector.reports.stats import EVERYTHING, Window, period_label
+from connector.reports.stats import EVERYTHING, Window, period_label, share_pct
 
 NONE = "(none)"
 FINDING_KINDS = ("severity_lowered_before_breach", "pause_after_customer_reply")
 
 
-def _share(tickets: list[TicketRow], top: str | None, key: Any) -> list[dict[str, Any]]:
+def _share(tickets: list[TicketRow], top: str | None, name: str, key: Any, *, by_size: bool = True
+           ) -> list[dict[str, Any]]:
+    """The top-severity share per value of `key`: the largest first (or in key order), None last."""
     groups: dict[Any, list[int]] = {}
     for t in tickets:
         g = groups.setdefault(key(t), [0, 0])
         g[0] += 1
         g[1] += 1 if t.classified == top else 0
-    return [{"key": k, "tickets": n, "top": p, "share_pct": round(p / n * 100, 2)} for k, (n, p) in groups.items()]
+    order = sorted(groups.items(), key=lambda kv: ((-kv[1][0],) if by_size else ()) + (kv[0] is None, kv[0] or ""))
+    return [{name: k, "tickets": n, "top": p, "share_pct": share_pct(p, n)} for k, (n, p) in order]
 
 
 def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHING, period: str = "week",
@@ -57,18 +60,14 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
         "declared": declared_labels, "classified": severities,
         "rows": [{"declared": d, **matrix[d], "total": sum(matrix[d].values())} for d in declared_labels],
         "tickets": len(tickets), "with_declared": len(with_declared), "agree": agree,
-        "agreement_pct": None if not with_declared else round(agree / len(with_declared) * 100, 2),
+        "agreement_pct": share_pct(agree, len(with_declared)),
         "raised": upgraded, "lowered": len(with_declared) - agree - upgraded,
     }
 
-    by_period = sorted(_share(tickets, top, lambda t: period_label(t.created_at, period, zone)),
-                       key=lambda r: r["key"])
-    by_org = sorted(_share(tickets, top, lambda t: t.org), key=lambda r: (-r["tickets"], r["key"] is None,
-                                                                          r["key"] or ""))
-    by_group = sorted(_share(tickets, top, lambda t: t.group), key=lambda r: (-r["tickets"], r["key"] is None,
-                                                                              r["key"] or ""))
-    by_agent = sorted(_share(tickets, top, lambda t: t.assignee), key=lambda r: (-r["tickets"], r["key"] is None,
-                                                                                  r["key"] or ""))
+    by_period = _share(tickets, top, "period", lambda t: period_label(t.created_at, period, zone), by_size=False)
+    by_org = _share(tickets, top, "org", lambda t: t.org)
+    by_group = _share(tickets, top, "group", lambda t: t.group)
+    by_agent = _share(tickets, top, "agent", lambda t: t.assignee)
     total_top = sum(1 for t in tickets if t.classified == top)
 
     rule_order = {r.name: i for i, r in enumerate(config.classification.rules)}
@@ -85,11 +84,8 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
         "confusion": confusion,
         "top_share": {
             "tickets": len(tickets), "top": total_top,
-            "share_pct": None if not tickets else round(total_top / len(tickets) * 100, 2),
-            "by_period": [{"period": r.pop("key"), **r} for r in by_period],
-            "by_org": [{"org": r.pop("key"), **r} for r in by_org],
-            "by_group": [{"group": r.pop("key"), **r} for r in by_group],
-            "by_agent": [{"agent": r.pop("key"), **r} for r in by_agent],
+            "share_pct": share_pct(total_top, len(tickets)),
+            "by_period": by_period, "by_org": by_org, "by_group": by_group, "by_agent": by_agent,
         },
         "rules": rules,
         "findings": {"counts": {k: sum(1 for f in findings if f.kind == k) for k in FINDING_KINDS},

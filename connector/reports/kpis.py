@@ -21,13 +21,9 @@ from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import Dataset
 from connector.reports.sla import aggregate
-from connector.reports.stats import EVERYTHING, Window, num
+from connector.reports.stats import EVERYTHING, Window, num, share_pct
 
 AGE_BUCKETS = (("<1d", 86400), ("1-3d", 3 * 86400), ("3-7d", 7 * 86400), ("7-30d", 30 * 86400), (">30d", None))
-
-
-def _pct(part: float, whole: float) -> float | None:
-    return None if not whole else round(part / whole * 100, 2)
 
 
 def _age_bucket(seconds: float) -> str:
@@ -69,7 +65,7 @@ def kpi_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHING,
         mine = [t for t in created if t.classified == sev]
         p, o = sum(t.paused_seconds for t in mine), sum(t.open_seconds for t in mine)
         paused_rows.append({"severity": sev, "tickets": len(mine), "paused_seconds": num(p), "open_seconds": num(o),
-                            "paused_pct": _pct(p, o)})
+                            "paused_pct": share_pct(p, o)})
 
     fired = [e for e in dataset.escalations if e.at in window]
     by_escalation = Counter((e.escalation, e.severity) for e in fired)
@@ -96,9 +92,9 @@ def kpi_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHING,
                     "total": sum(r["total"] for r in backlog_rows)},
         "trends": trends,
         "reopens": {"solved": len(solved), "reopened": len(reopened),
-                    "reopen_rate_pct": _pct(len(reopened), len(solved))},
+                    "reopen_rate_pct": share_pct(len(reopened), len(solved))},
         "paused": {"paused_seconds": num(paused_total), "open_seconds": num(open_total),
-                   "paused_pct": _pct(paused_total, open_total), "rows": paused_rows},
+                   "paused_pct": share_pct(paused_total, open_total), "rows": paused_rows},
         "escalations": {"total": len(fired), "rows": escalation_rows},
         "groups": group_rows,
     }

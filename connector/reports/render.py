@@ -30,6 +30,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
+from connector.reports.stats import share_pct
+
 __all__ = ["render_csv", "render_html"]
 
 Row = Mapping[str, Any]
@@ -525,7 +527,7 @@ def _summaries(report: Row) -> str:
         rows = report["rows"]
         met = sum(r["met"] for r in rows)
         breached = sum(r["breached"] for r in rows)
-        overall = None if not met + breached else round(met / (met + breached) * 100, 2)
+        overall = share_pct(met, met + breached)
         return _summary([("rows", len(rows)), ("clocks met", met), ("clocks breached", breached),
                          ("attainment, all rows", _pct(overall)), ("breaches listed", len(report["breaches"])),
                          ("breaches in total", report["breaches_total"])])

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import ClockRow, Dataset
-from connector.reports.stats import EVERYTHING, PERCENTILES, Window, attainment, num, percentile, period_label
+from connector.reports.stats import EVERYTHING, PERCENTILES, Window, num, percentile, period_label, share_pct
 from connector.rules.clocks import METRIC_ORDER
 
 GROUPINGS = ("metric", "severity", "policy", "group", "source", "org")
@@ -69,11 +69,9 @@ def row_sort_key(config: Config, keys: Sequence[str]) -> Any:
 def summarize(values: list[float], met: int, breached: int, counts: dict[str, int], tickets: int,
               late: float) -> dict[str, Any]:
     """Return the numbers of one row from its counts and the sorted durations of its met/breached clocks."""
-    pct = attainment(met, breached)
     out: dict[str, Any] = {"tickets": tickets, "met": met, "breached": breached,
                            "running": counts.get("running", 0), "paused": counts.get("paused", 0),
-                           "cancelled": counts.get("cancelled", 0),
-                           "attainment_pct": None if pct is None else round(pct, 2)}
+                           "cancelled": counts.get("cancelled", 0), "attainment_pct": share_pct(met, met + breached)}
     for p in PERCENTILES:
         out[f"p{p}_seconds"] = num(percentile(values, p))
     out["max_seconds"] = num(values[-1]) if values else None

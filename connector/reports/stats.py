@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from connector.events import format_instant, parse_instant
+
 PERIODS = ("day", "week", "month", "quarter")
 PERCENTILES = (50, 90, 95)
 
@@ -32,6 +34,11 @@ def attainment(met: int, breached: int) -> float | None:
     """Return met ÷ (met + breached) × 100, or None when no clock was met or breached."""
     total = met + breached
     return None if total == 0 else met / total * 100
+
+
+def share_pct(part: float, whole: float) -> float | None:
+    """Return part ÷ whole × 100 rounded to 2 decimals for output, or None when the whole is empty."""
+    return None if not whole else round(part / whole * 100, 2)
 
 
 def num(x: float | None, digits: int = 3) -> int | float | None:
@@ -109,8 +116,6 @@ class Window:
         return (self.start is None or at >= self.start) and (self.end is None or at < self.end)
 
     def as_dict(self) -> dict[str, str | None]:
-        from connector.events import format_instant
-
         return {"from": format_instant(self.start), "to": format_instant(self.end)}
 
 
@@ -119,8 +124,6 @@ EVERYTHING = Window()  # no bounds: the whole history
 
 def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     """Parse `--from`/`--to`: a date (local midnight in `tz`; `--to` a date includes that whole day) or an instant."""
-    from connector.events import parse_instant
-
     value = text.strip()
     try:
         d = date.fromisoformat(value)
