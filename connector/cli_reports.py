@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from connector.clierrors import cli_errors
-from connector.reports.build import REPORTS, ReportOptions, build_report
+from connector.reports.build import REPORTS, ReportOptions, build_report, split_keys
 from connector.reports.sla import GROUPINGS
 from connector.reports.stats import PERIODS
 
@@ -41,12 +41,9 @@ def _write(text: str, output: str | None) -> None:
     click.echo(f"wrote {output}", err=True)
 
 
-def _split(values: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
-
-
 def _make(name: str) -> click.Command:
     from connector.cli import _config, _config_option, _events, _now, _skip_option
+    from connector.cli_service import open_store
 
     params: list[Callable[[Any], Any]] = [
         _config_option,
@@ -78,14 +75,14 @@ def _make(name: str) -> click.Command:
 
         cfg = _config(config_path)
         now = _now(now_text)
-        options = ReportOptions(start=start, end=end, period=period, by=_split(by), timezone=tz,
+        options = ReportOptions(start=start, end=end, period=period, by=split_keys(by), timezone=tz,
                                 breach_limit=breach_limit)
         with cli_errors():
             if events_path is not None:
                 report = build_report(name, cfg, events=_events(events_path, skip_bad=skip_bad), now=now,
                                       options=options)
             else:
-                store = _open_store()
+                store = open_store()
                 try:
                     report = build_report(name, cfg, store=store, now=now or datetime.now(UTC), options=options)
                 finally:
@@ -103,16 +100,6 @@ def _make(name: str) -> click.Command:
     for decorate in reversed(params):
         fn = decorate(fn)
     return click.command(name)(fn)
-
-
-def _open_store() -> Any:
-    from connector.settings import Settings
-    from connector.store import Store
-
-    with cli_errors():
-        store = Store(Settings.from_env().database_url)
-        store.upgrade()
-    return store
 
 
 @click.group()

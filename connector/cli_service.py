@@ -284,11 +284,12 @@ def outbox() -> None:
     """Inspect and manage write-back actions (dead letters included)."""
 
 
-def _store() -> Any:
+def open_store() -> Any:
+    """Open and migrate the store at CONNECTOR_DATABASE_URL; a bad URL or a dead database is a clean exit 1."""
     from connector.store import Store
 
-    store = Store(Settings.from_env().database_url)
     with cli_errors():
+        store = Store(Settings.from_env().database_url)
         store.upgrade()
     return store
 
@@ -301,7 +302,7 @@ def _store() -> Any:
 def outbox_list(states: tuple[str, ...], limit: int) -> None:
     """List actions, newest first."""
     with cli_errors():
-        rows = _store().outbox_rows(states=list(states) or None, limit=limit)
+        rows = open_store().outbox_rows(states=list(states) or None, limit=limit)
     if not rows:
         click.echo("no actions")
         return
@@ -316,7 +317,7 @@ def outbox_list(states: tuple[str, ...], limit: int) -> None:
 @click.option("--all-dead", is_flag=True, help="Retry every dead action.")
 def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
     """Send dead or dropped actions again."""
-    store = _store()
+    store = open_store()
     with cli_errors():
         chosen = list(ids) + ([r.id for r in store.outbox_rows(states=["dead"], limit=100000)] if all_dead else [])
         if not chosen:
@@ -332,7 +333,7 @@ def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
 @click.argument("ids", nargs=-1, type=int, required=True)
 def outbox_drop(ids: tuple[int, ...]) -> None:
     """Give up on pending or dead actions (kept, marked dropped)."""
-    store = _store()
+    store = open_store()
     with cli_errors():
         count = store.outbox_drop(ids, now=datetime.now(UTC))
     click.echo(f"dropped {count} action{'s' if count != 1 else ''}")

@@ -8,7 +8,7 @@ From the store, `now` is required (the caller reads the clock); offline it defau
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,11 @@ class ReportOptions:
     by: Sequence[str] = field(default_factory=tuple)
     timezone: str | None = None
     breach_limit: int = 1000
+
+
+def split_keys(values: Iterable[str]) -> tuple[str, ...]:
+    """Return the grouping keys of `--by a,b --by c` or `?by=a,b`: comma-separated, repeatable, blanks dropped."""
+    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
 
 
 def _zone(config: Config, name: str | None) -> ZoneInfo:

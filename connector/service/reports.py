@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report
+from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, split_keys
 from connector.reports.render import render_csv, render_html
 from connector.service.auth import authorize
 from connector.service.context import context
@@ -36,7 +36,7 @@ def _options(args: dict[str, str]) -> ReportOptions | str:
         if not text.isdigit() or not text.isascii():
             return "breach_limit must be a whole number ≥ 0"
         limit = int(text)
-    by = tuple(part.strip() for part in args.get("by", "").split(",") if part.strip())
+    by = split_keys([args.get("by", "")])
     return ReportOptions(start=args.get("from"), end=args.get("to"), period=args.get("period") or None, by=by,
                          timezone=args.get("tz") or None, breach_limit=limit)
 
