@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from connector.errors import ConfigError
-from connector.rules.calendar import BusinessCalendar, CalendarSpecError
+from connector.rules.calendar import BusinessCalendar, CalendarSpecError, zone_named
 from connector.rules.escalation import NOTE_FIELDS, template_fields
 
 METRICS = ("first_response", "next_response", "periodic_update", "resolution")
@@ -421,12 +421,7 @@ class ReportSettings(_Frozen):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
-            raise ValueError(f"unknown time zone {value[:60]!r} (use an IANA name such as America/New_York)") from None
+        zone_named(value)  # raises ValueError naming the zone
         return value
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from connector.config import Config
 from connector.errors import ConnectorError
@@ -23,6 +23,7 @@ from connector.reports.dataset import collect
 from connector.reports.kpis import kpi_report
 from connector.reports.sla import normalize_by, sla_report
 from connector.reports.stats import PERIODS, Window, parse_bound
+from connector.rules.calendar import zone_named
 
 if TYPE_CHECKING:
     from connector.store import Store
@@ -57,10 +58,9 @@ def split_keys(values: Iterable[str]) -> tuple[str, ...]:
 
 def _zone(config: Config, name: str | None) -> ZoneInfo:
     try:
-        return ZoneInfo(name or config.reports.timezone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
-        shown = name if name is None or len(name) <= 60 else name[:60] + "…"
-        raise ReportError(f"unknown time zone {shown!r} (use an IANA name such as America/New_York)") from None
+        return zone_named(name or config.reports.timezone)
+    except ValueError as err:
+        raise ReportError(str(err)) from None
 
 
 def build_report(name: str, config: Config, *, events: Sequence[Event] | None = None, store: Store | None = None,

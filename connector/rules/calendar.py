@@ -69,7 +69,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
 
-__all__ = ["BusinessCalendar", "CalendarSpecError", "Gap"]
+__all__ = ["BusinessCalendar", "CalendarSpecError", "Gap", "zone_named"]
 
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
@@ -911,14 +911,22 @@ def _subtract(opened: list[tuple[float, float]], closed: list[tuple[float, float
     return result
 
 
+def zone_named(name: str) -> ZoneInfo:
+    """Return the IANA time zone of that name; raise ValueError naming it (shortened) when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
+        raise ValueError(f"unknown time zone {name[:60]!r} (use an IANA name such as America/New_York)") from None
+
+
 def _parse_zone(value: object) -> ZoneInfo:
     if isinstance(value, ZoneInfo):
         return value
     if not isinstance(value, str) or not value.strip():
         raise CalendarSpecError("timezone", f"expected an IANA zone name such as Europe/London, got {value!r}")
     try:
-        return ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return zone_named(value.strip())
+    except ValueError:
         raise CalendarSpecError("timezone", f"{value!r} is not an IANA time zone") from None
 
 
