@@ -233,7 +233,7 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
             status=snap.status, declared=sev.declared, classified=sev.classified, rule=sev.rule,
             policy=state.policy, group=snap.group, org=snap.requester.org, assignee=snap.assignee, snapshot=snap,
             reopens=walk.reopens, solves=walk.solves, paused_seconds=walk.paused, open_seconds=walk.open))
-        findings.extend(_lowered_findings(config, state, walk))
+        findings.extend(_lowered_findings(book, state, walk))
         findings.extend(Finding(kind="pause_after_customer_reply", source=state.source, account=state.account,
                                 ticket_id=state.ticket_id, at=at, group=snap.group, org=snap.requester.org,
                                 detail=f"status {status} {_minutes((at - reply).total_seconds())} after a "
@@ -271,13 +271,12 @@ def _observe(walk: _Walk, state: TicketState, event: Event, old_sev: str | None,
         walk.lowered.append((at, old_sev, old_policy, new_sev))
 
 
-def _lowered_findings(config: Config, state: TicketState, walk: _Walk) -> Iterable[Finding]:
+def _lowered_findings(book: Rulebook, state: TicketState, walk: _Walk) -> Iterable[Finding]:
     """Findings for each lowering at which a running clock was due (under the old severity) soon or already."""
-    policies = {p.name: p for p in config.policies}
-    audit = config.reports.audit
+    audit = book.config.reports.audit
     snap = state.snapshot
     for at, old_sev, old_policy, new_sev in walk.lowered:
-        policy = policies.get(old_policy) if old_policy is not None else None
+        policy = book.policy(old_policy)
         worst: tuple[datetime, str] | None = None
         for run in state.clocks.runs:
             if run.started_at > at or (run.stopped_at is not None and run.stopped_at <= at):
@@ -285,7 +284,7 @@ def _lowered_findings(config: Config, state: TicketState, walk: _Walk) -> Iterab
             old = target_for(policy, old_sev, run.metric)
             if old is None:
                 continue
-            due = instant_of(run, config.calendar(old.calendar), old.seconds)
+            due = instant_of(run, book.calendar(old.calendar), old.seconds)
             if due is None or due > at + timedelta(seconds=audit.lowered_window(old.seconds)):
                 continue
             if worst is None or due < worst[0]:
