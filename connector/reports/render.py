@@ -239,8 +239,28 @@ def _attainment_bars(ax: Any, labels: Sequence[str], values: Sequence[float | No
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 118)
     ax.set_xticks([0, 25, 50, 75, 100])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+    ax.xaxis.set_major_formatter(_percent_formatter())
     ax.grid(axis="x", color="#e4e4e4")
+    ax.set_axisbelow(True)
+
+
+def _percent_formatter() -> FuncFormatter:
+    """Tick labels 0%, 25% …; a new one per axis (a formatter belongs to the axis it is set on)."""
+    return FuncFormatter(lambda v, _pos: f"{v:.0f}%")
+
+
+def _percent_columns(ax: Any, labels: Sequence[str], values: Sequence[float | None], notes: Sequence[str],
+                     color: str) -> None:
+    """Vertical percentage columns, one per label, with a note above each (room left above 100 % for it)."""
+    xs = list(range(len(labels)))
+    ax.bar(xs, [v or 0 for v in values], width=0.6, color=color)
+    for x, v, note in zip(xs, values, notes, strict=True):
+        ax.text(x, (v or 0) + 2, note, ha="center", va="bottom", fontsize=7, color="#333333")
+    ax.set_xticks(xs, labels)
+    ax.set_ylim(0, 130)
+    ax.set_yticks([0, 25, 50, 75, 100])
+    ax.yaxis.set_major_formatter(_percent_formatter())
+    ax.grid(axis="y", color="#e4e4e4")
     ax.set_axisbelow(True)
 
 
@@ -294,19 +314,11 @@ def _credit_charts(report: Row) -> list[tuple[str, str, str | None]]:
     axes = fig.subplots(len(contracts), 1, squeeze=False)[:, 0]
     for j, (ax, name) in enumerate(zip(axes, contracts, strict=True)):
         mine = sorted((r for r in rows if r["contract"] == name), key=lambda r: r["period_start"])[-MAX_BARS:]
-        xs = list(range(len(mine)))
-        ax.bar(xs, [r["attainment_pct"] or 0 for r in mine], width=0.6, color=PALETTE[j % len(PALETTE)])
-        for x, r in zip(xs, mine, strict=True):
-            note = "n/a" if r["attainment_pct"] is None else \
-                f"{r['attainment_pct']:g}%\ncredit {r.get('credit_pct') or 0:g}%"
-            ax.text(x, (r["attainment_pct"] or 0) + 2, note, ha="center", va="bottom", fontsize=7, color="#333333")
-        ax.set_xticks(xs, [r["period"] for r in mine])
-        ax.set_xlim(-0.6, max(len(mine), 4) - 0.4)
-        ax.set_ylim(0, 130)
-        ax.set_yticks([0, 25, 50, 75, 100])
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
-        ax.grid(axis="y", color="#e4e4e4")
-        ax.set_axisbelow(True)
+        _percent_columns(ax, [r["period"] for r in mine], [r["attainment_pct"] for r in mine],
+                         ["n/a" if r["attainment_pct"] is None else
+                          f"{r['attainment_pct']:g}%\ncredit {r.get('credit_pct') or 0:g}%" for r in mine],
+                         PALETTE[j % len(PALETTE)])
+        ax.set_xlim(-0.6, max(len(mine), 4) - 0.4)  # a contract with few periods keeps narrow columns
         ax.set_title(name, loc="left", fontsize=9)
     return [("credits", "Attainment per period and contract, with the credit it earns", _svg(fig, "credits"))]
 
@@ -346,7 +358,7 @@ def _kpi_charts(report: Row) -> list[tuple[str, str, str | None]]:
                     label=metric)
         ax.set_xticks(list(range(len(periods))), periods)
         ax.set_ylim(-5, 105)
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
+        ax.yaxis.set_major_formatter(_percent_formatter())
         ax.grid(axis="y", color="#e4e4e4")
         ax.legend(fontsize=8)
         charts.append(("trends", f"Attainment per {report.get('period') or 'period'}", _svg(fig, "trends")))
@@ -404,17 +416,8 @@ def _audit_charts(report: Row) -> list[tuple[str, str, str | None]]:
     if by_period:
         fig = _figure(3.0)
         ax = fig.add_subplot()
-        xs = list(range(len(by_period)))
-        ax.bar(xs, [r["share_pct"] for r in by_period], color=PALETTE[3], width=0.6)
-        for x, r in zip(xs, by_period, strict=True):
-            ax.text(x, r["share_pct"] + 2, f"{r['share_pct']:g}%\n({r['top']}/{r['tickets']})", ha="center",
-                    va="bottom", fontsize=7)
-        ax.set_xticks(xs, [r["period"] for r in by_period])
-        ax.set_ylim(0, 125)
-        ax.set_yticks([0, 25, 50, 75, 100])
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:.0f}%"))
-        ax.grid(axis="y", color="#e4e4e4")
-        ax.set_axisbelow(True)
+        _percent_columns(ax, [r["period"] for r in by_period], [r["share_pct"] for r in by_period],
+                         [f"{r['share_pct']:g}%\n({r['top']}/{r['tickets']})" for r in by_period], PALETTE[3])
         charts.append(("top-share", f"Share of tickets classified {top}, per {report.get('period') or 'period'}",
                        _svg(fig, "top-share")))
     else:
