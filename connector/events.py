@@ -28,27 +28,72 @@ from connector.errors import EventError
 
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("ticket.created", "ticket.updated", "comment.added")
-STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed")
+STATUSES = ("new", "open", "pending", "on_hold", "solved", "closed", "deleted")
 DONE_STATUSES = frozenset({"solved", "closed"})
+# A deleted ticket (Zendesk's `deleted`, `DELETED`, `SCRUBBED`) cancels its clocks; restoring it resumes them.
+DELETED = "deleted"
+
+# The limits every source shares (docs/decisions.md "Accepted ranges"): identifiers are 1-255 printable
+# characters (the store's column width, and what `/tickets` accepts), instants lie in [1970, 2100).
+MAX_ID_LENGTH = 255
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+INSTANT_RANGE = "1970-01-01T00:00:00Z to 2099-12-31T23:59:59Z"
 AUTHOR_ROLES = ("agent", "end_user", "system")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def parse_instant(value: Any, what: str) -> datetime:
-    """Parse an ISO 8601 timestamp with an offset into an aware UTC datetime."""
+    """Parse an ISO 8601 timestamp with an offset into an aware UTC datetime inside the accepted range."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str):
         try:
             dt = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise EventError(f"{what}: {value!r} is not an ISO 8601 timestamp") from None
+            raise EventError(f"{what}: {short_text(value)!r} is not an ISO 8601 timestamp") from None
     else:
         raise EventError(f"{what}: expected an ISO 8601 timestamp, got {type(value).__name__}")
     if dt.tzinfo is None or dt.utcoffset() is None:
-        raise EventError(f"{what}: {value!r} is a naive timestamp; give an offset or Z")
-    return dt.astimezone(UTC)
+        raise EventError(f"{what}: {short_text(value)!r} is a naive timestamp; give an offset or Z")
+    try:
+        dt = dt.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable instant
+        raise EventError(f"{what}: {short_text(value)!r} is outside {INSTANT_RANGE}") from None
+    if not EARLIEST_INSTANT <= dt < LATEST_INSTANT:
+        raise EventError(f"{what}: {short_text(value)!r} is outside {INSTANT_RANGE}")
+    return dt
+
+
+def check_instant(dt: datetime, what: str) -> datetime:
+    """Return an aware instant unchanged if it lies in the accepted range; raise `EventError` naming `what`."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise EventError(f"{what} must be an aware datetime, got a naive one")
+    try:
+        inside = EARLIEST_INSTANT <= dt < LATEST_INSTANT
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise EventError(f"{what}: {short_text(str(dt))!r} is outside {INSTANT_RANGE}")
+    return dt
+
+
+def check_id(value: str | None, what: str, *, empty: bool = False) -> str | None:
+    """Return an identifier unchanged if it is 1-255 printable characters (or None); else raise `EventError`."""
+    if value is None or ((empty or value) and len(value) <= MAX_ID_LENGTH and value.isprintable()):
+        return value
+    if not value:
+        raise EventError(f"{what}: must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise EventError(f"{what}: {len(value)} characters; at most {MAX_ID_LENGTH}")
+    raise EventError(f"{what}: holds a control character (NUL, newline, …); identifiers are printable text")
+
+
+def short_text(value: Any, limit: int = 40) -> str:
+    """Return a value as text cut to `limit` characters, for error messages."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def format_instant(dt: datetime | None) -> str | None:
@@ -89,8 +134,8 @@ def _format_instant(dt: datetime) -> str:
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise EventError(f"{name} must be an aware datetime, got a naive one")
+    if value is not None:
+        check_instant(value, name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,7 +164,17 @@ class Ticket:
     def __post_init__(self) -> None:
         _require_aware("ticket.created_at", self.created_at)
         if self.status not in STATUSES:
-            raise EventError(f"ticket.status: {self.status!r} is not one of {', '.join(STATUSES)}")
+            raise EventError(f"ticket.status: {short_text(self.status)!r} is not one of {', '.join(STATUSES)}")
+        # the identifiers a store column or a write-back carries (free text and tags live in JSON)
+        for name in _TICKET_IDS:
+            value = getattr(self, name)
+            if value is not None and not (len(value) <= MAX_ID_LENGTH and value.isprintable()):
+                check_id(value, f"ticket.{name}", empty=True)
+        req = self.requester
+        for name in _REQUESTER_IDS:
+            value = getattr(req, name)
+            if value is not None and not (len(value) <= MAX_ID_LENGTH and value.isprintable()):
+                check_id(value, f"ticket.requester.{name}", empty=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +185,8 @@ class Comment:
     author_id: str | None = None
 
     def __post_init__(self) -> None:
+        if self.author_id is not None:
+            check_id(self.author_id, "comment.author_id", empty=True)
         if self.author_role not in AUTHOR_ROLES:
             raise EventError(f"comment.author_role: {self.author_role!r} is not one of {', '.join(AUTHOR_ROLES)}")
 
@@ -158,6 +215,10 @@ class Event:
 
     def __post_init__(self) -> None:
         _require_aware("occurred_at", self.occurred_at)
+        for name in _EVENT_IDS:
+            value = getattr(self, name)
+            if not (0 < len(value) <= MAX_ID_LENGTH and value.isprintable()):
+                check_id(value, name)
         if self.type not in EVENT_TYPES:
             raise EventError(f"type: {self.type!r} is not one of {', '.join(EVENT_TYPES)}")
         if self.type == "comment.added" and self.comment is None:
@@ -167,6 +228,11 @@ class Event:
     def key(self) -> tuple[str, str, str]:
         """The ticket this event belongs to: (source, account, ticket_id)."""
         return (self.source, self.account, self.ticket_id)
+
+
+_TICKET_IDS = ("priority", "channel", "group", "assignee")
+_REQUESTER_IDS = ("id", "org", "tier")
+_EVENT_IDS = ("source", "account", "ticket_id", "event_id")
 
 
 # --- parsing -------------------------------------------------------------------------------------
