@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from adapters.base import WriteAction, Writer
 from connector.errors import Conflict, Permanent, Transient
 from connector.store import OutboxRow, Store
-from connector.worker import utc_now
+from connector.worker import LoopBackoff, utc_now
 
 log = logging.getLogger("connector.actions")
 
@@ -39,6 +39,12 @@ class Backoff:
         return raw * self.rng.uniform(0.5, 1.0)
 
 
+def _held(writer: Writer) -> bool:
+    """True while a writer says its help desk may not be called yet (the optional `held_for()`, seconds)."""
+    held_for = getattr(writer, "held_for", None)
+    return held_for is not None and held_for() > 0
+
+
 class Executor:
     """Sends pending outbox actions through each source's writer."""
 
@@ -54,14 +60,21 @@ class Executor:
         self.max_retry_after = max_retry_after
 
     def run_once(self, limit: int = 20) -> int:
-        """Send up to `limit` due actions; return how many were claimed."""
-        sources = [s for s, w in self.writers.items() if w is not None and w.configured]
-        if not sources:
-            return 0
-        rows = self.store.claim_outbox(now=self.clock(), limit=limit, sources=sources, lease=self.lease)
-        for row in rows:
-            self.send(row)
-        return len(rows)
+        """Send up to `limit` due actions, claiming each just before it is sent; return how many were claimed.
+
+        A writer waiting out its help desk's rate limit (`held_for()` > 0) is not claimed from: a claim is a
+        try, and waiting for a Retry-After must not use up an action's tries.
+        """
+        claimed = 0
+        while claimed < limit:
+            sources = [s for s, w in self.writers.items() if w is not None and w.configured and not _held(w)]
+            rows = self.store.claim_outbox(now=self.clock(), limit=1, sources=sources, lease=self.lease) \
+                if sources else []
+            if not rows:
+                return claimed
+            self.send(rows[0])
+            claimed += 1
+        return claimed
 
     def send(self, row: OutboxRow) -> str:
         """Carry out one claimed action; return its outcome (done, skipped, retry or dead)."""
@@ -104,11 +117,14 @@ class Executor:
         return outcome
 
     def run_forever(self, stop: threading.Event, *, idle_sleep: float = 1.0) -> None:
+        """Send actions until `stop` is set; back off while the database cannot be reached."""
+        backoff = LoopBackoff("write-back")
         while not stop.is_set():
             try:
                 claimed = self.run_once()
-            except Exception as err:  # the database may be briefly unreachable: keep going
-                log.error("executor loop error", extra={"outcome": type(err).__name__})
-                claimed = 0
+            except Exception as err:  # the database may be unreachable: keep going, back off
+                stop.wait(backoff.failed(err))
+                continue
+            backoff.succeeded()
             if not claimed:
                 stop.wait(idle_sleep)

@@ -31,7 +31,8 @@ def _settings(config: str | None, host: str | None = None, port: int | None = No
         overrides["host"] = host
     if port:
         overrides["port"] = port
-    return Settings.from_env(**overrides)
+    with cli_errors():
+        return Settings.from_env(**overrides)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -162,8 +163,12 @@ def _loops(rt: Any) -> tuple[Any, Any]:
     from connector.actions import Executor
     from connector.worker import Worker
 
+    from connector.store.spool import Spool
+
     lease = timedelta(seconds=rt.settings.claim_lease_seconds)
-    return (Worker(rt.store, rt.processor, rt.adapters, lease=lease),
+    spool = Spool(rt.settings.spool_dir) if rt.settings.spool_dir else None
+    return (Worker(rt.store, rt.processor, rt.adapters, lease=lease, spool=spool,
+                   dedupe_window=timedelta(seconds=rt.settings.dedupe_window_seconds)),
             Executor(rt.store, rt.writers, max_attempts=rt.config.writeback.max_attempts,
                      lease=min(lease, timedelta(minutes=2))))
 
@@ -274,7 +279,7 @@ def upgrade() -> None:
 
     settings = Settings.from_env()
     with cli_errors():
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
         store.upgrade()
     click.echo(f"database at the newest schema: {_where(store.url)}")
 
@@ -289,7 +294,8 @@ def open_store() -> Any:
     from connector.store import Store
 
     with cli_errors():
-        store = Store(Settings.from_env().database_url)
+        settings = Settings.from_env()
+        store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
         store.upgrade()
     return store
 

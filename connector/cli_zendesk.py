@@ -117,7 +117,7 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
         from connector.worker import TicketProcessor
 
         with cli_errors():
-            store = Store(settings.database_url)
+            store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
             store.upgrade()
         processor = TicketProcessor(store, config, {})
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import click
 
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, StoreUnavailable
 
 
 @contextmanager
@@ -15,6 +15,9 @@ def cli_errors() -> Iterator[None]:
     """Turn the connector's errors, an unreachable database or a busy port into `Error: …` and exit 1."""
     try:
         yield
+    except StoreUnavailable as err:
+        raise click.ClickException(f"cannot use the database: {err} (check CONNECTOR_DATABASE_URL; each wait is "
+                                   "bounded by CONNECTOR_DB_TIMEOUT_SECONDS)") from None
     except ConnectorError as err:
         raise click.ClickException(str(err)) from None
     except Exception as err:

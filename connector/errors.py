@@ -7,10 +7,12 @@
     │   ├── AuthError        401: signature or credentials missing or wrong
     │   ├── PayloadError     400/422: the body cannot be understood
     │   └── TooLarge         413: the body is over the size limit
-    └── WriteError           a write-back to a help desk failed
-        ├── Transient        retry later (``retry_after`` seconds when the help desk said so)
-        ├── Conflict         re-fetch the ticket, recompute, try again
-        └── Permanent        give up: dead-letter the action with its reason
+    ├── WriteError           a write-back to a help desk failed
+    │   ├── Transient        retry later (``retry_after`` seconds when the help desk said so)
+    │   ├── Conflict         re-fetch the ticket, recompute, try again
+    │   └── Permanent        give up: dead-letter the action with its reason
+    └── StoreUnavailable     the database cannot be reached or did not answer in time: answer 503 with
+                             Retry-After, back off, try again (nothing was written)
 
 Vendor exceptions are translated into these at the adapter boundary (``raise … from err``).
 """
@@ -85,3 +87,11 @@ class Conflict(WriteError):
 
 class Permanent(WriteError):
     pass
+
+
+class StoreUnavailable(ConnectorError):
+    """The database cannot be reached or did not answer within its timeout; `retry_after` is a hint (s)."""
+
+    def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)

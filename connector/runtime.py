@@ -33,7 +33,7 @@ def load_settings_config(settings: Settings) -> Config:
 def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     """Build every part; apply the migrations first unless told not to."""
     config = load_settings_config(settings)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
     if upgrade:
         store.upgrade()
     sources = sorted(set(registry.INBOUND_SOURCES) | set(config.sources))

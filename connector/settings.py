@@ -6,6 +6,9 @@
     CONNECTOR_WEBHOOK_SECRET    whsec_… secrets of the generic webhook, comma-separated for rotation
     CONNECTOR_MAX_BODY_BYTES    webhook body limit (default 1 MiB)
     CONNECTOR_CLAIM_LEASE_SECONDS  how long a claimed delivery or action stays with its worker (default 300)
+    CONNECTOR_DB_TIMEOUT_SECONDS   bound on connecting, on each answer and on the pool (PostgreSQL; default 5)
+    CONNECTOR_SPOOL_DIR         deliveries acknowledged while the database is unreachable wait here (default
+                                .connector/spool; empty: no spool, such deliveries are answered 503)
     ZENDESK_* / FRESHDESK_*     the adapters' credentials
 """
 
@@ -38,6 +41,23 @@ def _secrets(text: str | None) -> tuple[Secret, ...]:
 
 
 DEFAULT_CONFIG = Path("config") / "example.yaml"
+DEFAULT_SPOOL = Path(".connector") / "spool"
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from the environment; `ConfigError` naming the variable otherwise."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 10**7:
+        from connector.errors import ConfigError
+
+        raise ConfigError(f"{name}: expected a positive number of seconds, got {text[:40]!r}")
+    return value
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET", "_PASSWORD")
 
 
@@ -52,6 +72,8 @@ class Settings:
     port: int = 8080
     dedupe_window_seconds: int = 3 * 24 * 3600
     claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
+    db_timeout_seconds: float = 5.0
+    spool_dir: str | None = None        # None: no spool (from_env gives the default directory)
     env: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
 
     def env_value(self, name: str) -> str | None:
@@ -83,8 +105,10 @@ class Settings:
             "config_path": config,
             "api_token": Secret(token) if token else None,
             "webhook_secrets": _secrets(env.get("CONNECTOR_WEBHOOK_SECRET")),
-            "max_body_bytes": int(env.get("CONNECTOR_MAX_BODY_BYTES") or 1024 * 1024),
-            "claim_lease_seconds": float(env.get("CONNECTOR_CLAIM_LEASE_SECONDS") or 300),
+            "max_body_bytes": int(_positive(env, "CONNECTOR_MAX_BODY_BYTES", 1024 * 1024)),
+            "claim_lease_seconds": _positive(env, "CONNECTOR_CLAIM_LEASE_SECONDS", 300.0),
+            "db_timeout_seconds": _positive(env, "CONNECTOR_DB_TIMEOUT_SECONDS", 5.0),
+            "spool_dir": env.get("CONNECTOR_SPOOL_DIR", str(DEFAULT_SPOOL)) or None,
             "env": MappingProxyType({k: Secret(v) for k, v in env.items()
                                      if k.startswith(("ZENDESK_", "FRESHDESK_")) and v}),
         }

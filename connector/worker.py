@@ -23,16 +23,55 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import InboundAdapter, Writer
 from connector.config import Config
-from connector.errors import ConnectorError, PayloadError, Transient
+from connector.errors import ConnectorError, PayloadError, StoreUnavailable, Transient
 from connector.events import Event, format_instant
 from connector.rules.engine import OutOfOrder, Rulebook, TicketReport, TicketState
 from connector.rules.escalation import Decision
 from connector.store import InboxRow, NewAction, Store, TicketKey, TicketTx
+from connector.store.spool import Spool
 
 log = logging.getLogger("connector.worker")
 
 Clock = Callable[[], datetime]
 MAX_INBOX_ATTEMPTS = 10
+RETRY_BASE_SECONDS = 2.0     # a delivery that failed waits 2 s, 4 s, 8 s … (at most RETRY_CAP) before its next try
+RETRY_CAP_SECONDS = 300.0
+LOOP_BACKOFF_CAP = 30.0      # a loop that cannot reach the database tries again after 0.5 s, 1 s, … 30 s
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """How long a delivery waits after its `attempt`-th failed try."""
+    return timedelta(seconds=min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0)))
+
+
+def refusal(err: SQLAlchemyError) -> str:
+    """The database's own words for a refused statement (first line, no SQL and no parameters)."""
+    orig = getattr(err, "orig", None)
+    text = str(orig).strip().splitlines()[0] if orig is not None and str(orig).strip() else ""
+    return f"the database refused it ({type(err).__name__}{': ' + text[:200] if text else ''})"
+
+
+class LoopBackoff:
+    """The back-off of a loop that keeps failing (the database is down): 0.5 s doubling to a cap; logs changes."""
+
+    def __init__(self, name: str, *, cap: float = LOOP_BACKOFF_CAP) -> None:
+        self.name = name
+        self.cap = cap
+        self.failures = 0
+
+    def failed(self, err: Exception) -> float:
+        self.failures += 1
+        wait = min(self.cap, 0.5 * 2 ** (self.failures - 1))
+        if self.failures == 1 or wait < self.cap:
+            log.warning(f"{self.name}: cannot go on; retrying", extra={
+                "outcome": type(err).__name__, "reason": str(err) if isinstance(err, StoreUnavailable) else "",
+                "retry_in_s": wait, "attempt": self.failures})
+        return wait
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.info(f"{self.name}: working again", extra={"outcome": "recovered", "attempt": self.failures})
+            self.failures = 0
 
 
 def utc_now() -> datetime:
@@ -129,19 +168,38 @@ class Worker:
     """Claims inbox rows and processes them; several may run on PostgreSQL, one on SQLite."""
 
     def __init__(self, store: Store, processor: TicketProcessor, adapters: Mapping[str, InboundAdapter], *,
-                 name: str | None = None, clock: Clock = utc_now, lease: timedelta = timedelta(minutes=5)) -> None:
+                 name: str | None = None, clock: Clock = utc_now, lease: timedelta = timedelta(minutes=5),
+                 spool: Spool | None = None, dedupe_window: timedelta = timedelta(days=3)) -> None:
         self.store = store
+        self.spool = spool
+        self.dedupe_window = dedupe_window
         self.lease = lease
         self.processor = processor
         self.adapters = adapters
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self.clock = clock
+        self._held: list[int] = []  # claimed, not processed when the database went away: given back first
 
     def run_once(self, limit: int = 50) -> int:
-        """Process up to `limit` pending deliveries; return how many were claimed."""
-        rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease)
-        for row in rows:
-            self.process(row)
+        """Process up to `limit` pending deliveries; return how many were claimed.
+
+        Each delivery is isolated: whatever one does (a bad body, a bug, a value the database refuses), it
+        ends done, retried later or failed, and the others of the batch go on. Only losing the database
+        stops the batch (`StoreUnavailable`); the deliveries not reached are given back on the next call.
+        """
+        if self._held:
+            self.store.release_inbox(self._held, self.name)
+            self._held = []
+        if self.spool is not None:  # deliveries acknowledged while the database was away come first
+            self.spool.drain(self.store, dedupe_window=self.dedupe_window)
+        rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease,
+                                      max_attempts=MAX_INBOX_ATTEMPTS)
+        for index, row in enumerate(rows):
+            try:
+                self.process(row)
+            except StoreUnavailable:
+                self._held = [r.id for r in rows[index:]]
+                raise
         return len(rows)
 
     def process(self, row: InboxRow) -> None:
@@ -157,35 +215,42 @@ class Worker:
                                                  "ticket_id": event.ticket_id, "outcome": f"{len(added)} actions"})
         except PayloadError as err:
             self._finish(row, error=f"payload: {err.reason}")
+        except StoreUnavailable:
+            raise  # the database went away: this delivery and the rest of the batch are given back
         except Transient as err:
-            retry = row.attempts < MAX_INBOX_ATTEMPTS
-            log.warning("delivery will be retried" if retry else "delivery failed",
-                        extra={"source": row.source, "attempt": row.attempts, "outcome": type(err).__name__})
-            self.store.finish_inbox(row.id, now=self.clock(), error=str(err), retry=retry)
+            self._retry(row, str(err), err)
         except ConnectorError as err:
             self._finish(row, error=f"{type(err).__name__}: {err}")
-        except SQLAlchemyError:
-            raise  # the database is unwell: the lease brings this row back later
+        except SQLAlchemyError as err:  # the database refused a value of this delivery: retry, then fail it
+            self._retry(row, refusal(err), err)
         except Exception as err:  # a bug must not lose the delivery: retry, then keep it as failed
-            retry = row.attempts < MAX_INBOX_ATTEMPTS
-            log.error("delivery crashed the worker", extra={"source": row.source, "attempt": row.attempts,
-                                                            "outcome": type(err).__name__})
-            self.store.finish_inbox(row.id, now=self.clock(), error=f"unexpected {type(err).__name__}", retry=retry)
+            self._retry(row, f"unexpected {type(err).__name__}", err)
         else:
             self.store.finish_inbox(row.id, now=self.clock())
+
+    def _retry(self, row: InboxRow, reason: str, err: Exception) -> None:
+        """Try the delivery again after a growing delay, or keep it as failed after its last attempt."""
+        retry = row.attempts < MAX_INBOX_ATTEMPTS
+        now = self.clock()
+        log.warning("delivery will be retried" if retry else "delivery failed", extra={
+            "source": row.source, "attempt": row.attempts, "outcome": type(err).__name__})
+        error = reason if retry else f"gave up after {row.attempts} attempts: {reason}"
+        self.store.finish_inbox(row.id, now=now, error=error, retry=retry, retry_at=now + retry_delay(row.attempts))
 
     def _finish(self, row: InboxRow, *, error: str) -> None:
         log.warning("delivery failed", extra={"source": row.source, "outcome": "failed", "attempt": row.attempts})
         self.store.finish_inbox(row.id, now=self.clock(), error=error)
 
     def run_forever(self, stop: threading.Event, *, idle_sleep: float = 0.5) -> None:
-        """Process deliveries until `stop` is set, sleeping briefly when there is nothing to do."""
+        """Process deliveries until `stop` is set; back off while the database cannot be reached."""
+        backoff = LoopBackoff("worker")
         while not stop.is_set():
             try:
                 claimed = self.run_once()
-            except Exception as err:  # the database may be briefly unreachable: keep the worker alive
-                log.error("worker loop error", extra={"outcome": type(err).__name__})
-                claimed = 0
+            except Exception as err:  # the database may be unreachable: keep the worker alive, back off
+                stop.wait(backoff.failed(err))
+                continue
+            backoff.succeeded()
             if not claimed:
                 stop.wait(idle_sleep)
 

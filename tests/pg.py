@@ -9,9 +9,10 @@ from urllib.parse import quote
 
 
 def schema_url(base: str, schema: str) -> str:
-    """Return `base` with its connections' search_path set to `schema`."""
+    """Return `base` with its connections' search_path set to `schema` (and named after it, so that the
+    teardown can end connections a test left behind: a killed process's, or one cut off by a fault proxy)."""
     sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}&application_name={schema}"
 
 
 @contextmanager
@@ -29,5 +30,7 @@ def fresh_schema(base_url: str, prefix: str = "t") -> Iterator[str]:
         yield schema_url(base_url, schema)
     finally:
         with admin.begin() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE application_name = :name AND pid <> pg_backend_pid()"), {"name": schema})
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

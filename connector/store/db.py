@@ -3,10 +3,17 @@
 SQLite runs in WAL mode with a busy timeout; write transactions start with ``BEGIN IMMEDIATE`` so two
 writers queue instead of failing half-way ("database is locked" on lock upgrade). PostgreSQL URLs use
 psycopg 3 (``postgresql://`` is read as ``postgresql+psycopg://``).
+
+Every wait on PostgreSQL is bounded by one `timeout` (``CONNECTOR_DB_TIMEOUT_SECONDS``, default 5 s):
+each answer to a statement (`pgconn.DeadlineConnection`, which also covers a database that accepts bytes
+and never answers), connecting (libpq ``connect_timeout``, 0.6 × timeout, at least 2 s: a dead pooled
+connection costs one answer timeout and one reconnect) and waiting for a pooled connection
+(``pool_timeout``). Lost packets on a real network are cut by TCP keepalives and ``tcp_user_timeout``.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +26,8 @@ from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_MS = 30_000
+DEFAULT_TIMEOUT = 5.0         # seconds: connect, each answer, a pooled connection (PostgreSQL)
+MIGRATION_PATIENCE = 600.0    # a migration may rebuild an index: it gets longer than a request
 
 
 def normalize_url(url: str) -> str:
@@ -29,8 +38,9 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN so IMMEDIATE can be asked for."""
+def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN so IMMEDIATE can be asked for;
+    PostgreSQL gets a bound of `timeout` seconds on connecting, on every answer and on the pool."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         parsed = make_url(url)
@@ -54,8 +64,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+    return _postgres_engine(url, timeout, **kwargs)
+
+
+def _postgres_engine(url: str, timeout: float, **kwargs: Any) -> Engine:
+    from connector.store import pgconn
+
+    if timeout <= 0:
+        raise ValueError("the database timeout must be a positive number of seconds")
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    # a dead pooled connection costs its answer timeout, then one reconnect: keep that under 1.6 × timeout
+    connect_args.setdefault("connect_timeout", max(2, math.ceil(timeout * 0.6)))
+    connect_args.setdefault("keepalives", 1)
+    connect_args.setdefault("keepalives_idle", 10)
+    connect_args.setdefault("keepalives_interval", 5)
+    connect_args.setdefault("keepalives_count", 3)
+    connect_args.setdefault("tcp_user_timeout", int(timeout * 1000))
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_timeout", timeout)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return pgconn.connect(timeout, *cargs, **cparams)
+
+    return engine
 
 
 def _alembic_config(connection: Any) -> AlembicConfig:
@@ -69,11 +102,27 @@ MIGRATION_LOCK = 0x534C41  # any constant: the advisory lock that serializes con
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the migrations up to `revision` (idempotent; safe when several processes start at once)."""
-    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-        command.upgrade(_alembic_config(conn), revision)
+    """Apply the migrations up to `revision` (idempotent; safe when several processes start at once).
+
+    The connection is made with the engine's ordinary bounds (a database that does not answer fails here,
+    quickly); the migrations themselves may take up to `MIGRATION_PATIENCE`.
+    """
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+        with _patience(engine, MIGRATION_PATIENCE), conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            command.upgrade(_alembic_config(conn), revision)
+
+
+def _patience(engine: Engine, seconds: float | None) -> Any:
+    """`pgconn.patience` on PostgreSQL; nothing to do on SQLite (its only wait is the busy timeout)."""
+    if engine.dialect.name == "postgresql":
+        from connector.store import pgconn
+
+        return pgconn.patience(seconds)
+    from contextlib import nullcontext
+
+    return nullcontext()
 
 
 def head_revision() -> str | None:

@@ -9,6 +9,10 @@
 - operators: `outbox_rows`, `outbox_requeue`, `outbox_drop`, `stats`.
 
 Time is passed in (`now`), as in the rules core, so tests can drive it.
+
+Every transaction goes through a circuit breaker (`breaker.py`): a failure to reach the database raises
+`StoreUnavailable` (answer 503, back off) and, for a cool-down, later calls fail the same way at once
+instead of each waiting out the timeout. A statement the database refuses raises its SQLAlchemy error.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
+from connector.errors import StoreUnavailable
 from connector.events import Event, event_to_dict, parse_event
 from connector.store import db
+from connector.store.breaker import Breaker, describe, is_unavailable
 from connector.store.schema import clocks, dead_letters, decisions, events, inbox, outbox, tickets
 
 TicketKey = tuple[str, str, str]
@@ -71,6 +78,18 @@ class NewAction:
     state: str = "pending"
 
 
+def fit(value: str, width: int) -> str:
+    """Return `value` if it fits a column of `width` characters, else a prefix and a digest of the whole.
+
+    Distinct values stay distinct (a plain cut would merge two long ids into one and drop the second as
+    a duplicate) and the same value always gives the same text, so idempotency keys keep working.
+    """
+    if len(value) <= width:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{value[:width - len(digest) - 1]}#{digest}"
+
+
 def _lock_id(key: TicketKey) -> int:
     """A signed 64-bit id for a ticket's advisory lock."""
     return int.from_bytes(hashlib.sha256("\x1f".join(key).encode()).digest()[:8], "big", signed=True)
@@ -79,10 +98,12 @@ def _lock_id(key: TicketKey) -> int:
 class Store:
     """The connector's database: SQLite by default, PostgreSQL to scale out."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, timeout: float = db.DEFAULT_TIMEOUT, **engine_kwargs: Any) -> None:
         self.url = db.normalize_url(url)
-        self.engine = db.make_engine(self.url, **engine_kwargs)
+        self.timeout = timeout
+        self.engine = db.make_engine(self.url, timeout=timeout, **engine_kwargs)
         self.dialect = self.engine.dialect.name
+        self.breaker = Breaker()
         # the ingress statements, built once: webhook handlers run them on every request
         self._same_body = select(inbox.c.id).where(
             inbox.c.source == bindparam("source"), inbox.c.body_sha256 == bindparam("digest"),
@@ -96,28 +117,50 @@ class Store:
 
     def upgrade(self) -> None:
         """Apply the migrations (idempotent; run on start and by `connector db upgrade`)."""
-        db.upgrade(self.engine)
+        with self._guarded():
+            db.upgrade(self.engine)
 
     def migrations_current(self) -> bool:
-        return db.current_revision(self.engine) == db.head_revision()
+        with self._guarded():
+            return db.current_revision(self.engine) == db.head_revision()
 
     def ping(self) -> None:
-        """Raise if the database cannot be reached."""
-        with self.engine.connect() as conn:
+        """Raise `StoreUnavailable` if the database cannot be reached (or the breaker is open)."""
+        with self.read() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
         self.engine.dispose()
 
     @contextmanager
+    def _guarded(self) -> Iterator[None]:
+        """Pass the breaker, and turn a failure to reach the database into `StoreUnavailable`."""
+        probe = self.breaker.before()
+        try:
+            yield
+        except SQLAlchemyError as err:
+            if is_unavailable(err):
+                reason = describe(err)
+                cooldown = self.breaker.failure(reason)
+                raise StoreUnavailable(reason, retry_after=max(cooldown, 1.0)) from err
+            self.breaker.success()  # it answered, with a refusal: the database is up
+            raise
+        except BaseException:
+            self.breaker.release(probe)
+            raise
+        else:
+            self.breaker.success()
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        with self._guarded(), self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, \
+                conn.begin():
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with self._guarded(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def _insert(self, table: Any) -> Any:
@@ -129,7 +172,7 @@ class Store:
                      received_at: datetime, dedupe_window: timedelta) -> tuple[int, bool]:
         """Store a delivery unless it is a duplicate; return (inbox id, duplicate?)."""
         digest = hashlib.sha256(body).hexdigest()
-        key = dedupe_key[:255]
+        key = fit(dedupe_key, 255)
         with self.write() as conn:
             same_body = conn.execute(self._same_body, {"source": source, "digest": digest,
                                                        "since": received_at - dedupe_window}).scalar()
@@ -146,10 +189,19 @@ class Store:
     # -- worker ---------------------------------------------------------------------------------
 
     def claim_inbox(self, worker: str, *, now: datetime, limit: int = 50,
-                    lease: timedelta = timedelta(minutes=5)) -> list[InboxRow]:
-        """Claim up to `limit` pending deliveries for `lease` (expired leases are claimed again)."""
+                    lease: timedelta = timedelta(minutes=5), max_attempts: int | None = None) -> list[InboxRow]:
+        """Claim up to `limit` pending deliveries for `lease` (expired leases are claimed again).
+
+        A delivery already claimed `max_attempts` times whose lease ran out (its worker died on it each
+        time) is not claimed again: it ends `failed`, so one poisonous delivery cannot crash workers forever.
+        """
         claimable = and_(inbox.c.state == "pending",
                          or_(inbox.c.claimed_until.is_(None), inbox.c.claimed_until < now))
+        if max_attempts is not None:
+            with self.write() as conn:
+                conn.execute(update(inbox).where(claimable, inbox.c.attempts >= max_attempts).values(
+                    state="failed", processed_at=now, claimed_by=None, claimed_until=None,
+                    error=f"gave up after {max_attempts} attempts: the worker stopped while processing it"))
         pick = select(inbox.c.id).where(claimable).order_by(inbox.c.id).limit(limit)
         if self.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
@@ -162,13 +214,23 @@ class Store:
         return sorted((InboxRow(id=r.id, source=r.source, body=bytes(r.body), headers=r.headers or {},
                                 received_at=r.received_at, attempts=r.attempts) for r in rows), key=lambda r: r.id)
 
-    def finish_inbox(self, inbox_id: int, *, now: datetime, error: str | None = None, retry: bool = False) -> None:
-        """Mark a delivery done, failed (kept, with its error) or back to pending for another try."""
+    def finish_inbox(self, inbox_id: int, *, now: datetime, error: str | None = None, retry: bool = False,
+                     retry_at: datetime | None = None) -> None:
+        """Mark a delivery done, failed (kept, with its error) or back to pending for another try at `retry_at`."""
         state = "pending" if retry else ("failed" if error else "done")
         with self.write() as conn:
             conn.execute(update(inbox).where(inbox.c.id == inbox_id).values(
-                state=state, error=error, processed_at=None if retry else now, claimed_by=None,
-                claimed_until=None))
+                state=state, error=None if error is None else error[:2000], processed_at=None if retry else now,
+                claimed_by=None, claimed_until=retry_at if retry else None))
+
+    def release_inbox(self, inbox_ids: Sequence[int], worker: str) -> int:
+        """Give back claimed deliveries this worker did not get to (they are claimable at once); return how many."""
+        if not inbox_ids:
+            return 0
+        with self.write() as conn:
+            return int(conn.execute(update(inbox).where(
+                inbox.c.id.in_(list(inbox_ids)), inbox.c.state == "pending", inbox.c.claimed_by == worker,
+            ).values(claimed_by=None, claimed_until=None, attempts=inbox.c.attempts - 1)).rowcount)
 
     @contextmanager
     def ticket_tx(self, key: TicketKey) -> Iterator[TicketTx]:
@@ -185,6 +247,11 @@ class Store:
                                 .where(tickets.c.next_check_at <= now).order_by(tickets.c.next_check_at)
                                 .limit(limit)).all()
         return [(r.source, r.account, r.ticket_id) for r in rows]
+
+    def postpone_check(self, key: TicketKey, *, at: datetime) -> None:
+        """Move a ticket's next check to `at` (its check failed: the others must not wait behind it)."""
+        with self.write() as conn:
+            conn.execute(update(tickets).where(*_ticket_where(tickets, key)).values(next_check_at=at))
 
     def ticket_state(self, key: TicketKey) -> dict[str, Any] | None:
         with self.read() as conn:
@@ -375,10 +442,10 @@ class TicketTx:
         added = []
         for a in actions:
             stmt = self.store._insert(outbox).values(
-                key=a.key, source=a.source, account=a.account, ticket_id=a.ticket_id, action=a.action,
+                key=fit(a.key, 512), source=a.source, account=a.account, ticket_id=a.ticket_id, action=a.action,
                 params=dict(a.params), cause=a.cause, state=a.state, attempts=0, next_try_at=now, created_at=now,
                 updated_at=now,
             ).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.id)
             if self.conn.execute(stmt).scalar() is not None:
-                added.append(a.key)
+                added.append(fit(a.key, 512))
         return added

@@ -54,11 +54,11 @@ def signed(secret: str, body: bytes, msg_id: str | None = None, *, timestamp: in
 
 def make_app(store: Store, *, secret: str | None = None, token: str | None = None, config: Config | None = None,
              clock: Callable[[], datetime] | None = None, limit: int = LIMIT, env: dict[str, str] | None = None,
-             **kwargs: Any) -> Flask:
+             spool_dir: str | None = None, **kwargs: Any) -> Flask:
     """Build the app over `store` with the given secrets (None: not configured) and help-desk variables."""
     settings = Settings(database_url=store.url, webhook_secrets=(Secret(secret),) if secret else (),
                         api_token=Secret(token) if token else None, max_body_bytes=limit,
-                        env={k: Secret(v) for k, v in (env or {}).items()})
+                        env={k: Secret(v) for k, v in (env or {}).items()}, spool_dir=spool_dir)
     return create_app(settings, store=store, config=config or helpers.config(), clock=clock, **kwargs)
 
 

@@ -267,7 +267,7 @@ def test_database_failure_is_503_and_loses_nothing_accepted(client: FlaskClient,
     headers = signed(secret, second, "msg_second")
     response = client.post("/hooks/webhook", data=second, headers=headers)
     data = _error(response, 503, "unavailable")
-    assert response.headers["Retry-After"] == "30"
+    assert 1 <= int(response.headers["Retry-After"]) < 60  # Zendesk retries a 503 only under 60 s
     assert "connection refused" not in data["reason"] and "INSERT" not in data["reason"]
 
     monkeypatch.undo()  # the database is back: the sender's retry is stored, the first delivery is still there
@@ -283,8 +283,9 @@ def test_unreachable_database_is_503(client: FlaskClient, store: Store, secret: 
         body = created_body()
         response = client.post("/hooks/webhook", data=body, headers=signed(secret, body))
         _error(response, 503, "unavailable")
-        assert response.headers["Retry-After"] == "30"
+        assert 1 <= int(response.headers["Retry-After"]) < 60  # Zendesk retries a 503 only under 60 s
     finally:
         store.engine.dispose()
         store.engine = good_engine
+    store.breaker.success()  # the database is back (the breaker would otherwise wait out its cool-down)
     assert inbox_count(store) == 0

@@ -1,0 +1,134 @@
+"""One bad delivery never blocks another (issue 11 §1), on SQLite and PostgreSQL.
+
+- Identifiers are bounded at the door, the same for every source and the same limit `/tickets` accepts:
+  1-255 printable characters. A longer `ticket_id`, `event_id`, `account` (or a NUL in one) used to be
+  answered 202 and then stall the PostgreSQL worker's whole batch forever.
+- A delivery the database refuses for any reason is retried with a growing delay and ends `failed` with
+  the database's reason after its attempts; the rest of its batch, and every later delivery, goes on.
+  The refusal here is a real one: a trigger in the test's database refuses one ticket's events.
+- Long keys fit their columns without two different keys becoming one.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from connector.store.schema import inbox, outbox
+from connector.store.store import fit
+from connector.worker import MAX_INBOX_ATTEMPTS
+from tests.integration.support import created_body, inbox_count, make_app, signed
+from tests.integration.test_pipeline import FrozenClock, count, created, deliver, parts
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("ticket_id", "T" * 256, "ticket_id: 256 characters; at most 255"),
+    ("event_id", "E" * 100_000, "event_id: 100000 characters; at most 255"),
+    ("account", "A" * 256, "account: 256 characters; at most 255"),
+    ("ticket_id", "T-1\x00", "ticket_id: holds a control character"),
+    ("event_id", "e\n1", "event_id: holds a control character"),
+])
+def test_over_long_or_control_identifiers_are_refused_at_the_door(store, secret, key, value, expected):
+    client = make_app(store, secret=secret, limit=1024 * 1024).test_client()
+    body = created_body(**{key: value})
+    response = client.post("/hooks/webhook", data=body, headers=signed(secret, body))
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["reason"].startswith(expected)
+    assert inbox_count(store) == 0
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("ticket", "group"), "G" * 256), (("ticket", "assignee"), "a\x00b"),
+    (("ticket", "requester", "org"), "O" * 300), (("comment", "author_id"), "x" * 256),
+])
+def test_snapshot_identifiers_are_bounded_too(store, secret, path, value):
+    """Group and organization end in store columns; the same limit applies to every identifier."""
+    data = json.loads(created_body())
+    data["comment"] = {"author_role": "agent", "public": True}
+    data["type"] = "comment.added"
+    target = data
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = value
+    body = json.dumps(data).encode()
+    response = make_app(store, secret=secret).test_client().post("/hooks/webhook", data=body,
+                                                                 headers=signed(secret, body))
+    assert response.status_code == 400 and response.get_json()["reason"].startswith(".".join(path))
+
+
+def test_the_longest_identifiers_accepted_are_stored_and_processed(store, secret):
+    """255 characters everywhere: the outbox key then exceeds its column and is fitted, not refused."""
+    clock = FrozenClock("2026-03-02 10:05")
+    _, _, worker = parts(store, clock=clock)
+    long_id, long_account = "T" * 255, "A" * 255
+    deliver(store, created(ticket_id=long_id, account=long_account, event_id="E" * 255))
+    assert worker.run_once() == 1
+    assert count(store, inbox, inbox.c.state == "done") == 1
+    with store.read() as conn:
+        keys = [r[0] for r in conn.execute(select(outbox.c.key)).all()]
+    assert keys and all(len(k) <= 512 for k in keys) and len(set(keys)) == len(keys)
+
+
+def test_fit_keeps_distinct_values_distinct():
+    a, b = "k" * 600 + "a", "k" * 600 + "b"
+    assert fit("short", 10) == "short"
+    assert len(fit(a, 512)) == 512 and fit(a, 512) != fit(b, 512) and fit(a, 512) == fit(a, 512)
+
+
+def _poison(store) -> None:
+    """Make the database itself refuse every event of ticket 'poison'."""
+    with store.write() as conn:
+        if store.dialect == "postgresql":
+            conn.execute(text("CREATE FUNCTION refuse_poison() RETURNS trigger AS $$ BEGIN "
+                              "RAISE EXCEPTION 'poisoned ticket' USING ERRCODE = 'check_violation'; END $$ "
+                              "LANGUAGE plpgsql"))
+            conn.execute(text("CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW "
+                              "WHEN (NEW.ticket_id = 'poison') EXECUTE FUNCTION refuse_poison()"))
+        else:
+            conn.execute(text("CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.ticket_id = 'poison' "
+                              "BEGIN SELECT RAISE(ABORT, 'poisoned ticket'); END"))
+
+
+def test_a_delivery_the_database_refuses_ends_failed_and_never_blocks_the_batch(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    _, _, worker = parts(store, clock=clock)
+    _poison(store)
+    good_before = deliver(store, created(ticket_id="g1", event_id="g1"))
+    bad = deliver(store, created(ticket_id="poison", event_id="p1"))
+    good_after = deliver(store, created(ticket_id="g2", event_id="g2"))
+    assert worker.run_once() == 3  # one batch: the refusal in the middle does not stop it
+    with store.read() as conn:
+        states = dict(conn.execute(select(inbox.c.id, inbox.c.state)).all())
+        error, until = conn.execute(select(inbox.c.error, inbox.c.claimed_until).where(inbox.c.id == bad)).one()
+    assert states == {good_before: "done", bad: "pending", good_after: "done"}
+    assert "poisoned ticket" in error and "INSERT" not in error  # the database's words, not the SQL
+    assert until > clock.now  # retried after a delay, not at once
+
+    later = deliver(store, created(ticket_id="g3", event_id="g3"))
+    assert worker.run_once() == 1  # the refused delivery waits out its delay; the new one goes through
+    assert count(store, inbox, inbox.c.id == later, inbox.c.state == "done") == 1
+
+    for _ in range(MAX_INBOX_ATTEMPTS):
+        clock.now += timedelta(minutes=10)
+        worker.run_once()
+    with store.read() as conn:
+        state, error = conn.execute(select(inbox.c.state, inbox.c.error).where(inbox.c.id == bad)).one()
+    assert state == "failed"
+    assert error.startswith(f"gave up after {MAX_INBOX_ATTEMPTS} attempts: the database refused it")
+
+
+def test_a_delivery_that_kills_its_worker_every_time_ends_failed(store):
+    """A crash loop (the worker dies mid-delivery, its lease runs out, again and again) has an end too."""
+    clock = FrozenClock("2026-03-02 10:05")
+    _, _, worker = parts(store, clock=clock)
+    bad = deliver(store, created(ticket_id="t", event_id="e"))
+    for _ in range(MAX_INBOX_ATTEMPTS):  # claimed, never finished: what a SIGKILL mid-delivery leaves
+        assert store.claim_inbox("dying", now=clock.now, limit=1, lease=timedelta(seconds=1))
+        clock.now += timedelta(seconds=2)
+    assert worker.run_once() == 0
+    with store.read() as conn:
+        state, error = conn.execute(select(inbox.c.state, inbox.c.error).where(inbox.c.id == bad)).one()
+    assert state == "failed" and "the worker stopped while processing it" in error
