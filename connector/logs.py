@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 FIELDS = ("source", "account", "delivery_id", "event_id", "ticket_id", "action", "outcome", "attempt", "reason",
-          "status", "inbox_id", "duration_ms", "stack")
+          "status", "inbox_id", "duration_ms", "retry_in_s", "stack")
 MASK = "***"
 MIN_SECRET_CHARS = 4  # masking a 1-3 character "secret" would mangle every log line and protect nothing
 
@@ -38,9 +38,22 @@ _SHAPES = re.compile(
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
+_TOKEN_MARKS = re.compile(r"[0-9+/=._~-]|.[A-Z]")
+
+
+def _credential_like(token: str) -> bool:
+    """Whether the word after "Basic"/"Bearer" looks like a credential rather than English ("Basic auth",
+    "Bearer token", "HTTP Basic credentials"): a digit or token punctuation, an upper-case letter after
+    the first, or the length of a real token. Base64 of "user:password" always has one of these."""
+    return len(token) >= 24 or _TOKEN_MARKS.search(token) is not None
+
+
 def _shape_mask(match: re.Match[str]) -> str:
     scheme = match.group(1)
-    return f"{scheme} {MASK}" if scheme else MASK
+    if not scheme:
+        return MASK
+    token = match.group(0)[match.end(1) - match.start(0):].lstrip()
+    return f"{scheme} {MASK}" if _credential_like(token) else match.group(0)
 
 
 class ScrubFilter(logging.Filter):

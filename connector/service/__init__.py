@@ -30,6 +30,7 @@ from connector.service.context import ServiceContext
 from connector.service.metrics import Metrics
 from connector.settings import Settings
 from connector.store import Store
+from connector.store.spool import Spool
 from connector.worker import TicketProcessor, utc_now
 
 __all__ = ["ServiceContext", "create_app"]
@@ -74,10 +75,11 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     if adapters is None:
         adapters = _build_adapters(settings, config)
     if store is None:
-        store = Store(settings.database_url)
+        store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
         store.upgrade()
     clock = clock or utc_now
     sources = frozenset(INBOUND_SOURCES) | frozenset(adapters)
+    spool = Spool(settings.spool_dir) if settings.spool_dir else None
 
     app = ConnectorFlask(__name__)
     # one byte over the limit: Werkzeug still refuses bigger Content-Lengths, and the view can tell "over"
@@ -87,8 +89,9 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.extensions["connector"] = ServiceContext(
         settings=settings, store=store, config=config,
         processor=TicketProcessor(store, config, writers={}, clock=clock),
-        adapters=dict(adapters), sources=sources, metrics=Metrics(store, clock, sources), clock=clock,
+        adapters=dict(adapters), sources=sources, metrics=Metrics(store, clock, sources, spool=spool), clock=clock,
         max_body_bytes=settings.max_body_bytes, dedupe_window=timedelta(seconds=settings.dedupe_window_seconds),
+        spool=spool,
     )
     errors.register(app)
     app.register_blueprint(hooks.bp)

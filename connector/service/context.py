@@ -14,6 +14,7 @@ from connector.config import Config
 from connector.service.metrics import Metrics
 from connector.settings import Settings
 from connector.store import Store
+from connector.store.spool import Spool
 from connector.worker import TicketProcessor
 
 
@@ -31,6 +32,7 @@ class ServiceContext:
     clock: Callable[[], datetime]
     max_body_bytes: int
     dedupe_window: timedelta
+    spool: Spool | None = None          # where deliveries wait while the database cannot be written
 
     def __getitem__(self, name: str) -> Any:
         try:

@@ -1,6 +1,7 @@
 """JSON error answers for every route: ``{"error": code, "reason": text}``, never HTML, never a traceback.
 
 Malformed input is a 4xx whatever went wrong inside Werkzeug (404, 405, 413, a client that went away);
+a database that cannot be reached, or fails a statement, is a 503 with ``Retry-After`` on every route;
 an unexpected bug is a 500 whose body says nothing but "internal error" (the log has the type and frames).
 Reasons are checked on the way out: no registered secret, nothing credential-shaped, no quoted excerpt of
 the request body, at most `MAX_REASON` characters.
@@ -9,12 +10,14 @@ the request body, at most `MAX_REASON` characters.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import traceback
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from connector.errors import StoreUnavailable
 from connector.logs import scrub
 
 log = logging.getLogger("connector.service")
@@ -50,6 +53,22 @@ def error_response(status: int, code: str, reason: str, *, headers: dict[str, st
     return response
 
 
+RETRY_AFTER_MAX = 30  # Zendesk retries a 503 only when Retry-After is under 60 s
+
+
+def retry_after_header(err: BaseException) -> dict[str, str]:
+    """``Retry-After`` for a database fault: the breaker's cool-down when known, 1-30 s."""
+    hint = err.retry_after if isinstance(err, StoreUnavailable) else 5.0
+    return {"Retry-After": str(min(RETRY_AFTER_MAX, max(1, math.ceil(hint))))}
+
+
+def _store_unavailable(err: Exception) -> Response:
+    original = getattr(err, "original_exception", None) or err
+    reason = str(original) if isinstance(original, StoreUnavailable) else "the database could not answer"
+    log.warning("database unavailable", extra={"outcome": type(original).__name__, "status": 503})
+    return error_response(503, "unavailable", f"{reason}; retry later", headers=retry_after_header(original))
+
+
 def _http_error(err: HTTPException) -> Response:
     status = err.code or 500
     code = _CODES.get(status) or re.sub(r"\W+", "_", (err.name or "error").lower()).strip("_")
@@ -79,7 +98,11 @@ def _security_headers(response: Response) -> Response:
 
 def register(app: Flask) -> None:
     """Answer every HTTP error as JSON."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StoreUnavailable, _store_unavailable)
+    app.register_error_handler(SQLAlchemyError, _store_unavailable)
     app.register_error_handler(500, _internal_error)
 
     app.after_request(_security_headers)

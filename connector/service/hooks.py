@@ -5,10 +5,16 @@ to dedupe and validate) → one inbox transaction → answer.
 
     202 {"status": "accepted", "id": n}     stored; the worker takes it from here
     200 {"status": "duplicate", "id": n}    same delivery id, or same body inside the dedupe window
+    202 {"status": "accepted", "id": null, "spooled": true}
+                                            the database cannot be written right now: kept in the spool
+                                            on disk (`store/spool.py`), moved to the inbox when it answers
     401 / 400 / 422 / 413                   refused: {"error": code, "reason": text}; the sender should not retry
     404                                     no such source
     503 not_configured                      the source exists but has no secret configured
-    503 unavailable (Retry-After: 30)       the store cannot be written; nothing was acknowledged
+    503 unavailable (Retry-After)           neither the store nor the spool can take it; nothing was acknowledged
+
+A database that does not answer costs at most its timeout (CONNECTOR_DB_TIMEOUT_SECONDS), and then, while
+the store's circuit breaker is open, nothing: later deliveries go to the spool at once.
 
 The body is read from the stream up to limit+1 bytes, so a chunked body over the limit is refused, never
 truncated and accepted (Werkzeug's own limit truncates chunked bodies: style-and-reliability.md B.2.7).
@@ -27,17 +33,18 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from adapters.base import Accepted, InboundRequest
-from connector.errors import AuthError, InboundError, PayloadError, TooLarge
+from connector.errors import AuthError, InboundError, PayloadError, StoreUnavailable, TooLarge
 from connector.service.context import ServiceContext, context
-from connector.service.errors import error_response, safe_reason
+from connector.service.errors import error_response, retry_after_header, safe_reason
 from connector.service.metrics import UNKNOWN_SOURCE
+from connector.store.spool import Spooled, SpoolError
 
 log = logging.getLogger("connector.service.hooks")
 
 bp = Blueprint("hooks", __name__)
 
 READ_CHUNK = 64 * 1024
-RETRY_AFTER_SECONDS = "30"  # Zendesk retries a 503 only when Retry-After is under 60 s
+DRAIN_PER_REQUEST = 50  # spooled deliveries moved to the inbox after a successful insert, at most
 
 
 def read_body(stream: IO[bytes], limit: int) -> bytes:
@@ -104,18 +111,48 @@ def receive(source: str) -> Response | tuple[Response, int]:
         log.warning("delivery cannot be stored", extra={"source": source, "outcome": type(err).__name__})
         return _rejected(ctx, source, PayloadError("the delivery holds a value the store cannot keep"), body,
                          started)
-    except (SQLAlchemyError, OSError) as err:
-        ctx.metrics.rejected.labels(source, "unavailable").inc()
-        log.error("inbox unavailable", extra={"source": source, "outcome": type(err).__name__, "status": 503,
-                                              "duration_ms": _ms(started)})
-        return error_response(503, "unavailable", "the inbox cannot be written right now; retry later",
-                              headers={"Retry-After": RETRY_AFTER_SECONDS})
+    except (StoreUnavailable, SQLAlchemyError, OSError) as err:
+        return _spool(ctx, source, accepted, inbound, err, started)
 
+    if ctx.spool is not None and ctx.spool.depth():
+        _drain(ctx)
     outcome = "duplicate" if duplicate else "accepted"
     (ctx.metrics.deduplicated if duplicate else ctx.metrics.accepted).labels(source).inc()
     log.info("delivery %s", outcome, extra={"source": source, "delivery_id": accepted.dedupe_key, "inbox_id": inbox_id,
                                             "outcome": outcome, "duration_ms": _ms(started)})
     return jsonify({"status": outcome, "id": inbox_id}), 200 if duplicate else 202
+
+
+def _spool(ctx: ServiceContext, source: str, accepted: Accepted, inbound: InboundRequest, err: Exception,
+           started: float) -> Response | tuple[Response, int]:
+    """The inbox cannot be written: keep the delivery in the spool and acknowledge it, or answer 503."""
+    if ctx.spool is not None:
+        try:
+            ctx.spool.put(Spooled(source=source, dedupe_key=accepted.dedupe_key, body=inbound.body,
+                                  headers=accepted.audit_headers, received_at=inbound.received_at))
+        except SpoolError as spool_err:
+            log.error("spool unavailable", extra={"source": source, "outcome": type(spool_err).__name__})
+        else:
+            ctx.metrics.accepted.labels(source).inc()
+            ctx.metrics.spooled.labels(source).inc()
+            log.warning("delivery spooled: the inbox cannot be written", extra={
+                "source": source, "delivery_id": accepted.dedupe_key, "outcome": "spooled",
+                "reason": type(err).__name__, "duration_ms": _ms(started)})
+            return jsonify({"status": "accepted", "id": None, "spooled": True}), 202
+    ctx.metrics.rejected.labels(source, "unavailable").inc()
+    log.error("inbox unavailable", extra={"source": source, "outcome": type(err).__name__, "status": 503,
+                                          "duration_ms": _ms(started)})
+    return error_response(503, "unavailable", "the inbox cannot be written right now; retry later",
+                          headers=retry_after_header(err))
+
+
+def _drain(ctx: ServiceContext) -> None:
+    """The database answers again: move a few spooled deliveries into the inbox (never fail the request)."""
+    assert ctx.spool is not None
+    try:
+        ctx.spool.drain(ctx.store, dedupe_window=ctx.dedupe_window, limit=DRAIN_PER_REQUEST)
+    except Exception as err:
+        log.error("spool drain failed", extra={"outcome": type(err).__name__})
 
 
 def _read(limit: int) -> bytes:

@@ -5,6 +5,7 @@ Counters (per app registry, so two apps in one process — tests — never share
     connector_events_received_total{source}            deliveries that reached a known source's endpoint
     connector_events_accepted_total{source}            ... stored as new (202)
     connector_events_deduplicated_total{source}        ... answered as duplicates (200), stored once
+    connector_events_spooled_total{source}             ... accepted into the disk spool (the database was down)
     connector_events_rejected_total{source,reason}     ... refused; reason is the error code
                                                        (unauthorized, invalid_payload, too_large,
                                                        not_configured, unavailable, unknown_source)
@@ -12,7 +13,7 @@ Counters (per app registry, so two apps in one process — tests — never share
 Gauges, from `Store.stats(now=…)` at each scrape: inbox depth and oldest pending age, failed deliveries,
 outbox actions by source and state (write-backs by outcome), oldest pending action, dead letters, breached
 clocks by severity, and `connector_store_up` (0 when the store cannot be read; the other gauges are then
-left out rather than reported as zero).
+left out rather than reported as zero); `connector_spool_depth` from the spool directory.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from connector.store import Store
+from connector.store.spool import Spool
 
 log = logging.getLogger("connector.service")
 
@@ -79,10 +81,22 @@ class StoreCollector(Collector):
         yield breaches
 
 
+class SpoolCollector(Collector):
+    """The spool's depth: deliveries acknowledged while the database could not be written, not yet in the inbox."""
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("connector_spool_depth", "Deliveries waiting in the disk spool for the database",
+                                value=self.spool.depth())
+
+
 class Metrics:
     """One app's registry and its ingress counters."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime], sources: Iterable[str]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime], sources: Iterable[str], *,
+                 spool: Spool | None = None) -> None:
         sources = sorted(sources)
         self.registry = CollectorRegistry()
         self.received = Counter("connector_events_received", "Webhook deliveries received, every outcome",
@@ -93,8 +107,12 @@ class Metrics:
                                     ["source"], registry=self.registry)
         self.rejected = Counter("connector_events_rejected", "Webhook deliveries refused, by reason",
                                 ["source", "reason"], registry=self.registry)
+        self.spooled = Counter("connector_events_spooled", "Webhook deliveries accepted into the disk spool "
+                               "because the database could not be written", ["source"], registry=self.registry)
         for source in sources:  # known sources show 0 before their first delivery
             self.received.labels(source)
             self.accepted.labels(source)
             self.deduplicated.labels(source)
         self.registry.register(StoreCollector(store, clock, sources))
+        if spool is not None:
+            self.registry.register(SpoolCollector(spool))

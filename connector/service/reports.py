@@ -2,9 +2,13 @@
 
     GET /reports/<sla|credits|kpis|audit>?format=html|json|csv&from=D&to=D&period=P&by=a,b&tz=Z&breach_limit=N
     200 the report: text/html (one self-contained page), application/json, or text/csv
-    401/403 as /tickets     404 unknown report     400 a parameter that makes no sense (bad date, unknown
-    period, zone, grouping or format, a breach_limit that is not a whole number ≥ 0, an unknown parameter)
-    503 the database cannot be read (with Retry-After)
+    401/403 as /tickets     404 unknown report     400 a parameter that makes no sense, the reason starting
+    with its name (a date or instant outside 1970-2099, an unknown period, zone, grouping or format, a
+    breach_limit that is not a whole number from 0 to 100000, a value over 100 characters or with a control
+    character, an unknown parameter)     503 the database cannot be read (with Retry-After)
+
+The HTML page is sent with its Content-Security-Policy as a header too, with `frame-ancestors 'none'`
+(a browser ignores that directive in the page's `<meta>` tag): no other site can frame a report.
 
 The report is built at the app clock's now by `build_report`, the CLI's entry point, so the web and the CLI
 show the same numbers; `from`/`to` are dates (local to `tz`, `to` inclusive) or ISO instants. Nothing here writes.
@@ -15,8 +19,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, split_keys
-from connector.reports.render import render_csv, render_html
+from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, parse_breach_limit, split_keys
+from connector.reports.render import CSP_HEADER, render_csv, render_html
 from connector.service.auth import authorize
 from connector.service.context import context
 from connector.service.errors import error_response
@@ -28,14 +32,11 @@ PARAMETERS = ("format", "from", "to", "period", "by", "tz", "breach_limit")
 MAX_VALUE = 100   # no parameter needs more; a longer one is refused before it reaches a parser
 
 
-def _options(args: dict[str, str]) -> ReportOptions | str:
-    """Return the report options of the query, or the reason they make no sense."""
+def _options(args: dict[str, str]) -> ReportOptions:
+    """Return the report options of the query; raise `ReportError` naming a parameter that makes no sense."""
     limit = ReportOptions().breach_limit
     if "breach_limit" in args:
-        text = args["breach_limit"].strip()
-        if not text.isdigit() or not text.isascii():
-            return "breach_limit must be a whole number ≥ 0"
-        limit = int(text)
+        limit = parse_breach_limit(args["breach_limit"])
     by = split_keys([args.get("by", "")])
     return ReportOptions(start=args.get("from"), end=args.get("to"), period=args.get("period") or None, by=by,
                          timezone=args.get("tz") or None, breach_limit=limit)
@@ -57,15 +58,12 @@ def report(name: str) -> Response:
     args = {key: request.args.get(key, "") for key in request.args}
     too_long = next((key for key, value in args.items() if len(value) > MAX_VALUE or not value.isprintable()), None)
     if too_long is not None:
-        return error_response(400, "bad_request", f"{too_long} must be at most {MAX_VALUE} printable characters")
+        return error_response(400, "bad_request", f"{too_long}: must be at most {MAX_VALUE} printable characters")
     fmt = args.get("format") or "html"
     if fmt not in FORMATS:
-        return error_response(400, "bad_request", f"format must be one of {', '.join(FORMATS)}")
-    options = _options(args)
-    if isinstance(options, str):
-        return error_response(400, "bad_request", options)
+        return error_response(400, "bad_request", f"format: must be one of {', '.join(FORMATS)}")
     try:
-        data = build_report(name, ctx.config, store=ctx.store, now=ctx.clock(), options=options)
+        data = build_report(name, ctx.config, store=ctx.store, now=ctx.clock(), options=_options(args))
     except ReportError as err:
         return error_response(400, "bad_request", err.message)
     except (SQLAlchemyError, OSError):  # the database is unwell: nothing wrong with the request
@@ -76,4 +74,5 @@ def report(name: str) -> Response:
     if fmt == "csv":
         return Response(render_csv(data), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'inline; filename="report-{name}.csv"'})
-    return Response(render_html(data), content_type="text/html; charset=utf-8")
+    return Response(render_html(data), content_type="text/html; charset=utf-8",
+                    headers={"Content-Security-Policy": CSP_HEADER})
