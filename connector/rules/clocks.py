@@ -10,6 +10,10 @@ Four metrics, Zendesk-compatible by default:
 - ``resolution``: creation → solved/closed. A reopen continues it with the solved period excluded, or
   restarts it from the reopen when the policy says ``on_reopen: restart``.
 
+A ticket that is ``deleted`` cancels its active clocks ("ticket deleted") and starts none; restoring it
+resumes exactly those, the deleted period excluded, and then applies the restore like a change from the
+status it had before the deletion (a solved ticket restored as open is a reopen).
+
 How time is kept: every clock records the wall-clock *segments* during which it ran. Its elapsed time is
 the business time of those segments on the clock's calendar, and its due instant is where that sum
 reaches the target. Because the segments are kept, a new target or calendar (a severity or policy change)
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from connector.events import DONE_STATUSES, Comment, format_instant, parse_instant
+from connector.events import DELETED, DONE_STATUSES, Comment, format_instant, parse_instant
 from connector.rules.calendar import BusinessCalendar
 from connector.rules.conditions import Facts, Matcher, compile_condition
 
@@ -45,6 +49,9 @@ PAUSABLE = frozenset({RESOLUTION, PERIODIC_UPDATE})
 # How a clock stopped
 MET = "met"              # its goal happened (reply, solve)
 CANCELLED = "cancelled"  # it can no longer be met: solved without a reply, or no policy applies
+
+DELETED_REASON = "ticket deleted"
+NO_NEW_CYCLES = DONE_STATUSES | {DELETED}  # statuses in which no reply clock starts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -331,6 +338,7 @@ class TicketClocks:
     on_reopen: str = "continue"
     first_reply_at: datetime | None = None
     runs: list[ClockRun] = field(default_factory=list)
+    deleted_from: str | None = None  # while deleted: the status the ticket had before
     context: tuple[str | None, str] | None = None  # (policy, severity) last applied; not persisted
 
     @classmethod
@@ -431,8 +439,17 @@ class TicketClocks:
                 self.first_reply_at = at
         # 2. the policy and severity in force from now on
         self.retarget(policy, severity, note, at)
-        # 3. the status change
+        # 3. the status change (a deletion cancels; a restore resumes, then counts as a change from before it)
+        if status == DELETED and before != DELETED:
+            self.status = status
+            self._on_delete(at, before, note)
+            return
+        if before == DELETED and status != DELETED:
+            before = self._on_restore(at, note)
+            self.retarget(policy, severity, note, at)
         self.status = status
+        if status == DELETED:
+            return  # still deleted: nothing starts
         if status in DONE_STATUSES and before not in DONE_STATUSES:
             self._on_done(at, note)
         elif before in DONE_STATUSES and status not in DONE_STATUSES:
@@ -440,17 +457,42 @@ class TicketClocks:
             self.context = None  # reactivated clocks take the targets in force now
             self.retarget(policy, severity, note, at)
         # 4. what the comment starts
-        if customer and self.first_reply_at is not None and self.active(NEXT_RESPONSE) is None:
+        if customer and status != DELETED and self.first_reply_at is not None and self.active(NEXT_RESPONSE) is None:
             run = ClockRun(metric=NEXT_RESPONSE, cycle=self._cycles(NEXT_RESPONSE) + 1, started_at=at,
                            target=target_for(policy, severity, NEXT_RESPONSE))
             self.runs.append(run)
             note(at, f"next_response #{run.cycle} starts: public end-user comment")
-        if reply and status not in DONE_STATUSES:
+        if reply and status not in NO_NEW_CYCLES:
             run = ClockRun(metric=PERIODIC_UPDATE, cycle=self._cycles(PERIODIC_UPDATE) + 1, started_at=at,
                            target=target_for(policy, severity, PERIODIC_UPDATE))
             self.runs.append(run)
         # 5. segments follow the status
         self._settle(at, note)
+
+    def _on_delete(self, at: datetime, before: str, note: Note) -> None:
+        self.deleted_from = before
+        cancelled = []
+        for run in self.runs:
+            if run.active:
+                run.finish(at, CANCELLED, DELETED_REASON)
+                if run.target is not None:
+                    cancelled.append(run.metric if run.cycle == 1 else f"{run.metric} #{run.cycle}")
+        if cancelled:
+            note(at, f"ticket deleted: {', '.join(cancelled)} cancelled")
+
+    def _on_restore(self, at: datetime, note: Note) -> str:
+        """Resume the clocks the deletion cancelled; return the status the ticket had before it."""
+        resumed = []
+        for run in self.runs:
+            if run.stop == CANCELLED and run.stop_reason == DELETED_REASON:
+                run.reactivate()
+                if run.target is not None:
+                    resumed.append(run.metric if run.cycle == 1 else f"{run.metric} #{run.cycle}")
+        note(at, "ticket restored" + (f": {', '.join(resumed)} resume, the deleted period excluded"
+                                      if resumed else ""))
+        self.context = None  # resumed clocks take the targets in force now
+        before, self.deleted_from = self.deleted_from or "open", None
+        return before
 
     def _on_done(self, at: datetime, note: Note) -> None:
         for run in self.runs:
@@ -502,12 +544,15 @@ class TicketClocks:
         return (run for run in self.runs if run.target is not None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "created_at": format_instant(self.created_at), "status": self.status,
             "pause_on": sorted(self.pause_on), "on_reopen": self.on_reopen,
             "first_reply_at": format_instant(self.first_reply_at),
             "runs": [run.to_dict() for run in self.runs],
         }
+        if self.deleted_from is not None:
+            data["deleted_from"] = self.deleted_from
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TicketClocks:
@@ -516,5 +561,5 @@ class TicketClocks:
             created_at=parse_instant(data["created_at"], "created_at"), status=data["status"],
             pause_on=frozenset(data.get("pause_on", ())), on_reopen=data.get("on_reopen", "continue"),
             first_reply_at=None if first is None else parse_instant(first, "first_reply_at"),
-            runs=[ClockRun.from_dict(r) for r in data.get("runs", [])],
+            runs=[ClockRun.from_dict(r) for r in data.get("runs", [])], deleted_from=data.get("deleted_from"),
         )

@@ -4,7 +4,9 @@
 (`apply(state, event)`, for the live worker, whose `TicketState` is persisted between events) or a whole
 history (`run(events)`, for replay); both give the same state, because both apply events in
 `occurred_at` order (ties by arrival) and ignore a repeated event id. An event older than the last one
-applied raises `OutOfOrder`: the caller rebuilds the ticket from its stored history with `run`.
+applied raises `OutOfOrder`: the caller rebuilds the ticket from its stored history with `run`. A comment
+already applied under another id (same author, visibility and second, ±1 s) counts once, but the rest of
+its event (status, priority, every field of the snapshot) is applied like a `ticket.updated`.
 
 `evaluate(state, now)` reports a ticket at an instant (severity, policy, clocks, actions due) and
 changes nothing.
@@ -13,7 +15,7 @@ changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -175,16 +177,19 @@ class Rulebook:
     def apply(self, state: TicketState | None, event: Event, *, record: bool = False) -> TicketState:
         """Apply one event to a ticket's state (None for a ticket not seen yet) and return the state."""
         print_ = _fingerprint(event)
+        duplicate = False
         if state is not None:
             if event.event_id in state.seen:
-                return state
-            if print_ is not None and state.comments and _applied_before(state.comments, print_):
-                # the same comment reported again under another id (a webhook and a poll of the history)
-                state.seen.add(event.event_id)
                 return state
             if event.occurred_at < state.last_at:
                 raise OutOfOrder(f"event {event.event_id} at {format_instant(event.occurred_at)} is older than "
                                  f"the last one applied ({format_instant(state.last_at)})")
+            if print_ is not None and state.comments and _applied_before(state.comments, print_):
+                # the same comment reported again under another id (a webhook and a poll of the history):
+                # the comment counts once, but the ticket's snapshot after this event still applies
+                duplicate = True
+                event = replace(event, type="ticket.updated", comment=None)
+                print_ = None
         at = event.occurred_at
         severity, policy, reasons, facts_key = self._classify(state, event)
         policy_name = None if policy is None else policy.name
@@ -220,6 +225,9 @@ class Rulebook:
         state.facts_key = facts_key
         if print_ is not None:
             state.comments.add(print_)
+        if duplicate:
+            state.note(at, "the same comment again (same author, visibility and second): counted once; "
+                           "the ticket's changes applied")
         if state.timeline is not None and event.comment is not None and event.type != "ticket.created":
             c = event.comment
             state.note(at, f"comment by {c.author_role} ({'public' if c.public else 'private'}"

@@ -273,3 +273,103 @@ def test_two_comments_by_different_authors_at_one_instant_both_count():
     c = clocks_of([created(), event("2026-03-02 10:30", "comment.added", comment=AGENT), other,
                    event("2026-03-02 11:00", "comment.added", comment=AGENT)], now="2026-03-02 11:30")
     assert c["next_response#1"].status == "met"
+
+
+# --- a repeated comment carries a snapshot (issue 11 §13) --------------------------------------------
+
+STATUS_ONLY_IN_REPEATS = config(calendars={}, policies=[{"name": "always", "calendar": "24x7",
+                                                          "pause_on": ["pending", "on_hold"],
+                                                          "targets": {"P3": {"first_response": "4h",
+                                                                             "resolution": "2d"}}}])
+
+
+def test_a_repeated_comment_is_counted_once_but_its_status_change_applies():
+    """14:00 created; 15:00:00 reply by a1 with status pending; 15:00:01 the same author, public, status open.
+
+    The second comment is the first one again (same author, visibility, second ±1): it starts and stops
+    nothing, but the ticket it describes is open, so resolution runs again from 15:00:01."""
+    events = [created("2026-03-02 14:00"),
+              event("2026-03-02 15:00:00", "comment.added", comment=AGENT, status="pending", event_id="r1"),
+              event("2026-03-02 15:00:01", "comment.added", comment=AGENT, status="open", event_id="r2")]
+    c = clocks_of(events, now="2026-03-02 22:00", cfg=STATUS_ONLY_IN_REPEATS)
+    assert c["resolution#1"].status == "running"
+    assert c["resolution#1"].elapsed_seconds == 3600 + 7 * 3600 - 1  # 14:00-15:00, then 15:00:01-22:00
+    assert c["first_response#1"].stopped_at == utc("2026-03-02 15:00")  # the reply counted once, the first time
+
+
+def test_a_repeated_comment_with_a_priority_change_changes_the_severity():
+    cfg = config(calendars={}, policies=[{"name": "always", "calendar": "24x7", "targets": {
+        "P1": {"first_response": "1h", "resolution": "4h"}, "P3": {"first_response": "4h", "resolution": "2d"}}}])
+    events = [created("2026-03-02 14:00"),
+              event("2026-03-02 15:00:00", "comment.added", comment=AGENT, event_id="r1"),
+              event("2026-03-02 15:00:01", "comment.added", comment=AGENT, priority="urgent", event_id="r2")]
+    book = Rulebook(cfg)
+    (state,) = book.run(events).values()
+    assert state.severity.classified == "P1"
+    assert {c.metric: c.target_seconds for c in book.evaluate(state, utc("2026-03-02 16:00")).clocks}[
+        "resolution"] == 4 * 3600
+
+
+def test_a_repeated_comment_older_than_the_last_event_rebuilds_the_ticket():
+    """Arriving late (a poll of the history), the repeat is out of order: the worker rebuilds from history."""
+    book = Rulebook(STATUS_ONLY_IN_REPEATS)
+    first = created("2026-03-02 14:00")
+    reply = event("2026-03-02 15:00:00", "comment.added", comment=AGENT, status="pending", event_id="r1")
+    later = event("2026-03-02 16:00", status="pending", event_id="u1")
+    state = book.apply(book.apply(book.apply(None, first), reply), later)
+    with pytest.raises(OutOfOrder):
+        book.apply(state, event("2026-03-02 15:00:01", "comment.added", comment=AGENT, status="open",
+                                event_id="audit-1"))
+
+
+# --- deleted and restored tickets (issue 11 §9) ----------------------------------------------------
+
+
+def test_a_deleted_ticket_cancels_its_clocks_and_a_restore_resumes_them_without_the_deleted_period():
+    cfg = STATUS_ONLY_IN_REPEATS
+    events = [created("2026-03-02 14:00"), event("2026-03-02 15:00", status="deleted", event_id="d"),
+              event("2026-03-02 18:00", status="open", event_id="r")]
+    deleted = clocks_of(events[:2], now="2026-03-02 17:00", cfg=cfg)
+    assert {k: (c.status, c.stopped_at) for k, c in deleted.items()} == {
+        "first_response#1": ("cancelled", utc("2026-03-02 15:00")),
+        "resolution#1": ("cancelled", utc("2026-03-02 15:00"))}
+    restored = clocks_of(events, now="2026-03-02 19:00", cfg=cfg)
+    assert restored["first_response#1"].status == "running"
+    assert restored["first_response#1"].elapsed_seconds == 2 * 3600  # 14-15 and 18-19: not the 3 h deleted
+    assert restored["first_response#1"].due_at == utc("2026-03-02 21:00")
+
+
+def test_a_solved_ticket_deleted_then_restored_as_open_is_a_reopen():
+    cfg = STATUS_ONLY_IN_REPEATS
+    events = [created("2026-03-02 14:00"), event("2026-03-02 15:00", "comment.added", comment=AGENT),
+              event("2026-03-02 16:00", status="solved"), event("2026-03-02 17:00", status="deleted"),
+              event("2026-03-02 18:00", status="open")]
+    c = clocks_of(events, now="2026-03-02 19:00", cfg=cfg)
+    assert c["first_response#1"].status == "met"
+    assert c["resolution#1"].status == "running" and c["resolution#1"].elapsed_seconds == 3 * 3600
+
+
+def test_comments_on_a_deleted_ticket_start_nothing():
+    events = [created("2026-03-02 10:00"), event("2026-03-02 10:30", "comment.added", comment=AGENT),
+              event("2026-03-02 11:00", status="deleted"),
+              event("2026-03-02 11:30", "comment.added", comment=CUSTOMER, status="deleted"),
+              event("2026-03-02 11:40", "comment.added", comment=AGENT, status="deleted")]
+    c = clocks_of(events, now="2026-03-02 12:00")
+    assert all(clock.status != "running" for clock in c.values())
+    assert "next_response#1" not in c and "periodic_update#2" not in c
+
+
+def test_deleted_state_survives_persistence():
+    import json
+
+    from connector.rules.engine import TicketState
+
+    book = Rulebook(CFG)
+    state = None
+    for e in [created("2026-03-02 10:00"), event("2026-03-02 10:30", status="solved"),
+              event("2026-03-02 11:00", status="deleted")]:
+        state = book.apply(state, e)
+        state = TicketState.from_dict(json.loads(json.dumps(state.to_dict())))
+    state = book.apply(state, event("2026-03-02 12:00", status="open"))
+    c = {f"{x.metric}#{x.cycle}": x for x in book.evaluate(state, utc("2026-03-02 13:00")).clocks}
+    assert c["resolution#1"].status == "running"  # restored as open after solved: a reopen
