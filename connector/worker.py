@@ -36,7 +36,8 @@ Clock = Callable[[], datetime]
 MAX_INBOX_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 2.0     # a delivery that failed waits 2 s, 4 s, 8 s … (at most RETRY_CAP) before its next try
 RETRY_CAP_SECONDS = 300.0
-LOOP_BACKOFF_CAP = 30.0      # a loop that cannot reach the database tries again after 0.5 s, 1 s, … 30 s
+LOOP_BACKOFF_CAP = 5.0       # a loop that cannot reach the database tries again after 0.5 s, 1 s, … 5 s (the
+#                              breaker makes a try cheap while the database is away, so recovery can be quick)
 
 
 def retry_delay(attempt: int) -> timedelta:
