@@ -72,12 +72,12 @@ _port_option = click.option("--port", type=int, default=None, help="Port (defaul
 def run(config: str | None, host: str | None, port: int | None, interval: float) -> None:
     """Start web, worker, write-back and scheduler in one process (SQLite by default)."""
     from apscheduler.schedulers.background import BackgroundScheduler
-    from waitress import create_server
 
     from connector.logs import configure_logging
     from connector.runtime import build_runtime
     from connector.scheduler import Sweeper, schedule
     from connector.service import create_app
+    from connector.service.server import make_server
 
     settings = _settings(config, host, port)
     generated = not settings.webhook_secrets
@@ -87,7 +87,8 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
     with cli_errors():
         rt = build_runtime(settings)
         app = create_app(settings, store=rt.store, config=rt.config, adapters=rt.adapters)
-        server = create_server(app, host=settings.host, port=settings.port, threads=8)
+        server = make_server(app, host=settings.host, port=settings.port, threads=8,
+                             read_timeout=settings.http_read_timeout_seconds)
     stop = threading.Event()
     inbound, executor = _loops(rt)
     loops = [threading.Thread(target=inbound.run_forever, args=(stop,), name="worker", daemon=True),
@@ -161,9 +162,8 @@ def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
 def _loops(rt: Any) -> tuple[Any, Any]:
     """The inbox worker and the outbox executor of a runtime, with the configured lease."""
     from connector.actions import Executor
-    from connector.worker import Worker
-
     from connector.store.spool import Spool
+    from connector.worker import Worker
 
     lease = timedelta(seconds=rt.settings.claim_lease_seconds)
     spool = Spool(rt.settings.spool_dir) if rt.settings.spool_dir else None
@@ -189,17 +189,23 @@ def _where(url: str) -> str:
 @click.option("--threads", type=int, default=8, show_default=True)
 def serve(config: str | None, host: str | None, port: int | None, threads: int) -> None:
     """Serve the web endpoints only (waitress). In production: gunicorn 'connector.service:create_app()'."""
-    from waitress import serve as waitress_serve
-
     from connector.logs import configure_logging
     from connector.service import create_app
+    from connector.service.server import make_server
 
     settings = _settings(config, host, port)
     configure_logging(secrets=settings.secret_values())
     with cli_errors():
         app = create_app(settings)
-    click.echo(f"serving on http://{settings.host}:{settings.port}")
-    waitress_serve(app, host=settings.host, port=settings.port, threads=threads)
+        server = make_server(app, host=settings.host, port=settings.port, threads=threads,
+                             read_timeout=settings.http_read_timeout_seconds)
+    click.echo(f"serving on http://{settings.host}:{server.effective_port}")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 @click.command()

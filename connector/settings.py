@@ -7,6 +7,7 @@
     CONNECTOR_MAX_BODY_BYTES    webhook body limit (default 1 MiB)
     CONNECTOR_CLAIM_LEASE_SECONDS  how long a claimed delivery or action stays with its worker (default 300)
     CONNECTOR_DB_TIMEOUT_SECONDS   bound on connecting, on each answer and on the pool (PostgreSQL; default 5)
+    CONNECTOR_HTTP_READ_TIMEOUT_SECONDS  a request silent this long half-way is answered 408 (default 10)
     CONNECTOR_SPOOL_DIR         deliveries acknowledged while the database is unreachable wait here (default
                                 .connector/spool; empty: no spool, such deliveries are answered 503)
     ZENDESK_* / FRESHDESK_*     the adapters' credentials
@@ -73,6 +74,7 @@ class Settings:
     dedupe_window_seconds: int = 3 * 24 * 3600
     claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
     db_timeout_seconds: float = 5.0
+    http_read_timeout_seconds: float = 10.0
     spool_dir: str | None = None        # None: no spool (from_env gives the default directory)
     env: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -108,6 +110,7 @@ class Settings:
             "max_body_bytes": int(_positive(env, "CONNECTOR_MAX_BODY_BYTES", 1024 * 1024)),
             "claim_lease_seconds": _positive(env, "CONNECTOR_CLAIM_LEASE_SECONDS", 300.0),
             "db_timeout_seconds": _positive(env, "CONNECTOR_DB_TIMEOUT_SECONDS", 5.0),
+            "http_read_timeout_seconds": _positive(env, "CONNECTOR_HTTP_READ_TIMEOUT_SECONDS", 10.0),
             "spool_dir": env.get("CONNECTOR_SPOOL_DIR", str(DEFAULT_SPOOL)) or None,
             "env": MappingProxyType({k: Secret(v) for k, v in env.items()
                                      if k.startswith(("ZENDESK_", "FRESHDESK_")) and v}),

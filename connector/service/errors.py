@@ -90,6 +90,18 @@ def _internal_error(err: Exception) -> Response:
     return error_response(500, "internal", "internal error")
 
 
+def _refuse_ambiguous_framing() -> Response | None:
+    """Refuse a request framed by both Content-Length and Transfer-Encoding (server.py closes the connection)."""
+    from flask import request
+
+    from connector.service.server import AMBIGUOUS
+
+    if request.environ.get(AMBIGUOUS):
+        return error_response(400, "bad_request", "the request has both Content-Length and Transfer-Encoding; "
+                                                  "send one")
+    return None
+
+
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Cache-Control", "no-store")
@@ -105,4 +117,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(SQLAlchemyError, _store_unavailable)
     app.register_error_handler(500, _internal_error)
 
+    app.before_request(_refuse_ambiguous_framing)
     app.after_request(_security_headers)
