@@ -373,3 +373,28 @@ def test_deleted_state_survives_persistence():
     state = book.apply(state, event("2026-03-02 12:00", status="open"))
     c = {f"{x.metric}#{x.cycle}": x for x in book.evaluate(state, utc("2026-03-02 13:00")).clocks}
     assert c["resolution#1"].status == "running"  # restored as open after solved: a reopen
+
+
+# --- two choices DESIGN leaves open (issue 11 §14; docs/decisions.md "Clocks") -----------------------
+
+
+def test_a_clock_met_while_paused_shows_the_due_instant_it_would_have_had_resuming_at_the_stop():
+    events = [created("2026-03-02 10:00"), event("2026-03-02 10:30", "comment.added", comment=AGENT),
+              event("2026-03-02 11:00", status="pending"),
+              event("2026-03-02 12:00", "comment.added", comment=AGENT, status="pending")]
+    update = clocks_of(events, now="2026-03-02 13:00")["periodic_update#1"]
+    assert (update.status, update.elapsed_seconds, update.stopped_at) == ("met", 1800, utc("2026-03-02 12:00"))
+    # 8 h target, 30 min used before the pause: 7 h 30 min of business time from the stop at 12:00
+    assert update.due_at == utc("2026-03-03 11:30")
+
+
+def test_reply_cycles_started_while_the_severity_has_no_target_keep_their_numbers():
+    cfg = config(calendars={}, policies=[{"name": "s", "calendar": "24x7", "targets": {
+        "P1": {"next_response": "1h"}, "P3": {"first_response": "4h"}}}])
+    events = [created("2026-03-02 10:00"), event("2026-03-02 10:30", "comment.added", comment=AGENT),
+              event("2026-03-02 11:00", "comment.added", comment=CUSTOMER),      # cycle 1: P3 has no target
+              event("2026-03-02 11:10", "comment.added", comment=AGENT),
+              event("2026-03-02 11:20", priority="urgent"),
+              event("2026-03-02 11:30", "comment.added", comment=CUSTOMER, priority="urgent")]
+    shown = [k for k in clocks_of(events, now="2026-03-02 12:00", cfg=cfg) if k.startswith("next_response")]
+    assert shown == ["next_response#2"]  # the second customer message's cycle, numbered as it happened
