@@ -30,6 +30,7 @@ from adapters.webhook import sign
 from connector.store import Store
 from connector.worker import TicketProcessor
 from tests import helpers
+from tests.hostile import hostile_event, hostile_values
 from tests.integration.support import created_body, make_app, new_token, new_webhook_secret
 
 pytestmark = pytest.mark.reliability
@@ -64,18 +65,20 @@ EVENT = json.loads(created_body())
 @st.composite
 def bodies(draw: st.DrawFn) -> bytes:
     """Bytes a sender might post: noise, broken UTF-8, JSON of any shape, an event with one field wrong."""
-    kind = draw(st.sampled_from(["bytes", "utf8", "json", "event", "events", "big", "empty"]))
+    kind = draw(st.sampled_from(["bytes", "utf8", "json", "event", "events", "hostile", "hostile", "big", "empty"]))
     if kind == "bytes":
         return draw(st.binary(max_size=512))
     if kind == "utf8":
         return draw(st.text(max_size=200)).encode("utf-8", "surrogatepass")
     if kind == "json":
         return json.dumps(draw(json_values)).encode()
+    if kind == "hostile":  # out-of-range instants, huge numbers, long and NUL ids, formulas, at any depth
+        return json.dumps(draw(hostile_event({**EVENT, "comment": {"author_role": "agent"}}))).encode()
     if kind in ("event", "events"):
         event = dict(EVENT)
         key = draw(st.sampled_from([*EVENT, "comment", "schema", "source"]))
         if draw(st.booleans()):
-            event[key] = draw(json_values)
+            event[key] = draw(st.one_of(json_values, hostile_values))
         else:
             event.pop(key, None)
         if kind == "events":
