@@ -101,6 +101,8 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
     click.echo(f"SLA connector listening on {base}")
     click.echo(f"  config       {settings.config_path}")
     click.echo(f"  database     {_where(rt.store.url)}")
+    if settings.spool_dir:
+        click.echo(f"  spool        {settings.spool_dir} (webhooks acknowledged while the database is away)")
     for source in sorted(rt.adapters):
         click.echo(f"  webhook      POST {base}/hooks/{source}")
     click.echo(f"  health       {base}/healthz  {base}/readyz  {base}/metrics")
