@@ -16,6 +16,7 @@ from datetime import datetime
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
+from connector.events import MAX_ID_LENGTH
 from connector.explain import TicketNotFound, explain
 from connector.service.auth import authorize
 from connector.service.context import ServiceContext, context
@@ -25,7 +26,7 @@ from connector.store.schema import tickets
 
 bp = Blueprint("tickets", __name__)
 
-MAX_ID = 255          # the store's column width: a longer id cannot exist
+MAX_ID = MAX_ID_LENGTH  # the limit every source's identifiers are held to at the door: a longer id cannot exist
 MAX_ACCOUNTS_SHOWN = 10
 
 
