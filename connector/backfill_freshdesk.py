@@ -18,7 +18,9 @@ Applying to the store never duplicates an effect:
 `FreshdeskReconciler.run_once` lists the tickets updated since its last poll (a window kept in memory or in
 a small JSON file, overlapping the previous poll by `overlap` for clock skew) and feeds what the webhooks
 missed (Freshdesk drops webhooks after 24 h of deferral) through the live processor;
-`schedule_freshdesk_reconciliation` adds it to the scheduler.
+`schedule_freshdesk_reconciliation` adds it to the scheduler. A ticket it cannot read (an id or an instant no
+ticket can have, a status nobody mapped) is skipped, logged with the reason naming the key, and counted
+(`skipped`); the others are applied.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from typing import Any, TextIO
 
 from adapters.freshdesk.backfill import FreshdeskHistoryApi, is_history_event, iter_ticket_history
 from adapters.freshdesk.const import SOURCE
+from adapters.freshdesk.mapping import iso_instant  # in 1970-2099 or None: a bad listed instant saves no window
 from adapters.registry import freshdesk_client, source_section
-from adapters.values import iso_instant
 from connector.backfill import Applied, PollingReconciler, ReconcileResult, _consume, load_state, save_state
 from connector.backfill import apply_events as apply_history
 from connector.config import Config
@@ -242,6 +244,11 @@ class FreshdeskReconciler(PollingReconciler):
         saved = load_state(cursor_path) if cursor_path is not None else None
         window = saved.get("window") if saved is not None else None
         self.window: datetime | None = _instant(window, "the saved window") if window is not None else None
+        self.skipped = 0  # tickets skipped because they could not be read, since this reconciler started
+
+    def _bad_ticket(self, ticket_id: str, err: Exception) -> None:
+        self.skipped += 1
+        super()._bad_ticket(ticket_id, err)
 
     def run_once(self) -> ReconcileResult:
         """List from the window to the end; apply the new events; move the window to this poll's start."""

@@ -9,7 +9,10 @@ Errors, translated here and nowhere else (`raise … from err`):
     2xx                                     the parsed JSON body ({} for 204)
     429                                     Transient, `retry_after` from Retry-After; holds every call
     5xx, timeout, connection error          Transient
-    409                                     Conflict
+    409                                     Permanent: Freshdesk's "Inconsistent/Conflicting State" (the
+                                            resource would be inconsistent, e.g. a value that must be unique
+                                            is taken), not a concurrent edit: the same request fails again,
+                                            so it is not re-fetched and retried
     400                                     Permanent naming the fields Freshdesk rejected (`errors[].field`
                                             and `code`, never their values or messages)
     401, 403, 404, 3xx, other 4xx           Permanent with the status line
@@ -18,6 +21,13 @@ Errors, translated here and nowhere else (`raise … from err`):
 
 Messages carry the status, the resource (e.g. `ticket 42`) and Freshdesk's error codes: never the API key,
 the domain, the URL or body text, which can hold customer data.
+
+Lists (tickets, conversations, groups) follow Freshdesk's `link` header: "The 'link' header in the response
+will hold the next page url if exists. If you have reached the last page of objects, then the link header
+will not be set" (developers.freshdesk.com/api, Pagination). The header decides whether and which page comes
+next; the request is built again on our own base URL with our own parameters, so the API key never goes to
+a host a response header names. The ticket listing embeds `include=stats` (3 credits per page of up to
+100 tickets, against 2 per ticket for `GET /tickets/{id}?include=stats`; "List All Tickets" in the same docs).
 
 How python-freshdesk is used (not forked): its `API` object keeps building the URLs, the JSON bodies and
 the `_get`/`_put`/`_post` calls. We replace two of its attributes after construction: `_api_prefix` (it
@@ -38,17 +48,18 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from freshdesk.v2.api import API
 from freshdesk.v2.errors import FreshdeskError
 
 from adapters.webhook.outbound import parse_retry_after
-from connector.errors import Conflict, EventError, Permanent, Transient
+from connector.errors import EventError, Permanent, Transient
 from connector.events import format_instant, parse_instant
 
 CONNECT_TIMEOUT = 3.05
@@ -186,6 +197,11 @@ class FreshdeskClient:
     def base_url(self) -> str:
         return self._base
 
+    def held_for(self) -> float:
+        """Seconds before Freshdesk may be called again (a 429's Retry-After, an exhausted window); 0 if now."""
+        with self._lock:
+            return max(0.0, self._blocked_until - self._clock())
+
     @property
     def api(self) -> API:
         """The underlying python-freshdesk `API` (prefix and session already replaced)."""
@@ -239,8 +255,11 @@ class FreshdeskClient:
             raise Transient(f"Freshdesk answered {line} for {what}", retry_after=retry_after) from err
         if 500 <= status < 600:
             raise Transient(f"Freshdesk answered {line} for {what}") from err
-        if status == 409:
-            raise Conflict(f"Freshdesk answered {line} for {what}: the ticket changed meanwhile") from err
+        if status == 409:  # "Inconsistent/Conflicting State": the same request would fail again
+            fields = _describe_400(_json_or_none(response))
+            detail = f": {fields}" if fields else ""
+            raise Permanent(f"Freshdesk answered {line} for {what} (inconsistent state{detail}); the same request "
+                            f"would fail again, so it is not retried") from err
         if status == 400:
             fields = _describe_400(_json_or_none(response))
             detail = f": rejected {fields}" if fields else ""
@@ -255,18 +274,26 @@ class FreshdeskClient:
             raise Permanent(f"Freshdesk answered {line} for {what}; redirects are not followed") from err
         raise Permanent(f"Freshdesk answered {line} for {what}") from err
 
+    def _page(self, path: str, what: str, page: int, params: Mapping[str, Any] | None = None) -> Page:
+        """Return one page of a list (`per_page`=100) and the page its `link` header names next."""
+        query = {**(params or {}), "per_page": PAGE_SIZE, "page": page}
+        chunk = self._call(what, "get", path, params=query)
+        if not isinstance(chunk, list):
+            raise Permanent(f"Freshdesk answered {what} without a list")
+        return Page(items=[item for item in chunk if isinstance(item, dict)],
+                    next_page=_next_page(self._transport.last_response, page))
+
     def _list(self, path: str, what: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Return every item of a page-numbered list (`page`, `per_page`=100; a short page is the last)."""
+        """Return every item of a list, following the `link` header from page to page."""
         items: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
-            query = {**(params or {}), "page": page, "per_page": PAGE_SIZE}
-            chunk = self._call(what, "get", path, params=query)
-            if not isinstance(chunk, list):
-                raise Permanent(f"Freshdesk answered {what} without a list")
-            items.extend(item for item in chunk if isinstance(item, dict))
-            if len(chunk) < PAGE_SIZE:
-                return items
-        raise Permanent(f"Freshdesk returned more than {MAX_PAGES} pages for {what}")
+        page: int | None = 1
+        while page is not None:
+            if page > MAX_PAGES:
+                raise Permanent(f"Freshdesk returned more than {MAX_PAGES} pages for {what}")
+            found = self._page(path, what, page, params)
+            items.extend(found.items)
+            page = found.next_page
+        return items
 
     @staticmethod
     def _object(body: Any, what: str) -> dict[str, Any]:
@@ -310,17 +337,33 @@ class FreshdeskClient:
         """Return every group of the account (`id`, `name` …)."""
         return self._list("groups", "groups")
 
-    def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> list[dict[str, Any]]:
-        """Return one page (≤ 100) of tickets updated at or after `since`, oldest update first."""
+    def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> Page:
+        """Return one page (≤ 100) of tickets updated at or after `since`, oldest update first, with their stats."""
         if isinstance(page, bool) or not isinstance(page, int) or not 1 <= page <= MAX_PAGES:
             raise Permanent(f"page must be 1..{MAX_PAGES}; slide `since` forward instead")
-        params = {"updated_since": utc_z(since), "order_by": "updated_at", "order_type": "asc",
-                  "per_page": PAGE_SIZE, "page": page}
-        what = "tickets updated since"
-        body = self._call(what, "get", "tickets", params=params)
-        if not isinstance(body, list):
-            raise Permanent(f"Freshdesk answered {what} without a list")
-        return [item for item in body if isinstance(item, dict)]
+        params = {"updated_since": utc_z(since), "order_by": "updated_at", "order_type": "asc", "include": "stats"}
+        return self._page("tickets", "tickets updated since", page, params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page:
+    """One page of a Freshdesk list and the page number its `link` header names next (None: the last page)."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    next_page: int | None = None
+
+
+def _next_page(response: requests.Response | None, page: int) -> int | None:
+    """The page the `link: <…?page=N…>; rel="next"` header names (page + 1 if it names none); None without one."""
+    if response is None:
+        return None
+    url = response.links.get("next", {}).get("url")
+    if not url:
+        return None
+    numbers = parse_qs(urlsplit(url).query).get("page", [])
+    if numbers and numbers[0].isdigit() and len(numbers[0]) <= 6 and int(numbers[0]) > page:
+        return int(numbers[0])
+    return page + 1
 
 
 def _json_or_none(response: requests.Response) -> Any:

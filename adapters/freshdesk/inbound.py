@@ -11,7 +11,8 @@ Placeholders render labels, comma-separated tags and human dates, never ids of r
 `{{triggered_event}}` is not JSON (`{status:{from:4,to:6}}`, `{ticket_action:created}`,
 `{note_type:private}`). So `normalize` reads the ticket through `FreshdeskApi.get_ticket` (v2 JSON with
 `stats`) for ids and ISO `created_at`/`updated_at`, and for a `comment.added` reads the conversations: the
-newest decides (incoming → end user; private → agent private note; else → agent public reply). A
+newest decides (incoming, or written by the requester → end user; private → agent private note; else →
+agent public reply). A
 `{note_type:private}` event is a private note without listing conversations. Without an API that is a
 `PayloadError` naming FRESHDESK_DOMAIN and FRESHDESK_API_KEY.
 
@@ -30,8 +31,16 @@ the same state or the same conversation give the same event.
 
 Fetches are cached per delivery (bounded LRU, `CACHE_SECONDS` old at most) so a worker retry does not spend
 API credits twice; never per ticket, since an undated delivery may describe a later change than the last
-fetch. `accept` (ingress, no network) checks the shape only; mapping errors surface in `normalize`. The
-API's own errors (`Transient` …) pass through untouched: translating vendor errors is the client's job.
+fetch. `accept` (ingress, no network) checks the shape and every value it can judge without the API: the
+ticket id (1-20 digits), `kind`, the ids (`requester_id`, `group_id` …: at most 255 printable characters)
+and the instants (`updated_at`, `created_at`: ISO 8601 with Z or an offset, 1970 to 2099) a body carries;
+the rest of the mapping surfaces in `normalize`, which refuses an API answer's bad values the same way. No
+reason repeats text of the body (`mapping.described`). The API's own errors (`Transient` …) pass through
+untouched: translating vendor errors is the client's job.
+
+A conversation whose `user_id` is the ticket's requester is the requester's, whatever `incoming` says:
+Freshdesk sets `incoming` only for what arrives from outside, so a requester's portal reply has
+`incoming: false` and must never stop first response.
 """
 
 from __future__ import annotations
@@ -50,9 +59,10 @@ from typing import Any, Protocol
 from adapters.base import Accepted, InboundRequest
 from adapters.freshdesk import auth, mapping
 from adapters.freshdesk.const import SOURCE
-from adapters.jsonbody import decode_object, short
-from connector.errors import PayloadError
-from connector.events import Comment, Event, Ticket, format_instant
+from adapters.jsonbody import decode_object
+from adapters.values import NO_VALUE
+from connector.errors import EventError, PayloadError
+from connector.events import Comment, Event, Ticket, check_id, format_instant
 
 MAX_AUDIT_VALUE = 256
 CACHE_SECONDS = 300
@@ -61,6 +71,8 @@ AUDIT_HEADERS = ("user-agent", "content-type", "x-forwarded-for")  # never the t
 NEEDS_API = "needs the Freshdesk API: set FRESHDESK_DOMAIN and FRESHDESK_API_KEY"
 KINDS = ("ticket.created", "ticket.updated", "comment.added")
 CLOCK_KEYS = ("status", "priority", "created_at", "requester_id", "tags")  # what the clocks cannot do without
+BODY_INSTANTS = ("updated_at", "created_at")
+BODY_IDS = ("requester_id", "group_id", "responder_id", "company_id")
 FORWARD_SOURCE = 8  # conversation source "forwarded email": sent to a third party, not a reply to the requester
 # Body keys → API v2 ticket keys (our template's names first, then the zulip-style `ticket_*` names).
 BODY_KEYS = (("status", "status"), ("ticket_status", "status"), ("priority", "priority"),
@@ -79,7 +91,7 @@ class FreshdeskApi(Protocol):
     """What enrichment reads from Freshdesk's API v2 (implemented by `adapters/freshdesk/client.py`)."""
 
     def get_ticket(self, ticket_id: str) -> Mapping[str, Any]:
-        """Return `GET /api/v2/tickets/{id}?include=stats,requester` (the ticket object)."""
+        """Return `GET /api/v2/tickets/{id}?include=stats` (the ticket object)."""
 
     def list_conversations(self, ticket_id: str) -> Sequence[Mapping[str, Any]]:
         """Return every conversation of a ticket (`incoming`, `private`, `user_id`, `created_at`, `source`)."""
@@ -128,8 +140,24 @@ def _ticket_id(value: Any) -> str:
     text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else None
     if text is None or not _TICKET_ID.fullmatch(text):
         hint = " (is the placeholder rendered?)" if not _rendered(value) else ""
-        raise PayloadError(short(f"ticket_id: {mapping.shown(value)} is not a Freshdesk ticket id{hint}"))
+        raise PayloadError(f"ticket_id: {mapping.described(value)} is not a Freshdesk ticket id (1-20 digits){hint}")
     return text
+
+
+def _given(data: Mapping[str, Any], key: str) -> bool:
+    """True when the body gives `key` a value: not absent, not an unrendered placeholder, not empty or "-"."""
+    value = data.get(key)
+    return value is not None and _rendered(value) and not (
+        isinstance(value, str) and value.strip().lower() in NO_VALUE)
+
+
+def _check_values(data: Mapping[str, Any]) -> datetime | None:
+    """Refuse the body's ids and instants that no ticket can have; return its `updated_at`, if it gives one."""
+    for key in BODY_IDS:
+        if _given(data, key):
+            mapping.map_id(data[key], key)
+    found = {key: mapping.instant(data[key], key) for key in BODY_INSTANTS if _given(data, key)}
+    return found.get("updated_at")
 
 
 def triggered_event(value: Any) -> tuple[str, str] | None:
@@ -159,11 +187,11 @@ def recognise(body: bytes) -> Delivery:
         else:
             kind = "ticket.updated"
     if kind not in KINDS:
-        raise PayloadError(short(f"kind: {mapping.shown(kind)} is not one of {', '.join(KINDS)}"))
+        raise PayloadError(f"kind: {mapping.described(kind)} is not one of {', '.join(KINDS)}")
+    stamp = _check_values(data)
     digest = hashlib.sha256(body).hexdigest()
     return Delivery(dedupe_key=f"fd:{ticket_id}:sha256:{digest}", digest=digest, ticket_id=ticket_id,
-                    type=kind, data=data, private_note=event == ("note_type", "private"),
-                    stamp=mapping.iso_instant(data.get("updated_at")))
+                    type=kind, data=data, private_note=event == ("note_type", "private"), stamp=stamp)
 
 
 # --- the LRU cache -------------------------------------------------------------------------------
@@ -210,7 +238,13 @@ def _account(domain: Any) -> str:
     if not isinstance(domain, str) or not domain.strip():
         raise ValueError("account must be the Freshdesk domain, e.g. 'acme' or 'acme.freshdesk.com'")
     text = domain.strip().lower().removeprefix("https://").removeprefix("http://").rstrip("/")
-    return text.removesuffix(".freshdesk.com") or text
+    account = text.removesuffix(".freshdesk.com") or text
+    try:
+        check_id(account, "account")
+    except EventError as err:
+        raise ValueError(f"the Freshdesk account (FRESHDESK_DOMAIN or sources.freshdesk.account) {err.message}"
+                         ) from None
+    return account
 
 
 class FreshdeskAdapter:
@@ -262,14 +296,15 @@ class FreshdeskAdapter:
         delivery = replace(recognised, cache_key=f"{recognised.dedupe_key}@{received_at.isoformat()}")
         raw, fetched = self._snapshot(delivery)
         ticket = mapping.ticket_from_api(raw, field_names=self._field_names, status_map=self._status_map)
-        updated = delivery.stamp or (mapping.iso_instant(fetched.get("updated_at")) if fetched else None)
+        updated = delivery.stamp or (mapping.instant(fetched.get("updated_at"), "the fetched ticket's updated_at")
+                                     if fetched else None)
         comment: Comment | None = None
         if delivery.type == "ticket.created":
             occurred_at = ticket.created_at or updated
             comment = self._creating_comment(raw, ticket)
             event_id = self._event_id(delivery, occurred_at)
         elif delivery.type == "comment.added" and not delivery.private_note:
-            comment, conversation_id, created = self._conversation(delivery)
+            comment, conversation_id, created = self._conversation(delivery, ticket.requester.id)
             occurred_at = created or updated
             event_id = (f"fd:{delivery.ticket_id}:conversation:{conversation_id}" if conversation_id
                         else self._event_id(delivery, occurred_at))
@@ -281,8 +316,11 @@ class FreshdeskAdapter:
         if occurred_at is None:
             raise PayloadError(f"ticket {delivery.ticket_id}: no ISO 8601 updated_at in the delivery or the "
                                f"fetched ticket")
-        return [Event(source=SOURCE, account=self.account, ticket_id=delivery.ticket_id, event_id=event_id,
-                      occurred_at=occurred_at, type=delivery.type, ticket=ticket, comment=comment)]
+        try:
+            return [Event(source=SOURCE, account=self.account, ticket_id=delivery.ticket_id, event_id=event_id,
+                          occurred_at=occurred_at, type=delivery.type, ticket=ticket, comment=comment)]
+        except EventError as err:  # names the key, never the value
+            raise PayloadError(f"ticket {delivery.ticket_id}: {err.message}") from None
 
     @staticmethod
     def _event_id(delivery: Delivery, instant: datetime | None) -> str:
@@ -320,8 +358,6 @@ class FreshdeskAdapter:
                 if isinstance(value, str) and not value.strip() and target not in ("subject", "description"):
                     continue  # an empty rendering ("no group") says nothing the API cannot say better
                 raw[target] = value
-        if "created_at" in raw and mapping.iso_instant(raw["created_at"]) is None:
-            del raw["created_at"]  # a human date is in the account's zone and locale: never use it
         return raw
 
     def _fetch_ticket(self, delivery: Delivery) -> Mapping[str, Any]:
@@ -349,7 +385,8 @@ class FreshdeskAdapter:
         author = ticket.requester.id
         return Comment(author_role="end_user" if author is not None else "system", public=True, author_id=author)
 
-    def _conversation(self, delivery: Delivery) -> tuple[Comment, str | None, datetime | None]:
+    def _conversation(self, delivery: Delivery, requester: str | None
+                      ) -> tuple[Comment, str | None, datetime | None]:
         """The newest conversation (by the delivery's own instant, if dated), its id and instant."""
         assert self._api is not None
         entry = self._cache.entry(delivery.cached_as)
@@ -361,7 +398,7 @@ class FreshdeskAdapter:
             entry.conversations = list(listed)
         chosen: tuple[datetime, int, Mapping[str, Any]] | None = None
         for position, item in enumerate(entry.conversations):
-            created = mapping.iso_instant(item.get("created_at"))
+            created = mapping.instant(item.get("created_at"), f"ticket {delivery.ticket_id}: conversation.created_at")
             if created is None or (delivery.stamp is not None and created > delivery.stamp):
                 continue
             if chosen is None or (created, position) >= (chosen[0], chosen[1]):
@@ -369,16 +406,27 @@ class FreshdeskAdapter:
         if chosen is None:
             raise PayloadError(f"ticket {delivery.ticket_id}: no dated conversation found for comment.added")
         created, _, found = chosen
-        incoming, private = found.get("incoming"), found.get("private")
-        if not isinstance(incoming, bool) or not isinstance(private, bool):
-            raise PayloadError(short(f"ticket {delivery.ticket_id}: conversation incoming/private must be true or "
-                                      f"false, got {mapping.shown(incoming)}/{mapping.shown(private)}"))
-        author_id = mapping.map_id(found.get("user_id"), "conversation.user_id")
-        if incoming:
-            comment = Comment(author_role="end_user", public=not private, author_id=author_id)
-        else:
-            forward = found.get("source") == FORWARD_SOURCE
-            comment = Comment(author_role="agent", public=not private and not forward, author_id=author_id,
-                              automated=author_id is None or author_id in self._own_users)
-        conversation_id = mapping.map_id(found.get("id"), "conversation.id")
+        comment = conversation_comment(found, delivery.ticket_id, requester, self._own_users)
+        raw_id = found.get("id")
+        conversation_id = None if raw_id is None else mapping.numeric_id(raw_id, "conversation.id")
         return comment, conversation_id, created
+
+
+def conversation_comment(item: Mapping[str, Any], ticket_id: str, requester: str | None,
+                         own_user_ids: frozenset[str] = frozenset()) -> Comment:
+    """The comment a conversation is: the requester's (by `user_id`, or `incoming`), else an agent's.
+
+    A requester's reply through the portal has `incoming: false`; its `user_id` is the requester's, so it is
+    an end user's comment and never stops first response. A forward (source 8) goes to a third party: not
+    public. Comments by the connector's own user are automated.
+    """
+    incoming, private = item.get("incoming"), item.get("private")
+    if not isinstance(incoming, bool) or not isinstance(private, bool):
+        raise PayloadError(f"ticket {ticket_id}: conversation incoming/private must be true or false, got "
+                           f"{mapping.described(incoming)}/{mapping.described(private)}")
+    author_id = mapping.map_id(item.get("user_id"), "conversation.user_id")
+    if incoming or (author_id is not None and author_id == requester):
+        return Comment(author_role="end_user", public=not private, author_id=author_id)
+    forward = item.get("source") == FORWARD_SOURCE
+    return Comment(author_role="agent", public=not private and not forward, author_id=author_id,
+                   automated=author_id is None or author_id in own_user_ids)

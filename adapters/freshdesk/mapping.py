@@ -4,21 +4,32 @@ Freshdesk spells the same thing two ways: API v2 integers (`status` 2–5 and cu
 `source` 1–10) and the labels its automation placeholders render (`Resolved`, `Waiting on Customer`,
 `Urgent`, `Feedback Widget`, comma-separated tags). Every function here takes both. Priorities stay
 Freshdesk's own numbers as strings "1".."4" (`priority_map.freshdesk` turns "4" into P1). A value that
-cannot be mapped is a `PayloadError` naming the key and the value (cut short), so the worker keeps the
-delivery as failed and the reason says what to add to `sources.freshdesk`.
+cannot be mapped is a `PayloadError` naming the key, so the worker keeps the delivery as failed and the
+reason says what to add to `sources.freshdesk`.
+
+Reasons never repeat text that came in a request or an API answer (a webhook body is customer data and the
+reason goes back to the sender and into the inbox): `described` names a value's kind and size instead, and
+shows only numbers (status 42, priority 7). The stored delivery keeps the body for whoever must look.
+
+Instants are ISO 8601 with `Z` or an offset inside `connector.events`' accepted range (1970 to 2099):
+`instant` refuses anything else with a `PayloadError` naming the key; `iso_instant` is the lenient reading
+(None) for values that may legitimately be absent or human (a rendered placeholder). Identifiers are at most
+`MAX_ID_LENGTH` printable characters; the ids that go into event ids (ticket, conversation) are 1-20 digits.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from adapters.values import MAX_VALUE_SHOWN, NO_VALUE, iso_instant, shown
+from adapters import values
+from adapters.values import MAX_VALUE_SHOWN, NO_VALUE, shown
 from adapters.values import word as _word
-from connector.errors import PayloadError
-from connector.events import STATUSES, Requester, Ticket
+from connector.errors import EventError, PayloadError
+from connector.events import INSTANT_RANGE, MAX_ID_LENGTH, STATUSES, Requester, Ticket, check_instant
 
 STATUS_CODES: Mapping[int, str] = MappingProxyType({2: "open", 3: "pending", 4: "solved", 5: "closed"})
 STATUS_LABELS: Mapping[str, str] = MappingProxyType({"open": "open", "pending": "pending",
@@ -40,6 +51,62 @@ SOURCE_LABELS: Mapping[str, str] = MappingProxyType({
 OUTBOUND_EMAIL = 10
 
 _DIGITS = re.compile(r"[0-9]{1,20}")
+MAX_NUMBER_SHOWN = 20  # digits: a longer number is described, not shown
+
+
+def described(value: Any) -> str:
+    """Describe a value for an error reason without repeating its text: numbers as they are, else kind and size."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        digits = len(str(abs(value)))
+        return str(value) if digits <= MAX_NUMBER_SHOWN else f"a number of {digits} digits"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        if not value.strip():
+            return "an empty text"
+        if "{{" in value:
+            return "an unrendered placeholder"
+        return f"a text of {len(value)} character{'s' if len(value) != 1 else ''}"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def _read_instant(value: Any) -> tuple[datetime | None, bool]:
+    """Return (the instant if ISO 8601 with Z or an offset and in range, whether it was ISO but out of range)."""
+    try:
+        found = values.iso_instant(value)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 lies before the first representable instant
+        return None, True
+    if found is None:
+        return None, False
+    try:
+        return check_instant(found, "instant"), False
+    except EventError:
+        return None, True
+
+
+def iso_instant(value: Any) -> datetime | None:
+    """Return the UTC instant of an ISO 8601 timestamp (Z or an offset) in the accepted range, else None."""
+    return _read_instant(value)[0]
+
+
+def instant(value: Any, key: str) -> datetime | None:
+    """Return the instant of `key` (None when null); raise `PayloadError` naming `key` for anything else."""
+    if value is None:
+        return None
+    found, outside = _read_instant(value)
+    if found is not None:
+        return found
+    if outside:
+        raise PayloadError(f"{key}: the instant is outside {INSTANT_RANGE}")
+    raise PayloadError(f"{key}: expected an ISO 8601 instant with Z or an offset, got {described(value)}")
 
 
 def _number(value: Any) -> int | None:
@@ -57,7 +124,7 @@ def map_status(value: Any, status_map: Mapping[str, str] | None = None) -> str:
     """Map a Freshdesk status (2–5, a label, or a custom one through `status_map`) to a canonical status."""
     number = _number(value)
     if number is None and (not isinstance(value, str) or not _word(value)):
-        raise PayloadError(f"status: expected a Freshdesk status number or label, got {shown(value)}")
+        raise PayloadError(f"status: expected a Freshdesk status number or label, got {described(value)}")
     if number is not None and number in STATUS_CODES:
         return STATUS_CODES[number]
     word = "" if number is not None else _word(value)
@@ -69,12 +136,15 @@ def map_status(value: Any, status_map: Mapping[str, str] | None = None) -> str:
         target = configured.get(key)
         if target is not None:
             if target not in STATUSES:
-                raise PayloadError(f"status: sources.freshdesk.status_map maps {shown(value)} to {shown(target)}, "
+                raise PayloadError(f"status: sources.freshdesk.status_map maps {described(value)} to {shown(target)}, "
                                    f"which is not one of {', '.join(STATUSES)}")
             return target
     if word in DEFAULT_CUSTOM_LABELS:
         return DEFAULT_CUSTOM_LABELS[word]
-    raise PayloadError(f"status: {shown(value)} is a custom Freshdesk status; map it in sources.freshdesk.status_map")
+    if number is not None:
+        raise PayloadError(f"status: {number} is a custom Freshdesk status; map it in sources.freshdesk.status_map")
+    raise PayloadError(f"status: the label ({described(value)}) is no Freshdesk status; map it, or better its number "
+                       f"(the API sends numbers), in sources.freshdesk.status_map")
 
 
 def map_priority(value: Any) -> str | None:
@@ -85,14 +155,14 @@ def map_priority(value: Any) -> str | None:
     if number is not None:
         if 1 <= number <= 4:
             return str(number)
-        raise PayloadError(f"priority: {shown(value)} is not a Freshdesk priority (1-4)")
+        raise PayloadError(f"priority: {number} is not a Freshdesk priority (1-4)")
     if not isinstance(value, str):
-        raise PayloadError(f"priority: expected a Freshdesk priority, got {shown(value)}")
+        raise PayloadError(f"priority: expected a Freshdesk priority, got {described(value)}")
     word = _word(value)
     if not word:
         return None
     if word not in PRIORITY_LABELS:
-        raise PayloadError(f"priority: {shown(value)} is not one of Low, Medium, High, Urgent")
+        raise PayloadError(f"priority: the label ({described(value)}) is not one of Low, Medium, High, Urgent")
     return PRIORITY_LABELS[word]
 
 
@@ -104,7 +174,7 @@ def map_channel(value: Any) -> str | None:
     if number is not None:
         return SOURCE_CODES.get(number, f"source_{number}")
     if not isinstance(value, str):
-        raise PayloadError(f"source: expected a Freshdesk source, got {shown(value)}")
+        raise PayloadError(f"source: expected a Freshdesk source, got {described(value)}")
     word = _word(value)
     if not word:
         return None
@@ -120,28 +190,58 @@ def map_tags(value: Any) -> tuple[str, ...]:
     elif isinstance(value, list | tuple):
         items = list(value)
     else:
-        raise PayloadError(f"tags: expected a list or a comma-separated string, got {shown(value)}")
+        raise PayloadError(f"tags: expected a list or a comma-separated string, got {described(value)}")
     tags: list[str] = []
     for item in items:
         if not isinstance(item, str):
-            raise PayloadError(f"tags: expected strings, got {shown(item)}")
+            raise PayloadError(f"tags: expected strings, got {described(item)}")
         if item and item not in tags:
             tags.append(item)
     return tuple(tags)
 
 
 def map_id(value: Any, what: str) -> str | None:
-    """Return a Freshdesk id as a string; None, "", "0" and "-" mean none."""
+    """Return a Freshdesk id as a string; None, "", "0" and "-" mean none; `PayloadError` for what no id can be."""
     if isinstance(value, bool):
-        raise PayloadError(f"{what}: expected an id, got {shown(value)}")
+        raise PayloadError(f"{what}: expected an id, got {described(value)}")
     if value is None:
         return None
     if isinstance(value, int):
-        return str(value) if value > 0 else None
-    if isinstance(value, str):
+        text = str(value)
+        if value <= 0:
+            return None
+    elif isinstance(value, str):
         text = value.strip()
-        return None if text.lower() in NO_VALUE or text == "0" else text[:MAX_VALUE_SHOWN * 2]
-    raise PayloadError(f"{what}: expected an id, got {shown(value)}")
+        if text.lower() in NO_VALUE or text == "0":
+            return None
+    else:
+        raise PayloadError(f"{what}: expected an id, got {described(value)}")
+    if len(text) > MAX_ID_LENGTH:
+        raise PayloadError(f"{what}: an id of {len(text)} characters; at most {MAX_ID_LENGTH}")
+    if not text.isprintable():
+        raise PayloadError(f"{what}: the id holds a control character (NUL, newline, …)")
+    return text
+
+
+def numeric_id(value: Any, what: str) -> str:
+    """Return an id that goes into event ids (a ticket's, a conversation's): 1-20 digits, else `PayloadError`."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        text = str(value)
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        raise PayloadError(f"{what}: expected a Freshdesk id (digits), got {described(value)}")
+    if not _DIGITS.fullmatch(text) or int(text) == 0:
+        raise PayloadError(f"{what}: expected a Freshdesk id (1-20 digits), got {described(value)}")
+    return text
+
+
+def safe_id(value: Any) -> str:
+    """Return an id fit for a log line or a reason: itself if 1-20 digits, else only its description."""
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else None
+    if text is not None and _DIGITS.fullmatch(text):
+        return text
+    return f"({described(value)})"
 
 
 def map_custom_fields(value: Any, field_names: Mapping[str, str]) -> dict[str, Any]:
@@ -152,7 +252,7 @@ def map_custom_fields(value: Any, field_names: Mapping[str, str]) -> dict[str, A
     if value is None or not field_names:
         return {}
     if not isinstance(value, Mapping):
-        raise PayloadError(f"custom_fields: expected an object keyed by field name, got {shown(value)}")
+        raise PayloadError(f"custom_fields: expected an object keyed by field name, got {described(value)}")
     fields: dict[str, Any] = {}
     for key, field_value in value.items():
         name = field_names.get(str(key))
@@ -174,7 +274,7 @@ def _text(obj: Mapping[str, Any], *keys: str) -> str:
         if value is None:
             continue
         if not isinstance(value, str):
-            raise PayloadError(f"{key}: expected a string, got {shown(value)}")
+            raise PayloadError(f"{key}: expected a string, got {described(value)}")
         return value
     return ""
 
@@ -183,16 +283,21 @@ def ticket_from_api(ticket_json: Mapping[str, Any], *, field_names: Mapping[str,
                     status_map: Mapping[str, str]) -> Ticket:
     """Build a canonical `Ticket` from an API v2 ticket (`include=stats,requester` extras are tolerated)."""
     if not isinstance(ticket_json, Mapping):
-        raise PayloadError(f"ticket: expected an object, got {shown(ticket_json)}")
+        raise PayloadError(f"ticket: expected an object, got {described(ticket_json)}")
     fields = map_custom_fields(ticket_json.get("custom_fields"), field_names)
-    created = ticket_json.get("created_at")
-    created_at = iso_instant(created)
-    if created is not None and created_at is None:
-        raise PayloadError(f"created_at: {shown(created)} is not an ISO 8601 timestamp")
+    created_at = instant(ticket_json.get("created_at"), "created_at")
     requester_id = ticket_json.get("requester_id")
     requester = ticket_json.get("requester")
     if requester_id is None and isinstance(requester, Mapping):
         requester_id = requester.get("id")
+    try:
+        return _ticket(ticket_json, fields, requester_id, created_at, status_map)
+    except EventError as err:  # an identifier too long or not printable: the message names it, not its text
+        raise PayloadError(err.message) from None
+
+
+def _ticket(ticket_json: Mapping[str, Any], fields: dict[str, Any], requester_id: Any, created_at: datetime | None,
+            status_map: Mapping[str, str]) -> Ticket:
     return Ticket(
         status=map_status(ticket_json.get("status"), status_map),
         priority=map_priority(ticket_json.get("priority")),

@@ -7,6 +7,8 @@
                   pending: when the new value would break that, both are sent, the other one moved to the
                   same instant (the rules core's own write for the other metric then corrects it, in
                   either order); when the other one can no longer change, skipped with the reason.
+                  Who owns the native fields (`due_by_owner`, see below) decides whether they are written
+                  or the instant goes to `due_custom_fields[metric]` instead.
     add_tags      read, merge (+ the marker tag), PUT the whole list, re-read to verify
     remove_tags   read, filter, PUT the whole list, re-read to verify
     set_priority  Low/Medium/High/Urgent or 1–4 → PUT {"priority": int}
@@ -19,22 +21,36 @@ a tag write is read-modify-write, verified by a re-read; if a concurrent writer 
 done once more on fresh data, then Conflict. Every action but add_note reads the ticket first: a closed
 ticket (status 5) is skipped (write-back would re-fire Freshdesk rules for nothing), and a value already
 there is skipped.
+Due dates on the newer SLA policies: such accounts recalculate `due_by`/`fr_due_by` seconds after any update,
+and the update's own answer still shows the value sent, so only a later read tells. With `due_by_owner:
+auto` (the default) the first native write is read back `due_readback_delay` later (one wait per writer,
+`sleep` is injectable): if Freshdesk changed it, the native fields are Freshdesk's for the writer's
+lifetime (logged once, with the setting that makes it permanent) and due instants go to the mapped custom
+fields; if it stayed, they are the connector's and nothing is read back again. `freshdesk` never writes
+the native fields, `connector` always does. A native field Freshdesk owns is never written again: the
+connector does not fight Freshdesk in a write loop. Custom fields take `due_field_format` (an ISO instant
+for a text field, the UTC date for a date field); a metric mapped only to a custom field is always written
+there.
 Outcomes: `sent`, or `skipped` with a reason. Failures are the client's `Transient` / `Conflict` / `Permanent`.
 """
 
 from __future__ import annotations
 
 import html
+import logging
+import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from adapters.base import WriteAction, WriteResult
 from adapters.freshdesk.client import FreshdeskClient, utc_z
 from adapters.freshdesk.const import SOURCE
-from connector.config import SourceConfig
-from connector.errors import Conflict, EventError, Permanent
+from connector.config import FreshdeskSourceConfig, SourceConfig
+from connector.errors import Conflict, EventError, Permanent, WriteError
 from connector.events import parse_instant
+
+log = logging.getLogger("adapters.freshdesk.writeback")
 
 PRIORITIES = {"low": 1, "medium": 2, "high": 3, "urgent": 4}
 DUE_FIELDS = ("due_by", "fr_due_by")
@@ -48,9 +64,15 @@ class FreshdeskWriter:
     source = SOURCE
 
     def __init__(self, client: FreshdeskClient | None, source_config: SourceConfig, *,
-                 marker_tag: str = "sla_connector") -> None:
+                 marker_tag: str = "sla_connector", sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self._config = source_config
+        settings = source_config if isinstance(source_config, FreshdeskSourceConfig) else FreshdeskSourceConfig()
+        self._custom_fields = dict(settings.due_custom_fields)
+        self._readback_delay = float(settings.due_readback_delay)
+        # who owns due_by/fr_due_by: "connector", "freshdesk", or None while `auto` has not found out yet
+        self._due_owner: str | None = None if settings.due_by_owner == "auto" else settings.due_by_owner
+        self._sleep = sleep
         self._marker = marker_tag or None
         self._groups: dict[str, int] | None = None
 
@@ -61,6 +83,10 @@ class FreshdeskWriter:
     def configured(self) -> bool:
         """True when a client (credentials) is present."""
         return self._client is not None
+
+    def held_for(self) -> float:
+        """Seconds before Freshdesk may be called again (its rate limit); the executor claims nothing meanwhile."""
+        return self._client.held_for() if self._client is not None else 0.0
 
     def write(self, action: WriteAction) -> WriteResult:
         """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
@@ -146,19 +172,60 @@ class FreshdeskWriter:
                 return self._groups[name]
         raise Permanent(f"no Freshdesk group named {name!r}")
 
+    @property
+    def due_owner(self) -> str | None:
+        """Who owns `due_by`/`fr_due_by`: "connector", "freshdesk", or None while `auto` has not found out."""
+        return self._due_owner
+
     def _set_due_date(self, client: FreshdeskClient, action: WriteAction) -> WriteResult:
         metric = action.params.get("metric")
         field = self._config.due_fields.get(str(metric)) if metric is not None else None
-        if field is None:
+        custom = self._custom_fields.get(str(metric)) if metric is not None else None
+        if field is None and custom is None:
             return WriteResult(outcome="skipped", detail=f"no field mapped for {metric}")
-        if field not in DUE_FIELDS:
+        if field is not None and field not in DUE_FIELDS:
             raise Permanent(f"due field for {metric} must be due_by or fr_due_by on Freshdesk")
-        value = utc_z(_instant(action.params.get("due_at")))
+        due_at = _instant(action.params.get("due_at"))
         ticket, skipped = self._open_ticket(client, action.ticket_id)
         if skipped:
             return skipped
         if ticket.get("status") == RESOLVED:
             return WriteResult(outcome="skipped", detail=f"ticket {action.ticket_id} is resolved")
+        if field is not None and self._due_owner != "freshdesk":
+            result = self._write_native(client, action, ticket, str(metric), field, utc_z(due_at))
+            if self._due_owner is not None or result.outcome != "sent" or self._kept(client, action, field, due_at):
+                return result
+            if custom is None:
+                return WriteResult(outcome="skipped", detail=f"Freshdesk recalculated {field} after it was written "
+                                                             f"(its newer SLA policies own it); map "
+                                                             f"due_custom_fields.{metric} to write it elsewhere")
+            ticket = client.get_ticket(action.ticket_id)
+        if custom is None:
+            return WriteResult(outcome="skipped", detail=f"{field} belongs to Freshdesk's SLA policies on this "
+                                                         f"account; map due_custom_fields.{metric} to write it")
+        return self._write_custom(client, action, ticket, str(metric), custom, due_at)
+
+    def _kept(self, client: FreshdeskClient, action: WriteAction, field: str, due_at: datetime) -> bool:
+        """Read a native due date back after the delay; decide who owns the native fields (`auto`)."""
+        self._sleep(self._readback_delay)
+        try:
+            later = _instant_or_none(client.get_ticket(action.ticket_id).get(field))
+        except WriteError:  # nothing learnt: the next native write reads back again
+            return True
+        if later is not None and later == due_at.replace(microsecond=0):
+            self._due_owner = "connector"
+            return True
+        self._due_owner = "freshdesk"
+        log.warning("Freshdesk recalculated a due date the connector wrote: its SLA policies own due_by and "
+                    "fr_due_by on this account; due instants go to sources.freshdesk.due_custom_fields from now on "
+                    "(set due_by_owner: freshdesk to skip this check)",
+                    extra={"source": SOURCE, "ticket_id": action.ticket_id, "action": action.action,
+                           "outcome": "due_by_owner freshdesk"})
+        return False
+
+    @staticmethod
+    def _write_native(client: FreshdeskClient, action: WriteAction, ticket: Mapping[str, Any], metric: str,
+                      field: str, value: str) -> WriteResult:
         stats = ticket.get("stats")
         responded = isinstance(stats, Mapping) and stats.get("first_responded_at") is not None
         if field == "fr_due_by" and responded:
@@ -176,6 +243,16 @@ class FreshdeskWriter:
         client.update_ticket(action.ticket_id, changes)
         moved = f" (and {other}, to keep due_by ≥ fr_due_by)" if other in changes else ""
         return WriteResult(outcome="sent", detail=f"{metric} due {value} in {field}{moved}")
+
+    def _write_custom(self, client: FreshdeskClient, action: WriteAction, ticket: Mapping[str, Any], metric: str,
+                      name: str, due_at: datetime) -> WriteResult:
+        value = (due_at.astimezone(UTC).date().isoformat() if self._config.due_field_format == "date"
+                 else utc_z(due_at))
+        fields = ticket.get("custom_fields")
+        if isinstance(fields, Mapping) and fields.get(name) == value:
+            return WriteResult(outcome="skipped", detail=f"{name} already {value}")
+        client.update_ticket(action.ticket_id, {"custom_fields": {name: value}})
+        return WriteResult(outcome="sent", detail=f"{metric} due {value} in {name}")
 
 
 def _tags(params: Mapping[str, Any]) -> list[str]:

@@ -129,6 +129,22 @@ def test_backfill_to_the_store_twice_adds_nothing_the_second_time(fake_freshdesk
     assert count(store, events_table) == events_after + 1
 
 
+def test_a_ticket_no_event_can_hold_is_skipped_and_saves_no_window(fake_freshdesk: FakeFreshdesk,
+                                                                    tmp_path: Path) -> None:
+    seed(fake_freshdesk)
+    fake_freshdesk.add_ticket(3, created_at="2026-03-04T09:00:00Z", updated_at="9999-12-31T23:59:59Z")
+    skipped: list[tuple[str, str]] = []
+    out = io.StringIO()
+    n = backfill_freshdesk(settings(), config(), since=SINCE, out=out, store=None, state_path=tmp_path / "s.json",
+                           client=client_for(fake_freshdesk), on_bad_ticket=lambda t, e: skipped.append((t, str(e))))
+    assert n == 6 and [t for t, _ in skipped] == ["3"] and "updated_at: the instant is outside" in skipped[0][1]
+    state = load_state(tmp_path / "s.json")
+    assert state is not None and state["window"] == "2026-03-05T10:00:00Z"  # the resume point is a real instant
+    assert backfill_freshdesk(settings(), config(), since=None, out=io.StringIO(), store=None,
+                              state_path=tmp_path / "s.json", client=client_for(fake_freshdesk),
+                              on_bad_ticket=lambda t, e: None) == 0
+
+
 def webhook_events(fake: FakeFreshdesk, skip: tuple[str, ...] = ()) -> list[Event]:
     """What the webhook path makes of the deliveries for the seeded tickets (through the real adapter)."""
     adapter = FreshdeskAdapter(["s3cret"], account="acme", api=client_for(fake))
@@ -180,6 +196,43 @@ def test_reconciler_recovers_a_dropped_delivery_once(fake_freshdesk: FakeFreshde
     assert count(store, events_table) == before + 2
     assert FreshdeskReconciler(store, proc, client_for(fake_freshdesk), account="acme",
                                start=SINCE).run_once().applied == 0
+
+
+def test_reconciler_skips_a_ticket_it_cannot_read_counts_and_logs_it(fake_freshdesk: FakeFreshdesk, store: Store,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    seed(fake_freshdesk)
+    marker = "QZX7-MARKER-fd"
+    fake_freshdesk.add_ticket(3, created_at="0001-01-01T00:00:00+14:00", updated_at="2026-03-06T09:00:00Z")
+    fake_freshdesk.add_ticket(4, updated_at="2026-03-06T10:00:00Z", responder_id=f"{marker}\x00")
+    reconciler = FreshdeskReconciler(store, processor(store), client_for(fake_freshdesk), account="acme", start=SINCE)
+    with caplog.at_level("WARNING", logger="connector.backfill"):
+        result = reconciler.run_once()
+    assert result.applied == 6 and reconciler.skipped == 2  # the others are applied; the two are counted
+    skipped = [r for r in caplog.records if r.getMessage() == "ticket skipped by reconciliation"]
+    assert [(r.ticket_id, r.outcome.split(":")[0]) for r in skipped] == [("3", "ticket 3"), ("4", "responder_id")]
+    assert "the instant is outside" in skipped[0].outcome and "control character" in skipped[1].outcome
+    assert all(marker not in r.getMessage() and marker not in str(r.__dict__) for r in caplog.records)
+
+
+def test_reconciler_recovers_a_silent_priority_change(fake_freshdesk: FakeFreshdesk, store: Store) -> None:
+    # Freshdesk keeps no field history: a change that left no other trace comes with the current values at
+    # updated_at, under the id an undated webhook delivery read right after it would have had
+    fake_freshdesk.add_ticket(2, priority=1, requester_id=502, created_at="2026-03-03T09:00:00Z",
+                              updated_at="2026-03-03T09:00:00Z")
+    proc = processor(store)
+    for event in webhook_events(fake_freshdesk, skip=("created1", "reply", "followup", "fixed", "solved")):
+        proc.apply_event(event)
+    key = ("freshdesk", "acme", "2")
+    assert proc.report(key, NOW).severity.declared == "P4"  # type: ignore[union-attr]
+    fake_freshdesk.change(2, at=datetime(2026, 3, 3, 9, 20, tzinfo=UTC), priority=4, notify=False)
+    reconciler = FreshdeskReconciler(store, proc, client_for(fake_freshdesk), account="acme", start=SINCE)
+    assert reconciler.run_once().applied == 1
+    (event,) = [e for e in store.ticket_events(key) if e.type == "ticket.updated"]
+    assert (event.event_id, event.ticket.priority) == ("fd:2:2026-03-03T09:20:00Z:ticket.updated", "4")
+    report = proc.report(key, NOW)
+    assert report is not None and report.severity.declared == "P1"
+    first = next(c for c in report.clocks if c.metric == "first_response")
+    assert first.due_at == datetime(2026, 3, 3, 10, tzinfo=UTC)  # P1's hour, from creation
 
 
 def test_a_stored_webhook_event_stands_for_one_status_event_only() -> None:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from connector import ConfigError, load_config
-from connector.config import format_duration, parse_config, parse_duration
+from connector.config import FreshdeskSourceConfig, SourceConfig, format_duration, parse_config, parse_duration
 from tests.helpers import config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,3 +158,57 @@ def test_load_config_reports_missing_files_and_bad_yaml(tmp_path):
 def test_config_error_message_lists_every_problem():
     err = ConfigError(["a: x", "b: y"], source="f.yaml")
     assert str(err) == "invalid configuration in f.yaml (2 problems):\n  - a: x\n  - b: y"
+
+
+# --- sources.freshdesk: who owns Freshdesk's due dates (issue 11, item 11) ------------------------------------
+
+FRESHDESK_NATIVE = {"first_response": "fr_due_by", "resolution": "due_by"}
+
+
+def test_the_freshdesk_section_has_its_own_keys_and_defaults():
+    cfg = load_config(ROOT / "config" / "example.yaml")
+    section = cfg.sources["freshdesk"]
+    assert isinstance(section, FreshdeskSourceConfig) and type(cfg.sources["zendesk"]) is SourceConfig
+    assert (section.due_by_owner, section.due_custom_fields, section.due_readback_delay) == ("auto", {}, 10)
+    custom = config(sources={"freshdesk": {"due_fields": FRESHDESK_NATIVE, "due_by_owner": "freshdesk",
+                                           "due_readback_delay": "30s",
+                                           "due_custom_fields": {"resolution": "cf_sla_resolution_due"}}})
+    section = custom.sources["freshdesk"]
+    assert isinstance(section, FreshdeskSourceConfig)
+    assert (section.due_by_owner, section.due_readback_delay) == ("freshdesk", 30)
+    assert section.due_custom_fields == {"resolution": "cf_sla_resolution_due"}
+    # a section given as a plain SourceConfig object is read with the Freshdesk keys' defaults
+    given = parse_config({**base(), "sources": {"freshdesk": SourceConfig(due_fields=FRESHDESK_NATIVE)}})
+    assert isinstance(given.sources["freshdesk"], FreshdeskSourceConfig)
+    assert given.sources["freshdesk"].due_fields == FRESHDESK_NATIVE
+
+
+@pytest.mark.parametrize(("section", "problem"), [
+    ({"due_by_owner": "agents"}, "sources.freshdesk.due_by_owner: Input should be 'auto', 'connector' or 'freshdesk'"),
+    ({"due_fields": {"resolution": "cf_sla_due"}},
+     "sources.freshdesk.due_fields: resolution: 'cf_sla_due' is not a Freshdesk due field (due_by, fr_due_by)"),
+    ({"due_fields": {**FRESHDESK_NATIVE, "next_response": "due_by"}},
+     "sources.freshdesk.due_fields: two metrics are mapped to the same Freshdesk due field"),
+    ({"due_custom_fields": {"resolution": "SLA due"}},
+     "sources.freshdesk.due_custom_fields: resolution: 'SLA due' is not a Freshdesk custom field name"),
+    ({"due_custom_fields": {"eventually": "cf_x"}}, "sources.freshdesk.due_custom_fields: unknown metric 'eventually'"),
+    ({"due_custom_fields": {"resolution": "cf_x", "first_response": "cf_x"}},
+     "sources.freshdesk.due_custom_fields: two metrics are mapped to the same custom field"),
+    ({"due_readback_delay": "5m"}, "sources.freshdesk.due_readback_delay: must be more than 0 and at most 60"),
+    ({"due_readback_delay": 0}, "sources.freshdesk.due_readback_delay: must be more than 0 and at most 60"),
+    ({"due_by_owner": "auto", "typo": 1}, "sources.freshdesk.typo: unknown key"),
+    (7, "sources.freshdesk: Input should be a valid dictionary"),
+])
+def test_the_freshdesk_due_settings_are_validated_by_key_path(section, problem):
+    found = problems({**base(), "sources": {"freshdesk": section}})
+    assert any(p.startswith(problem) for p in found), found
+
+
+def test_freshdesk_keys_belong_to_the_freshdesk_section_only():
+    found = problems({**base(), "sources": {"zendesk": {"due_by_owner": "auto"}, "freshdesk": {"due_by_owner": "x"}}})
+    assert "sources.zendesk.due_by_owner: unknown key" in found
+    assert any(p.startswith("sources.freshdesk.due_by_owner:") for p in found)
+    # another section broken as well: the freshdesk problems are still all reported by key path
+    found = problems({**base(), "policies": "x", "sources": {"freshdesk": {"due_readback_delay": -1}}})
+    assert any(p.startswith("policies:") for p in found)
+    assert any(p.startswith("sources.freshdesk.due_readback_delay:") for p in found)

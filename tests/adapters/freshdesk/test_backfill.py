@@ -8,16 +8,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from adapters.freshdesk.backfill import Caller, history_events, is_history_event, iter_ticket_history
-from adapters.freshdesk.client import FreshdeskClient
+from adapters.freshdesk.client import FreshdeskClient, Page
 from adapters.freshdesk.inbound import FreshdeskAdapter
-from connector.errors import PayloadError, Permanent, Transient
+from connector.errors import EventError, PayloadError, Permanent, Transient
 from connector.events import Event
+from connector.rules.engine import Rulebook
 from tests.fakes.freshdesk import (
     FakeFreshdesk,
     fake_freshdesk_fixture,  # noqa: F401
 )
+from tests.helpers import config
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 REQUESTER, AGENT = 6012691534, 900
@@ -101,7 +105,10 @@ def test_tickets_become_events_in_order_with_snapshots_and_roles(fake_freshdesk:
     assert all(e.source == "freshdesk" and e.account == "acme" for e in flat(pages))
     listing = [c for c in fake_freshdesk.calls if c.path == "/api/v2/tickets"]
     assert listing[0].args == {"updated_since": "2026-01-01T00:00:00Z", "order_by": "updated_at",
-                               "order_type": "asc", "per_page": "100", "page": "1"}
+                               "order_type": "asc", "include": "stats", "per_page": "100", "page": "1"}
+    # the stats come with the listing (3 credits a page), never from reading each ticket (2 credits each)
+    assert [c.path for c in fake_freshdesk.calls if c.path.startswith("/api/v2/tickets/")
+            and not c.path.endswith("/conversations")] == []
     # a re-run gives the same ids: the store keeps one copy
     assert [e.event_id for e in flat(run(fake_freshdesk))] == [e.event_id for e in flat(pages)]
 
@@ -128,7 +135,7 @@ def ticket(**fields: Any) -> dict[str, Any]:
              "reopened_at": None}
     stats.update(fields.pop("stats", {}))
     return {"id": 5, "status": 2, "priority": 1, "source": 1, "requester_id": 77, "created_at": "2026-03-02T09:00:00Z",
-            "updated_at": "2026-03-05T09:00:00Z", "stats": stats, **fields}
+            "updated_at": None, "stats": stats, **fields}
 
 
 def statuses(raw: Mapping[str, Any], status_map: Mapping[str, str] | None = None) -> list[tuple[str, str, str]]:
@@ -174,11 +181,13 @@ class Listing:
         self.tickets = [ticket(id=i + 1, updated_at=u) for i, u in enumerate(updated)]
         self.calls: list[tuple[str, int]] = []
 
-    def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> list[dict[str, Any]]:
+    def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> Page:
         assert isinstance(since, str)
         self.calls.append((since, page))
         found = sorted((t for t in self.tickets if t["updated_at"] >= since), key=lambda t: t["updated_at"])
-        return found[(page - 1) * self.page_size:page * self.page_size]
+        more = page * self.page_size < len(found)  # what Freshdesk's link header says
+        return Page(items=found[(page - 1) * self.page_size:page * self.page_size],
+                    next_page=page + 1 if more else None)
 
     def get_ticket(self, ticket_id: int | str) -> dict[str, Any]:
         raise AssertionError("the listed tickets carry their stats")
@@ -188,9 +197,9 @@ class Listing:
 
 
 def listed(api: Listing, **kwargs: Any) -> list[tuple[list[str], int]]:
-    options: dict[str, Any] = {"since": SINCE, "account": "acme", "field_names": {}, "status_map": {},
-                               "page_size": api.page_size, **kwargs}
-    return [([e.ticket_id for e in events], page) for events, page in iter_ticket_history(api, **options)]
+    options: dict[str, Any] = {"since": SINCE, "account": "acme", "field_names": {}, "status_map": {}, **kwargs}
+    return [(list(dict.fromkeys(e.ticket_id for e in events)), page)
+            for events, page in iter_ticket_history(api, **options)]
 
 
 def stamp(hour: int) -> str:
@@ -210,9 +219,10 @@ def test_the_page_cap_slides_the_window_and_skips_tickets_done() -> None:
     slides: list[datetime] = []
     pages = listed(api, max_pages=2, on_slide=slides.append)
     assert sorted(t for ids, _ in pages for t in ids) == ["1", "2", "3", "4", "5", "6", "7"]
-    assert slides == [datetime(2026, 3, 2, 13, tzinfo=UTC), datetime(2026, 3, 2, 15, tzinfo=UTC)]
-    assert [page for _, page in pages] == [2, 1, 2, 1, 1]
-    assert ("2026-03-02T13:00:00Z", 1) in api.calls and ("2026-03-02T15:00:00Z", 1) in api.calls
+    assert slides == [datetime(2026, 3, 2, 13, tzinfo=UTC)]
+    assert [page for _, page in pages] == [2, 1, 2, 2]  # the second window's page 2 has no link: the last
+    assert api.calls == [("2026-01-01T00:00:00Z", 1), ("2026-01-01T00:00:00Z", 2), ("2026-03-02T13:00:00Z", 1),
+                         ("2026-03-02T13:00:00Z", 2)]
 
 
 def test_too_many_tickets_at_one_instant_cannot_slide() -> None:
@@ -267,8 +277,10 @@ def test_a_ticket_deleted_between_listing_and_reading_is_skipped(fake_freshdesk:
     client = client_for(fake_freshdesk)
 
     class Vanishing:
-        def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> list[dict[str, Any]]:
-            return [*client.list_tickets_updated_since(since, page), {"id": 99, "updated_at": "2026-03-09T00:00:00Z"}]
+        def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> Page:
+            listed = client.list_tickets_updated_since(since, page)
+            return Page(items=[*listed.items, {"id": 99, "updated_at": "2026-03-09T00:00:00Z"}],
+                        next_page=listed.next_page)
 
         def get_ticket(self, ticket_id: int | str) -> dict[str, Any]:
             return client.get_ticket(ticket_id)
@@ -284,3 +296,132 @@ def test_a_ticket_deleted_between_listing_and_reading_is_skipped(fake_freshdesk:
 def test_since_must_be_aware(fake_freshdesk: FakeFreshdesk) -> None:
     with pytest.raises(ValueError):
         run(fake_freshdesk, since=datetime(2026, 1, 1))
+
+
+def test_a_requester_reply_through_the_portal_never_stops_first_response() -> None:
+    # Freshdesk sets `incoming` only for what comes from outside ("not through web portal"): a requester's portal
+    # reply has incoming false; its user_id is the requester's, so it is theirs
+    portal = conversation(7101, "2026-03-02T09:20:00Z", incoming=False, user=77)
+    agent = conversation(7102, "2026-03-02T10:30:00Z", incoming=False, user=AGENT)
+    events = history_events(ticket(priority=4), [portal, agent], account="acme", field_names={}, status_map={})
+    comments = [(e.comment.author_role, e.comment.public, e.comment.is_agent_reply) for e in events if e.comment]
+    assert comments == [("end_user", True, False), ("end_user", True, False), ("agent", True, True)]
+    book = Rulebook(config(priority_map={"freshdesk": {"4": "P1", "3": "P2", "2": "P3", "1": "P4"}}))
+    state = book.run(events)[("freshdesk", "acme", "5")]
+    first = next(c for c in book.evaluate(state, datetime(2026, 3, 2, 12, tzinfo=UTC)).clocks
+                 if c.metric == "first_response")
+    assert (first.status, first.stopped_at) == ("breached", datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
+
+
+def test_a_change_that_left_no_other_trace_comes_with_the_current_values() -> None:
+    # a priority raised silently: only updated_at says when; the event carries the current values and the id
+    # an undated webhook delivery read right after the change would have
+    raw = ticket(priority=4, updated_at="2026-03-02T09:40:00Z")
+    events = history_events(raw, [], account="acme", field_names={}, status_map={})
+    assert [(e.type, e.event_id, e.ticket.priority) for e in events] == [
+        ("ticket.created", "fd:5:2026-03-02T09:00:00Z:ticket.created", "4"),
+        ("ticket.updated", "fd:5:2026-03-02T09:40:00Z:ticket.updated", "4")]
+    # when a stats instant or a conversation is the last change, it carries the current values already
+    solved = ticket(status=4, updated_at="2026-03-03T10:00:00Z",
+                    stats={"resolved_at": "2026-03-03T10:00:00Z", "status_updated_at": "2026-03-03T10:00:00Z"})
+    assert [e.type for e in history_events(solved, [], account="acme", field_names={}, status_map={})] == [
+        "ticket.created", "ticket.updated"]
+    replied = ticket(updated_at="2026-03-02T10:00:00Z")
+    assert [e.type for e in history_events(replied, [conversation(1, "2026-03-02T10:00:00Z")], account="acme",
+                                           field_names={}, status_map={})] == ["ticket.created", "comment.added"]
+
+
+@pytest.mark.parametrize(("bad", "reason"), [
+    ({"created_at": "0001-01-01T00:00:00+14:00"}, "ticket 5: created_at: the instant is outside"),
+    ({"updated_at": "9999-12-31T23:59:59Z"}, "ticket 5: updated_at: the instant is outside"),
+    ({"stats": {"resolved_at": "2150-01-01T00:00:00Z"}}, "stats.resolved_at: the instant is outside"),
+    ({"stats": {"status_updated_at": "soon"}}, "stats.status_updated_at: expected an ISO 8601 instant"),
+    ({"id": "5\x00"}, "ticket.id: expected a Freshdesk id (1-20 digits), got a text of 2 characters"),
+    ({"id": 10 ** 25}, "ticket.id: expected a Freshdesk id (1-20 digits), got a number of 26 digits"),
+    ({"requester_id": "r" * 256}, "requester_id: an id of 256 characters; at most 255"),
+])
+def test_a_ticket_no_event_can_hold_is_a_payload_error_naming_the_key(bad: dict[str, Any], reason: str) -> None:
+    with pytest.raises(PayloadError) as info:
+        history_events(ticket(**bad), [], account="acme", field_names={}, status_map={})
+    assert info.value.reason.startswith(reason)
+
+
+def test_the_listing_skips_such_tickets_with_a_reason_and_goes_on(fake_freshdesk: FakeFreshdesk) -> None:
+    seed(fake_freshdesk)
+    fake_freshdesk.add_ticket(3, created_at="0001-01-01T00:00:00+14:00", updated_at="2026-03-04T09:00:00Z")
+    fake_freshdesk.add_ticket(4, updated_at="2026-03-04T10:00:00Z",
+                              conversations=[conversation(8001, "9999-01-01T00:00:00Z")])
+    fake_freshdesk.add_ticket(6, updated_at="2026-03-04T11:00:00Z", group_id="g\x00")
+    bad: list[tuple[str, str]] = []
+    events = flat(run(fake_freshdesk, on_bad_ticket=lambda tid, err: bad.append((tid, str(err)))))
+    assert [tid for tid, _ in bad] == ["3", "4", "6"]
+    assert "created_at: the instant is outside" in bad[0][1] and "conversation.created_at" in bad[1][1]
+    assert "group_id: the id holds a control character" in bad[2][1]
+    assert {e.ticket_id for e in events} == {"1", "2"}
+    with pytest.raises(PayloadError):  # without a handler: the error, never a ValueError or OverflowError
+        run(fake_freshdesk)
+
+
+def test_a_listed_id_that_is_no_id_is_reported_without_its_text() -> None:
+    class Odd:
+        def list_tickets_updated_since(self, since: datetime | str, page: int = 1) -> Page:
+            return Page(items=[{"id": "9\n" + "x" * 500, "updated_at": "2026-03-04T11:00:00Z"}])
+
+        def get_ticket(self, ticket_id: int | str) -> dict[str, Any]:
+            raise AssertionError("an id that is no id never reaches a URL")
+
+        list_conversations = get_ticket
+
+    bad: list[str] = []
+    pages = list(iter_ticket_history(Odd(), since=SINCE, account="acme", field_names={}, status_map={},
+                                     on_bad_ticket=lambda tid, err: bad.append(tid)))
+    assert pages == [([], 1)] and bad == ["(a text of 502 characters)"]
+
+
+def credits(calls: list[Any]) -> int:
+    """API credits as Freshdesk counts them: 1 a call; each include +2 on a list, +1 on a single ticket."""
+    total = 0
+    for call in calls:
+        includes = len([i for i in call.args.get("include", "").split(",") if i])
+        listing = call.path == "/api/v2/tickets" or call.path.endswith("/conversations")
+        total += 1 + includes * (2 if listing else 1)
+    return total
+
+
+def test_the_backfill_pays_for_stats_per_page_not_per_ticket(fake_freshdesk: FakeFreshdesk) -> None:
+    for i in range(1, 151):
+        fake_freshdesk.add_ticket(i, updated_at=f"2026-03-0{1 + i % 5}T10:00:{i % 60:02d}Z")
+    events = flat(run(fake_freshdesk))
+    assert len({e.ticket_id for e in events}) == 150
+    listing = [c for c in fake_freshdesk.calls if c.path == "/api/v2/tickets"]
+    reads = [c for c in fake_freshdesk.calls
+             if c.path.startswith("/api/v2/tickets/") and not c.path.endswith("/conversations")]
+    assert [c.args["page"] for c in listing] == ["1", "2"] and reads == []  # the link header ends it at page 2
+    assert credits(listing) == 6  # 3 a page of 100, where reading each ticket with its stats cost 2 × 150
+    assert credits(fake_freshdesk.calls) == 6 + 150  # and one conversation listing per ticket
+
+
+odd = st.sampled_from([
+    None, "", "-", 0, -1, 1, 2, 4, 6, 10 ** 25, 1.5, True, [], {}, ["a", 1], "x" * 300, "a\x00b", "line\nbreak",
+    "2026-03-02T14:00:00Z", "2026-03-03T14:00:00+02:00", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00",
+    "1969-12-31T23:59:59Z", "2026-13-45T25:61:00Z", "March 2, 2026", "Resolved", "Urgent"])
+ticket_keys = st.sampled_from(["id", "status", "priority", "source", "requester_id", "responder_id", "group_id",
+                               "company_id", "tags", "created_at", "updated_at", "custom_fields", "subject"])
+stats_keys = st.sampled_from(["status_updated_at", "pending_since", "resolved_at", "closed_at", "reopened_at"])
+conversation_keys = st.sampled_from(["id", "created_at", "incoming", "private", "user_id", "source"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(ticket_keys, odd, max_size=4), st.dictionaries(stats_keys, odd, max_size=3),
+       st.lists(st.dictionaries(conversation_keys, odd, max_size=3), max_size=3))
+def test_fuzz_any_api_answer_is_events_or_a_payload_error(over: dict[str, Any], stats: dict[str, Any],
+                                                          conversations: list[dict[str, Any]]) -> None:
+    raw = ticket(**over, stats=stats)
+    listed = [{**conversation(7000 + n, "2026-03-02T10:00:00Z"), **c} for n, c in enumerate(conversations)]
+    try:
+        events = history_events(raw, listed, account="acme", field_names={"cf_tier": "tier"}, status_map={"6": "open"})
+    except (PayloadError, EventError) as err:
+        assert str(err) and len(str(err)) < 400
+        return
+    assert [e.type for e in events].count("ticket.created") == 1
+    assert len({e.ticket_id for e in events}) == 1 and all(e.account == "acme" for e in events)

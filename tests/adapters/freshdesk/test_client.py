@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import responses
+from responses import matchers
 
 from adapters.freshdesk.client import CONNECT_TIMEOUT, FreshdeskClient
 from connector.errors import Conflict, Permanent, Transient
 from tests.fakes.freshdesk import API_KEY, FakeFreshdesk, fake_freshdesk_fixture, stamp  # noqa: F401
 
 NOW = 1_772_460_000.0
+API_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "freshdesk" / "api"
+
+
+def recorded(name: str) -> dict[str, Any]:
+    return json.loads((API_FIXTURES / name).read_text())
 
 
 class Clock:
@@ -137,11 +146,49 @@ def test_list_tickets_updated_since_sends_utc_z_once(fake_freshdesk: FakeFreshde
         fake_freshdesk.add_ticket(i)
     since = datetime.fromisoformat(stamp(2)).astimezone(datetime.now().astimezone().tzinfo)
     got = make(fake_freshdesk).list_tickets_updated_since(since.isoformat(), page=1)
-    assert [t["id"] for t in got] == [2, 3]
+    assert [t["id"] for t in got.items] == [2, 3] and got.next_page is None
+    assert all(t["stats"]["status_updated_at"] == stamp(0) for t in got.items)  # embedded: no read per ticket
     call = fake_freshdesk.calls[-1]
     assert call.path == "/api/v2/tickets"
     assert call.args == {"updated_since": stamp(2), "order_by": "updated_at", "order_type": "asc",
-                         "per_page": "100", "page": "1"}
+                         "include": "stats", "per_page": "100", "page": "1"}
+
+
+def test_the_ticket_listing_names_its_next_page_from_the_link_header(fake_freshdesk: FakeFreshdesk) -> None:
+    for i in range(1, 151):
+        fake_freshdesk.add_ticket(i)
+    client = make(fake_freshdesk)
+    first = client.list_tickets_updated_since(datetime(2026, 1, 1, tzinfo=UTC))
+    assert len(first.items) == 100 and first.next_page == 2
+    second = client.list_tickets_updated_since(datetime(2026, 1, 1, tzinfo=UTC), page=2)
+    assert len(second.items) == 50 and second.next_page is None
+
+
+def test_lists_end_where_the_link_header_ends(fake_freshdesk: FakeFreshdesk) -> None:
+    # exactly one full page: Freshdesk sends no link, so there is no second call for an empty page
+    fake_freshdesk.add_ticket(7)
+    fake_freshdesk.add_conversations(7, 100)
+    assert len(make(fake_freshdesk).list_conversations(7)) == 100
+    assert len([c for c in fake_freshdesk.calls if c.path.endswith("/conversations")]) == 1
+
+
+def test_lists_go_on_while_the_link_header_says_so(fake_freshdesk: FakeFreshdesk) -> None:
+    # a page shorter than asked is not the last one while a link names the next (per_page ignored: 30 a page)
+    fake_freshdesk.page_cap = 30
+    fake_freshdesk.add_ticket(7)
+    fake_freshdesk.add_conversations(7, 70)
+    got = make(fake_freshdesk).list_conversations(7)
+    assert len(got) == 70 and len({c["id"] for c in got}) == 70
+    assert [c.args["page"] for c in fake_freshdesk.calls if c.path.endswith("/conversations")] == ["1", "2", "3"]
+
+
+def test_the_link_header_never_sends_the_key_elsewhere(fake_freshdesk: FakeFreshdesk) -> None:
+    # the header decides which page comes next; the request goes to our own base URL, never to the named host
+    fake_freshdesk.link_base = "http://127.0.0.1:9"
+    fake_freshdesk.add_ticket(7)
+    fake_freshdesk.add_conversations(7, 250)
+    assert len(make(fake_freshdesk, timeout=1.0).list_conversations(7)) == 250
+    assert [c.args["page"] for c in fake_freshdesk.calls] == ["1", "2", "3"]
 
 
 @pytest.mark.parametrize("page", [0, 301, True])
@@ -230,10 +277,19 @@ def test_5xx_is_transient(fake_freshdesk: FakeFreshdesk, status: int) -> None:
     assert_clean(info.value)
 
 
-def test_409_is_conflict(fake_freshdesk: FakeFreshdesk) -> None:
-    fake_freshdesk.fail_next(409, {"code": "conflict"})
-    with pytest.raises(Conflict):
+def test_409_is_an_inconsistent_state_not_a_concurrent_edit(fake_freshdesk: FakeFreshdesk) -> None:
+    # Freshdesk: "409 Inconsistent/Conflicting State ... e.g. a Contact with an email that is already associated
+    # with an existing user": the same request fails again, so it is permanent (dead-lettered), never re-fetched
+    fake_freshdesk.add_ticket(42)
+    fake_freshdesk.fail_next(409, {"description": "Validation failed", "errors": [
+        {"field": "email", "message": "It should be a unique value: ann@example.com", "code": "duplicate_value"}]})
+    with pytest.raises(Permanent) as info:
         make(fake_freshdesk).update_ticket(42, {"priority": 2})
+    assert not isinstance(info.value, Conflict)
+    assert str(info.value) == ("Freshdesk answered 409 Conflict for ticket 42 (inconsistent state: email "
+                               "(duplicate_value)); the same request would fail again, so it is not retried")
+    assert len(fake_freshdesk.calls) == 1
+    assert_clean(info.value)
 
 
 def test_400_names_fields_and_codes_never_values(fake_freshdesk: FakeFreshdesk) -> None:
@@ -277,3 +333,28 @@ def test_wrong_key_is_permanent_and_clean(fake_freshdesk: FakeFreshdesk) -> None
     with pytest.raises(Permanent) as info:
         client.get_ticket(1)
     assert "401" in str(info.value) and "wrong-key-123" not in str(info.value)
+
+
+# -- recorded shapes (tests/fixtures/freshdesk/api, each with its `_source`) ----------------------------------
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_the_recorded_listing_page_brings_stats_and_names_the_next_page() -> None:
+    page = recorded("tickets_page_include_stats.json")
+    responses.add(responses.GET, "https://acme.freshdesk.com/api/v2/tickets", json=page["body"],
+                  headers=page["headers"], match=[matchers.query_param_matcher(page["request"]["query"])])
+    got = FreshdeskClient("acme", API_KEY).list_tickets_updated_since("2026-03-01T00:00:00Z")
+    assert [t["id"] for t in got.items] == [2051, 2052] and got.next_page == 2
+    assert got.items[1]["stats"]["resolved_at"] == "2026-03-02T15:30:00Z"
+    assert len(responses.calls) == 1
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_the_recorded_409_is_permanent_and_names_only_field_and_code() -> None:
+    error = recorded("error_409_duplicate_value.json")
+    responses.add(responses.PUT, "https://acme.freshdesk.com/api/v2/tickets/42", json=error["body"],
+                  status=error["status"], headers=error["headers"])
+    with pytest.raises(Permanent) as info:
+        FreshdeskClient("acme", API_KEY).update_ticket(42, {"priority": 2})
+    assert "409 Conflict" in str(info.value) and "email (duplicate_value)" in str(info.value)
+    assert "unique value" not in str(info.value)  # Freshdesk's message text is never repeated
+    assert len(responses.calls) == 1

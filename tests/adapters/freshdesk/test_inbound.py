@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -155,10 +156,11 @@ def test_triggered_event_is_not_json():
     (b"", "empty body"), (b"  ", "empty body"), (b"\xff", "not UTF-8"), (b"[1]", "expected a JSON object, got a list"),
     (b'{"a": 1}', "expected a Freshdesk webhook body with ticket_id"),
     (b'{"freshdesk_webhook": []}', "expected a Freshdesk webhook body with ticket_id"),
-    (b'{"ticket_id": "{{ticket.id}}"}', r"ticket_id: '\{\{ticket.id\}\}' is not a Freshdesk ticket id \(is the "),
-    (b'{"ticket_id": "abc"}', "ticket_id: 'abc' is not a Freshdesk ticket id"),
-    (b'{"ticket_id": true}', "ticket_id: True is not"),
-    (b'{"ticket_id": "7", "kind": "ticket.deleted"}', "kind: 'ticket.deleted' is not one of"),
+    (b'{"ticket_id": "{{ticket.id}}"}', r"ticket_id: an unrendered placeholder is not a Freshdesk ticket id .*"
+                                        r"\(is the placeholder rendered\?\)"),
+    (b'{"ticket_id": "abc"}', "ticket_id: a text of 3 characters is not a Freshdesk ticket id"),
+    (b'{"ticket_id": true}', "ticket_id: true is not"),
+    (b'{"ticket_id": "7", "kind": "ticket.deleted"}', "kind: a text of 14 characters is not one of"),
     (b'{"ticket_id": "7", "subject": "say "hi""}', "not valid JSON"),
     (b'{"ticket_id": 1e999}', "not finite"), (b"[" * 40 + b"]" * 40, "nested more than"),
     (b'{"ticket_id": "7", "x": "\\ud800"}', "unpaired UTF-16 surrogate"),
@@ -168,6 +170,189 @@ def test_malformed_bodies_are_payload_errors(body, message):
         adapter().accept(request(body))
     with pytest.raises(PayloadError, match=message):
         adapter(api=FakeFreshdesk()).normalize(body, {}, RECEIVED)
+
+
+# --- values no ticket can have: refused at the door, naming the key (issue 11, item 2) -------------
+
+OUT_OF_RANGE = ["9999-12-31T23:59:59Z", "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00",
+                "9999-12-31T23:59:59-14:00"]
+UNPARSABLE = ["March 2, 2026", "2026-13-45T25:61:00Z", "2026-03-02T10:00:00", "2026-03-02", 1772460000, True,
+              ["2026-03-02T10:00:00Z"], {"at": "2026-03-02T10:00:00Z"}]
+
+
+@pytest.mark.parametrize("key", ["updated_at", "created_at"])
+@pytest.mark.parametrize("value", OUT_OF_RANGE)
+def test_accept_refuses_instants_outside_the_range(key: str, value: str):
+    body = {"ticket_id": "5", "kind": "ticket.updated", key: value}
+    with pytest.raises(PayloadError) as info:
+        adapter().accept(request(body))
+    assert info.value.reason == f"{key}: the instant is outside 1970-01-01T00:00:00Z to 2099-12-31T23:59:59Z"
+    assert info.value.status == 400
+
+
+@pytest.mark.parametrize("key", ["updated_at", "created_at"])
+@pytest.mark.parametrize("value", UNPARSABLE)
+def test_accept_refuses_instants_it_cannot_read(key: str, value: Any):
+    with pytest.raises(PayloadError, match=f"^{key}: expected an ISO 8601 instant with Z or an offset, got "):
+        adapter().accept(request({"ticket_id": "5", key: value}))
+
+
+@pytest.mark.parametrize("value", [None, "", "-", "{{ticket.updated_at}}"])
+def test_an_instant_left_empty_or_unrendered_is_no_instant(value: Any):
+    assert recognise(json.dumps({"ticket_id": "5", "updated_at": value}).encode()).stamp is None
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"ticket_id": "1" * 21}, "ticket_id: a text of 21 characters is not a Freshdesk ticket id (1-20 digits)"),
+    ({"ticket_id": 10 ** 25}, "ticket_id: a number of 26 digits is not a Freshdesk ticket id (1-20 digits)"),
+    ({"ticket_id": "12\x00"}, "ticket_id: a text of 3 characters is not a Freshdesk ticket id (1-20 digits)"),
+    ({"ticket_id": "1\n2"}, "ticket_id: a text of 3 characters is not a Freshdesk ticket id (1-20 digits)"),
+    ({"ticket_id": "7", "requester_id": "r" * 256}, "requester_id: an id of 256 characters; at most 255"),
+    ({"ticket_id": "7", "group_id": "a\x00b"}, "group_id: the id holds a control character (NUL, newline, …)"),
+    ({"ticket_id": "7", "responder_id": "line\nbreak"},
+     "responder_id: the id holds a control character (NUL, newline, …)"),
+    ({"ticket_id": "7", "company_id": "9" * 256}, "company_id: an id of 256 characters; at most 255"),
+])
+def test_accept_refuses_identifiers_no_ticket_can_have(body: dict[str, Any], reason: str):
+    with pytest.raises(PayloadError) as info:
+        adapter().accept(request(body))
+    assert info.value.reason == reason
+
+
+@pytest.mark.parametrize("domain", ["a" * 256, "ac\x00me", "ac\nme"])
+def test_the_account_must_be_an_identifier(domain: str):
+    with pytest.raises(ValueError, match="the Freshdesk account"):
+        FreshdeskAdapter([SECRET], account=domain)
+
+
+@pytest.mark.parametrize(("fetched", "reason"), [
+    ({"updated_at": "9999-12-31T23:59:59Z"},
+     "the fetched ticket's updated_at: the instant is outside 1970-01-01T00:00:00Z to 2099-12-31T23:59:59Z"),
+    ({"updated_at": "0001-01-01T00:00:00+14:00"},
+     "the fetched ticket's updated_at: the instant is outside 1970-01-01T00:00:00Z to 2099-12-31T23:59:59Z"),
+    ({"updated_at": "yesterday"},
+     "the fetched ticket's updated_at: expected an ISO 8601 instant with Z or an offset, got a text of 9 characters"),
+    ({"created_at": "1900-01-01T00:00:00Z"}, "created_at: the instant is outside"),
+    ({"requester_id": "9" * 300}, "requester_id: an id of 300 characters; at most 255"),
+    ({"responder_id": "a\x00"}, "responder_id: the id holds a control character"),
+    ({"custom_fields": {"cf_customer_tier": "t" * 300}}, "ticket.requester.tier: 300 characters; at most 255"),
+    ({"source": "Carrier\x00Pigeon"}, "ticket.channel: holds a control character"),
+])
+def test_normalize_refuses_api_values_no_ticket_can_have(fetched: dict[str, Any], reason: str):
+    tickets, conversations = api_data()
+    tickets["1"] = {**tickets["1"], **fetched}
+    with pytest.raises(PayloadError) as info:
+        adapter(api=FakeFreshdesk(tickets, conversations)).normalize(
+            body_of("template_ticket_updated_status.json"), {}, RECEIVED)
+    assert info.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(("conversation", "reason"), [
+    ({"created_at": "0001-01-01T00:00:00+14:00"}, "ticket 1: conversation.created_at: the instant is outside"),
+    ({"id": "1" * 30}, "conversation.id: expected a Freshdesk id (1-20 digits), got a text of 30 characters"),
+    ({"id": "7\x00"}, "conversation.id: expected a Freshdesk id (1-20 digits), got a text of 2 characters"),
+    ({"user_id": "u" * 256}, "conversation.user_id: an id of 256 characters; at most 255"),
+])
+def test_normalize_refuses_conversations_no_ticket_can_have(conversation: dict[str, Any], reason: str):
+    tickets, _ = api_data()
+    api = FakeFreshdesk(tickets, {"1": [{**CONVERSATION, **conversation}]})
+    with pytest.raises(PayloadError) as info:
+        adapter(api=api).normalize(comment_body(), {}, RECEIVED)
+    assert info.value.reason.startswith(reason)
+
+
+# --- reasons never repeat the body (issue 11, item 6) ---------------------------------------------
+
+MARKER = "QZX7-MARKER-fd"
+MARKED: list[tuple[str, Any]] = [  # (key, value) put into an otherwise valid body: each makes an error
+    ("ticket_id", MARKER), ("ticket_id", MARKER * 10), ("ticket_id", "{{" + MARKER + "}}"), ("ticket_id", [MARKER]),
+    ("kind", MARKER), ("kind", {"x": MARKER}),
+    ("updated_at", MARKER), ("updated_at", f"2026-03-02T10:00:00Z {MARKER}"), ("created_at", [MARKER]),
+    ("requester_id", MARKER * 20), ("requester_id", f"{MARKER}\x00"), ("group_id", [MARKER]),
+    ("responder_id", {"id": MARKER}), ("company_id", f"{MARKER}\x00x"),
+    ("status", MARKER), ("ticket_status", MARKER), ("status", [MARKER]), ("priority", MARKER),
+    ("ticket_priority", {"p": MARKER}), ("source", [MARKER]), ("tags", {"t": MARKER}), ("tags", ["ok", [MARKER]]),
+    ("custom_fields", [MARKER]), ("subject", [MARKER]), ("description", {"d": MARKER}),
+    ("ticket_subject", 5.5), ("ticket_description", [MARKER]),
+]
+MARKED_API: list[tuple[str, Any]] = [  # (key, value) in the fetched ticket
+    ("status", MARKER), ("priority", MARKER), ("updated_at", MARKER), ("created_at", MARKER),
+    ("requester_id", MARKER * 20), ("custom_fields", [MARKER]), ("tags", [{"x": MARKER}]), ("subject", [MARKER]),
+    ("description_text", {"x": MARKER}), ("source", {"s": MARKER}),
+]
+MARKED_CONVERSATION: list[tuple[str, Any]] = [
+    ("incoming", MARKER), ("private", [MARKER]), ("user_id", [MARKER]), ("created_at", MARKER), ("id", MARKER),
+]
+MARKED_RAW = [
+    b'{"ticket_id": "1", "kind": "' + MARKER.encode() + b'"',                      # cut short
+    b'{"ticket_id": "1", "note": "' + MARKER.encode() + b'" "x"}',                 # a quote breaks the JSON
+    b'{"ticket_id": "1", "x": "' + MARKER.encode() + b'\xff"}',                    # not UTF-8
+    b'{"x": "' + MARKER.encode() + b'"}',                                          # no ticket_id
+    b'[{"ticket_id": "' + MARKER.encode() + b'"}]',                                # not an object
+    b'{"ticket_id": "1", "n": 1' + b"0" * 200 + b', "m": "' + MARKER.encode() + b'"}',  # a number too long
+    b'{"ticket_id": "1", "d": ' + b"[" * 40 + MARKER.encode() + b"]" * 40 + b"}",   # nested too deep
+]
+MARKED_HEADERS = [
+    {}, {TOKEN_HEADER: MARKER}, {TOKEN_HEADER: MARKER * 200}, {"authorization": MARKER},
+    {"authorization": "Basic " + base64.b64encode(f"{MARKER}:{MARKER}".encode()).decode()},
+    {"authorization": "Basic " + MARKER}, {"authorization": f"Bearer {MARKER}"},
+]
+
+
+def reasons_for(body: bytes, headers: dict[str, str], api: FreshdeskApi | None) -> list[str]:
+    """Run a delivery through verify, accept and normalize; return the reason of every error it met."""
+    a = adapter(api=api)
+    req = InboundRequest(headers=headers, body=body, received_at=RECEIVED)
+    found: list[str] = []
+    for step in (lambda: a.verify(req), lambda: a.accept(req), lambda: a.normalize(body, headers, RECEIVED)):
+        try:
+            step()
+        except (AuthError, PayloadError) as err:
+            found.extend([err.reason, str(err)])
+    return found
+
+
+def test_no_error_reason_repeats_the_body():
+    base = {**load("template_ticket_updated_status.json"), "updated_at": "2026-03-02T13:45:00Z"}  # the body wins
+    tickets, conversations = api_data()
+    token = {TOKEN_HEADER: SECRET}
+
+    def marked(key: str, value: Any) -> bytes:  # a zulip-style name stands in for ours: leave ours out
+        return json.dumps({**{k: v for k, v in base.items() if f"ticket_{k}" != key}, key: value}).encode()
+
+    for key, value in MARKED:  # with and without the API: one of the two meets an error
+        reasons = reasons_for(marked(key, value), token, FakeFreshdesk()) + reasons_for(marked(key, value), token, None)
+        assert reasons, f"no error path taken for {key}={value!r}"
+        assert not [r for r in reasons if MARKER in r or MARKER[:12] in r], (key, reasons)
+    cases: list[tuple[bytes, dict[str, str], FreshdeskApi | None]] = []
+    cases += [(body_of("template_ticket_updated_status.json"), token,
+               FakeFreshdesk({**tickets, "1": {**tickets["1"], key: value}}, conversations))
+              for key, value in MARKED_API]
+    cases += [(comment_body(), token, FakeFreshdesk(tickets, {"1": [{**CONVERSATION, key: value}]}))
+              for key, value in MARKED_CONVERSATION]
+    cases += [(raw, token, FakeFreshdesk()) for raw in MARKED_RAW]
+    cases += [(body_of("template_ticket_updated_status.json", note=MARKER), headers, FakeFreshdesk())
+              for headers in MARKED_HEADERS]
+    for body, headers, api in cases:
+        reasons = reasons_for(body, headers, api)
+        assert reasons, f"no error path taken for {body[:80]!r} {headers}"
+        assert not [r for r in reasons if MARKER in r or MARKER[:12] in r], (body[:80], reasons)
+    assert len(cases) == len(MARKED_API) + len(MARKED_CONVERSATION) + len(MARKED_RAW) + len(MARKED_HEADERS)
+
+
+# --- whose reply it is (issue 11, item 12) ---------------------------------------------------------
+
+
+def test_a_reply_by_the_requester_is_theirs_whatever_incoming_says():
+    # a portal reply: Freshdesk sets `incoming` only for what comes from outside ("not through web portal")
+    tickets, _ = api_data()
+    requester = tickets["1"]["requester_id"]
+    portal = {**CONVERSATION, "id": 5, "incoming": False, "private": False, "user_id": requester}
+    [event] = adapter(api=FakeFreshdesk(tickets, {"1": [portal]})).normalize(comment_body(), {}, RECEIVED)
+    assert event.comment is not None
+    assert (event.comment.author_role, event.comment.public, event.comment.author_id) == (
+        "end_user", True, str(requester))
+    assert not event.comment.is_agent_reply and event.comment.is_customer_message
 
 
 # --- fixtures ------------------------------------------------------------------------------------
@@ -317,7 +502,9 @@ def test_comments_by_the_connectors_own_user_are_automated():
 
 @pytest.mark.parametrize(("conversations", "message"), [
     ([], "no dated conversation found"),
-    ([{**CONVERSATION, "created_at": "yesterday"}], "no dated conversation found"),
+    ([{**CONVERSATION, "created_at": None}], "no dated conversation found"),
+    ([{**CONVERSATION, "created_at": "yesterday"}], "conversation.created_at: expected an ISO 8601 instant"),
+    ([{**CONVERSATION, "created_at": "9999-01-01T00:00:00Z"}], "conversation.created_at: the instant is outside"),
     ([{**CONVERSATION, "incoming": None}], "incoming/private must be true or false"),
     ("nope", "no list of conversations"),
     ([1, 2], "no list of conversations"),
@@ -400,7 +587,8 @@ plausible: st.SearchStrategy[Any] = st.sampled_from([
     None, "", "-", "0", "1", 1, 6, "11", "Open", "Resolved", "Waiting on Customer", "Urgent", "Medium", "weird",
     "a, b", "2026-03-02T14:00:00Z", "March 2, 2026", "{{ticket.id}}", "{note_type:private}",
     "{ticket_action:created}", True, [], {}, ["a", 1], -1, 1.5, "ticket.created", "comment.added", "Outbound Email",
-    10])
+    10, "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+14:00", "1969-12-31T23:59:59Z", "2026-13-45T25:61:00Z",
+    "x" * 300, "a\x00b", "line\nbreak", 10 ** 30, "1" * 25])
 values = plausible | json_values
 BODY_KEYS = ["kind", "ticket_id", "updated_at", "created_at", "status", "priority", "source", "tags", "group_id",
              "requester_id", "company_id", "custom_fields", "subject", "description", "triggered_event",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -10,11 +11,13 @@ import pytest
 from adapters.base import WriteAction, Writer, WriteResult
 from adapters.freshdesk.client import FreshdeskClient
 from adapters.freshdesk.writeback import FreshdeskWriter
-from connector.config import SourceConfig
+from connector.config import FreshdeskSourceConfig, SourceConfig
 from connector.errors import Conflict, Permanent, Transient
 from tests.fakes.freshdesk import API_KEY, FakeFreshdesk, fake_freshdesk_fixture, stamp  # noqa: F401
 
 DUE = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)
+NATIVE = {"first_response": "fr_due_by", "resolution": "due_by"}
+CUSTOM = {"first_response": "cf_sla_first_response_due", "resolution": "cf_sla_resolution_due"}
 
 
 def action(kind: str, params: dict[str, Any], ticket_id: str = "42") -> WriteAction:
@@ -23,8 +26,7 @@ def action(kind: str, params: dict[str, Any], ticket_id: str = "42") -> WriteAct
 
 
 def writer(fake: FakeFreshdesk, **kwargs: Any) -> FreshdeskWriter:
-    config = SourceConfig(base_url=fake.base_url,
-                          due_fields={"first_response": "fr_due_by", "resolution": "due_by"})
+    config = FreshdeskSourceConfig(base_url=fake.base_url, due_fields=NATIVE, due_by_owner="connector")
     return FreshdeskWriter(FreshdeskClient(None, fake.api_key, base_url=fake.base_url), config, **kwargs)
 
 
@@ -264,3 +266,131 @@ def test_missing_ticket_is_permanent_and_clean(fake_freshdesk: FakeFreshdesk) ->
     with pytest.raises(Permanent) as info:
         writer(fake_freshdesk).write(action("add_tags", {"tags": ["x"]}, ticket_id="404"))
     assert API_KEY not in str(info.value) and "127.0.0.1" not in str(info.value)
+
+
+# -- who owns due_by/fr_due_by: Freshdesk's newer SLA policies ------------------------------------------------
+
+class FakeTime:
+    """One clock for the fake desk and the writer's waits: a wait moves it on, nothing sleeps for real."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def owned_writer(fake: FakeFreshdesk, clock: FakeTime, sleep: Callable[[float], None] | None = None,
+                 **settings: Any) -> FreshdeskWriter:
+    fake.clock_seconds = clock
+    config = FreshdeskSourceConfig(base_url=fake.base_url, due_fields=NATIVE, **settings)
+    return FreshdeskWriter(FreshdeskClient(None, fake.api_key, base_url=fake.base_url), config,
+                           sleep=sleep or clock.sleep)
+
+
+def native_writes(fake: FakeFreshdesk) -> list[dict[str, Any]]:
+    return [c.json for c in fake.writes() if {"due_by", "fr_due_by"} & set(c.json or {})]
+
+
+def test_auto_finds_freshdesk_owns_the_due_dates_and_writes_the_custom_fields(fake_freshdesk: FakeFreshdesk) -> None:
+    clock = FakeTime()
+    fake_freshdesk.recalculate_due(after=5)  # the account is on the newer SLA policies
+    for ticket_id in (42, 43, 44):
+        fake_freshdesk.add_ticket(ticket_id)
+    w = owned_writer(fake_freshdesk, clock, due_custom_fields=CUSTOM, due_readback_delay=10)
+    first = w.write(action("set_due_date", {"metric": "resolution", "due_at": DUE}))
+    put = fake_freshdesk.writes()[0]
+    assert put.json == {"due_by": "2026-03-02T20:00:00Z"} and put.status == 200  # its answer showed our value
+    assert clock.sleeps == [10]  # read back later, not from the update's answer
+    assert w.due_owner == "freshdesk"
+    assert first == WriteResult(outcome="sent", detail="resolution due 2026-03-02T20:00:00Z in cf_sla_resolution_due")
+    assert fake_freshdesk.tickets[42]["due_by"] == fake_freshdesk.tickets[42]["sla_due_by"]  # Freshdesk's own
+    assert fake_freshdesk.tickets[42]["custom_fields"]["cf_sla_resolution_due"] == "2026-03-02T20:00:00Z"
+    # from now on the native fields are left alone: no write loop against Freshdesk
+    for ticket_id in ("42", "43", "44"):
+        for metric in ("first_response", "resolution"):
+            w.write(action("set_due_date", {"metric": metric, "due_at": DUE + timedelta(hours=1)}, ticket_id))
+    assert len(native_writes(fake_freshdesk)) == 1 and clock.sleeps == [10]
+    assert fake_freshdesk.tickets[44]["custom_fields"] == {"cf_sla_first_response_due": "2026-03-02T21:00:00Z",
+                                                           "cf_sla_resolution_due": "2026-03-02T21:00:00Z"}
+
+
+def test_auto_keeps_native_due_dates_that_stay(fake_freshdesk: FakeFreshdesk) -> None:
+    clock = FakeTime()
+    fake_freshdesk.add_ticket(42)
+    fake_freshdesk.add_ticket(43)
+    w = owned_writer(fake_freshdesk, clock, due_custom_fields=CUSTOM)
+    assert w.due_owner is None
+    assert w.write(action("set_due_date", {"metric": "resolution", "due_at": DUE})).detail == (
+        "resolution due 2026-03-02T20:00:00Z in due_by")
+    assert w.due_owner == "connector" and clock.sleeps == [10]
+    w.write(action("set_due_date", {"metric": "resolution", "due_at": DUE}, "43"))
+    assert clock.sleeps == [10]  # found out once: no more waiting
+    assert fake_freshdesk.tickets[43]["due_by"] == "2026-03-02T20:00:00Z"
+    assert all("custom_fields" not in (c.json or {}) for c in fake_freshdesk.writes())
+
+
+def test_a_failed_read_back_decides_nothing(fake_freshdesk: FakeFreshdesk) -> None:
+    clock = FakeTime()
+    fake_freshdesk.add_ticket(42)
+
+    def sleep_then_fail(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 1:
+            fake_freshdesk.fail_next(503)  # the read-back after the first wait fails
+
+    w = owned_writer(fake_freshdesk, clock, sleep=sleep_then_fail, due_custom_fields=CUSTOM)
+    assert w.write(action("set_due_date", {"metric": "resolution", "due_at": DUE})).outcome == "sent"
+    assert w.due_owner is None  # the next native write reads back again
+    w.write(action("set_due_date", {"metric": "resolution", "due_at": DUE + timedelta(hours=1)}))
+    assert w.due_owner == "connector" and clock.sleeps == [10, 10]
+
+
+def test_owner_freshdesk_never_writes_the_native_fields(fake_freshdesk: FakeFreshdesk) -> None:
+    clock = FakeTime()
+    fake_freshdesk.add_ticket(42)
+    w = owned_writer(fake_freshdesk, clock, due_by_owner="freshdesk", due_custom_fields=CUSTOM)
+    assert w.write(action("set_due_date", {"metric": "first_response", "due_at": DUE})).outcome == "sent"
+    assert w.write(action("set_due_date", {"metric": "first_response", "due_at": DUE})).detail == (
+        "cf_sla_first_response_due already 2026-03-02T20:00:00Z")
+    assert native_writes(fake_freshdesk) == [] and clock.sleeps == []
+    assert [c.json for c in fake_freshdesk.writes()] == [
+        {"custom_fields": {"cf_sla_first_response_due": "2026-03-02T20:00:00Z"}}]
+
+
+def test_owned_without_a_custom_field_is_skipped_with_the_reason(fake_freshdesk: FakeFreshdesk) -> None:
+    clock = FakeTime()
+    fake_freshdesk.add_ticket(42)
+    w = owned_writer(fake_freshdesk, clock, due_by_owner="freshdesk")
+    result = w.write(action("set_due_date", {"metric": "resolution", "due_at": DUE}))
+    assert result == WriteResult(outcome="skipped", detail="due_by belongs to Freshdesk's SLA policies on this "
+                                                           "account; map due_custom_fields.resolution to write it")
+    fake_freshdesk.recalculate_due(after=1)
+    auto = owned_writer(fake_freshdesk, clock)
+    result = auto.write(action("set_due_date", {"metric": "resolution", "due_at": DUE}))
+    assert result.outcome == "skipped" and "Freshdesk recalculated due_by" in result.detail
+    assert len(native_writes(fake_freshdesk)) == 1  # the one write that found out
+
+
+def test_custom_due_fields_as_dates(fake_freshdesk: FakeFreshdesk) -> None:
+    fake_freshdesk.add_ticket(42)
+    config = FreshdeskSourceConfig(due_by_owner="freshdesk", due_custom_fields={"resolution": "cf_due_day"},
+                                   due_field_format="date")
+    w = FreshdeskWriter(FreshdeskClient(None, API_KEY, base_url=fake_freshdesk.base_url), config)
+    due = datetime(2026, 3, 2, 23, 30, tzinfo=timezone(timedelta(hours=-5)))  # 04:30 UTC the next day
+    w.write(action("set_due_date", {"metric": "resolution", "due_at": due}))
+    assert fake_freshdesk.tickets[42]["custom_fields"] == {"cf_due_day": "2026-03-03"}
+
+
+def test_a_custom_field_freshdesk_does_not_know_is_permanent(fake_freshdesk: FakeFreshdesk) -> None:
+    fake_freshdesk.add_ticket(42)
+    fake_freshdesk.custom_field_names = {"cf_other"}
+    config = FreshdeskSourceConfig(due_by_owner="freshdesk", due_custom_fields={"resolution": "cf_sla_due"})
+    w = FreshdeskWriter(FreshdeskClient(None, API_KEY, base_url=fake_freshdesk.base_url), config)
+    with pytest.raises(Permanent, match=r"rejected cf_sla_due \(invalid_field\)"):
+        w.write(action("set_due_date", {"metric": "resolution", "due_at": DUE}))
