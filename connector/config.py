@@ -329,6 +329,100 @@ class SourceConfig(_Frozen):
         return value
 
 
+FRESHDESK = "freshdesk"
+FRESHDESK_DUE_FIELDS = ("due_by", "fr_due_by")
+MAX_READBACK_DELAY = 60.0  # seconds: the write-back worker waits this long once, well inside its lease
+_CUSTOM_FIELD = re.compile(r"cf_[A-Za-z0-9_]{1,120}")
+
+
+class FreshdeskSourceConfig(SourceConfig):
+    """`sources.freshdesk`: the keys every source has, plus who owns Freshdesk's native due dates.
+
+    Accounts on Freshdesk's newer SLA policies recalculate `due_by`/`fr_due_by` seconds after any update (and
+    the update's own answer still shows the value sent), so a due date written there does not stay.
+    `due_by_owner`: `auto` writes a native field, reads it back `due_readback_delay` later and, if Freshdesk
+    changed it, leaves the native fields to Freshdesk from then on; `freshdesk` never writes them;
+    `connector` always does (accounts whose manual due dates stick). While Freshdesk owns them, due instants
+    go to `due_custom_fields` (metric → a ticket custom field such as `cf_sla_due`, in `due_field_format`),
+    or are skipped with the reason when the metric has none.
+    """
+
+    due_by_owner: Literal["auto", "connector", "freshdesk"] = "auto"
+    due_custom_fields: dict[str, str] = Field(default_factory=dict)
+    due_readback_delay: Duration = 10
+
+    @field_validator("due_custom_fields", mode="before")
+    @classmethod
+    def _custom_keys_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("due_fields")
+    @classmethod
+    def _native_due_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for metric, name in value.items():
+            if name not in FRESHDESK_DUE_FIELDS:
+                raise ValueError(f"{metric}: {name!r} is not a Freshdesk due field "
+                                 f"({', '.join(FRESHDESK_DUE_FIELDS)}); map custom fields in due_custom_fields")
+        if len(set(value.values())) != len(value):
+            raise ValueError("two metrics are mapped to the same Freshdesk due field")
+        return value
+
+    @field_validator("due_custom_fields")
+    @classmethod
+    def _custom_due_fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for metric, name in value.items():
+            if metric not in METRICS:
+                raise ValueError(f"unknown metric {metric!r}; metrics are {', '.join(METRICS)}")
+            if not _CUSTOM_FIELD.fullmatch(name):
+                raise ValueError(f"{metric}: {name!r} is not a Freshdesk custom field name (cf_…, as the API "
+                                 f"names it)")
+        if len(set(value.values())) != len(value):
+            raise ValueError("two metrics are mapped to the same custom field")
+        return value
+
+    @field_validator("due_readback_delay")
+    @classmethod
+    def _readback_delay(cls, value: float) -> float:
+        if not 0 < value <= MAX_READBACK_DELAY:
+            raise ValueError(f"must be more than 0 and at most {MAX_READBACK_DELAY:g} seconds")
+        return value
+
+
+def _source_sections(value: Any, handler: Any) -> Any:
+    """Validate `sources`, the `freshdesk` section with its own keys; every problem keeps its key path."""
+    if not isinstance(value, Mapping) or FRESHDESK not in value:
+        return handler(value)
+    errors: list[Any] = []
+    others: Any = {}
+    try:
+        others = handler({k: v for k, v in value.items() if k != FRESHDESK})
+    except ValidationError as err:
+        errors.extend(err.errors())
+    raw = value[FRESHDESK]
+    if isinstance(raw, SourceConfig) and not isinstance(raw, FreshdeskSourceConfig):
+        raw = raw.model_dump()
+    try:
+        freshdesk = FreshdeskSourceConfig.model_validate(raw)
+    except ValidationError as err:
+        errors.extend({**e, "loc": (FRESHDESK, *e["loc"])} for e in err.errors())
+    if errors:
+        raise ValidationError.from_exception_data("sources", errors)
+    return {**others, FRESHDESK: freshdesk}
+
+
+class SourceSections(dict[str, SourceConfig]):
+    """The `sources` mapping: a `SourceConfig` per help desk, `FreshdeskSourceConfig` for `freshdesk`."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema  # only pydantic calls this, once per model
+
+        return core_schema.no_info_wrap_validator_function(_source_sections,
+                                                           handler.generate_schema(dict[str, SourceConfig]))
+
+
 WRITEBACK_ACTIONS = ("set_due_date", *ACTION_KINDS)
 
 
@@ -448,7 +542,7 @@ class Config(_Frozen):
     classification: Classification
     policies: tuple[Policy, ...] = ()
     escalations: tuple[Escalation, ...] = ()
-    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    sources: SourceSections = Field(default_factory=SourceSections)
     writeback: Writeback = Field(default_factory=Writeback)
     contracts: tuple[Contract, ...] = ()
     reports: ReportSettings = Field(default_factory=ReportSettings)
@@ -595,6 +689,51 @@ def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None],
     return problems
 
 
+def _raw_calendar_references(raw: Any, built: Mapping[str, BusinessCalendar | None]) -> list[str]:
+    """The calendars a policies section names, checked on the raw data: a section broken elsewhere (a bad
+    duration in another policy, say) must not hide that a policy names a calendar that does not exist."""
+    problems: list[str] = []
+    if not isinstance(raw, list):
+        return problems
+    known = ", ".join(sorted(built))
+
+    def check(path: str, name: Any) -> None:
+        if isinstance(name, str) and name not in built:
+            problems.append(f"{path}: unknown calendar {name!r} (defined: {known})")
+
+    for i, policy in enumerate(raw):
+        if not isinstance(policy, Mapping):
+            continue
+        check(f"policies[{i}].calendar", policy.get("calendar"))
+        targets = policy.get("targets")
+        if isinstance(targets, Mapping):
+            for sev, target in targets.items():
+                if isinstance(target, Mapping):
+                    check(f"policies[{i}].targets.{sev}.calendar", target.get("calendar"))
+    return problems
+
+
+def _check_names(cfg: Config, built: Mapping[str, BusinessCalendar | None]) -> list[str]:
+    """Names end in store columns and idempotency keys: severities 1-32 printable characters, the names of
+    calendars, rules, policies, escalations and contracts 1-255."""
+    problems: list[str] = []
+
+    def check(path: str, name: str, width: int) -> None:
+        if not (0 < len(name) <= width and name.isprintable()):
+            problems.append(f"{path}: a name is 1-{width} printable characters, got {len(name)} characters"
+                            if len(name) > width or not name else f"{path}: a name holds a control character")
+
+    for i, sev in enumerate(cfg.severities):
+        check(f"severities[{i}]", sev, 32)
+    for name in built:
+        check(f"calendars.{name[:40]}", name, 255)
+    for section, items in (("classification.rules", cfg.classification.rules), ("policies", cfg.policies),
+                           ("escalations", cfg.escalations), ("contracts", cfg.contracts)):
+        for i, item in enumerate(items):
+            check(f"{section}[{i}].name", str(getattr(item, "name", "")), 255)
+    return problems
+
+
 def _build_calendars(raw: Any) -> tuple[dict[str, BusinessCalendar | None], list[str]]:
     """Build every calendar; a broken one is kept as None so references to it are not reported twice."""
     built: dict[str, BusinessCalendar | None] = {ALWAYS: BusinessCalendar.from_config(ALWAYS, name=ALWAYS)}
@@ -650,8 +789,11 @@ def parse_config(data: Any, *, source: str | None = None) -> Config:
         problems.extend(p for p in _check_references(partial, built, check_severities="severities" in sections,
                                                      check_policies="policies" in sections)
                         if p.split(".")[0].split("[")[0] in sections)
+        if "policies" not in sections:
+            problems.extend(_raw_calendar_references(data.get("policies"), built))
         raise ConfigError(list(dict.fromkeys(problems)), source=source) from None
     problems.extend(_check_references(cfg, built))
+    problems.extend(_check_names(cfg, built))
     if problems:
         raise ConfigError(problems, source=source)
     cfg._built = MappingProxyType({name: cal for name, cal in built.items() if cal is not None})
