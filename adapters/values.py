@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.events import EARLIEST_INSTANT, LATEST_INSTANT
+
 MAX_VALUE_SHOWN = 60
 NO_VALUE = frozenset({"", "-", "none", "null"})
 
@@ -20,20 +22,32 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_SHOWN else text[:MAX_VALUE_SHOWN - 1] + "…"
 
 
-def iso_instant(value: Any) -> datetime | None:
-    """Return the aware UTC instant of an ISO 8601 timestamp with Z or an offset, else None (e.g. a human date)."""
+def read_iso(value: Any) -> tuple[datetime | None, bool]:
+    """Read an ISO 8601 timestamp with Z or an offset: (its aware UTC instant if inside the accepted range
+    1970-2099, whether it *was* such a timestamp but outside the range or off the calendar). A human date or
+    anything else is (None, False): the caller looks elsewhere; the second case is a value to refuse."""
     if not isinstance(value, str) or len(value) > 40:
-        return None
+        return None, False
     match = _ISO.fullmatch(value.strip())
     if match is None:
-        return None
+        return None, False
     main, fraction, zone = match.groups()
     # Event webhooks send nanoseconds; keep microseconds (Python 3.11 reads at most 6 digits reliably).
     text = main + (f".{fraction[:6].ljust(6, '0')}" if fraction else "") + ("+00:00" if zone == "Z" else zone)
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
+        instant = datetime.fromisoformat(text).astimezone(UTC)
     except ValueError:
-        return None
+        return None, False
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 falls off the calendar
+        return None, True
+    if not EARLIEST_INSTANT <= instant < LATEST_INSTANT:
+        return None, True
+    return instant, False
+
+
+def iso_instant(value: Any) -> datetime | None:
+    """Return the aware UTC instant of an ISO 8601 timestamp with Z or an offset inside 1970-2099, else None."""
+    return read_iso(value)[0]
 
 
 def word(value: str) -> str:
