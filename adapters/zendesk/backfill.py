@@ -17,9 +17,17 @@ Create audit), so a re-run of a backfill or a reconciliation poll gives the same
 one copy. They are a different namespace from webhook event ids on purpose: they describe the same change
 through another channel, which `connector.backfill` recognises by type and instant.
 
+Deleted tickets are kept: the export lists them with status `deleted`, and their audits show the deletion
+(and a restore) as status changes, which map to the canonical `deleted` (the rules core cancels the clocks of
+a deleted ticket and resumes them on restore). When Zendesk no longer shows a deleted ticket's audits (404),
+its events come from the export alone: `export:<id>:created` and a ticket.updated to `deleted` at its
+`updated_at` (`export:<id>:deleted:<unix time>`).
+
 Each page is yielded with its `after_cursor` so the caller can persist progress and resume. API errors are
 the client's (`Transient`, `Permanent` …); a `Transient` (429 with Retry-After, 503, 5xx, timeout) is
-waited out and the request tried again, a bounded number of times, before it is raised.
+waited out and the request tried again, a bounded number of times, before it is raised. A value Zendesk
+answered that no event can hold (an instant outside 1970-2099, an id of 300 characters) is a `PayloadError`
+for that ticket, like an unmapped status.
 """
 
 from __future__ import annotations
@@ -35,9 +43,9 @@ from adapters.retry import MAX_RETRIES, RetryingCaller
 from adapters.zendesk import mapping
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE
-from adapters.zendesk.inbound import AUTOMATED_CHANNELS, AUTOMATED_RELS
-from connector.errors import PayloadError, Permanent
-from connector.events import Comment, Event, Ticket
+from adapters.zendesk.inbound import AUTOMATED_RELS
+from connector.errors import EventError, PayloadError, Permanent
+from connector.events import DELETED, Comment, Event, Ticket
 
 log = logging.getLogger("adapters.zendesk.backfill")
 
@@ -105,11 +113,22 @@ def list_audits(client: ZendeskClient, ticket_id: str, *, call: Caller | None = 
 
 def _oldest_first(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def key(audit: Mapping[str, Any]) -> tuple[str, int]:
-        created = mapping.iso_instant(audit.get("created_at"))
+        try:
+            created = mapping.instant(audit.get("created_at"), "audit.created_at")
+        except PayloadError:
+            created = None  # `history_events` refuses it, naming the ticket
         number = audit.get("id")
         return (created.isoformat() if created else "", number if isinstance(number, int) else 0)
 
     return sorted(audits, key=key)
+
+
+def _at(value: Any, what: str) -> datetime:
+    """An instant Zendesk's API gave: ISO 8601 inside 1970-2099, else `PayloadError` naming `what`."""
+    found = mapping.instant(value, what)
+    if found is None:
+        raise PayloadError(f"{what}: {mapping.shown(value)} is not an ISO 8601 timestamp")
+    return found
 
 
 # --- one ticket's audits → events (pure) ---------------------------------------------------------
@@ -157,14 +176,11 @@ def _comments_of(audit: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             and e["type"].endswith("Comment")]  # Comment, VoiceComment …
 
 
-def _via(obj: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    via = obj.get("via")
-    if not isinstance(via, Mapping):
-        return None, None
-    source = via.get("source")
+def _rel(via: Any) -> str | None:
+    """The `via.source.rel` of a via object, lower-cased (trigger, automation …), or None."""
+    source = via.get("source") if isinstance(via, Mapping) else None
     rel = source.get("rel") if isinstance(source, Mapping) else None
-    channel = via.get("channel")
-    return (channel.lower() if isinstance(channel, str) else None, rel.lower() if isinstance(rel, str) else None)
+    return rel.lower() if isinstance(rel, str) else None
 
 
 def history_events(ticket: Mapping[str, Any], audits: Sequence[Mapping[str, Any]], *, account: str,
@@ -185,8 +201,7 @@ def history_events(ticket: Mapping[str, Any], audits: Sequence[Mapping[str, Any]
             state.set(create.get("field_name"), create.get("value"))
 
     def event(kind: str, event_id: str, at: datetime, comment: Comment | None = None) -> Event:
-        return Event(source=SOURCE, account=account, ticket_id=ticket_id, event_id=event_id, occurred_at=at,
-                     type=kind, ticket=state.ticket(field_names, status_map), comment=comment)
+        return _event(ticket_id, account, kind, event_id, at, state.ticket(field_names, status_map), comment)
 
     def comment_of(item: Mapping[str, Any], audit: Mapping[str, Any]) -> Comment:
         author = mapping.map_id(item.get("author_id"), "comment.author_id") or \
@@ -198,10 +213,10 @@ def history_events(ticket: Mapping[str, Any], audits: Sequence[Mapping[str, Any]
             role = "end_user"
         else:
             role = role_of(author)
-        channel, rel = _via(item) if isinstance(item.get("via"), Mapping) else _via(audit)
+        via = item.get("via") if isinstance(item.get("via"), Mapping) else audit.get("via")
         public = item.get("public", True)
-        automated = (author is None or author in own_user_ids or channel in AUTOMATED_CHANNELS
-                     or rel in AUTOMATED_RELS)
+        automated = (author is None or author in own_user_ids or mapping.is_automated_via(via)
+                     or _rel(via) in AUTOMATED_RELS)
         return Comment(author_role=role, public=public if isinstance(public, bool) else True, automated=automated,
                        author_id=author)
 
@@ -209,16 +224,14 @@ def history_events(ticket: Mapping[str, Any], audits: Sequence[Mapping[str, Any]
     created = False
     if not any(_events_of(a, "Create") for a in audits):
         # An imported ticket, or audits we cannot see: the ticket was created as far as its values say.
-        at = mapping.iso_instant(ticket.get("created_at"))
-        if at is None:
-            raise PayloadError(f"ticket {ticket_id}: created_at is not an ISO 8601 timestamp")
+        at = _at(ticket.get("created_at"), f"ticket {ticket_id}: created_at")
         events.append(event("ticket.created", f"{EXPORT_PREFIX}{ticket_id}:created", at))
         created = True
     for audit in audits:
         audit_id = mapping.map_id(audit.get("id"), "audit.id")
-        at = mapping.iso_instant(audit.get("created_at"))
-        if audit_id is None or at is None:
-            raise PayloadError(f"ticket {ticket_id}: an audit lacks its id or an ISO 8601 created_at")
+        if audit_id is None:
+            raise PayloadError(f"ticket {ticket_id}: an audit lacks its id")
+        at = _at(audit.get("created_at"), f"ticket {ticket_id}: audit {audit_id} created_at")
         changes = _events_of(audit, "Change")
         for change in changes:
             state.set(change.get("field_name"), change.get("value"))
@@ -235,7 +248,47 @@ def history_events(ticket: Mapping[str, Any], audits: Sequence[Mapping[str, Any]
         if any(c.get("field_name") in UPDATE_FIELDS or (_custom_key(c.get("field_name")) or "") in field_names
                for c in changes):
             events.append(event("ticket.updated", f"{AUDIT_PREFIX}{audit_id}", at))
+    if _is_deleted(ticket.get("status")) and events and events[-1].ticket.status != DELETED:
+        # deleted, though no audit we were shown says so: the deletion is the export's last word
+        state.set("status", DELETED)
+        at = max(events[-1].occurred_at, _at(ticket.get("updated_at"), f"ticket {ticket_id}: updated_at"))
+        events.append(event("ticket.updated", f"{EXPORT_PREFIX}{ticket_id}:deleted:{int(at.timestamp())}", at))
     return events
+
+
+def _is_deleted(status: Any) -> bool:
+    return isinstance(status, str) and status.strip().lower() == DELETED
+
+
+def deleted_ticket_events(ticket: Mapping[str, Any], *, account: str, field_names: Mapping[str, str],
+                          status_map: Mapping[str, str]) -> list[Event]:
+    """Return the events of a deleted ticket whose audits Zendesk no longer shows: created, then deleted.
+
+    How it was created is not known any more: its values are the export's, with Zendesk's default status
+    `new`; the deletion is dated at its `updated_at`.
+    """
+    ticket_id = mapping.map_id(ticket.get("id"), "ticket.id")
+    if ticket_id is None:
+        raise PayloadError("ticket.id: missing")
+    created_at = _at(ticket.get("created_at"), f"ticket {ticket_id}: created_at")
+    deleted_at = max(created_at, _at(ticket.get("updated_at"), f"ticket {ticket_id}: updated_at"))
+    state = _State({**ticket, "status": "new"})
+    created = _event(ticket_id, account, "ticket.created", f"{EXPORT_PREFIX}{ticket_id}:created", created_at,
+                     state.ticket(field_names, status_map), None)
+    state.raw["status"] = DELETED
+    deleted = _event(ticket_id, account, "ticket.updated",
+                     f"{EXPORT_PREFIX}{ticket_id}:deleted:{int(deleted_at.timestamp())}", deleted_at,
+                     state.ticket(field_names, status_map), None)
+    return [created, deleted]
+
+
+def _event(ticket_id: str, account: str, kind: str, event_id: str, at: datetime, ticket: Ticket,
+           comment: Comment | None) -> Event:
+    try:
+        return Event(source=SOURCE, account=account, ticket_id=ticket_id, event_id=event_id, occurred_at=at,
+                     type=kind, ticket=ticket, comment=comment)
+    except EventError as err:  # a value Zendesk answered that no event can hold
+        raise PayloadError(f"ticket {ticket_id}: {err.message}") from None
 
 
 # --- the export ----------------------------------------------------------------------------------
@@ -309,18 +362,28 @@ def iter_ticket_history(client: ZendeskClient, *, since: datetime, cursor: str |
             if not isinstance(raw, Mapping):
                 continue
             ticket_id = str(raw.get("id", ""))
-            if raw.get("status") == "deleted":
-                continue  # the export lists deleted tickets: they have no clocks
+            if not ticket_id.isdigit() or len(ticket_id) > 20:
+                bad = PayloadError(f"ticket.id: {mapping.shown(raw.get('id'))} is not a Zendesk ticket id")
+                if on_bad_ticket is None:
+                    raise bad
+                on_bad_ticket(ticket_id[:40], bad)
+                continue
+            deleted = _is_deleted(raw.get("status"))
             try:
-                audits = list_audits(client, ticket_id, call=call)
+                audits: list[dict[str, Any]] | None = list_audits(client, ticket_id, call=call)
             except Permanent as err:
                 if "not found" not in str(err):
                     raise
-                log.warning("ticket deleted during the backfill; skipped", extra={"ticket_id": ticket_id})
-                continue
+                if not deleted:
+                    log.warning("ticket deleted during the backfill; skipped", extra={"ticket_id": ticket_id})
+                    continue
+                audits = None  # a deleted ticket's audits are gone: the export says what is left
             try:
-                found = history_events(raw, audits, account=account, field_names=names, status_map=statuses,
-                                       role_of=roles, own_user_ids=own)
+                if audits is None:
+                    found = deleted_ticket_events(raw, account=account, field_names=names, status_map=statuses)
+                else:
+                    found = history_events(raw, audits, account=account, field_names=names, status_map=statuses,
+                                           role_of=roles, own_user_ids=own)
             except PayloadError as err:
                 if on_bad_ticket is None:
                     raise
@@ -349,6 +412,9 @@ def describe_cursor(cursor: str | None) -> str:
     except ValueError:
         text = ""
     head = text.split("|", 1)[0].split(".", 1)[0]
-    if head.isdigit():
-        return f"{cursor[:12]}… (~{datetime.fromtimestamp(int(head), UTC).isoformat(timespec='seconds')})"
+    if head.isdigit() and len(head) <= 11:
+        try:
+            return f"{cursor[:12]}… (~{datetime.fromtimestamp(int(head), UTC).isoformat(timespec='seconds')})"
+        except (OverflowError, ValueError, OSError):  # a time no calendar holds: show the cursor only
+            pass
     return cursor[:16] + ("…" if len(cursor) > 16 else "")

@@ -143,6 +143,10 @@ class ZendeskClient:
     def base_url(self) -> str:
         return self._base
 
+    def held_for(self) -> float:
+        """Seconds before Zendesk may be called again (a 429's Retry-After, an exhausted window); 0 if now."""
+        return max(0.0, self._blocked_until - self._clock())
+
     # -- transport ------------------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, what: str, *, params: Mapping[str, Any] | None = None,

@@ -9,6 +9,14 @@ alone. Zendesk re-signs every retry, so the timestamp must be within `tolerance`
 or in the future. Several secrets may be configured (rotation); any one verifies, and every one is tried
 so the time taken does not say which matched.
 
+Which published example this follows: the current docs (`base64(HMACSHA256(TIMESTAMP + BODY))`), which the
+public vectors made with Zendesk's test secret agree with (zendesk-go's signed `group_membership_created`
+request, a Rust suite's `ticket.updated` vector; see tests/adapters/zendesk/test_signing.py). An older docs
+page printed a numeric example (secret `HRkRd4…`, body `{"say": "hello"}`, timestamp `2021-07-25T10:00:00Z`)
+that only verifies as BODY + TIMESTAMP; no current source says Zendesk signs that way, so that order is never
+accepted. A request signed in that order is refused with a reason that says so, to spare whoever hand-signed
+a test request an afternoon.
+
 Refusals raise `AuthError` whose reason names the failed check and never a secret or an expected signature.
 """
 
@@ -21,11 +29,15 @@ import hmac
 from collections.abc import Mapping, Sequence
 
 from adapters.base import header_value
-from adapters.zendesk.mapping import iso_instant
-from connector.errors import AuthError
+from adapters.zendesk.mapping import read_instant
+from connector.errors import AuthError, PayloadError
+from connector.events import INSTANT_RANGE
 
 SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
+LEGACY_ORDER = ("no valid signature (it matches body + timestamp, the order of an old Zendesk docs example; "
+                "Zendesk signs timestamp + body)")
+
 
 def _digest(secret: str, timestamp: str, body: bytes) -> bytes:
     return hmac.new(secret.encode("utf-8"), timestamp.encode("utf-8") + body, hashlib.sha256).digest()
@@ -40,10 +52,14 @@ def sign(secret: str, timestamp_header: str, body: bytes) -> str:
 
 def parse_timestamp(value: str) -> float:
     """Return the Unix time of a signature timestamp header; raise `AuthError` if it is not ISO 8601."""
-    instant = iso_instant(value)
+    try:
+        instant = read_instant(value, TIMESTAMP_HEADER)
+    except PayloadError:  # not a valid date and time, or outside 1970-2099: either way no signature time
+        instant = None
     if instant is None:
-        raise AuthError(f"{TIMESTAMP_HEADER} is not an ISO 8601 timestamp like 2021-03-25T05:09:27Z")
-    return instant.timestamp()
+        raise AuthError(f"{TIMESTAMP_HEADER} is not an ISO 8601 timestamp like 2021-03-25T05:09:27Z "
+                        f"within {INSTANT_RANGE}")
+    return instant.at.timestamp()
 
 
 def _tolerance_text(tolerance: int) -> str:
@@ -70,4 +86,10 @@ def verify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes, *, n
         # the raw header string is what Zendesk signed: never a re-formatted timestamp
         valid |= hmac.compare_digest(_digest(secret, stamp, body), given)  # no early exit
     if not valid:
-        raise AuthError("no valid signature")
+        # diagnosis only, on the refusal path: the legacy order is never accepted
+        legacy = any(hmac.compare_digest(_legacy_digest(secret, stamp, body), given) for secret in secrets)
+        raise AuthError(LEGACY_ORDER if legacy else "no valid signature")
+
+
+def _legacy_digest(secret: str, timestamp: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode("utf-8"), body + timestamp.encode("utf-8"), hashlib.sha256).digest()

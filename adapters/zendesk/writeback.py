@@ -14,11 +14,17 @@
 Outcomes: `sent`, or `skipped` with a reason (no field mapped, value already there, not configured).
 Failures are the client's `Transient` / `Conflict` / `Permanent`; a closed ticket is Permanent.
 The marker tag makes the connector's own updates recognisable when they come back as webhooks.
+
+A 409 (Zendesk saw a newer ticket, or an update collided) is never answered by sending the same call again
+blind: the ticket is read again first (`GET tickets/{id}.json`, which also finds a ticket closed meanwhile),
+then the action is tried once more; a second 409 is a `Conflict` for the executor, and the next try of any
+action on that ticket starts by reading it again. `held_for()` tells the executor how long Zendesk's rate
+limit (a 429's Retry-After, an exhausted window) still holds every call, so no try is spent waiting.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +50,7 @@ class ZendeskWriter:
         self._config = source_config
         self._marker = marker_tag or None
         self._groups: dict[str, int] | None = None
+        self._stale: set[str] = set()  # tickets whose last write got a 409: read them before writing again
 
     def __repr__(self) -> str:
         return f"ZendeskWriter(configured={self.configured})"
@@ -53,52 +60,89 @@ class ZendeskWriter:
         """True when a client (credentials) is present."""
         return self._client is not None
 
+    def held_for(self) -> float:
+        """Seconds before Zendesk may be called again (its rate limit); the executor claims nothing meanwhile."""
+        return self._client.held_for() if self._client is not None else 0.0
+
     def write(self, action: WriteAction) -> WriteResult:
         """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
         client = self._client
         if client is None:
             return WriteResult(outcome="skipped", detail="Zendesk credentials not configured")
+        ticket_id = action.ticket_id
+        if ticket_id in self._stale and action.action not in ("set_due_date", "notify"):
+            self._refetch(client, ticket_id)  # set_due_date reads the ticket first anyway
+        try:
+            result = self._write(client, action)
+        except Conflict:
+            self._stale.add(ticket_id)
+            raise
+        self._stale.discard(ticket_id)
+        return result
+
+    def _write(self, client: ZendeskClient, action: WriteAction) -> WriteResult:
         params = action.params
         kind = action.action
         if kind == "add_tags":
             tags = _tags(params)
             if self._marker and self._marker not in tags:
                 tags.append(self._marker)
-            client.add_tags(action.ticket_id, tags)
+            self._refetching(client, action.ticket_id, lambda: client.add_tags(action.ticket_id, tags))
             return WriteResult(outcome="sent", detail=f"added {len(tags)} tag(s)")
         if kind == "remove_tags":
             tags = _tags(params)
-            client.remove_tags(action.ticket_id, tags)
+            self._refetching(client, action.ticket_id, lambda: client.remove_tags(action.ticket_id, tags))
             return WriteResult(outcome="sent", detail=f"removed {len(tags)} tag(s)")
         if kind == "set_priority":
             priority = params.get("priority")
             if priority not in PRIORITIES:
                 raise Permanent(f"priority must be one of {', '.join(PRIORITIES)}")
-            client.update_ticket(action.ticket_id, {"priority": priority}, updated_stamp=None)
+            self._refetching(client, action.ticket_id, lambda: client.update_ticket(
+                action.ticket_id, {"priority": priority}, updated_stamp=None))
             return WriteResult(outcome="sent", detail=f"priority {priority}")
         if kind == "set_group":
             group_id = self._group_id(client, params.get("group"))
             try:
-                client.update_ticket(action.ticket_id, {"group_id": group_id}, updated_stamp=None)
+                self._refetching(client, action.ticket_id, lambda: client.update_ticket(
+                    action.ticket_id, {"group_id": group_id}, updated_stamp=None))
             except Permanent as err:
                 if "assignee_id" not in str(err):
                     raise
                 # the assignee is not a member of the new group: escalate to the group, unassigned
-                client.update_ticket(action.ticket_id, {"group_id": group_id, "assignee_id": None},
-                                     updated_stamp=None)
+                self._refetching(client, action.ticket_id, lambda: client.update_ticket(
+                    action.ticket_id, {"group_id": group_id, "assignee_id": None}, updated_stamp=None))
                 return WriteResult(outcome="sent", detail=f"group {group_id}, assignee cleared")
             return WriteResult(outcome="sent", detail=f"group {group_id}")
         if kind == "add_note":
             body = params.get("body")
             if not isinstance(body, str) or not body.strip():
                 raise Permanent("add_note needs a non-empty body")
-            client.add_internal_note(action.ticket_id, body)
+            self._refetching(client, action.ticket_id, lambda: client.add_internal_note(action.ticket_id, body))
             return WriteResult(outcome="sent", detail="internal note added")
         if kind == "set_due_date":
             return self._set_due_date(client, action)
         if kind == "notify":
             return WriteResult(outcome="skipped", detail="notify is not a Zendesk action")
         raise Permanent(f"unknown write-back action {kind!r}")
+
+    def _refetching(self, client: ZendeskClient, ticket_id: str, send: Callable[[], object]) -> None:
+        """Send; on a 409 read the ticket again, then send once more (a second 409 is the executor's)."""
+        for attempt in range(1, SAFE_UPDATE_TRIES + 1):
+            try:
+                send()
+                return
+            except Conflict:
+                if attempt == SAFE_UPDATE_TRIES:
+                    raise
+                self._refetch(client, ticket_id)
+
+    @staticmethod
+    def _refetch(client: ZendeskClient, ticket_id: str) -> Mapping[str, Any]:
+        """Read the ticket again after a 409; a ticket closed meanwhile can take no update (Permanent)."""
+        ticket = client.get_ticket(ticket_id)
+        if ticket.get("status") == "closed":
+            raise Permanent(f"ticket {ticket_id} is closed; Zendesk rejects updates to closed tickets")
+        return ticket
 
     def _group_id(self, client: ZendeskClient, group: Any) -> int:
         if not isinstance(group, str | int) or isinstance(group, bool) or not str(group).strip():

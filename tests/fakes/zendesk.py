@@ -10,10 +10,20 @@ under the name `fake_zendesk`, so arguments of that name do not shadow an import
         client = ZendeskClient(None, fake_zendesk.email, fake_zendesk.token, base_url=fake_zendesk.base_url)
 
 State: `.tickets` (id → ticket dict, with `comments`), `.users`, `.groups`, `.webhooks`, `.triggers`; every
-request is logged in `.calls` (method, path, args, json, auth user). Switches:
+request is logged in `.calls` (method, path, args, json, auth user, the time it arrived by `.clock_seconds`
+and the status answered). Switches:
 `.fail_next(status, body=…, headers=…, times=1)`, `.conflict_next(times=1)` (the next safe updates find a
 newer ticket and get 409, as when an agent edits it meanwhile), `.rate_limit(remaining, reset)` (headers on
 every response), `.date_fields` (custom field ids that only accept YYYY-MM-DD, 422 otherwise).
+
+Faults for write calls (PUT/POST/DELETE), `.write_faults(plan)`: each write takes the next entry, `"429:<s>"`
+(Retry-After s, held account-wide as Zendesk's limits are), `"503"`, `"409"` (an update collision: nothing
+applied) or `"hang"` (answer after `.hang_seconds`, with 503, nothing applied); None lets it through.
+`.early_calls` counts calls that came before a Retry-After the fake sent had elapsed.
+
+Time: `.clock` (datetime) stamps `updated_at` on API writes (a counter from 2026-03-02T14:00 without it);
+`.clock_seconds` dates calls and Retry-After. `.on_write(ticket_id, events)`, when set, is told the audit
+events of every API write (`tests/fakes/zendesk_export.py` records them as the ticket's audits).
 """
 
 from __future__ import annotations
@@ -22,7 +32,8 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,6 +59,13 @@ class Call:
     args: dict[str, str]
     json: Any
     user: str | None
+    at: float = 0.0        # `.clock_seconds` when the call arrived
+    status: int = 0        # what the fake answered (0 until it answered)
+
+    @property
+    def ticket_id(self) -> int | None:
+        match = re.match(r"/api/v2/tickets/([0-9]+)(?:\.json|/)", self.path)
+        return int(match.group(1)) if match else None
 
 
 @dataclass
@@ -65,6 +83,15 @@ class FakeZendesk:
     failures: list[tuple[int, str, dict[str, str]]] = field(default_factory=list)
     conflicts: int = 0
     rate_headers: dict[str, str] = field(default_factory=dict)
+    clock: Callable[[], datetime] | None = None
+    clock_seconds: Callable[[], float] = time.monotonic
+    faults: list[str | None] = field(default_factory=list)
+    hang_seconds: float = 0.5
+    hangs: int = 0
+    blocked_until: float = 0.0
+    early_calls: int = 0
+    api_user_id: int = 900
+    on_write: Callable[[int, list[dict[str, Any]]], None] | None = None
     _clock: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(9000))
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,8 +129,20 @@ class FakeZendesk:
         self.rate_headers = {"x-rate-limit": "700", "x-rate-limit-remaining": str(remaining),
                              "ratelimit-remaining": str(remaining), "ratelimit-reset": str(reset)}
 
+    def write_faults(self, plan: list[str | None]) -> None:
+        """Answer the next write calls (PUT/POST/DELETE) by this plan, one entry each (see the module docstring)."""
+        self.faults = list(plan)
+
     def touch(self, ticket: dict[str, Any]) -> None:
-        ticket["updated_at"] = _stamp(next(self._clock))
+        ticket["updated_at"] = (self.clock().strftime("%Y-%m-%dT%H:%M:%SZ") if self.clock is not None
+                                else _stamp(next(self._clock)))
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method != "GET"]
+
+    def audit(self, ticket_id: int, events: list[dict[str, Any]]) -> None:
+        if self.on_write is not None and events:
+            self.on_write(ticket_id, events)
 
     def public_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in ticket.items() if k != "comments"}
@@ -132,6 +171,23 @@ _CONFLICT = {"error": "UpdateConflict", "description": "Safe Update prevented th
              "Please fetch the latest ticket data and try again."}
 
 
+def _fault(fake: FakeZendesk, fault: str) -> Response:
+    """Answer a write call with a planned fault (nothing is applied)."""
+    if fault.startswith("429"):
+        seconds = int(fault.partition(":")[2] or "1")
+        with fake.lock:
+            fake.blocked_until = max(fake.blocked_until, fake.clock_seconds() + seconds)
+        return Response("Number of allowed API requests per minute exceeded", status=429,
+                        headers={"Retry-After": str(seconds)}, mimetype="text/plain")
+    if fault == "409":
+        return _json(_CONFLICT, 409)
+    if fault == "hang":
+        with fake.lock:
+            fake.hangs += 1
+        time.sleep(fake.hang_seconds)  # longer than the client waits: it has given up, nothing is applied
+    return _json({"error": "ServiceUnavailable", "description": "Please try again later"}, 503)
+
+
 def create_app(fake: FakeZendesk) -> Flask:
     app = Flask("fake_zendesk")
 
@@ -140,12 +196,21 @@ def create_app(fake: FakeZendesk) -> Flask:
         auth = request.authorization
         body = request.get_json(silent=True) if request.data else None
         with fake.lock:
-            fake.calls.append(Call(request.method, request.path, dict(request.args), body,
-                                   auth.username if auth else None))
-            if fake.failures:
-                status, text, headers = fake.failures.pop(0)
-                mimetype = "application/json" if text.startswith("{") else "text/plain"
-                return Response(text, status=status, headers=headers, mimetype=mimetype)
+            now = fake.clock_seconds()
+            call = Call(request.method, request.path, dict(request.args), body, auth.username if auth else None,
+                        at=now)
+            fake.calls.append(call)
+            if now < fake.blocked_until:
+                fake.early_calls += 1
+            failure = fake.failures.pop(0) if fake.failures else None
+            fault = fake.faults.pop(0) if fake.faults and request.method in ("PUT", "POST", "DELETE") else None
+        request.environ["fake.call"] = call
+        if failure is not None:
+            status, text, headers = failure
+            mimetype = "application/json" if text.startswith("{") else "text/plain"
+            return Response(text, status=status, headers=headers, mimetype=mimetype)
+        if fault is not None:
+            return _fault(fake, fault)
         if auth is None or auth.username != f"{fake.email}/token" or auth.password != fake.token:
             return _json({"error": "Couldn't authenticate you"}, 401)
         return None
@@ -153,6 +218,9 @@ def create_app(fake: FakeZendesk) -> Flask:
     @app.after_request
     def _rate_headers(response: Response) -> Response:
         response.headers.update(fake.rate_headers)
+        call = request.environ.get("fake.call")
+        if call is not None:
+            call.status = response.status_code
         return response
 
     def ticket_or_404(ticket_id: int) -> dict[str, Any] | None:
@@ -190,19 +258,24 @@ def create_app(fake: FakeZendesk) -> Flask:
                                                         "error": "InvalidValue", "ticket_field_id": entry["id"],
                                                         "ticket_field_type": "FieldDate"}]}}, 422)
                 fields = [f for f in ticket["custom_fields"] if f["id"] != entry["id"]]
+                previous = next((f["value"] for f in ticket["custom_fields"] if f["id"] == entry["id"]), None)
                 ticket["custom_fields"] = [*fields, {"id": entry["id"], "value": entry["value"]}]
-                events.append({"type": "Change", "field_name": str(entry["id"]), "value": entry["value"]})
+                events.append({"type": "Change", "field_name": str(entry["id"]), "value": entry["value"],
+                               "previous_value": previous})
             comment = changes.pop("comment", None)
+            fake.touch(ticket)
             if comment:
-                ticket["comments"].append({"id": next(fake._ids), "type": "Comment", "body": comment["body"],
-                                           "public": comment.get("public", True), "author_id": 900,
-                                           "created_at": _stamp(0), "via": {"channel": "api"}})
-                events.append({"type": "Comment", "public": comment.get("public", True)})
+                comment_id = next(fake._ids)
+                ticket["comments"].append({"id": comment_id, "type": "Comment", "body": comment["body"],
+                                           "public": comment.get("public", True), "author_id": fake.api_user_id,
+                                           "created_at": ticket["updated_at"], "via": {"channel": "api"}})
+                events.append({"id": comment_id, "type": "Comment", "public": comment.get("public", True),
+                               "author_id": fake.api_user_id, "body": comment["body"]})
             for key, value in changes.items():
                 events.append({"type": "Change", "field_name": key, "value": value,
                                "previous_value": ticket.get(key)})
                 ticket[key] = value
-            fake.touch(ticket)
+            fake.audit(ticket_id, events)
             return _json({"ticket": fake.public_ticket(ticket),
                           "audit": {"id": next(fake._ids), "ticket_id": ticket_id, "events": events,
                                     "via": {"channel": "api"}}})
@@ -216,11 +289,15 @@ def create_app(fake: FakeZendesk) -> Flask:
             if ticket["status"] == "closed":
                 return _json(_CLOSED, 422)
             given = (request.get_json(silent=True) or {}).get("tags") or []
+            before = list(ticket["tags"])
             if request.method == "PUT":
                 ticket["tags"] = list(dict.fromkeys([*ticket["tags"], *given]))
             else:
                 ticket["tags"] = [t for t in ticket["tags"] if t not in given]
             fake.touch(ticket)
+            if ticket["tags"] != before:
+                fake.audit(ticket_id, [{"type": "Change", "field_name": "tags", "value": list(ticket["tags"]),
+                                        "previous_value": before}])
             return _json({"tags": ticket["tags"]})
 
     @app.get("/api/v2/tickets/<int:ticket_id>/comments.json")

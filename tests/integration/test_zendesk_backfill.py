@@ -13,7 +13,14 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from adapters.zendesk.client import ZendeskClient
-from connector.backfill import Reconciler, backfill_zendesk, load_state, schedule_reconciliation, unseen_events
+from connector.backfill import (
+    Applied,
+    Reconciler,
+    backfill_zendesk,
+    load_state,
+    schedule_reconciliation,
+    unseen_events,
+)
 from connector.cli_zendesk import backfill
 from connector.config import Config
 from connector.events import Comment, Event, read_jsonl
@@ -271,3 +278,30 @@ def test_cli_applies_to_the_store(zendesk_history: ZendeskHistory, clean_env: py
         assert count(store, events_table) == 7
     finally:
         store.dispose()
+
+
+def test_backfill_and_reconciliation_keep_deleted_and_restored_tickets(zendesk_history: ZendeskHistory,
+                                                                         store: Store, tmp_path: Path) -> None:
+    """Zenpy's recorded export lists deleted tickets and its audits show a deletion and a restore (issue 11.9)."""
+    zendesk_history.add_user(900, "agent")
+    zendesk_history.add_history(31, [
+        create("2026-03-02T09:00:00Z", 501, status="open", priority="normal", requester_id="501"),
+        change("2026-03-02T09:19:17Z", 900, via="api", changes={"status": ("open", "deleted")}),
+        change("2026-03-02T09:25:38Z", 900, changes={"status": ("deleted", "open")}),
+    ], status="open", priority="normal")
+    zendesk_history.add_history(32, [], status="deleted", subject="SCRUBBED", description="X",
+                                created_at="2026-03-02T08:00:00Z", updated_at="2026-03-02T12:30:00Z")
+    zendesk_history.gone_audits.add(32)
+    proc = processor(store)
+    skipped: list[str] = []
+    totals = Applied()
+    n = backfill_zendesk(settings(), config(), since=SINCE, out=None, store=store, state_path=tmp_path / "s.json",
+                         client=client_for(zendesk_history), processor=proc,
+                         on_bad_ticket=lambda tid, err: skipped.append(tid), totals=totals)
+    assert skipped == [] and n == 5 and totals.applied == 5
+    restored = store.ticket_events(("zendesk", "acme", "31"))
+    assert [e.ticket.status for e in restored] == ["open", "deleted", "open"]
+    gone = store.ticket_events(("zendesk", "acme", "32"))
+    assert [(e.type, e.ticket.status) for e in gone] == [("ticket.created", "new"), ("ticket.updated", "deleted")]
+    # a poll afterwards finds the same history: nothing new
+    assert Reconciler(store, proc, client_for(zendesk_history), account="acme", start=SINCE).run_once().applied == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from adapters.zendesk.backfill import Caller, history_events, iter_ticket_history, start_time
+from adapters.zendesk.backfill import Caller, describe_cursor, history_events, iter_ticket_history, start_time
 from adapters.zendesk.client import ZendeskClient
 from connector.errors import PayloadError, Transient
 from connector.events import Event
@@ -120,7 +120,9 @@ def test_agent_created_imported_and_deleted_tickets(zendesk_history: ZendeskHist
     assert three[0].occurred_at == datetime(2026, 3, 4, 8, tzinfo=UTC)
     assert three[1].type == "comment.added" and three[1].comment is not None
     assert three[1].comment.author_role == "agent"
-    assert not [e for e in events if e.ticket_id == "4"]  # deleted
+    four = [e for e in events if e.ticket_id == "4"]  # deleted: kept, its deletion the export's last word
+    assert [(e.type, e.ticket.status) for e in four] == [("ticket.created", "new"), ("ticket.updated", "deleted")]
+    assert four[1].event_id == f"export:4:deleted:{unix('2026-03-04T11:00:00Z')}"
     # each user's role is asked once
     user_calls = [c.path for c in zendesk_history.fake.calls if c.path.startswith("/api/v2/users/")]
     assert user_calls == ["/api/v2/users/900.json"]  # 901 never commented
@@ -132,9 +134,9 @@ def test_pages_carry_their_cursor_and_a_saved_cursor_resumes(zendesk_history: Ze
     assert len(pages) == 4 and all(cursor for _, cursor in pages)
     first_call = zendesk_history.export_calls()[0]
     assert first_call == {"start_time": str(unix("2026-01-01T00:00:00Z")), "per_page": "1"}
-    assert [sorted({e.ticket_id for e in events}) for events, _ in pages] == [["1"], ["2"], ["3"], []]
+    assert [sorted({e.ticket_id for e in events}) for events, _ in pages] == [["1"], ["2"], ["3"], ["4"]]
     again = run(zendesk_history, page_size=1, cursor=pages[0][1])
-    assert sorted({e.ticket_id for e in flat(again)}) == ["2", "3"]
+    assert sorted({e.ticket_id for e in flat(again)}) == ["2", "3", "4"]
     assert zendesk_history.export_calls()[-3]["cursor"] == pages[0][1]
     # a re-run gives the same ids: the store keeps one copy
     assert [e.event_id for e in flat(run(zendesk_history))] == [e.event_id for e in flat(pages)]
@@ -229,3 +231,98 @@ def test_start_time_is_at_least_a_minute_ago() -> None:
     assert start_time(datetime(2026, 3, 3, tzinfo=UTC), now) == int(now) - 60
     with pytest.raises(ValueError, match="aware"):
         start_time(datetime(2026, 3, 2), now)
+
+
+# --- deleted tickets (issue 11, item 9) -----------------------------------------------------------------------
+
+
+def deleted_and_restored(h: ZendeskHistory) -> None:
+    """The shape of zenpy's recorded audits (TestTicketAudits.test_values): open → deleted, then deleted → open."""
+    h.add_user(AGENT, "agent")
+    h.add_history(11, [
+        create("2026-03-02T09:00:00Z", REQUESTER, status="open", priority="normal", requester_id=str(REQUESTER),
+               via="sample_ticket"),
+        change("2026-03-02T09:19:17Z", AGENT, via="api", changes={"status": ("open", "deleted")}),
+        change("2026-03-02T09:25:38Z", AGENT, via="sample_ticket", changes={"status": ("deleted", "open")}),
+        change("2026-03-02T10:00:00Z", AGENT, comment="Back on it", via="web"),
+    ], status="open", priority="normal", via={"channel": "sample_ticket", "source": {"rel": None}})
+
+
+def test_a_deleted_then_restored_ticket_keeps_its_whole_history(zendesk_history: ZendeskHistory) -> None:
+    deleted_and_restored(zendesk_history)
+    skipped: list[str] = []
+    events = flat(run(zendesk_history, on_bad_ticket=lambda tid, err: skipped.append(tid)))
+    assert skipped == []
+    assert [(e.type, e.ticket.status, e.occurred_at.strftime("%H:%M:%S")) for e in events] == [
+        ("ticket.created", "open", "09:00:00"),
+        ("ticket.updated", "deleted", "09:19:17"),
+        ("ticket.updated", "open", "09:25:38"),
+        ("comment.added", "open", "10:00:00"),
+    ]
+    assert {e.ticket.channel for e in events} == {"system"}  # via sample_ticket: Zendesk's own sample
+
+
+def test_the_export_keeps_deleted_tickets_and_their_deletion(zendesk_history: ZendeskHistory) -> None:
+    """The recorded export lists deleted (and scrubbed) tickets: they are kept, deleted at their updated_at."""
+    zendesk_history.add_history(21, [
+        create("2026-03-02T09:00:00Z", REQUESTER, status="new", requester_id=str(REQUESTER)),
+        change("2026-03-02T11:00:00Z", AGENT, changes={"status": ("new", "deleted")}),
+    ], status="deleted")
+    # deleted and scrubbed: Zendesk shows no audits any more (404), only the export's ticket
+    zendesk_history.add_history(22, [], status="deleted", subject="SCRUBBED", description="X",
+                                created_at="2026-03-02T08:00:00Z", updated_at="2026-03-02T12:30:00Z")
+    zendesk_history.gone_audits.add(22)
+    events = flat(run(zendesk_history))
+    assert [(e.ticket_id, e.type, e.ticket.status) for e in events] == [
+        ("21", "ticket.created", "new"), ("21", "ticket.updated", "deleted"),
+        ("22", "ticket.created", "new"), ("22", "ticket.updated", "deleted"),
+    ]
+    scrubbed = [e for e in events if e.ticket_id == "22"]
+    assert [e.event_id for e in scrubbed] == ["export:22:created", f"export:22:deleted:{unix('2026-03-02T12:30:00Z')}"]
+    assert scrubbed[1].occurred_at == datetime(2026, 3, 2, 12, 30, tzinfo=UTC)
+    # a ticket that is not deleted and whose audits are gone was deleted during the run: skipped, as before
+    zendesk_history.add_history(23, [create("2026-03-02T09:00:00Z", REQUESTER, status="new")], status="open")
+    zendesk_history.gone_audits.add(23)
+    assert not [e for e in flat(run(zendesk_history)) if e.ticket_id == "23"]
+
+
+@pytest.mark.parametrize(("where", "value"), [
+    ("audit", "0001-01-01T00:00:00+14:00"), ("audit", "9999-12-31T23:59:59Z"), ("audit", "2026-02-30T10:00:00Z"),
+    ("ticket", "0001-01-01T00:00:00Z"), ("author", "5" * 300), ("author", "5\x005"),
+])
+def test_values_the_api_answers_that_no_event_holds_skip_that_ticket_only(zendesk_history: ZendeskHistory,
+                                                                         where: str, value: str) -> None:
+    seed(zendesk_history)
+    bad = [create("2026-03-02T14:00:00Z", REQUESTER, status="new"),
+           change("2026-03-02T15:00:00Z", AGENT, comment="hi")]
+    if where == "audit":
+        bad[1]["created_at"] = value
+        zendesk_history.add_history(9, bad, updated_at="2026-03-02T15:00:00Z")
+    elif where == "ticket":
+        zendesk_history.add_history(9, bad[1:], created_at=value, updated_at="2026-03-02T15:00:00Z")
+    else:
+        bad[1]["events"][0]["author_id"] = value
+        zendesk_history.add_history(9, bad)
+    skipped: list[tuple[str, Exception]] = []
+    events = flat(run(zendesk_history, on_bad_ticket=lambda tid, err: skipped.append((tid, err))))
+    assert [tid for tid, _ in skipped] == ["9"] and isinstance(skipped[0][1], PayloadError)
+    assert {e.ticket_id for e in events} == {"1", "2", "3", "4"}
+    with pytest.raises(PayloadError, match="ticket 9: |comment.author_id: "):
+        run(zendesk_history)
+
+
+def test_a_ticket_id_that_is_no_zendesk_id_is_a_bad_ticket_not_a_crash(zendesk_history: ZendeskHistory) -> None:
+    seed(zendesk_history)
+    zendesk_history.fake.tickets[5] = {**zendesk_history.fake.tickets[2], "id": 10 ** 25}  # 26 digits
+    skipped: list[str] = []
+    assert flat(run(zendesk_history, on_bad_ticket=lambda tid, err: skipped.append(tid)))
+    assert skipped == [str(10 ** 25)]
+
+
+def test_describe_cursor_never_raises() -> None:
+    import base64
+
+    for head in ("99999999999999999999", "1695062724", "-5", "", "253402300800"):
+        cursor = base64.b64encode(f"{head}.0||1571|".encode()).decode()
+        assert describe_cursor(cursor)
+    assert describe_cursor(base64.b64encode(b"1695062724.0||1571|").decode()).endswith("(~2023-09-18T18:45:24+00:00)")

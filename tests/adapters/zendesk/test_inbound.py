@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from adapters.base import InboundAdapter, InboundRequest
 from adapters.zendesk import SOURCE, ZendeskAdapter, ZendeskApi
+from adapters.zendesk.inbound import INVOCATION_HEADER
 from adapters.zendesk.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from connector.errors import AuthError, PayloadError
 from connector.events import event_to_dict
@@ -114,7 +116,8 @@ def test_a_non_ticket_envelope_is_accepted_and_gives_no_events():
 def test_trigger_dedupe_key_invocation_then_event_id_then_hash():
     body = load("trigger_rendered_on_hold.json")
     assert adapter().accept(request(body)).dedupe_key == INVOCATION
-    assert adapter().accept(request(body, invocation=None)).dedupe_key == "35436-2026-03-02T14:05:00Z"
+    digest = hashlib.sha256(json.dumps(body).encode()).hexdigest()
+    assert adapter().accept(request(body, invocation=None)).dedupe_key == f"35436-2026-03-02T14:05:00Z:{digest[:16]}"
     bare = {k: v for k, v in body.items() if k != "event_id"}
     key = adapter().accept(request(bare, invocation=None)).dedupe_key
     assert key.startswith("sha256:") and len(key) == 7 + 64
@@ -127,7 +130,7 @@ def test_trigger_dedupe_key_invocation_then_event_id_then_hash():
     (b'{"a": 1}', "expected a Zendesk event envelope"),
     (b'{"ticket_id": "{{ticket.id}}"}', r"ticket_id: '\{\{ticket.id\}\}' is not a Zendesk ticket id \(is the "),
     (b'{"ticket_id": "7", "kind": "ticket.deleted"}', "kind: 'ticket.deleted' is not one of"),
-    (b'{"type": "zen:event-type:ticket.created"}', "id: an event envelope needs its event id"),
+    (b'{"type": "zen:event-type:ticket.created"}', "^id: expected an id"),
     (b'{"type": "zen:event-type:ticket.created", "id": "x", "subject": "zen:ticket:abc"}', "subject: 'abc'"),
     (b'{"type": "zen:event-type:ticket.created", "id": "x", "subject": "zen:ticket:1", "time": "Feb 3"}',
      "time: 'Feb 3' is not an ISO 8601"),
@@ -227,6 +230,12 @@ def test_an_envelope_keeps_what_it_says_over_a_later_fetch():
     assert event.ticket.status == "pending" and event.ticket.tags == ("later",)
 
 
+def comment_event_id(body: bytes, comment_id: str) -> str:
+    """The event id of a trigger comment delivered without an invocation header: event_id, body hash, comment."""
+    own = json.loads(body)["event_id"]
+    return f"{own}:{hashlib.sha256(body).hexdigest()[:16]}:comment:{comment_id}"
+
+
 def trigger_comment(comment_id: str | None = None, updated_at: str = "2025-02-03T20:30:00Z") -> bytes:
     body = {"kind": "comment.added", "event_id": f"7-{updated_at}", "ticket_id": "7", "updated_at": updated_at,
             "created_at": "2025-02-03T19:59:00Z", "status": "open", "priority": "normal", "requester_id": "555",
@@ -240,7 +249,7 @@ def test_a_trigger_comment_is_read_from_the_api_and_its_author_role_cached():
     api = fake()
     a = adapter(api=api)
     [reply] = a.normalize(trigger_comment(), {}, RECEIVED)  # the latest comment by updated_at: id 4
-    assert reply.type == "comment.added" and reply.event_id == "7-2025-02-03T20:30:00Z:comment:4"
+    assert reply.type == "comment.added" and reply.event_id == comment_event_id(trigger_comment(), "4")
     assert reply.comment is not None and reply.comment.is_agent_reply  # metadata.system alone is not automation
     assert reply.occurred_at == datetime(2025, 2, 3, 20, 30, tzinfo=UTC)
     [again] = a.normalize(trigger_comment(), {}, RECEIVED)  # a redelivery: nothing fetched again
@@ -310,6 +319,224 @@ def test_api_errors_pass_through():
     api: ZendeskApi = Down({})
     with pytest.raises(Transient):
         adapter(api=api).normalize(zulip_body(), {}, RECEIVED)
+
+
+# --- issue 11 item 2: bad instants and identifiers are refused at the door, naming the key ----------------
+
+OUT_OF_RANGE = ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z",
+                "9999-12-31T23:59:59-14:00", "1969-12-31T23:59:59Z", "2100-01-01T00:00:00Z"]
+UNPARSABLE = ["2025-02-30T10:00:00Z", "2025-01-08T25:00:00Z", "2025-01-08T10:00:00", "2025-01-08"]
+
+
+def envelope_with(path: str, value: Any) -> dict[str, Any]:
+    body = load("envelope_status_changed_pending.json")
+    node = body
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return body
+
+
+def refused(body: Any, key: str, *, invocation: str | None = INVOCATION) -> str:
+    """Assert both accept and normalize refuse the body with a PayloadError naming `key`; return the reason."""
+    req = request(body, invocation=invocation)
+    with pytest.raises(PayloadError) as at_the_door:
+        adapter().accept(req)
+    with pytest.raises(PayloadError) as in_the_worker:
+        adapter().normalize(req.body, req.headers, RECEIVED)
+    assert at_the_door.value.reason.startswith(f"{key}: "), at_the_door.value.reason
+    assert in_the_worker.value.reason == at_the_door.value.reason
+    assert len(at_the_door.value.reason) <= 300
+    return at_the_door.value.reason
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE + UNPARSABLE)
+@pytest.mark.parametrize("path", ["time", "detail.updated_at", "detail.created_at"])
+def test_an_envelope_instant_out_of_range_or_unparsable_is_refused_naming_it(path: str, value: str):
+    reason = refused(envelope_with(path, value), path)
+    if value in OUT_OF_RANGE:
+        assert "outside 1970-01-01T00:00:00Z to 2099-12-31T23:59:59Z" in reason
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE + UNPARSABLE)
+@pytest.mark.parametrize("key", ["updated_at", "created_at"])
+def test_a_trigger_instant_out_of_range_or_unparsable_is_refused_naming_it(key: str, value: str):
+    body = {**load("trigger_rendered_on_hold.json"), key: value}
+    refused(body, key)
+
+
+def test_a_human_date_in_a_trigger_body_is_no_instant_and_is_not_refused():
+    body = {**load("trigger_rendered_on_hold.json"), "created_at": "February 3, 2025"}
+    assert adapter().accept(request(body)).events == 1
+
+
+LONG = "9" * 256
+
+
+@pytest.mark.parametrize(("path", "value", "key"), [
+    ("id", "e" * 256, "id"), ("id", "abc\x00def", "id"), ("id", "abc\ndef", "id"), ("id", "", "id"),
+    ("account_id", "1" * 256, "account_id"), ("account_id", "22129848\x00", "account_id"),
+    ("detail.requester_id", LONG, "detail.requester_id"), ("detail.group_id", "42\x00", "detail.group_id"),
+    ("detail.assignee_id", LONG, "detail.assignee_id"), ("detail.organization_id", "7\r8", "detail.organization_id"),
+    ("detail.submitter_id", LONG, "detail.submitter_id"),
+    ("subject", "zen:ticket:" + "1" * 21, "subject"), ("subject", "zen:ticket:12\x00", "subject"),
+])
+def test_an_envelope_identifier_too_long_or_unprintable_is_refused_naming_it(path: str, value: str, key: str):
+    refused(envelope_with(path, value), key)
+
+
+def test_a_comment_envelope_with_a_bad_comment_or_author_id_is_refused():
+    for path, key in (("event.comment.id", "event.comment.id"), ("event.comment.author.id", "event.comment.author.id")):
+        body = load("envelope_comment_added_agent_public.json")
+        node = body
+        *parents, last = path.split(".")
+        for name in parents:
+            node = node[name]
+        node[last] = LONG
+        refused(body, key)
+
+
+@pytest.mark.parametrize(("over", "key"), [
+    ({"event_id": "e" * 191}, "event_id"), ({"event_id": "35436\x00"}, "event_id"), ({"event_id": ["x"]}, "event_id"),
+    ({"ticket_id": "1" * 21}, "ticket_id"), ({"ticket_id": "12\x00"}, "ticket_id"),
+    ({"requester_id": LONG}, "requester_id"), ({"group_id": "1\n2"}, "group_id"),
+    ({"comment_id": "1" * 25}, "comment_id"), ({"comment_id": "7\x00"}, "comment_id"),
+])
+def test_a_trigger_identifier_too_long_or_unprintable_is_refused_naming_it(over: dict[str, Any], key: str):
+    refused({**load("trigger_rendered_on_hold.json"), **over}, key)
+
+
+@pytest.mark.parametrize("invocation", ["i" * 191, "01HANA2B5D5W9XSJS3NE5SQA1J\x00", "01HANA\n2B5D"])
+def test_a_bad_invocation_header_is_refused_naming_it(invocation: str):
+    refused(load("trigger_rendered_on_hold.json"), INVOCATION_HEADER, invocation=invocation)
+
+
+def test_the_longest_accepted_ids_still_make_valid_event_ids():
+    body = {**load("trigger_rendered_on_hold.json"), "kind": "comment.added", "event_id": "e" * 190,
+            "comment_id": "9" * 24}
+    api = FakeZendesk({"35436": dict(REST_TICKET, id=35436)},
+                      {"35436": [dict(COMMENTS[0]), {**COMMENTS[3], "id": int("9" * 24)}]}, dict(ROLES))
+    for invocation in ("i" * 190, None):
+        req = request(body, invocation=invocation)
+        adapter(api=api).accept(req)
+        [event] = adapter(api=api).normalize(req.body, req.headers, RECEIVED)
+        assert event.event_id.endswith(":comment:" + "9" * 24) and len(event.event_id) <= 255
+
+
+class Hostile(FakeZendesk):
+    """An API that answers values no canonical event can hold."""
+
+    def __init__(self, **over: Any) -> None:
+        super().__init__({"7": {**REST_TICKET, **over}}, {"7": [dict(c) for c in COMMENTS]}, dict(ROLES))
+
+
+@pytest.mark.parametrize(("over", "key"), [
+    ({"created_at": "0001-01-01T00:00:00+14:00"}, "created_at"), ({"created_at": "9999-12-31T23:59:59Z"}, "created_at"),
+    ({"updated_at": "0001-01-01T00:00:00Z"}, "ticket.updated_at"), ({"group_id": LONG}, "group_id"),
+    ({"requester_id": "5\x005"}, "requester_id"), ({"via": {"channel": ["x"]}}, "via.channel"),
+    ({"custom_fields": [{"id": 360011112222, "value": "t" * 300}]}, "tier"),
+])
+def test_values_the_api_answers_become_payload_errors_in_normalize(over: dict[str, Any], key: str):
+    """Never a ValueError or OverflowError: the worker keeps the delivery as failed with a reason."""
+    with pytest.raises(PayloadError, match=f"^(ticket 7: )?{key}: "):
+        adapter(api=Hostile(**over), field_names={"360011112222": "tier"}).normalize(zulip_body(), {}, RECEIVED)
+
+
+def test_comments_the_api_answers_with_bad_values_become_payload_errors():
+    for comment, key in (({**COMMENTS[3], "created_at": "9999-12-31T23:59:59Z"}, "comment.created_at"),
+                         ({**COMMENTS[3], "author_id": LONG}, "comment.author_id")):
+        api = FakeZendesk({"7": dict(REST_TICKET)}, {"7": [dict(COMMENTS[0]), comment]}, dict(ROLES))
+        with pytest.raises(PayloadError, match=f"^{key}: "):
+            adapter(api=api).normalize(trigger_comment("4"), {}, RECEIVED)
+
+
+# --- issue 11 item 8: trigger timestamps are to the minute; one event per delivery ------------------------
+
+
+def minute_body(**over: Any) -> dict[str, Any]:
+    return {**load("trigger_minute_precision.json"), **over}
+
+
+def test_a_minute_precision_trigger_needs_no_api_and_keeps_the_minute():
+    [event] = adapter().normalize(json.dumps(minute_body()).encode(), {INVOCATION_HEADER: INVOCATION}, RECEIVED)
+    assert event.occurred_at == datetime(2013, 12, 12, 5, 35, tzinfo=UTC)
+    assert event.ticket.created_at == datetime(2013, 12, 12, 5, 21, tzinfo=UTC)
+
+
+def test_two_updates_in_the_same_minute_are_two_events():
+    """The recommended event_id is the same for both; the invocation id (or, without it, the body) tells them apart."""
+    first = json.dumps(minute_body(status="Open")).encode()
+    second = json.dumps(minute_body(status="Pending")).encode()
+    a = adapter()
+    pairs = ((first, "01HQ0000000000000000000001"), (second, "01HQ0000000000000000000002"))
+    with_header = [a.normalize(body, {INVOCATION_HEADER: invocation}, RECEIVED)[0] for body, invocation in pairs]
+    assert len({e.event_id for e in with_header}) == 2
+    keys = {a.accept(request(json.loads(body), invocation=None)).dedupe_key for body in (first, second)}
+    without = {a.normalize(body, {}, RECEIVED)[0].event_id for body in (first, second)}
+    assert len(keys) == 2 and len(without) == 2
+    # a retry of one delivery keeps its key and its event id
+    assert a.normalize(first, {}, RECEIVED)[0].event_id in without
+
+
+def test_a_minute_is_refined_by_the_fetched_updated_at_in_that_minute():
+    ticket = {**REST_TICKET, "id": 35437, "updated_at": "2013-12-12T05:35:41Z"}
+    api = FakeZendesk({"35437": ticket})
+    [event] = adapter(api=api).normalize(json.dumps(minute_body()).encode(), {}, RECEIVED)
+    assert event.occurred_at == datetime(2013, 12, 12, 5, 35, 41, tzinfo=UTC)
+    assert api.calls == Counter(get_ticket=1)
+    assert event.ticket.created_at == datetime(2013, 12, 12, 5, 21, tzinfo=UTC)  # REST_TICKET's is another day
+    created = FakeZendesk({"35437": {**ticket, "created_at": "2013-12-12T05:21:37Z"}})
+    [event] = adapter(api=created).normalize(json.dumps(minute_body()).encode(), {}, RECEIVED)
+    assert event.ticket.created_at == datetime(2013, 12, 12, 5, 21, 37, tzinfo=UTC)
+    later = FakeZendesk({"35437": {**ticket, "updated_at": "2013-12-12T05:36:02Z"}})  # changed again since
+    [event] = adapter(api=later).normalize(json.dumps(minute_body()).encode(), {}, RECEIVED)
+    assert event.occurred_at == datetime(2013, 12, 12, 5, 35, tzinfo=UTC)
+
+
+def test_a_minute_precision_comment_is_found_within_its_minute_and_never_served_stale():
+    comments = [dict(COMMENTS[0]),
+                {**COMMENTS[3], "id": 41, "created_at": "2025-02-03T20:30:12Z"},
+                {**COMMENTS[1], "id": 42, "created_at": "2025-02-03T20:30:48Z"}]
+    api = FakeZendesk({"7": dict(REST_TICKET)}, {"7": comments}, dict(ROLES))
+    a = adapter(api=api)
+    body = {"kind": "comment.added", "event_id": "7-2025-02-03T20:30Z", "ticket_id": "7",
+            "updated_at": "2025-02-03T20:30Z", "created_at": "2025-02-03T19:59Z", "status": "open",
+            "priority": "normal", "requester_id": "555", "tags": "help"}
+    [latest] = a.normalize(json.dumps(body).encode(), {INVOCATION_HEADER: "01HQ1"}, RECEIVED)
+    assert latest.event_id == "01HQ1:comment:42" and latest.occurred_at == datetime(2025, 2, 3, 20, 30, 48, tzinfo=UTC)
+    [first] = a.normalize(json.dumps({**body, "comment_id": "41"}).encode(), {INVOCATION_HEADER: "01HQ2"}, RECEIVED)
+    assert first.event_id == "01HQ2:comment:41" and first.comment is not None and first.comment.is_agent_reply
+    assert api.calls["list_comments"] == 2  # a minute cannot tell two updates apart: no cache reuse
+
+
+# --- issue 11 item 9: deleted, restored and scrubbed tickets; every via channel ----------------------------
+
+
+def test_deletion_envelopes_say_deleted_whatever_the_detail_says():
+    for name in ("soft_deleted", "permanently_deleted", "marked_as_spam"):
+        body = load("envelope_status_changed_pending.json")
+        body["type"] = f"zen:event-type:ticket.{name}"
+        body["event"] = {}
+        [event] = adapter().normalize(json.dumps(body).encode(), {}, RECEIVED)  # detail still says PENDING
+        assert (event.type, event.ticket.status) == ("ticket.updated", "deleted"), name
+
+
+def test_a_restore_whose_detail_still_says_deleted_reads_the_status_from_the_api():
+    body = load("envelope_undeleted.json")
+    body["detail"]["status"] = "DELETED"
+    with pytest.raises(PayloadError, match="lacks status; reading it needs the Zendesk API"):
+        adapter().normalize(json.dumps(body).encode(), {}, RECEIVED)
+    api = FakeZendesk({"5158": {**REST_TICKET, "id": 5158, "status": "pending"}})
+    [event] = adapter(api=api).normalize(json.dumps(body).encode(), {}, RECEIVED)
+    assert event.ticket.status == "pending"
+
+
+def test_unknown_ticket_event_types_still_give_no_events():
+    body = load("envelope_status_changed_pending.json")
+    body["type"] = "zen:event-type:ticket.csat_received"
+    req = request(body)
+    assert adapter().accept(req).events == 0 and adapter().normalize(req.body, req.headers, RECEIVED) == []
 
 
 # --- fuzz: whatever arrives, the only failure is PayloadError --------------------------------------

@@ -274,3 +274,72 @@ def test_set_group_other_422s_stay_permanent(fake_zendesk: FakeZendesk) -> None:
     fake_zendesk.fail_next(422, {"error": "RecordInvalid", "details": {"group_id": [{"error": "InvalidValue"}]}})
     with pytest.raises(Permanent, match="group_id"):
         w.write(action("set_group", {"group": "escalations"}))
+
+
+# -- a 409 is followed by a re-fetch before the retry (R10) --------------------------------------------------
+
+EVERY_KIND = [("add_tags", {"tags": ["sla_warning"]}), ("remove_tags", {"tags": ["vip"]}),
+              ("set_priority", {"priority": "high"}), ("set_group", {"group": "escalations"}),
+              ("add_note", {"body": "Reply due soon"}),
+              ("set_due_date", {"metric": "first_response", "due_at": DUE})]
+
+
+def trail(fake: FakeZendesk) -> list[tuple[str, str, int]]:
+    return [(c.method, c.path, c.status) for c in fake.calls if c.path != "/api/v2/groups.json"]
+
+
+@pytest.mark.parametrize(("kind", "params"), EVERY_KIND)
+def test_a_409_is_followed_by_a_refetch_then_one_more_try(fake_zendesk: FakeZendesk, kind: str,
+                                                          params: dict[str, Any]) -> None:
+    fake_zendesk.add_ticket(42, tags=["vip"])
+    fake_zendesk.groups.append({"id": 12, "name": "escalations"})
+    fake_zendesk.write_faults(["409"])
+    assert writer(fake_zendesk).write(action(kind, params)).outcome == "sent"
+    calls = trail(fake_zendesk)
+    conflict = next(i for i, c in enumerate(calls) if c[2] == 409)
+    assert calls[conflict + 1] == ("GET", "/api/v2/tickets/42.json", 200)
+    assert calls[conflict + 2][0] in ("PUT", "DELETE") and calls[conflict + 2][2] == 200
+    assert len(calls) == conflict + 3
+
+
+@pytest.mark.parametrize(("kind", "params"), EVERY_KIND)
+def test_two_409s_are_a_conflict_and_the_next_try_reads_the_ticket_first(fake_zendesk: FakeZendesk, kind: str,
+                                                                        params: dict[str, Any]) -> None:
+    fake_zendesk.add_ticket(42, tags=["vip"])
+    fake_zendesk.groups.append({"id": 12, "name": "escalations"})
+    w = writer(fake_zendesk)
+    fake_zendesk.write_faults(["409", "409"])
+    with pytest.raises(Conflict):
+        w.write(action(kind, params))
+    fake_zendesk.calls.clear()
+    assert w.write(action(kind, params)).outcome == "sent"  # the executor's next try
+    first = trail(fake_zendesk)[0]
+    assert first == ("GET", "/api/v2/tickets/42.json", 200)
+
+
+def test_a_ticket_closed_since_the_409_is_permanent_without_another_write(fake_zendesk: FakeZendesk) -> None:
+    ticket = fake_zendesk.add_ticket(42)
+    conflict = {"error": "UpdateConflict", "description": "Safe Update prevented the update"}
+    fake_zendesk.fail_next(409, conflict)                                          # our PUT
+    fake_zendesk.fail_next(200, {"ticket": {**fake_zendesk.public_ticket(ticket), "status": "closed"}})  # re-fetch
+    with pytest.raises(Permanent, match="closed"):
+        writer(fake_zendesk).write(action("add_tags", {"tags": ["sla_warning"]}))
+    assert [(c.method, c.status) for c in fake_zendesk.calls] == [("PUT", 409), ("GET", 200)]
+
+
+def test_held_for_follows_a_429_retry_after(fake_zendesk: FakeZendesk) -> None:
+    now = [1000.0]
+    fake_zendesk.add_ticket(42)
+    config = SourceConfig(base_url=fake_zendesk.base_url)
+    client = ZendeskClient(None, fake_zendesk.email, fake_zendesk.token, base_url=fake_zendesk.base_url,
+                           clock=lambda: now[0])
+    w = ZendeskWriter(client, config)
+    assert w.held_for() == 0.0 and ZendeskWriter(None, config).held_for() == 0.0
+    fake_zendesk.fail_next(429, "Number of allowed API requests per minute exceeded", {"Retry-After": "3"})
+    with pytest.raises(Transient):
+        w.write(action("add_tags", {"tags": ["sla_warning"]}))
+    assert w.held_for() == 3.0
+    now[0] += 2.5
+    assert w.held_for() == 0.5
+    now[0] += 1
+    assert w.held_for() == 0.0
