@@ -13,6 +13,13 @@ from tests.pg import fresh_schema
 POSTGRES_URL = os.environ.get("CONNECTOR_TEST_POSTGRES_URL")
 
 
+@pytest.fixture(autouse=True)
+def _spool_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Deliveries spooled while a test's database is down go to a directory of the test's own, never to
+    `.connector/spool` in the checkout (where the next test's worker would drain them)."""
+    monkeypatch.setenv("CONNECTOR_SPOOL_DIR", str(tmp_path_factory.mktemp("spool")))
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A PostgreSQL URL whose connections use a fresh, empty schema (dropped afterwards)."""

@@ -76,6 +76,7 @@ def canaries(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Canaries:
     monkeypatch.setenv("ZENDESK_SUBDOMAIN", "acme")
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", f"sqlite:///{tmp_path / 'r7.db'}")
     monkeypatch.setenv("CONNECTOR_MAX_BODY_BYTES", "8192")
+    monkeypatch.setenv("CONNECTOR_SPOOL_DIR", "")  # no spool: the database failure must be answered (503)
     return c
 
 
