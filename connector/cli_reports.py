@@ -4,7 +4,9 @@
                          [--tz ZONE] [--format json|csv|html] [--output FILE]
     connector report sla --config F                     # from the store (CONNECTOR_DATABASE_URL)
 
-Offline, `--now` defaults to the last event's time; from the store, to the current time.
+Offline, `--now` defaults to the last event's time; from the store, to the current time. An option that
+makes no sense (a date outside 1970-2099, a breach limit over 100000, an unknown zone) exits 1 with a
+message naming it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from typing import Any
 import click
 
 from connector.clierrors import cli_errors
-from connector.reports.build import REPORTS, ReportOptions, build_report, split_keys
+from connector.reports.build import (
+    DEFAULT_BREACH_LIMIT,
+    MAX_BREACH_LIMIT,
+    REPORTS,
+    ReportError,
+    ReportOptions,
+    build_report,
+    parse_breach_limit,
+    split_keys,
+)
 from connector.reports.sla import GROUPINGS
 from connector.reports.stats import PERIODS
 
@@ -28,6 +39,11 @@ HELP = {
     "kpis": "Leading KPIs: backlog by age and severity, trends, reopen rate, paused share, escalations, groups.",
     "audit": "Severity audit: declared vs classified severity, P1 share, rules fired, suspicious patterns.",
 }
+
+
+# the options as the command line calls them, for messages (`ReportError.parameter` is the web's name)
+OPTIONS = {"from": "--from", "to": "--to", "tz": "--tz", "period": "--period", "by": "--by",
+           "breach_limit": "--breach-limit", "now": "--now"}
 
 
 def _write(text: str, output: str | None) -> None:
@@ -65,28 +81,35 @@ def _make(name: str) -> click.Command:
         params.insert(6, click.option("--by", multiple=True, metavar="KEYS",
                                       help=f"Group by these (comma-separated or repeated): {', '.join(GROUPINGS)}. "
                                            "Default: metric,severity,policy."))
-        params.insert(7, click.option("--breach-limit", type=click.IntRange(min=0), default=1000, show_default=True,
-                                      help="At most this many breaches listed (all are counted)."))
+        # text, checked by the same function as the web's breach_limit: one message, exit 1
+        params.insert(7, click.option("--breach-limit", metavar="N", default=str(DEFAULT_BREACH_LIMIT),
+                                      show_default=True,
+                                      help=f"At most this many breaches listed, 0 to {MAX_BREACH_LIMIT} "
+                                           "(all are counted)."))
 
     def body(config_path: str | None, events_path: str | None, start: str | None, end: str | None,
              now_text: str | None, period: str | None, tz: str | None, fmt: str, output: str | None,
-             skip_bad: bool, by: tuple[str, ...] = (), breach_limit: int = 1000) -> None:
+             skip_bad: bool, by: tuple[str, ...] = (), breach_limit: str = str(DEFAULT_BREACH_LIMIT)) -> None:
         import json
 
         cfg = _config(config_path)
         now = _now(now_text)
-        options = ReportOptions(start=start, end=end, period=period, by=split_keys(by), timezone=tz,
-                                breach_limit=breach_limit)
         with cli_errors():
-            if events_path is not None:
-                report = build_report(name, cfg, events=_events(events_path, skip_bad=skip_bad), now=now,
-                                      options=options)
-            else:
-                store = open_store()
-                try:
-                    report = build_report(name, cfg, store=store, now=now or datetime.now(UTC), options=options)
-                finally:
-                    store.dispose()
+            try:
+                options = ReportOptions(start=start, end=end, period=period, by=split_keys(by), timezone=tz,
+                                        breach_limit=parse_breach_limit(breach_limit))
+                if events_path is not None:
+                    report = build_report(name, cfg, events=_events(events_path, skip_bad=skip_bad), now=now,
+                                          options=options)
+                else:
+                    store = open_store()
+                    try:
+                        report = build_report(name, cfg, store=store, now=now or datetime.now(UTC),
+                                              options=options)
+                    finally:
+                        store.dispose()
+            except ReportError as err:  # before cli_errors sees it: named as the command line names it
+                raise click.ClickException(err.named(OPTIONS)) from None
         if fmt == "json":
             text = json.dumps(report, indent=2, ensure_ascii=False)
         else:

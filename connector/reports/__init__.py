@@ -1,8 +1,10 @@
 """Reports: SLA attainment, service credits, leading KPIs and the severity audit.
 
 Every report is computed from a `Dataset` (`dataset.collect`: the rules core run over a history, from a
-JSONL file or the store's events) as JSON-ready data; `render` turns that into CSV or a self-contained HTML
-page. From the store, SLA attainment is aggregated in SQL over the `clocks` table (`store_sla`).
+JSONL file or the store's events, `store_events`) as JSON-ready data; `render` turns that into CSV or a
+self-contained HTML page. From the store, SLA attainment is aggregated in SQL over the `clocks` table
+(`store_sla`). Stored rows no report can place (instants outside 1970-2100, impossible durations) are left
+out and counted in each report's `"skipped"`.
 
     sla      attainment %, business-time percentiles, breach minutes and the breach list (`sla`)
     credits  service credits per contract and period (`credits`)

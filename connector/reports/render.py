@@ -4,12 +4,24 @@
     render_html(report)   one page: title, as-of instant, window and zone, charts (inline SVG) and every table
 
 CSV and HTML show the same numbers as the JSON (DESIGN §3.4): seconds stay seconds (the HTML adds a human
-duration beside them), percentages stay as computed; None is an empty cell in CSV and "–" in HTML.
+duration beside them), percentages stay as computed; None is an empty cell in CSV and "–" in HTML. What
+the report left out (`"skipped"`) is a note under the HTML page's header and a last `# skipped` table in
+the CSV (only when something was).
+
+CSV cells are neutralized against formula injection as OWASP's "CSV Injection" page recommends: a text cell
+that begins with `=`, `+`, `-`, `@`, a tab, a carriage return or a line feed gets a leading `'`, and every
+text cell is quoted (`QUOTE_NONNUMERIC`), so a `;` or `,` inside it cannot start a new cell in a
+spreadsheet that splits on it, and quotes are doubled. Numbers are written bare and never changed: a
+negative number we computed is a number, not a formula. Group, organization, agent, contract and rule
+names come from customers, agents and config alike, so every text cell is treated the same.
 
 The HTML page needs nothing from the network: CSS is inline, charts are matplotlib figures saved as SVG
-and embedded as `<svg>` elements, and a Content-Security-Policy forbids every fetch. Every text taken from
-the report (org names, groups, finding details come from customers and agents) goes through `html.escape`;
-matplotlib escapes the text it writes into SVG, and mathtext is off so a `$` in a name stays a `$`.
+and embedded as `<svg>` elements, and a Content-Security-Policy forbids every fetch (in a `<meta>` tag, for
+a page saved to a file; the web app also sends `CSP_HEADER`, which adds `frame-ancestors 'none'`: browsers
+ignore that directive in a `<meta>` tag). Every text taken from the report (org names, groups, finding
+details come from customers and agents) goes through `html.escape`; matplotlib escapes the text it writes
+into SVG, and mathtext is off so a `$` in a name stays a `$`; a control character in a chart label (no font
+has a glyph for it) is shown as U+FFFD.
 
 Charts use the object-oriented API (a `Figure` on an Agg canvas), never pyplot: no figure is registered in
 a global list, so nothing needs closing and concurrent requests share no state but the rc settings below.
@@ -32,7 +44,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from connector.reports.stats import share_pct
 
-__all__ = ["render_csv", "render_html"]
+__all__ = ["CSP_HEADER", "render_csv", "render_html"]
 
 Row = Mapping[str, Any]
 
@@ -131,29 +143,62 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
     raise ValueError(f"unknown report {name!r}; reports are {', '.join(TITLES)}")
 
 
+# --- what was left out --------------------------------------------------------------------------------
+
+SKIPPED = {
+    "clocks": "clock rows that cannot be placed: a start or due instant outside 1970–2099, or an elapsed or "
+              "target time that is negative, not a number or longer than that range",
+    "events": "stored events that are not valid canonical events (e.g. an instant outside 1970–2099)",
+}
+
+
+def _skipped_rows(report: Row) -> list[dict[str, Any]]:
+    return [{"what": what, "count": count, "reason": SKIPPED.get(what, "cannot be placed")}
+            for what, count in (report.get("skipped") or {}).items() if count]
+
+
 # --- CSV ----------------------------------------------------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")   # OWASP "CSV Injection"
+
+
+def csv_cell(value: Any) -> Any:
+    """Return a value as a CSV cell: None empty, numbers unchanged, text that could start a formula after `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _write_table(writer: Any, rows: Sequence[Row], columns: Sequence[str]) -> None:
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
 
 
 def render_csv(report: dict[str, Any]) -> str:
-    """Return the report's tables as CSV: sla and credits one table, kpis and audit one per `# section`."""
+    """Return the report's tables as CSV: sla and credits one table, kpis and audit one per `# section`.
+
+    Text cells are quoted and neutralized against formula injection (`csv_cell`); numbers are bare.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     tables = _tables(report)
     if report.get("report") in ("sla", "credits"):
         _, rows, fallback = tables[0]
         _write_table(writer, rows, _columns(rows, fallback))  # the sla breach list is not part of the CSV
-        return out.getvalue()
-    for i, (section, rows, fallback) in enumerate(tables):
-        if i:
-            out.write("\n")
-        out.write(f"# {section}\n")
-        _write_table(writer, rows, _columns(rows, fallback))
+    else:
+        for i, (section, rows, fallback) in enumerate(tables):
+            if i:
+                out.write("\n")
+            out.write(f"# {section}\n")
+            _write_table(writer, rows, _columns(rows, fallback))
+    skipped = _skipped_rows(report)
+    if skipped:
+        out.write("\n# skipped\n")
+        _write_table(writer, skipped, ["what", "count", "reason"])
     return out.getvalue()
 
 
@@ -222,8 +267,13 @@ def _duration_axis(ax: Any, values: Iterable[float]) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _nice_duration(v) if v > 0 else "0"))
 
 
+def _printable(text: str) -> str:
+    """Text for a chart label: control characters (a store may hold them) have no glyph in any font."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in text)
+
+
 def _label(row: Row, keys: Sequence[str]) -> str:
-    return " · ".join("–" if row.get(k) is None else str(row.get(k)) for k in keys)
+    return " · ".join("–" if row.get(k) is None else _printable(str(row.get(k))) for k in keys)
 
 
 def _attainment_bars(ax: Any, labels: Sequence[str], values: Sequence[float | None],
@@ -475,6 +525,7 @@ FOOTNOTES = {
     "audit": "Tickets count in the window by creation, as classified at the report's instant.",
 }
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSP_HEADER = f"{CSP}; frame-ancestors 'none'"   # no page may frame a report (only a header can say so)
 WIDE_TEXT = {"detail", "organizations"}
 
 
@@ -595,6 +646,14 @@ def _meta(report: Row) -> str:
     return f'<dl class="meta">{body}</dl>'
 
 
+def _skipped_note(report: Row) -> str:
+    items = [f"{r['count']} {r['reason']}" for r in _skipped_rows(report)]
+    if not items:
+        return ""
+    return (f'<p class="note skipped" id="skipped">Left out of this report: {_esc("; ".join(items))}. '
+            "The numbers shown are without them.</p>")
+
+
 def render_html(report: dict[str, Any]) -> str:
     """Return the report as one self-contained HTML page: inline CSS, inline SVG charts, every table."""
     name = report.get("report")
@@ -626,6 +685,7 @@ def render_html(report: dict[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_esc(title)} · {_esc(report.get('now'))}</title><style>{CSS}</style></head>\n"
         f'<body><main class="report report-{_esc(name)}"><header><h1>{_esc(title)}</h1>{_meta(report)}</header>\n'
+        f"{_skipped_note(report)}"
         f"{_summaries(report)}\n"
         f'<h2>Charts</h2><div class="charts">{"".join(figures)}</div>\n'
         f"{''.join(sections)}\n"

@@ -1,4 +1,11 @@
-"""Small numeric and calendar helpers shared by the reports: percentiles, attainment, periods, windows."""
+"""Small numeric and calendar helpers shared by the reports: percentiles, attainment, periods, windows.
+
+What a report can place is what ingest accepts (`connector.events`): instants in [1970, 2100). A window
+bound outside it is refused; a stored value outside it (a store filled by an older version may hold year
+0001 or 9999, or an elapsed time longer than `MAX_SECONDS`) is left out of the report and counted
+(`placeable`; `store_sla.PLACEABLE` in SQL). A report lists at most `MAX_PERIODS` periods: a finer split
+is refused (`TooManyPeriods`), since every period becomes a branch of the SQL that labels the clocks.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +15,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from connector.events import format_instant, parse_instant
+from connector.errors import EventError
+from connector.events import EARLIEST_INSTANT, LATEST_INSTANT, format_instant, parse_instant, short_text
 
 PERIODS = ("day", "week", "month", "quarter")
 PERCENTILES = (50, 90, 95)
+# No clock can run longer than the accepted range of instants: a stored duration beyond it is not a duration.
+MAX_SECONDS = (LATEST_INSTANT - EARLIEST_INSTANT).total_seconds()
+FIRST_DATE = EARLIEST_INSTANT.date()
+LAST_DATE = (LATEST_INSTANT - timedelta(days=1)).date()
+MAX_PERIODS = 2000  # all the months of the range; about five and a half years of days
+
+
+def placeable(at: datetime | None) -> bool:
+    """Return whether an aware instant lies in the accepted range (None: nothing to place, so True)."""
+    if at is None:
+        return True
+    try:
+        return EARLIEST_INSTANT <= at < LATEST_INSTANT
+    except (OverflowError, TypeError):
+        return False
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float | None:
@@ -94,8 +117,43 @@ def next_period(start: datetime, period: str) -> datetime:
     return datetime.combine(nd, time(0), tzinfo=tz)
 
 
+class TooManyPeriods(ValueError):
+    """A split into more than `MAX_PERIODS` periods."""
+
+    def __init__(self, count: int, period: str) -> None:
+        super().__init__(f"{count} {period}s: at most {MAX_PERIODS} periods in one report; narrow the window "
+                         "(from/to) or choose a longer period")
+        self.count = count
+        self.period = period
+
+
+def _period_index(at: datetime, period: str, tz: ZoneInfo) -> int:
+    start = period_start(at, period, tz).date()
+    if period == "day":
+        return start.toordinal()
+    if period == "week":
+        return start.toordinal() // 7
+    return start.year * 12 + start.month - 1 if period == "month" else start.year * 4 + (start.month - 1) // 3
+
+
+def period_count(first: datetime, last: datetime, period: str, tz: ZoneInfo) -> int:
+    """Return how many periods run from the one containing `first` to the one containing `last`."""
+    return max(_period_index(last, period, tz) - _period_index(first, period, tz) + 1, 0)
+
+
+def check_periods(first: datetime, last: datetime, period: str, tz: ZoneInfo) -> None:
+    """Raise `TooManyPeriods` if `first` to `last` spans more than `MAX_PERIODS` periods."""
+    count = period_count(first, last, period, tz)
+    if count > MAX_PERIODS:
+        raise TooManyPeriods(count, period)
+
+
 def period_bounds(first: datetime, last: datetime, period: str, tz: ZoneInfo) -> list[tuple[str, datetime, datetime]]:
-    """Return (label, start, end) of every period from the one containing `first` to the one containing `last`."""
+    """Return (label, start, end) of every period from the one containing `first` to the one containing `last`.
+
+    Raise `TooManyPeriods` rather than list more than `MAX_PERIODS`.
+    """
+    check_periods(first, last, period, tz)
     out = []
     start = period_start(first, period, tz)
     while start <= last:
@@ -123,12 +181,19 @@ EVERYTHING = Window()  # no bounds: the whole history
 
 
 def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
-    """Parse `--from`/`--to`: a date (local midnight in `tz`; `--to` a date includes that whole day) or an instant."""
+    """Parse `--from`/`--to`: a date (local midnight in `tz`; `--to` a date includes that whole day) or an instant.
+
+    Dates run from 1970-01-01 to 2099-12-31 and instants over the accepted range (`connector.events`);
+    anything else raises `EventError` naming `from` or `to`.
+    """
+    what = "to" if end else "from"
     value = text.strip()
     try:
         d = date.fromisoformat(value)
     except ValueError:
-        return parse_instant(value, "to" if end else "from")
+        return parse_instant(value, what)
+    if not FIRST_DATE <= d <= LAST_DATE:
+        raise EventError(f"{what}: {short_text(value)!r} is outside {FIRST_DATE} to {LAST_DATE}")
     if end:
         d += timedelta(days=1)
     return datetime.combine(d, time(0), tzinfo=tz)

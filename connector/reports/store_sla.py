@@ -17,6 +17,14 @@ What runs where, as measured on 1,000,000 rows (benchmarks/bench_reports.py):
   about twice as fast as ranking with window functions, and the stale clocks join their group exactly
   (`bisect.insort`);
 - the breach list: the worst `breach_limit` by lateness, sorted in SQL.
+
+A store filled by an older version may hold clock rows no report can place: a start or due instant outside
+the accepted range (1970-2100: year 0001, 9999), an elapsed or target time that is negative, not a number
+or longer than that range. A clean store must not pay for looking: the first query that reads the rows
+anyway (the period bounds, or else the counts) also takes each column's min and max (`EXTREMES`); only
+when one lies outside does every stage filter (`PLACEABLE`, on columns of the covering index, so the index
+still serves the report alone) and one more count say how many were left out (`"skipped": {"clocks": n}`).
+In the breach list, a stop or breach instant outside the range (not indexed, not checked) is shown as null.
 """
 
 from __future__ import annotations
@@ -28,14 +36,23 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, and_, case, column, func, literal, select, type_coerce, union_all, values
+from sqlalchemy import Float, String, and_, case, column, func, literal, or_, select, type_coerce, union_all, values
 from sqlalchemy.dialects import postgresql
 
 from connector.config import Config
-from connector.events import format_instant
+from connector.events import EARLIEST_INSTANT, LATEST_INSTANT, format_instant
 from connector.reports.dataset import ClockRow
 from connector.reports.sla import STATUSES, breach_entry, normalize_by, row_sort_key, summarize
-from connector.reports.stats import EVERYTHING, PERCENTILES, Window, num, period_bounds, period_label
+from connector.reports.stats import (
+    EVERYTHING,
+    MAX_SECONDS,
+    PERCENTILES,
+    Window,
+    num,
+    period_bounds,
+    period_label,
+    placeable,
+)
 from connector.store import Store
 from connector.store.schema import clocks as T
 
@@ -43,24 +60,54 @@ COLUMNS = {"metric": T.c.metric, "severity": T.c.severity, "policy": T.c.policy,
            "source": T.c.source, "org": T.c.requester_org}
 
 
-def _period_case(store: Store, where: Sequence[Any], period: str, tz: ZoneInfo) -> Any:
-    """Return a CASE expression labelling each row's period by its start (bounds computed in Python, any zone)."""
+# What a clock row needs for the report to place it, on the columns of the covering index only (a start
+# after `now`, so after 2100 too, is outside every report already).
+PLACEABLE = and_(T.c.started_at >= EARLIEST_INSTANT,
+                 T.c.elapsed_seconds >= 0, T.c.elapsed_seconds <= MAX_SECONDS,  # NaN and ±inf fail one of the two
+                 T.c.target_seconds >= 0, T.c.target_seconds <= MAX_SECONDS,
+                 or_(T.c.due_at.is_(None), and_(T.c.due_at >= EARLIEST_INSTANT, T.c.due_at < LATEST_INSTANT)))
+# The same test on a set of rows, from aggregates: every row is placeable if and only if these lie inside.
+EXTREMES = (func.min(T.c.started_at).label("x_start"), func.min(T.c.elapsed_seconds).label("x_elapsed_lo"),
+            func.max(T.c.elapsed_seconds).label("x_elapsed_hi"), func.min(T.c.target_seconds).label("x_target_lo"),
+            func.max(T.c.target_seconds).label("x_target_hi"), func.min(T.c.due_at).label("x_due_lo"),
+            func.max(T.c.due_at).label("x_due_hi"))
+
+
+def _inside(r: Any) -> bool:
+    """Whether the rows behind one result of `EXTREMES` are all placeable (no rows: True)."""
+    return (placeable(r.x_start) and placeable(r.x_due_lo) and placeable(r.x_due_hi)
+            and all(v is None or 0 <= v <= MAX_SECONDS  # NaN compares false
+                    for v in (r.x_elapsed_lo, r.x_elapsed_hi, r.x_target_lo, r.x_target_hi)))
+
+
+def _period_case(store: Store, scope: Sequence[Any], period: str, tz: ZoneInfo) -> tuple[Any, bool]:
+    """Return a CASE expression labelling each row's period by its start (bounds computed in Python, any zone),
+    and whether every row of `scope` is placeable (if not, the bounds are those of the placeable ones)."""
     with store.read() as conn:
-        first, last = conn.execute(select(func.min(T.c.started_at), func.max(T.c.started_at)).where(*where)).one()
+        r = conn.execute(select(func.min(T.c.started_at).label("first"), func.max(T.c.started_at).label("last"),
+                                *EXTREMES).where(*scope)).one()
+        first, last, clean = r.first, r.last, _inside(r)
+        if not clean:
+            first, last = conn.execute(select(func.min(T.c.started_at), func.max(T.c.started_at))
+                                       .where(*scope, PLACEABLE)).one()
     if first is None:
-        return literal(None)
+        return literal(None), clean
     bounds = period_bounds(first, last, period, tz)
     whens = [(T.c.started_at < end, literal(label)) for label, _, end in bounds[:-1]]
-    return case(*whens, else_=literal(bounds[-1][0])) if whens else literal(bounds[-1][0])
+    return (case(*whens, else_=literal(bounds[-1][0])) if whens else literal(bounds[-1][0])), clean
+
+
+def _placed(at: datetime | None) -> datetime | None:
+    return at if placeable(at) else None
 
 
 def _row_of(r: Any) -> ClockRow:
+    breached_at = _placed(r.due_at if r.breached_at is None else r.breached_at)
     return ClockRow(source=r.source, account=r.account, ticket_id=r.ticket_id, metric=r.metric, cycle=r.cycle,
                     status="breached", severity=r.severity, policy=r.policy, calendar=r.calendar,
                     target_seconds=r.target_seconds, started_at=r.started_at, due_at=r.due_at,
-                    stopped_at=r.stopped_at, elapsed_seconds=r.elapsed_seconds, breached=True,
-                    breached_at=r.due_at if r.breached_at is None else r.breached_at, group=r.group_name,
-                    org=r.requester_org)
+                    stopped_at=_placed(r.stopped_at), elapsed_seconds=r.elapsed_seconds, breached=True,
+                    breached_at=breached_at, group=r.group_name, org=r.requester_org)
 
 
 def _stale(store: Store, config: Config, q: AttainmentQuery) -> list[tuple[tuple[Any, ...], ClockRow]]:
@@ -91,10 +138,21 @@ class AttainmentQuery:
     period: str | None
     zone: ZoneInfo
     now: datetime
-    where: tuple[Any, ...]
+    where: tuple[Any, ...]      # the window (and, once rows that cannot be placed were found, `PLACEABLE`)
+    scope: tuple[Any, ...]      # the window alone
     dims: tuple[Any, ...]
     stale: Any
     late: Any
+    checked: bool = False       # whether every row of the window is known to be placeable, or `where` filters
+
+    @property
+    def filters(self) -> bool:
+        """Whether `where` leaves out rows that cannot be placed."""
+        return len(self.where) > len(self.scope)
+
+    def filtered(self) -> AttainmentQuery:
+        """The same query leaving out the rows that cannot be placed."""
+        return replace(self, where=(*self.scope, PLACEABLE), checked=True)
 
     @property
     def names(self) -> list[str]:
@@ -115,29 +173,46 @@ def attainment_query(store: Store, config: Config, *, now: datetime, window: Win
     """Build the pieces of an attainment report over the store's clocks."""
     keys = normalize_by(by)
     zone = tz or ZoneInfo(config.reports.timezone)
-    where: list[Any] = [T.c.started_at <= now]
+    scope: list[Any] = [T.c.started_at <= now]
     if window.start is not None:
-        where.append(T.c.started_at >= window.start)
+        scope.append(T.c.started_at >= window.start)
     if window.end is not None:
-        where.append(T.c.started_at < window.end)
+        scope.append(T.c.started_at < window.end)
     dims = [COLUMNS[k].label(k) for k in keys]
+    clean: bool | None = None   # unknown until a query looks
     if period is not None:
-        dims.insert(0, _period_case(store, where, period, zone).label("period"))
+        label, clean = _period_case(store, scope, period, zone)
+        dims.insert(0, label.label("period"))
     greatest = func.max if store.dialect == "sqlite" else func.greatest  # SQLite's two-argument max is scalar
-    return AttainmentQuery(
-        keys=keys, period=period, zone=zone, now=now, where=tuple(where), dims=tuple(dims),
+    q = AttainmentQuery(
+        keys=keys, period=period, zone=zone, now=now, where=tuple(scope), scope=tuple(scope), dims=tuple(dims),
         stale=and_(T.c.status == "running", T.c.due_at.is_not(None), T.c.due_at < now),
-        late=case((T.c.status == "breached", greatest(T.c.elapsed_seconds - T.c.target_seconds, 0)), else_=0))
+        late=case((T.c.status == "breached", greatest(T.c.elapsed_seconds - T.c.target_seconds, 0)), else_=0),
+        checked=bool(clean))
+    return q.filtered() if clean is False else q
 
 
 def counts(conn: Any, q: AttainmentQuery) -> dict[tuple[Any, ...], Any]:
-    """Each group's clocks by status (a stale clock counts as breached), distinct tickets and stored lateness."""
+    """Each group's clocks by status (a stale clock counts as breached), distinct tickets and stored lateness.
+
+    Unless `q.checked`, each group's `EXTREMES` too: whether its rows can all be placed (`placeable_groups`).
+    """
     status = case((q.stale, literal("breached")), else_=T.c.status)
     ticket = T.c.source + literal("\x1f") + T.c.account + literal("\x1f") + T.c.ticket_id
     query = select(*q.dims, func.count(func.distinct(ticket)).label("tickets"), func.sum(q.late).label("late"),
-                   *[func.sum(case((status == s, 1), else_=0)).label(s) for s in STATUSES]
-                   ).where(*q.where).group_by(*q.dims)
+                   *[func.sum(case((status == s, 1), else_=0)).label(s) for s in STATUSES],
+                   *(() if q.checked else EXTREMES)).where(*q.where).group_by(*q.dims)
     return {tuple(r[:q.width]): r for r in conn.execute(query)}
+
+
+def placeable_groups(q: AttainmentQuery, by_group: dict[tuple[Any, ...], Any]) -> bool:
+    """Whether every row behind these counts can be placed (always, for a query that already filters)."""
+    return q.checked or all(_inside(r) for r in by_group.values())
+
+
+def unplaceable(conn: Any, q: AttainmentQuery) -> int:
+    """How many clock rows of the window cannot be placed (and are left out of every stage)."""
+    return int(conn.execute(select(func.count()).select_from(T).where(*q.scope, ~PLACEABLE)).scalar_one())
 
 
 def stream_values(conn: Any, q: AttainmentQuery) -> dict[tuple[Any, ...], list[float]]:
@@ -180,11 +255,18 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
                      breach_limit: int = 1000) -> dict[str, Any]:
     """Return the SLA attainment report of the clocks in the store, as they stand at `now`."""
     q = attainment_query(store, config, now=now, window=window, by=by, period=period, tz=tz)
+    skipped = 0
+    with store.read() as conn:
+        by_group = counts(conn, q)
+        if not placeable_groups(q, by_group):   # a store with rows no report can place: the filtered queries
+            q = q.filtered()
+            by_group = counts(conn, q)
+        if q.filters:
+            skipped = unplaceable(conn, q)
     measured = _stale(store, config, q)
     found: dict[tuple[Any, ...], list[float]] = {}
     in_sql: dict[tuple[Any, ...], Any] = {}
     with store.read() as conn:
-        by_group = counts(conn, q)
         if store.dialect == "postgresql":
             in_sql = sql_percentiles(conn, q, [(gk, c.elapsed_seconds) for gk, c in measured])
         else:
@@ -220,4 +302,5 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
         "report": "sla", "now": format_instant(now), **window.as_dict(), "timezone": q.zone.key,
         "by": list(q.keys), "period": period, "rows": rows,
         "breaches_total": total, "breaches": [breach_entry(c) for c in listed[:breach_limit]],
+        "skipped": {"clocks": skipped} if skipped else {},
     }

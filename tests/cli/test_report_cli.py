@@ -74,7 +74,7 @@ def test_window_and_grouping_options() -> None:
     (["--events", "missing.jsonl"], "events file not found"),
     (["--from", "first of May"], "from: 'first of May'"),
     (["--tz", "x" * 5000], "unknown time zone"),
-    (["--from", "2026-03-05", "--to", "2026-03-01"], "`to` must be after `from`"),
+    (["--from", "2026-03-05", "--to", "2026-03-01"], "--to: must be after `from`"),
     (["--by", "colour"], "unknown grouping 'colour'"),
     (["--tz", "Mars/Base"], "unknown time zone"),
 ])
@@ -98,3 +98,65 @@ def test_an_invalid_config_exits_1_naming_the_key(tmp_path: Path) -> None:
 def test_by_is_only_for_the_sla_report() -> None:
     result = invoke("kpis", "--config", CONFIG, "--events", EVENTS, "--by", "org")
     assert result.exit_code == 2  # click: no such option for kpis
+
+
+# --- histories holding instants ingest refuses (issue 11) ----------------------------------------------------
+
+BAD_INSTANTS = [
+    ("occurred_at", "0001-01-01T00:00:00Z"),
+    ("occurred_at", "9999-12-31T23:59:59Z"),
+    ("occurred_at", "0001-01-01T00:00:00+14:00"),   # before the first representable instant in UTC
+    ("ticket.created_at", "0001-01-01T00:00:00Z"),
+    ("ticket.created_at", "9999-12-31T00:00:00-14:00"),
+]
+
+
+def _history_with(tmp_path: Path, key: str, value: str) -> tuple[Path, int]:
+    """The shipped example with one more line whose `key` is `value`; return the file and that line's number."""
+    lines = Path(EVENTS).read_text(encoding="utf-8").splitlines()
+    bad = json.loads(lines[0])
+    bad.update(event_id="old-1", ticket_id="old-1")
+    if key.startswith("ticket."):
+        bad["ticket"][key.removeprefix("ticket.")] = value
+    else:
+        bad[key] = value
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([*lines, json.dumps(bad)]) + "\n", encoding="utf-8")
+    return path, len(lines) + 1
+
+
+@pytest.mark.parametrize("key, value", BAD_INSTANTS)
+@pytest.mark.parametrize("command", [["replay"], ["report", "sla"], ["report", "credits"], ["report", "kpis"],
+                                     ["report", "audit"]])
+def test_a_bad_instant_is_a_bad_line_not_a_traceback(tmp_path: Path, command: list[str], key: str, value: str):
+    path, line = _history_with(tmp_path, key, value)
+    args = [*command, "--config", CONFIG, "--events", str(path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert f"Error: 1 bad line:\n  line {line}: {key}: '{value}' is outside 1970-01-01T00:00:00Z" in result.output
+    # --skip-bad reports the rest, with a warning naming the line left out
+    skipped = CliRunner().invoke(main, [*args, "--skip-bad", *(["--format", "csv"] if command[0] == "report" else [])])
+    assert skipped.exit_code == 0, skipped.output
+    assert f"warning: {path}: line {line} skipped: {key}: " in skipped.output
+
+
+def test_a_history_at_the_edges_of_the_range_reports(tmp_path: Path):
+    lines = Path(EVENTS).read_text(encoding="utf-8").splitlines()
+    edges = []
+    for n, at in enumerate(("1970-01-01T00:00:00Z", "2099-12-31T23:59:59Z")):
+        event = json.loads(lines[0])
+        event.update(event_id=f"edge-{n}", ticket_id=f"edge-{n}", occurred_at=at)
+        event["ticket"]["created_at"] = at
+        edges.append(json.dumps(event))
+    path = tmp_path / "edges.jsonl"
+    path.write_text("\n".join([*lines, *edges]) + "\n", encoding="utf-8")
+    for name in ("sla", "credits", "kpis", "audit"):
+        result = invoke(name, "--config", CONFIG, "--events", str(path), "--period", "quarter")
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert data["now"] == "2099-12-31T23:59:59Z" and data["skipped"] == {}
+    replayed = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path)])
+    assert replayed.exit_code == 0, replayed.output
+    assert {t["ticket"]["id"] for t in json.loads(replayed.stdout)["tickets"]} >= {"edge-0", "edge-1"}

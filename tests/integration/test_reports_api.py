@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from flask import Flask
@@ -192,13 +193,28 @@ def test_reports_answer_json_for_other_methods(api: Flask, token: str):
     _error(api.test_client().post("/reports/sla", headers=_auth(token)), 405, "method_not_allowed")
 
 
-def test_a_database_failure_is_503_not_500(api: Flask, token: str, monkeypatch: pytest.MonkeyPatch):
+@pytest.mark.parametrize("name", REPORTS)
+def test_a_database_failure_is_503_not_500(api: Flask, token: str, monkeypatch: pytest.MonkeyPatch, name: str):
     from sqlalchemy.exc import OperationalError
 
-    def broken(self, **kwargs):
+    def broken(self):
         raise OperationalError("SELECT payload FROM events", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(Store, "all_events", broken)
-    response = api.test_client().get("/reports/kpis?format=json", headers=_auth(token))
+    monkeypatch.setattr(Store, "read", broken)
+    response = api.test_client().get(f"/reports/{name}?format=json", headers=_auth(token))
     data = _error(response, 503, "unavailable")
-    assert response.headers["Retry-After"] == "30" and "connection refused" not in data["reason"]
+    assert response.headers["Retry-After"] and "connection refused" not in data["reason"]
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_html_sends_its_content_security_policy_as_a_header_too(api: Flask, token: str, name: str):
+    response = api.test_client().get(f"/reports/{name}", headers=_auth(token))
+    assert response.status_code == 200
+    header = response.headers["Content-Security-Policy"]
+    directives = {d.strip() for d in header.split(";")}
+    # frame-ancestors works only in a header (a browser ignores it in <meta>): no other site may frame a report
+    assert "frame-ancestors 'none'" in directives and "default-src 'none'" in directives
+    meta = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">',
+                     response.get_data(as_text=True))
+    assert meta is not None   # kept for a page saved to a file
+    assert {d.strip() for d in meta.group(1).split(";")} == directives - {"frame-ancestors 'none'"}

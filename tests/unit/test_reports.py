@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,10 +11,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector.errors import EventError
 from connector.events import Event
 from connector.reports.build import ReportError, ReportOptions, build_report
 from connector.reports.dataset import collect
-from connector.reports.stats import Window, parse_bound, percentile, period_label
+from connector.reports.stats import (
+    MAX_PERIODS,
+    TooManyPeriods,
+    Window,
+    parse_bound,
+    percentile,
+    period_bounds,
+    period_count,
+    period_label,
+    placeable,
+)
 from tests.helpers import AGENT, CUSTOMER, config, event, utc
 
 UTC_ = ZoneInfo("UTC")
@@ -170,20 +181,24 @@ def test_business_time_percentiles_skip_nights_and_weekends() -> None:
     assert first["met"] == 1 and first["p50_seconds"] == 7200
 
 
-def test_bad_report_options_are_report_errors() -> None:
+def test_bad_report_options_are_report_errors_naming_the_parameter() -> None:
     cfg = report_config()
-    for options, message in [
-        (ReportOptions(period="fortnight"), "unknown period"),
-        (ReportOptions(timezone="Mars/Base"), "unknown time zone"),
-        (ReportOptions(start="2026-03-05", end="2026-03-01"), "`to` must be after `from`"),
-        (ReportOptions(start="yesterday"), "from: 'yesterday'"),
-        (ReportOptions(by=("colour",)), "unknown grouping"),
+    for options, parameter, message in [
+        (ReportOptions(period="fortnight"), "period", "unknown period"),
+        (ReportOptions(timezone="Mars/Base"), "tz", "unknown time zone"),
+        (ReportOptions(start="2026-03-05", end="2026-03-01"), "to", "must be after `from`"),
+        (ReportOptions(start="yesterday"), "from", "'yesterday' is not"),
+        (ReportOptions(by=("colour",)), "by", "unknown grouping"),
+        (ReportOptions(breach_limit=-1), "breach_limit", "from 0 to 100000"),
+        (ReportOptions(breach_limit=10**20), "breach_limit", "from 0 to 100000"),
     ]:
-        with pytest.raises(ReportError, match=message):
+        with pytest.raises(ReportError, match=f"^{parameter}: .*{message}") as caught:
             build_report("sla", cfg, events=FOUR, now=NOW, options=options)
+        assert caught.value.parameter == parameter
+        assert caught.value.named({parameter: f"--{parameter}"}).startswith(f"--{parameter}: ")
     with pytest.raises(ReportError, match="unknown report"):
         build_report("weather", cfg, events=FOUR)
-    with pytest.raises(ReportError, match="sla report only"):
+    with pytest.raises(ReportError, match="^by: grouping applies to the sla report only"):
         build_report("kpis", cfg, events=FOUR, options=ReportOptions(by=("org",)))
 
 
@@ -349,3 +364,50 @@ def test_window_membership() -> None:
     w = Window(utc("2026-03-01 00:00"), utc("2026-03-02 00:00"))
     assert utc("2026-03-01 00:00") in w and utc("2026-03-02 00:00") not in w
     assert utc("2026-02-28 23:59") not in Window(utc("2026-03-01 00:00"), None)
+
+
+# --- the accepted range (issue 11) ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, end", [("9999-12-31", True), ("0001-01-01", False), ("1969-12-31", False),
+                                        ("2100-01-01", True), ("9999-12-31T23:59:59Z", True),
+                                        ("0001-01-01T00:00:00+14:00", False), ("1969-12-31T23:59:59Z", False)])
+def test_a_bound_outside_the_accepted_range_is_refused_naming_it(text: str, end: bool) -> None:
+    # before: "9999-12-31" as `to` overflowed (a day after it is year 10000), "0001-01-01" in a zone east of UTC too
+    for zone in (UTC_, ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Pacific/Pago_Pago")):
+        with pytest.raises(EventError, match=f"^{'to' if end else 'from'}: .*is outside"):
+            parse_bound(text, zone, end=end)
+
+
+def test_the_edges_of_the_range_are_bounds() -> None:
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert parse_bound("1970-01-01", tokyo, end=False) == utc("1969-12-31 15:00")  # local midnight: allowed
+    assert parse_bound("2099-12-31", ZoneInfo("Pacific/Pago_Pago"), end=True) == utc("2100-01-01 11:00")
+    assert parse_bound("2099-12-31T23:59:59Z", UTC_, end=True) == utc("2099-12-31 23:59:59")
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2099, 12, 30)),
+       st.integers(min_value=0, max_value=3000 * 86400), st.sampled_from(["day", "week", "month", "quarter"]),
+       st.sampled_from(["UTC", "America/New_York", "Asia/Kathmandu", "Pacific/Kiritimati"]))
+def test_period_count_is_the_number_of_periods_listed(first: datetime, span: int, period: str, zone: str) -> None:
+    tz = ZoneInfo(zone)
+    start = first.replace(tzinfo=UTC)
+    last = min(start + timedelta(seconds=span), datetime(2099, 12, 31, tzinfo=UTC))
+    count = period_count(start, last, period, tz)
+    if count <= MAX_PERIODS:
+        assert count == len(period_bounds(start, last, period, tz))
+    else:
+        with pytest.raises(TooManyPeriods):
+            period_bounds(start, last, period, tz)
+
+
+def test_stored_values_a_report_cannot_place() -> None:
+    assert placeable(utc("1970-01-01 00:00")) and placeable(utc("2099-12-31 23:59:59")) and placeable(None)
+    assert not placeable(utc("2100-01-01 00:00")) and not placeable(datetime(1, 1, 1, tzinfo=UTC))
+    assert not placeable(datetime(9999, 12, 31, 23, 59, tzinfo=ZoneInfo("Etc/GMT+12")))  # past year 9999 in UTC
+
+
+def test_now_outside_the_range_is_refused() -> None:
+    with pytest.raises(ReportError, match="^now: .*outside") as caught:
+        build_report("sla", report_config(), events=FOUR, now=datetime(9999, 1, 1, tzinfo=UTC))
+    assert caught.value.parameter == "now"
