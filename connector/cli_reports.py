@@ -104,8 +104,9 @@ def _make(name: str) -> click.Command:
                 else:
                     store = open_store()
                     try:
-                        report = build_report(name, cfg, store=store, now=now or datetime.now(UTC),
-                                              options=options)
+                        with store.patience(None):  # a command waits as long as the report takes
+                            report = build_report(name, cfg, store=store, now=now or datetime.now(UTC),
+                                                  options=options)
                     finally:
                         store.dispose()
             except ReportError as err:  # before cli_errors sees it: named as the command line names it

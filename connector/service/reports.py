@@ -17,7 +17,6 @@ show the same numbers; `from`/`to` are dates (local to `tz`, `to` inclusive) or 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
 
 from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, parse_breach_limit, split_keys
 from connector.reports.render import CSP_HEADER, render_csv, render_html
@@ -30,6 +29,7 @@ bp = Blueprint("reports", __name__)
 FORMATS = ("html", "json", "csv")
 PARAMETERS = ("format", "from", "to", "period", "by", "tz", "breach_limit")
 MAX_VALUE = 100   # no parameter needs more; a longer one is refused before it reaches a parser
+REPORT_PATIENCE = 120.0  # seconds a report's statements may take (the store's timeout is for requests)
 
 
 def _options(args: dict[str, str]) -> ReportOptions:
@@ -63,12 +63,11 @@ def report(name: str) -> Response:
     if fmt not in FORMATS:
         return error_response(400, "bad_request", f"format: must be one of {', '.join(FORMATS)}")
     try:
-        data = build_report(name, ctx.config, store=ctx.store, now=ctx.clock(), options=_options(args))
+        with ctx.store.patience(REPORT_PATIENCE):  # a report over a large store legitimately takes a while
+            data = build_report(name, ctx.config, store=ctx.store, now=ctx.clock(), options=_options(args))
     except ReportError as err:
         return error_response(400, "bad_request", err.message)
-    except (SQLAlchemyError, OSError):  # the database is unwell: nothing wrong with the request
-        return error_response(503, "unavailable", "the store cannot be read right now; retry later",
-                              headers={"Retry-After": "30"})
+    # a database that cannot answer is the shared 503 with Retry-After and the reason (errors.py)
     if fmt == "json":
         return jsonify(data)
     if fmt == "csv":

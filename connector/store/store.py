@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,6 +131,11 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def patience(self, seconds: float | None) -> AbstractContextManager[None]:
+        """Let this thread's statements wait up to `seconds` for an answer instead of the store's timeout
+        (reports and backfills over a large store; None: no bound). Connecting keeps its own bound."""
+        return db._patience(self.engine, seconds)
 
     @contextmanager
     def _guarded(self) -> Iterator[None]:
