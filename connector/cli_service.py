@@ -164,11 +164,11 @@ def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
 def _loops(rt: Any) -> tuple[Any, Any]:
     """The inbox worker and the outbox executor of a runtime, with the configured lease."""
     from connector.actions import Executor
-    from connector.store.spool import Spool
+    from connector.store.spool import for_database
     from connector.worker import Worker
 
     lease = timedelta(seconds=rt.settings.claim_lease_seconds)
-    spool = Spool(rt.settings.spool_dir) if rt.settings.spool_dir else None
+    spool = for_database(rt.settings.spool_dir, rt.store.url) if rt.settings.spool_dir else None
     return (Worker(rt.store, rt.processor, rt.adapters, lease=lease, spool=spool,
                    dedupe_window=timedelta(seconds=rt.settings.dedupe_window_seconds)),
             Executor(rt.store, rt.writers, max_attempts=rt.config.writeback.max_attempts,

@@ -30,7 +30,7 @@ from connector.service.context import ServiceContext
 from connector.service.metrics import Metrics
 from connector.settings import Settings
 from connector.store import Store
-from connector.store.spool import Spool
+from connector.store.spool import for_database
 from connector.worker import TicketProcessor, utc_now
 
 __all__ = ["ServiceContext", "create_app"]
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         store.upgrade()
     clock = clock or utc_now
     sources = frozenset(INBOUND_SOURCES) | frozenset(adapters)
-    spool = Spool(settings.spool_dir) if settings.spool_dir else None
+    spool = for_database(settings.spool_dir, store.url) if settings.spool_dir else None
 
     app = ConnectorFlask(__name__)
     # one byte over the limit: Werkzeug still refuses bigger Content-Lengths, and the view can tell "over"

@@ -10,6 +10,8 @@ database answers again: the worker drains at every turn and the web process afte
 - A crash between the inbox insert and the file's removal repeats an insert that the inbox answers as a
   duplicate (same source and delivery id): nothing is lost, nothing applied twice.
 - A file that cannot be read back (a disk fault) moves to ``rejected/`` and is logged; it is never deleted.
+- Each database has its own subdirectory (`for_database`: a digest of its URL, password left out), so two
+  deployments started from one directory (staging and production, say) never drain into each other.
 - The spool refuses new files past `max_files`: the web process then answers 503, as without a spool.
 
 Why: help desks disable a webhook that fails too often (Zendesk's circuit breaker trips at ≥ 70 % errors in
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -30,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connector.errors import StoreUnavailable
 from connector.events import format_instant, parse_instant
@@ -42,6 +45,14 @@ log = logging.getLogger("connector.spool")
 
 SUFFIX = ".delivery"
 RECHECK_SECONDS = 2.0
+
+
+def for_database(directory: str | os.PathLike[str], database_url: str, **kwargs: Any) -> Spool:
+    """The spool of one database: a subdirectory of `directory` named by a digest of its URL."""
+    from sqlalchemy.engine import make_url
+
+    identity = make_url(database_url).render_as_string(hide_password=True)
+    return Spool(Path(directory) / f"db-{hashlib.sha256(identity.encode()).hexdigest()[:16]}", **kwargs)
 
 
 class SpoolError(Exception):

@@ -101,7 +101,7 @@ def test_every_route_answers_in_bounded_time_and_nothing_acknowledged_is_lost(
     response = client.post("/hooks/webhook", data=after, headers=signed(secret, after))
     assert response.status_code == 202 and response.get_json()["id"] is not None  # stored, and the spool drained
     assert inbox_count(store) == 7
-    assert not list((tmp_path / "spool").glob("*.delivery"))
+    assert not list((tmp_path / "spool").glob("*/*.delivery"))
     assert client.get("/tickets/webhook/T-before", headers=auth).status_code == 404  # no worker ran: not yet known
 
 
@@ -146,7 +146,7 @@ def test_the_worker_backs_off_and_recovers_by_itself(proxied: tuple[TcpProxy, St
     finally:
         stop.set()
         thread.join(timeout=10)
-    assert not list(spool_dir.glob("*.delivery"))
+    assert not list(spool_dir.glob("*/*.delivery"))
 
 
 def test_a_database_down_at_start_is_a_clean_error_within_the_bound(postgres_url: str, tmp_path: Path):
@@ -182,7 +182,7 @@ def test_spooled_deliveries_survive_a_restart_of_the_web_process(proxied: tuple[
     body = created_body(ticket_id="S-1", event_id="s-1")
     old = make_app(store, secret=secret, spool_dir=spool_dir).test_client()
     assert old.post("/hooks/webhook", data=body, headers=signed(secret, body)).status_code == 202
-    files = list(Path(spool_dir).glob("*.delivery"))
+    files = list(Path(spool_dir).glob("*/*.delivery"))
     assert len(files) == 1
     record = json.loads(files[0].read_bytes())
     assert record["source"] == "webhook"
