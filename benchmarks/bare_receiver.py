@@ -6,7 +6,7 @@ import os
 from datetime import UTC, datetime
 
 from flask import Flask, request
-from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table
+from sqlalchemy import Column, Integer, LargeBinary, MetaData, Table, text
 
 from connector.store.db import make_engine
 from connector.store.schema import Instant
@@ -19,7 +19,10 @@ bare_inbox = Table("bare_inbox", metadata, Column("id", Integer, primary_key=Tru
 def create_app() -> Flask:
     """A receiver with no checks at all: read the body, insert it, answer 202."""
     engine = make_engine(os.environ["CONNECTOR_DATABASE_URL"])
-    metadata.create_all(engine)
+    with engine.begin() as conn:  # gunicorn's workers start together: one creates the table, the others wait
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+        metadata.create_all(conn)
     app = Flask(__name__)
 
     @app.post("/hooks/<source>")

@@ -130,3 +130,7 @@ def main() -> None:
         if args.postgres:
             with fresh_schema(args.postgres, prefix="bench") as url:
                 run_db("PostgreSQL", url, args, tmp)
+
+
+if __name__ == "__main__":
+    main()

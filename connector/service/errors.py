@@ -14,11 +14,12 @@ import math
 import re
 import traceback
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.errors import StoreUnavailable
 from connector.logs import scrub
+from connector.service.server import AMBIGUOUS
 
 log = logging.getLogger("connector.service")
 
@@ -92,10 +93,6 @@ def _internal_error(err: Exception) -> Response:
 
 def _refuse_ambiguous_framing() -> Response | None:
     """Refuse a request framed by both Content-Length and Transfer-Encoding (server.py closes the connection)."""
-    from flask import request
-
-    from connector.service.server import AMBIGUOUS
-
     if request.environ.get(AMBIGUOUS):
         return error_response(400, "bad_request", "the request has both Content-Length and Transfer-Encoding; "
                                                   "send one")
