@@ -25,12 +25,10 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import requests
-from sqlalchemy import select
 
 from adapters.freshdesk.client import FreshdeskClient
 from adapters.freshdesk.writeback import FreshdeskWriter
@@ -44,34 +42,27 @@ from connector.scheduler import Sweeper
 from connector.service import create_app
 from connector.settings import Settings
 from connector.store import Store
-from connector.store.schema import dead_letters, outbox
 from connector.worker import TicketProcessor, Worker
 from tests.fakes.freshdesk import FakeFreshdesk, fake_freshdesk_fixture, iso  # noqa: F401
 from tests.helpers import config
+from tests.reliability.vendor_faults import (
+    T0,
+    SimClock,
+    TimedSession,
+    drain_outbox,
+    fault_plan,
+    outbox_keys,
+    untimed_requests,
+)
 
 pytestmark = pytest.mark.reliability
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday, 09:00 UTC: inside business hours
 SECRET = "freshdesk-r9-shared-secret"
 AGENT = 900
 PRIORITIES = {"freshdesk": {"4": "P1", "3": "P2", "2": "P3", "1": "P4"}}
 NATIVE = {"first_response": "fr_due_by", "resolution": "due_by"}
 
 
-class SimClock:
-    """Simulated time for everything a test drives: seconds from T0 (small floats stay exact) and datetimes."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def seconds(self) -> float:
-        return self.offset
-
-    def now(self) -> datetime:
-        return T0 + timedelta(seconds=self.offset)
-
-    def at(self, when: datetime) -> None:
-        self.offset = max(self.offset, (when - T0).total_seconds())
 
 
 def rules_config(base_url: str) -> Config:
@@ -245,12 +236,12 @@ def test_r9_one_reconciliation_sweep_recovers_what_the_webhooks_lost(store: Stor
     sweep_at = T0 + timedelta(minutes=45)
     clock.at(sweep_at)
     before = len(mismatches(fake, book, truths, sweep_at))
-    calls, rows = len(fake.calls), _outbox_keys(store)
+    calls, rows = len(fake.calls), outbox_keys(store)
     reconciler = FreshdeskReconciler(store, processor, FreshdeskClient(None, fake.api_key, base_url=fake.base_url),
                                      account="acme", start=T0 - timedelta(minutes=1), clock=clock.now)
     result = reconciler.run_once()  # the ONE sweep
     executor.run_once(limit=500)
-    swept = {int(k.split(":")[2]) for k in _outbox_keys(store) - rows}
+    swept = {int(k.split(":")[2]) for k in outbox_keys(store) - rows}
     touched = {int(c.path.split("/")[4]) for c in fake.calls[calls:] if c.method != "GET"}
     clock.at(end)
     Sweeper(store, processor, clock=clock.now).sweep()  # the escalations that came due meanwhile
@@ -271,9 +262,6 @@ def test_r9_one_reconciliation_sweep_recovers_what_the_webhooks_lost(store: Stor
     assert max(notes.values(), default=1) == 1
 
 
-def _outbox_keys(store: Store) -> set[str]:
-    with store.read() as conn:
-        return {row[0] for row in conn.execute(select(outbox.c.key))}
 
 
 # --- R10 -----------------------------------------------------------------------------------------------------
@@ -283,25 +271,8 @@ HANG = 0.75             # how long a hanging call takes to answer: past the clie
 MAX_ATTEMPTS = 6
 
 
-class TimedSession(requests.Session):
-    """A real session that notes the timeout every request goes out with."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timeouts: list[Any] = []
-
-    def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        self.timeouts.append(kwargs.get("timeout"))
-        return super().request(method, url, *args, **kwargs)
 
 
-def fault_plan(rng: random.Random, calls: int) -> list[str | None]:
-    """Exactly 20 % 429 (Retry-After 1-3 s), 10 % 503, 5 % 409 and 2 % hangs among `calls` write calls."""
-    plan: list[str | None] = [f"429:{rng.randint(1, 3)}" for _ in range(calls * 20 // 100)]
-    plan += ["503"] * (calls * 10 // 100) + ["409"] * (calls * 5 // 100) + ["hang"] * (calls * 2 // 100)
-    plan += [None] * (calls - len(plan))
-    rng.shuffle(plan)
-    return plan
 
 
 def test_r10_write_back_under_vendor_errors(store: Store, fake_freshdesk: FakeFreshdesk):
@@ -333,20 +304,11 @@ def test_r10_write_back_under_vendor_errors(store: Store, fake_freshdesk: FakeFr
     executor = Executor(store, {"freshdesk": writer}, clock=clock.now, max_attempts=MAX_ATTEMPTS,
                         backoff=Backoff(base=2.0, cap=60.0, rng=random.Random(5)))
 
-    for _ in range(2000):  # drive time as waiting would: to the next action due and past any rate-limit hold
-        pending = store.outbox_rows(states=["pending"], limit=1000)
-        if not pending:
-            break
-        clock.at(max(min(row.next_try_at for row in pending), clock.now() + timedelta(seconds=writer.held_for())))
-        executor.run_once(limit=100)
-    rows = {row.key: row for row in store.outbox_rows(limit=1000)}
-    with store.read() as conn:
-        dead = {row.outbox_id: row.reason for row in conn.execute(select(dead_letters))}
+    rows, dead = drain_outbox(store, executor, clock, writer)
     states = Counter(row.state for row in rows.values())
     conflicts = [c for c in fake.calls if c.status == 409]
     dead_409 = [reason for reason in dead.values() if "409 Conflict" in reason]
-    untimed = [t for t in session.timeouts
-               if not (isinstance(t, tuple) and len(t) == 2 and all(isinstance(x, float) and x > 0 for x in t))]
+    untimed = untimed_requests(session)
     answered = Counter(c.status for c in fake.calls)
     most = max(r.attempts for r in rows.values())
     ok = (set(states) <= {"done", "skipped", "dead"} and len(dead) == states["dead"] and fake.early_calls == 0
