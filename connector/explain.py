@@ -3,21 +3,27 @@
 It answers the question help desks answer badly, *why is this ticket due then*: which rule set the
 severity (and which conditions held), which policy applied, when each clock started, paused and
 stopped, which nights, weekends and named holidays its calendar skipped, and how the due instant follows.
+
+Every line is for a person: words (never a Python repr), durations in whole seconds (`whole_seconds`) and
+instants in the ticket's zone (its policy's calendar; a clock on a calendar with a zone of its own, in that
+zone), to the second. The UTC instant of the JSON appears only beside a due instant, to match the two up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
-from connector.config import ALWAYS, Config, format_duration
+from connector.config import ALWAYS, Config
 from connector.errors import ConnectorError
 from connector.events import Event, format_instant
 from connector.replay import build_states
-from connector.rules.calendar import BusinessCalendar
-from connector.rules.clocks import Clock, ClockRun
+from connector.rules.calendar import BusinessCalendar, Gap
+from connector.rules.clocks import Clock, ClockRun, clock_label, duration_text, whole_seconds
 from connector.rules.engine import TicketState
+from connector.rules.escalation import Decision
+from connector.rules.severity import RULE_DEFAULT, RULE_PRIORITY_MAP
 
 
 class TicketNotFound(ConnectorError):
@@ -51,42 +57,58 @@ def describe_calendar(config: Config, name: str) -> str:
     return text
 
 
-def _local(cal: BusinessCalendar, dt: datetime | None) -> str:
+def display_zone(config: Config, calendar: str, fallback: ZoneInfo) -> ZoneInfo:
+    """Return the zone a clock's instants are shown in: its calendar's, or `fallback` for a bare `24x7`.
+
+    A bare 24x7 calendar has no zone of its own (UTC by construction), and nothing it counts depends on one,
+    so its clocks are shown in the ticket's zone (its policy's calendar) like the rest of the story.
+    """
+    spec = config.calendars.get(calendar)
+    if spec == ALWAYS or (spec is None and calendar == ALWAYS):
+        return fallback
+    return config.calendar(calendar).timezone
+
+
+def _at(zone: ZoneInfo, dt: datetime | None) -> str:
+    """Return an instant as a person reads it in `zone`: `Wed 2026-11-25 15:00 EST` (seconds when not 0)."""
     if dt is None:
         return "-"
-    local = dt.astimezone(cal.timezone)
-    if local.second == 0 and local.microsecond == 0:
-        return f"{local:%a %Y-%m-%d %H:%M %Z}"
-    return f"{local:%a %Y-%m-%d %H:%M:%S %Z}"
+    local = dt.astimezone(zone)  # whole seconds: a fraction of a second is dropped (the second begun)
+    return f"{local:%a %Y-%m-%d %H:%M %Z}" if local.second == 0 else f"{local:%a %Y-%m-%d %H:%M:%S %Z}"
 
 
-def _gap_text(cal: BusinessCalendar, gap: Any) -> str:
+def _gap_text(zone: ZoneInfo, gap: Gap) -> str:
     kind = {"closed": "closed (outside hours)", "weekend": "weekend"}.get(gap.kind, gap.kind)
     if gap.kind == "holiday":
         kind = f"holiday: {gap.name}" if gap.name else "holiday"
-    return f"{_local(cal, gap.start)} → {_local(cal, gap.end)}  {kind}"
+    return f"{_at(zone, gap.start)} → {_at(zone, gap.end)}  {kind}"
 
 
-def _clock_story(config: Config, run: ClockRun, clock: Clock, now: datetime) -> list[str]:
+def _clock_story(config: Config, run: ClockRun, clock: Clock, now: datetime, zone: ZoneInfo) -> list[str]:
     cal = config.calendar(clock.calendar)
-    label = clock.metric if clock.metric in ("first_response", "resolution") else f"{clock.metric} #{clock.cycle}"
-    lines = [f"{label}: {clock.status.upper()}",
-             f"  target {format_duration(clock.target_seconds)} of business time on "
-             f"{describe_calendar(config, clock.calendar)}",
-             f"  started {_local(cal, clock.started_at)}"]
+    target = duration_text(clock.target_seconds)
+    lines = [f"{clock_label(clock.metric, clock.cycle)}: {clock.status.upper()}",
+             f"  target {target} of business time on {describe_calendar(config, clock.calendar)}",
+             f"  started {_at(zone, clock.started_at)}"]
     previous_end: datetime | None = None
+    skipped_before_due = False  # whether a gap listed lies before the due instant (so the due line can say so)
+    paused = False
     for start, end in run.segments:
         assert start is not None
         if start > now:
             break
+        if end is not None and end == start:
+            previous_end = previous_end or end
+            continue  # stopped as it started (e.g. solved and reopened in one instant): nothing ran
         if previous_end is not None and start > previous_end:
-            lines.append(f"  paused {_local(cal, previous_end)} → {_local(cal, start)} (no business time counted)")
+            lines.append(f"  paused {_at(zone, previous_end)} → {_at(zone, start)} (no business time counted)")
+            paused = True
         open_now = end is None or end > now
         stop = now if open_now else end
         assert stop is not None
-        lines.append(f"  {'running since' if open_now else 'ran'} {_local(cal, start)}"
-                     + ("" if open_now else f" → {_local(cal, stop)}")
-                     + f": {format_duration(cal.between(start, stop))} counted")
+        lines.append(f"  {'running since' if open_now else 'ran'} {_at(zone, start)}"
+                     + ("" if open_now else f" → {_at(zone, stop)}")
+                     + f": {duration_text(cal.between(start, stop))} counted")
         # the stretches the calendar skipped, up to the due instant when it lies ahead
         horizon = stop
         if open_now and clock.due_at is not None and clock.due_at > stop:
@@ -94,26 +116,67 @@ def _clock_story(config: Config, run: ClockRun, clock: Clock, now: datetime) -> 
         elif clock.due_at is not None and start <= clock.due_at < stop:
             horizon = clock.due_at
         for gap in cal.gaps(start, horizon):
-            lines.append(f"    skipped {_gap_text(cal, gap)}")
+            lines.append(f"    skipped {_gap_text(zone, gap)}")
+            skipped_before_due = skipped_before_due or (clock.due_at is not None and gap.start < clock.due_at)
         previous_end = end
     if clock.stopped_at is not None:
-        lines.append(f"  stopped {_local(cal, clock.stopped_at)}: {clock.stop_reason or 'stopped'}")
-    lines.append(f"  elapsed {format_duration(clock.elapsed_seconds)} of {format_duration(clock.target_seconds)}")
+        lines.append(f"  stopped {_at(zone, clock.stopped_at)}: {clock.stop_reason or 'stopped'}")
+    # whole seconds, and the time left is what the target leaves of the elapsed time shown
+    elapsed = whole_seconds(clock.elapsed_seconds)
+    left = whole_seconds(clock.target_seconds) - elapsed
+    lines.append(f"  elapsed {duration_text(elapsed)} of {target}")
     if clock.status == "paused":
-        lines.append(f"  due: none while paused; {format_duration(clock.remaining_seconds)} left when it resumes")
+        lines.append(f"  due: none while paused; {duration_text(left)} left when it resumes")
     elif clock.due_at is not None:
-        why = f"{format_duration(clock.target_seconds)} of business time after the start, skipping the gaps above"
-        if len(run.segments) > 1:
-            why += " and the pauses"
-        lines.append(f"  due {_local(cal, clock.due_at)} = {format_instant(clock.due_at)}: {why}")
+        # the UTC instant of the JSON beside it, to the same whole second as the local one
+        lines.append(f"  due {_at(zone, clock.due_at)} = {format_instant(clock.due_at.replace(microsecond=0))}: "
+                     f"{_why_due(target, cal, skipped=skipped_before_due, paused=paused)}")
         if clock.breached:
-            lines.append(f"  BREACHED at {format_instant(clock.breached_at)}")
+            lines.append(f"  BREACHED at {_at(zone, clock.breached_at)}")
         elif clock.status == "met" and clock.stopped_at is not None:
             spare = cal.between(clock.stopped_at, clock.due_at)
-            lines.append(f"  met with {format_duration(spare)} of business time to spare")
+            lines.append(f"  met with {duration_text(spare)} of business time to spare")
         elif clock.status == "running":
-            lines.append(f"  {format_duration(clock.remaining_seconds)} of business time left at {format_instant(now)}")
+            lines.append(f"  {duration_text(left)} of business time left at {_at(zone, now)}")
     return lines
+
+
+def _why_due(target: str, cal: BusinessCalendar, *, skipped: bool, paused: bool) -> str:
+    """Return why a clock is due when it is: its target after the start, and what was not counted."""
+    why = f"{target} of business time after the start"
+    left_out = (["the gaps above"] if skipped else []) + (["the pauses"] if paused else [])
+    if left_out:
+        return f"{why}, skipping {' and '.join(left_out)}"
+    if cal.always_open:
+        return f"{why}; every second counts on this calendar"
+    return f"{why}, all of it within working hours"
+
+
+def _action_text(action: Decision, zone: ZoneInfo) -> str:
+    """Return a write-back action in words, with what made it due."""
+    p = action.params
+    kind = action.action
+    label = clock_label(action.metric, action.cycle) if action.metric and action.cycle else None
+    if kind == "set_due_date":
+        return f"set the {label or 'ticket'} due date to {_at(zone, p['due_at'])}"
+    if kind in ("add_tags", "remove_tags"):
+        tags = list(p.get("tags", ()))
+        noun = "tag" if len(tags) == 1 else "tags"
+        what = f"{'add' if kind == 'add_tags' else 'remove'} {noun} {', '.join(map(str, tags))}"
+    elif kind == "set_priority":
+        what = f"set priority to {p.get('priority')}"
+    elif kind == "set_group":
+        what = f"move to group {p.get('group')}"
+    elif kind == "add_note":
+        what = f"add {'a public' if p.get('public') else 'an internal'} note: \"{p.get('body', '')}\""
+    elif kind == "notify":
+        what = f"notify {p.get('target')}: \"{p.get('message', '')}\""
+    else:
+        what = kind.replace("_", " ")
+    why = f"escalation {action.cause}" + (f" on {label}" if label else "")
+    if action.due_since is not None:
+        why += f", due since {_at(zone, action.due_since)}"
+    return f"{what} ({why})"
 
 
 def find_ticket(states: Mapping[tuple[str, str, str], TicketState], ticket_id: str,
@@ -136,34 +199,49 @@ def explain(config: Config, events: Iterable[Event], ticket_id: str, *, now: dat
     state = find_ticket(states, ticket_id, source)
     assert now is not None
     report = book.evaluate(state, now)
+    policy = book.policy(state.policy)
+    # the ticket's zone: its policy's calendar (the hours its team keeps); without a policy, UTC
+    zone = config.calendar(policy.calendar).timezone if policy is not None else UTC_ZONE
     sev = state.severity
     out = [f"Ticket {state.source}/{state.account}/{state.ticket_id}: {state.snapshot.subject or '(no subject)'}",
-           f"As of {format_instant(now)}; status {state.snapshot.status}; created {format_instant(state.created_at)}",
+           f"As of {_at(zone, now)}; status {state.snapshot.status}; created {_at(zone, state.created_at)}"
+           f" (times in {zone.key})",
            "",
            f"Severity {sev.classified}" + (f" (declared {sev.declared} from priority {state.snapshot.priority})"
                                           if sev.declared else " (no declared priority)"),
-           f"  set by {'rule ' + repr(sev.rule) if sev.rule not in ('priority_map', 'default') else sev.rule}"]
+           f"  set by {_RULES.get(sev.rule, f'rule {_quoted(sev.rule)}')}"]
     out += [f"    - {m}" for m in sev.matched]
     if state.policy is None:
         out += ["", "Policy: none matches this ticket, so it has no clocks."]
     else:
-        policy = book.policy(state.policy)
-        out += ["", f"Policy {state.policy!r} (the first policy whose conditions hold)"]
+        out += ["", f"Policy {_quoted(state.policy)} (the first policy whose conditions hold)"]
         out += [f"    - {r}" for r in state.policy_reasons] or ["    - it has no conditions: it matches every ticket"]
         if policy is not None:
-            pauses = ", ".join(policy.pause_on) or "(never)"
-            out.append(f"  pauses resolution and periodic updates while status is {pauses}"
-                       f"; on reopen: {policy.on_reopen}")
+            pauses = (f"pauses resolution and periodic updates while status is {', '.join(policy.pause_on)}"
+                      if policy.pause_on else "never pauses")
+            out.append(f"  {pauses}; on reopen: {policy.on_reopen}")
     out += ["", "Timeline"]
     for at, text in state.timeline or []:
-        out.append(f"  {format_instant(at)}  {text}")
+        out.append(f"  {_at(zone, at)}  {text}")
     out += ["", "Clocks"]
     pairs = state.clocks.views(now, config.calendar)
     if not pairs:
         out.append("  (none: the policy sets no target for this severity)")
+    zones: dict[tuple[str, int], ZoneInfo] = {}
     for run, clock in pairs:
-        out += ["  " + line for line in _clock_story(config, run, clock, now)]
+        zones[(clock.metric, clock.cycle)] = clock_zone = display_zone(config, clock.calendar, zone)
+        out += ["  " + line for line in _clock_story(config, run, clock, now, clock_zone)]
         out.append("")
     if report.actions:
-        out += ["Actions due", *(f"  {a.action} {dict(a.params)} ({a.cause})" for a in report.actions)]
+        out += ["Actions due", *(f"  {_action_text(a, zones.get((a.metric or '', a.cycle or 0), zone))}"
+                                 for a in report.actions)]
     return "\n".join(out).rstrip() + "\n"
+
+
+UTC_ZONE = ZoneInfo("UTC")
+_RULES = {RULE_PRIORITY_MAP: "the priority map", RULE_DEFAULT: "default"}
+
+
+def _quoted(name: str) -> str:
+    """Return a configured name in quotes, as written (not a Python repr: no escapes, no quote swapping)."""
+    return f"'{name}'"

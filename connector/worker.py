@@ -79,6 +79,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def whole_second(at: datetime) -> datetime:
+    """Return an instant without its fraction of a second (truncated: the second that has begun)."""
+    return at.replace(microsecond=0)
+
+
+def next_whole_second(at: datetime) -> datetime:
+    """Return the first whole second at or after an instant."""
+    return at if not at.microsecond else whole_second(at) + timedelta(seconds=1)
+
+
 def json_params(decision: Decision) -> dict[str, Any]:
     """Return a decision's parameters as JSON-safe values (instants as ISO 8601 Z, tuples as lists)."""
     out: dict[str, Any] = {}
@@ -124,19 +134,32 @@ class TicketProcessor:
                 return []
             return self._record(tx, TicketState.from_dict(raw), None)
 
+    def now(self) -> datetime:
+        """Return the instant tickets are evaluated at: the clock's current second.
+
+        Truncated, never rounded up: an instant not reached yet must not decide a breach or an escalation.
+        A whole second is what `connector replay --now` takes, so the service and replay agree to the
+        second, and a clock evaluated between events measures whole seconds from whole-second events.
+        """
+        return whole_second(self.clock())
+
     def report(self, key: TicketKey, now: datetime | None = None) -> TicketReport | None:
-        """Return a ticket's report at now, as `connector replay` shows it, or None if unknown."""
+        """Return a ticket's report at `now` (default: `self.now()`), as `connector replay` shows it, or None."""
         raw = self.store.ticket_state(key)
         if raw is None:
             return None
-        return self.book.evaluate(TicketState.from_dict(raw), now or self.clock())
+        return self.book.evaluate(TicketState.from_dict(raw), now or self.now())
 
     def _record(self, tx: TicketTx, state: TicketState, event_id: str | None) -> list[str]:
-        now = max(self.clock(), state.last_at)
+        now = max(self.now(), state.last_at)
         report = self.book.evaluate(state, now)
         added = tx.enqueue([self._new_action(d) for d in report.actions], now=now)
         sev = state.severity
-        tx.save(state=state.to_dict(), last_event_at=state.last_at, next_check_at=self.book.next_check(state, now),
+        # tickets are evaluated at whole seconds, so a check is due at the first whole second at or after the
+        # instant (a threshold crossed at 10:45:00.4 is seen at 10:45:01, never missed at 10:45:00)
+        check = self.book.next_check(state, now)
+        tx.save(state=state.to_dict(), last_event_at=state.last_at,
+                next_check_at=None if check is None else next_whole_second(check),
                 severity=sev.classified, policy=state.policy, now=now)
         snapshot = state.snapshot
         tx.save_clocks([{

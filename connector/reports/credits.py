@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from connector.config import Config, Contract
 from connector.events import format_instant
 from connector.reports.dataset import ClockRow, Dataset, TicketRow
-from connector.reports.stats import EVERYTHING, Window, attainment, num, period_bounds, period_label
+from connector.reports.stats import EVERYTHING, Window, attainment, num, period_bounds, period_label, whole
 from connector.rules.conditions import Facts, compile_condition
 
 
@@ -73,7 +73,7 @@ def credits_report(config: Config, dataset: Dataset, *, window: Window = EVERYTH
                 else:
                     breached += 1
                     breaches.append({**ref, "due_at": format_instant(c.due_at),
-                                     "late_seconds": num(c.late_seconds)})
+                                     "late_seconds": whole(c.late_seconds)})
             pct = attainment(met, breached)
             credit = contract.credit_for(pct)
             out.append({

@@ -21,7 +21,7 @@ from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import Dataset
 from connector.reports.sla import aggregate
-from connector.reports.stats import EVERYTHING, Window, num, share_pct
+from connector.reports.stats import EVERYTHING, Window, share_pct, whole
 
 AGE_BUCKETS = (("<1d", 86400), ("1-3d", 3 * 86400), ("3-7d", 7 * 86400), ("7-30d", 30 * 86400), (">30d", None))
 
@@ -64,7 +64,7 @@ def kpi_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHING,
     for sev in severities:
         mine = [t for t in created if t.classified == sev]
         p, o = sum(t.paused_seconds for t in mine), sum(t.open_seconds for t in mine)
-        paused_rows.append({"severity": sev, "tickets": len(mine), "paused_seconds": num(p), "open_seconds": num(o),
+        paused_rows.append({"severity": sev, "tickets": len(mine), "paused_seconds": whole(p), "open_seconds": whole(o),
                             "paused_pct": share_pct(p, o)})
 
     fired = [e for e in dataset.escalations if e.at in window]
@@ -93,7 +93,7 @@ def kpi_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHING,
         "trends": trends,
         "reopens": {"solved": len(solved), "reopened": len(reopened),
                     "reopen_rate_pct": share_pct(len(reopened), len(solved))},
-        "paused": {"paused_seconds": num(paused_total), "open_seconds": num(open_total),
+        "paused": {"paused_seconds": whole(paused_total), "open_seconds": whole(open_total),
                    "paused_pct": share_pct(paused_total, open_total), "rows": paused_rows},
         "escalations": {"total": len(fired), "rows": escalation_rows},
         "groups": group_rows,

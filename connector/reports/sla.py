@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import ClockRow, Dataset
-from connector.reports.stats import EVERYTHING, PERCENTILES, Window, num, percentile, period_label, share_pct
+from connector.reports.stats import EVERYTHING, PERCENTILES, Window, percentile, period_label, share_pct, whole
 from connector.rules.clocks import METRIC_ORDER
 
 GROUPINGS = ("metric", "severity", "policy", "group", "source", "org")
@@ -73,9 +73,9 @@ def summarize(values: list[float], met: int, breached: int, counts: dict[str, in
                            "running": counts.get("running", 0), "paused": counts.get("paused", 0),
                            "cancelled": counts.get("cancelled", 0), "attainment_pct": share_pct(met, met + breached)}
     for p in PERCENTILES:
-        out[f"p{p}_seconds"] = num(percentile(values, p))
-    out["max_seconds"] = num(values[-1]) if values else None
-    out["breach_seconds"] = num(late)
+        out[f"p{p}_seconds"] = whole(percentile(values, p))
+    out["max_seconds"] = whole(values[-1]) if values else None
+    out["breach_seconds"] = whole(late)
     return out
 
 
@@ -83,8 +83,8 @@ def breach_entry(c: ClockRow) -> dict[str, Any]:
     return {"ticket": {"source": c.source, "account": c.account, "id": c.ticket_id}, "metric": c.metric,
             "cycle": c.cycle, "severity": c.severity, "policy": c.policy, "group": c.group, "org": c.org,
             "started_at": format_instant(c.started_at), "due_at": format_instant(c.due_at),
-            "stopped_at": format_instant(c.stopped_at), "target_seconds": num(c.target_seconds),
-            "elapsed_seconds": num(c.elapsed_seconds), "late_seconds": num(c.late_seconds)}
+            "stopped_at": format_instant(c.stopped_at), "target_seconds": whole(c.target_seconds),
+            "elapsed_seconds": whole(c.elapsed_seconds), "late_seconds": whole(c.late_seconds)}
 
 
 def aggregate(config: Config, clocks: Iterable[ClockRow], keys: Sequence[str], period: str | None,

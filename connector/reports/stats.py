@@ -1,5 +1,7 @@
 """Small numeric and calendar helpers shared by the reports: percentiles, attainment, periods, windows.
 
+Numbers for output: durations are whole seconds (`whole`), other numbers (percentages, money) `num`.
+
 What a report can place is what ingest accepts (`connector.events`): instants in [1970, 2100). A window
 bound outside it is refused; a stored value outside it (a store filled by an older version may hold year
 0001 or 9999, or an elapsed time longer than `MAX_SECONDS`) is left out of the report and counted
@@ -17,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from connector.errors import EventError
 from connector.events import EARLIEST_INSTANT, LATEST_INSTANT, format_instant, parse_instant, short_text
+from connector.rules.clocks import whole_seconds
 
 PERIODS = ("day", "week", "month", "quarter")
 PERCENTILES = (50, 90, 95)
@@ -70,6 +73,15 @@ def num(x: float | None, digits: int = 3) -> int | float | None:
         return None
     r = round(float(x), digits)
     return int(r) if r.is_integer() else r
+
+
+def whole(seconds: float | None) -> int | None:
+    """Return a duration for output as whole seconds (`connector.rules.clocks.whole_seconds`), or None.
+
+    Every duration a report shows (percentiles, maxima, lateness, paused time) goes through here, so the
+    JSON, CSV and HTML of a report, offline or from the store, show the same whole seconds as replay.
+    """
+    return None if seconds is None else whole_seconds(seconds)
 
 
 def period_start(at: datetime, period: str, tz: ZoneInfo) -> datetime:

@@ -48,10 +48,10 @@ from connector.reports.stats import (
     MAX_SECONDS,
     PERCENTILES,
     Window,
-    num,
     period_bounds,
     period_label,
     placeable,
+    whole,
 )
 from connector.store import Store
 from connector.store.schema import clocks as T
@@ -285,8 +285,8 @@ def store_sla_report(store: Store, config: Config, *, now: datetime, window: Win
                              int(c.tickets), float(c.late or 0) + extra_late.get(gk, 0.0)))
         if gk in in_sql:
             pcts, top = in_sql[gk]
-            row.update({f"p{p}_seconds": num(v) for p, v in zip(PERCENTILES, pcts, strict=True)})
-            row["max_seconds"] = num(top)
+            row.update({f"p{p}_seconds": whole(v) for p, v in zip(PERCENTILES, pcts, strict=True)})
+            row["max_seconds"] = whole(top)
         rows.append(row)
     rows.sort(key=row_sort_key(config, q.keys))
 

@@ -158,11 +158,12 @@ class Clock(NamedTuple):
         # one unpacking instead of a field getter per value: replay calls this for every clock
         (metric, cycle, status, target_seconds, calendar, _, started_at, due_at, stopped_at, elapsed_seconds,
          breached, breached_at, _) = self
+        # durations leave the core as whole seconds (`whole_seconds`; round is that function, inlined)
         return {
             "metric": metric, "cycle": cycle, "status": status,
-            "target_seconds": _num(target_seconds), "calendar": calendar,
+            "target_seconds": round(target_seconds), "calendar": calendar,
             "started_at": format_instant(started_at), "due_at": format_instant(due_at),
-            "stopped_at": format_instant(stopped_at), "elapsed_seconds": _num(elapsed_seconds),
+            "stopped_at": format_instant(stopped_at), "elapsed_seconds": round(elapsed_seconds),
             "breached": breached, "breached_at": format_instant(breached_at),
         }
 
@@ -170,8 +171,41 @@ class Clock(NamedTuple):
 _new_tuple = tuple.__new__
 
 
-def _num(x: float) -> int | float:
-    return int(x) if float(x).is_integer() else x
+# --- how durations are shown -----------------------------------------------------------------------
+
+
+def whole_seconds(seconds: float) -> int:
+    """Return a duration as whole seconds: the nearest, a half to the even neighbour (Python's `round`).
+
+    The core measures to the microsecond its instants carry (DESIGN §4: precision is the second, nothing
+    rounded inside); every duration that leaves it — JSON, CSV, HTML, text — is whole seconds, rounded
+    here and only here. Nearest, because a computed duration (a sum of segments, an interpolated
+    percentile) may sit a hair below the whole number it means; halves to even, so that rounding many
+    durations adds no bias to their sum.
+    """
+    return round(seconds)
+
+
+def duration_text(seconds: float | None) -> str:
+    """Return a duration in whole seconds for a person: `1h30m`, `2d`, `7s`, `-15m` (d = 24 h)."""
+    if seconds is None:
+        return "-"
+    rest = whole_seconds(seconds)
+    sign = "-" if rest < 0 else ""
+    rest = abs(rest)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        n, rest = divmod(rest, size)
+        if n:
+            parts.append(f"{n}{unit}")
+    if rest or not parts:
+        parts.append(f"{rest}s")
+    return sign + "".join(parts)
+
+
+def clock_label(metric: str, cycle: int) -> str:
+    """Return how a clock is named to a person: `resolution`, `next_response #2`."""
+    return metric if metric in (FIRST_RESPONSE, RESOLUTION) else f"{metric} #{cycle}"
 
 
 # --- measuring a run on a calendar ---------------------------------------------------------------
@@ -322,10 +356,26 @@ def _target_for(policy: Policy, severity: str, metric: str) -> Target | None:
 # --- the state machine ---------------------------------------------------------------------------
 
 Note = Callable[[datetime, str], None]
+# The context of clocks that must take the targets in force again (after a reopen or a restore): equal to
+# no real (policy, severity), and unlike None (a ticket's first targets) it lets a new target be noted.
+_REAPPLY: tuple[str | None, str] = (None, "")
 
 
 def _no_note(at: datetime, text: str) -> None:
     return None
+
+
+def _target_change(run: ClockRun, new: Target | None) -> str:
+    """Return the timeline note of a clock whose target changes (a severity or policy change)."""
+    label = clock_label(run.metric, run.cycle)
+    old = run.target
+    if old is None:
+        assert new is not None
+        return f"{label} now has a target: {duration_text(new.seconds)} on {new.calendar} (counted from its start)"
+    if new is None:
+        return f"{label} has no target any more: no longer shown"
+    return (f"{label} target changes from {duration_text(old.seconds)} on {old.calendar} "
+            f"to {duration_text(new.seconds)} on {new.calendar} (recomputed from its start)")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -383,11 +433,12 @@ class TicketClocks:
             segments = run.segments
             running = bool(segments) and segments[-1][1] is None
             if want and not running:
-                if segments:
-                    note(at, f"{run.metric} resumes (status {self.status})")
+                if segments and run.target is not None:
+                    note(at, f"{clock_label(run.metric, run.cycle)} resumes (status {self.status})")
                 segments.append([at, None])
             elif not want and running:
-                note(at, f"{run.metric} pauses (status {self.status})")
+                if run.target is not None:
+                    note(at, f"{clock_label(run.metric, run.cycle)} pauses (status {self.status})")
                 segments[-1][1] = at
 
     # -- transitions
@@ -397,7 +448,7 @@ class TicketClocks:
         context = (None if policy is None else policy.name, severity)
         if context == self.context:
             return
-        self.context = context
+        previous, self.context = self.context, context  # None: the ticket's first targets
         if policy is not None:
             self.pause_on = frozenset(policy.pause_on)
             self.on_reopen = policy.on_reopen
@@ -408,12 +459,11 @@ class TicketClocks:
             if policy is None:
                 if run.target is not None and at is not None:
                     run.finish(at, CANCELLED, "no policy applies any more")
-                    note(at, f"{run.metric} cancelled: no policy applies any more")
+                    note(at, f"{clock_label(run.metric, run.cycle)} cancelled: no policy applies any more")
                 continue
-            if new is not run.target and new != run.target and run.target is not None and at is not None:
-                note(at, f"{run.metric} target changes from {run.target.seconds:g}s on {run.target.calendar} "
-                         f"to {'none' if new is None else f'{new.seconds:g}s on {new.calendar}'} "
-                         "(recomputed from its start)")
+            if new is not run.target and new != run.target and at is not None \
+                    and (run.target is not None or previous is not None):  # not the ticket's first targets
+                note(at, _target_change(run, new))
             run.target = new
 
     def apply(self, at: datetime, status: str, comment: Comment | None, is_creation: bool,
@@ -433,8 +483,8 @@ class TicketClocks:
                 run = self.active(metric)
                 if run is not None:
                     run.finish(at, MET, "public agent reply")
-                    label = metric if metric == FIRST_RESPONSE else f"{metric} #{run.cycle}"
-                    note(at, f"{label} stops: public agent reply")
+                    if run.target is not None:  # a clock without a target is not shown, so neither is its stop
+                        note(at, f"{clock_label(metric, run.cycle)} stops: public agent reply")
             if self.first_reply_at is None:
                 self.first_reply_at = at
         # 2. the policy and severity in force from now on
@@ -454,18 +504,21 @@ class TicketClocks:
             self._on_done(at, note)
         elif before in DONE_STATUSES and status not in DONE_STATUSES:
             self._on_reopen(at, note)
-            self.context = None  # reactivated clocks take the targets in force now
+            self.context = _REAPPLY  # reactivated clocks take the targets in force now
             self.retarget(policy, severity, note, at)
         # 4. what the comment starts
         if customer and status != DELETED and self.first_reply_at is not None and self.active(NEXT_RESPONSE) is None:
             run = ClockRun(metric=NEXT_RESPONSE, cycle=self._cycles(NEXT_RESPONSE) + 1, started_at=at,
                            target=target_for(policy, severity, NEXT_RESPONSE))
             self.runs.append(run)
-            note(at, f"next_response #{run.cycle} starts: public end-user comment")
+            if run.target is not None:
+                note(at, f"next_response #{run.cycle} starts: public end-user comment")
         if reply and status not in NO_NEW_CYCLES:
             run = ClockRun(metric=PERIODIC_UPDATE, cycle=self._cycles(PERIODIC_UPDATE) + 1, started_at=at,
                            target=target_for(policy, severity, PERIODIC_UPDATE))
             self.runs.append(run)
+            if run.target is not None and note is not _no_note:
+                note(at, f"periodic_update #{run.cycle} starts: public agent reply")
         # 5. segments follow the status
         self._settle(at, note)
 
@@ -476,7 +529,7 @@ class TicketClocks:
             if run.active:
                 run.finish(at, CANCELLED, DELETED_REASON)
                 if run.target is not None:
-                    cancelled.append(run.metric if run.cycle == 1 else f"{run.metric} #{run.cycle}")
+                    cancelled.append(clock_label(run.metric, run.cycle))
         if cancelled:
             note(at, f"ticket deleted: {', '.join(cancelled)} cancelled")
 
@@ -487,10 +540,10 @@ class TicketClocks:
             if run.stop == CANCELLED and run.stop_reason == DELETED_REASON:
                 run.reactivate()
                 if run.target is not None:
-                    resumed.append(run.metric if run.cycle == 1 else f"{run.metric} #{run.cycle}")
+                    resumed.append(clock_label(run.metric, run.cycle))
         note(at, "ticket restored" + (f": {', '.join(resumed)} resume, the deleted period excluded"
                                       if resumed else ""))
-        self.context = None  # resumed clocks take the targets in force now
+        self.context = _REAPPLY  # resumed clocks take the targets in force now
         before, self.deleted_from = self.deleted_from or "open", None
         return before
 
@@ -500,28 +553,33 @@ class TicketClocks:
                 continue
             if run.metric == RESOLUTION:
                 run.finish(at, MET, f"ticket {self.status}")
-                note(at, f"resolution stops: ticket {self.status}")
+                if run.target is not None:
+                    note(at, f"resolution stops: ticket {self.status}")
             else:
                 run.finish(at, CANCELLED, f"ticket {self.status} without a reply")
                 if run.target is not None:
-                    note(at, f"{run.metric} cancelled: ticket {self.status} without a reply")
+                    note(at, f"{clock_label(run.metric, run.cycle)} cancelled: ticket {self.status} without a reply")
 
     def _on_reopen(self, at: datetime, note: Note) -> None:
         resolution = self.latest(RESOLUTION)
         if resolution is not None and resolution.stop == MET:
+            shown = resolution.target is not None
             if self.on_reopen == "restart":
                 resolution.reactivate()
                 resolution.started_at = at
                 resolution.segments.clear()
-                note(at, "ticket reopened: resolution restarts from here (on_reopen: restart)")
+                note(at, "ticket reopened" + (": resolution restarts from here (on_reopen: restart)" if shown else ""))
             else:
                 resolution.reactivate()
-                note(at, "ticket reopened: resolution continues, the solved period excluded")
+                note(at, "ticket reopened" + (": resolution continues, the solved period excluded" if shown else ""))
+        else:
+            note(at, "ticket reopened")
         first = self.latest(FIRST_RESPONSE)
         if first is not None and first.stop == CANCELLED and self.first_reply_at is None \
                 and first.stop_reason and first.stop_reason.startswith("ticket "):
             first.reactivate()
-            note(at, "ticket reopened without a first reply: first_response continues")
+            if first.target is not None:
+                note(at, "first_response continues: the ticket was reopened without a first reply")
 
     # -- evaluation
 

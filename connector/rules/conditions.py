@@ -58,6 +58,42 @@ def _in(name: str, allowed: tuple[str, ...], get: Callable[[Facts], Any]) -> Mat
     return match
 
 
+def _excerpt(text: str, limit: int = 60) -> str:
+    """Return matched text on one line, cut at `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+# leaf conditions that allow a list of values, with the words a person reads for each
+_LISTS = (("channel", "channel"), ("status", "status"), ("group", "group"), ("source", "source"),
+          ("account", "account"), ("priority", "priority"), ("severity", "severity"),
+          ("requester_tier", "requester tier"), ("requester_org", "requester org"))
+
+
+def describe(cond: Condition) -> str:
+    """Return a condition in words, e.g. `requester tier is one of [enterprise] and not (tags include any of [x])`."""
+    parts: list[str] = []
+    if cond.text is not None:
+        parts.append(f"text matches /{cond.text.pattern}/")
+    if cond.tags_any is not None:
+        parts.append(f"tags include any of {_show(cond.tags_any)}")
+    if cond.tags_all is not None:
+        parts.append(f"tags include all of {_show(cond.tags_all)}")
+    for key, name in _LISTS:
+        allowed = getattr(cond, key)
+        if allowed is not None:
+            parts.append(f"{name} is one of {_show(allowed)}")
+    for fc in cond.field or ():
+        parts.append(f"field {fc.name} is one of {_show(fc.in_)}")
+    if cond.all is not None:
+        parts.append("all of (" + "; ".join(describe(c) for c in cond.all) + ")")
+    if cond.any is not None:
+        parts.append("any of (" + "; ".join(describe(c) for c in cond.any) + ")")
+    if cond.not_ is not None:
+        parts.append(f"not ({describe(cond.not_)})")
+    return " and ".join(parts)
+
+
 def _leaves(cond: Condition) -> list[Matcher]:
     out: list[Matcher] = []
     if cond.text is not None:
@@ -65,7 +101,7 @@ def _leaves(cond: Condition) -> list[Matcher]:
 
         def text(facts: Facts) -> Reasons | None:
             m = pattern.search(facts.text)
-            return [f"text matches /{pattern.pattern}/ at {m.group(0)!r}"] if m else None
+            return [f"text matches /{pattern.pattern}/ at \"{_excerpt(m.group(0))}\""] if m else None
 
         out.append(text)
     if cond.tags_any is not None:
@@ -174,9 +210,12 @@ def compile_condition(cond: Condition | None) -> Matcher:
         parts.append(any_of)
     if cond.not_ is not None:
         inner = compile_condition(cond.not_)
+        # a `not` holds when its condition does not: the reason names that condition (there is nothing in the
+        # ticket to point at, unlike the other reasons)
+        held = [f"not ({describe(cond.not_)}): false for this ticket, so the not holds"]
 
         def not_(facts: Facts) -> Reasons | None:
-            return ["not: " + ("condition did not hold")] if inner(facts) is None else None
+            return list(held) if inner(facts) is None else None
 
         parts.append(not_)
     if len(parts) == 1:

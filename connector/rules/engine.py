@@ -21,13 +21,13 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from connector.events import Event, Ticket, event_to_dict, format_instant, order_events, parse_instant, parse_ticket
-from connector.rules.clocks import Clock, PolicyBook, TicketClocks, _no_note
+from connector.rules.clocks import FIRST_RESPONSE, RESOLUTION, Clock, PolicyBook, TicketClocks, _no_note, target_for
 from connector.rules.conditions import Facts, ticket_fields_read
 from connector.rules.escalation import Decision, Escalator, TicketRef
-from connector.rules.severity import Classifier, SeverityResult
+from connector.rules.severity import RULE_DEFAULT, RULE_PRIORITY_MAP, Classifier, SeverityResult
 
 if TYPE_CHECKING:
-    from connector.config import Config
+    from connector.config import Config, Policy
 
 
 Fingerprint = tuple[int, str, bool]
@@ -58,6 +58,29 @@ def _applied_before(comments: set[Fingerprint], print_: Fingerprint) -> bool:
 
 
 _REQUESTER_PARTS = {"requester": ("requester.id", "requester.org", "requester.tier")}
+
+
+_AUTHORS = {"agent": "an agent", "end_user": "the end user", "system": "the system"}
+
+
+def _severity_why(severity: SeverityResult) -> str:
+    """Return why a ticket has its severity, for the timeline: the rule and the conditions that held."""
+    why = "; ".join(severity.matched)
+    if severity.rule == RULE_PRIORITY_MAP:
+        return f"from the priority map: {why}"
+    if severity.rule == RULE_DEFAULT:
+        return f"by default: {why}"
+    return f"by rule {severity.rule}: {why}"
+
+
+def _creation_note(policy: Policy | None, severity: str) -> str:
+    """Return the timeline note of a ticket's creation: which of its clocks start."""
+    if policy is None:
+        return "ticket created"
+    started = [m for m in (FIRST_RESPONSE, RESOLUTION) if target_for(policy, severity, m) is not None]
+    if not started:
+        return f"ticket created: no clock starts ({severity} has no first_response or resolution target)"
+    return f"ticket created: {' and '.join(started)} start{'s' if len(started) == 1 else ''}"
 
 
 class OutOfOrder(Exception):
@@ -202,18 +225,18 @@ class Rulebook:
                 clocks=TicketClocks.start(created_at=created), last_at=at, timeline=[] if record else None,
                 severity_changes=[(at, severity.declared, severity.classified, severity.rule)],
             )
-            state.note(created, "ticket created: first_response and resolution start")
-            state.note(at, f"severity {severity.classified} by rule {severity.rule}: {'; '.join(severity.matched)}")
-            state.note(at, f"policy {policy_name or '(none)'}"
-                           + (f": {'; '.join(reasons) or 'matches every ticket'}" if policy else ": no policy matches"))
+            if record:
+                state.note(created, _creation_note(policy, severity.classified))
+                state.note(at, f"severity {severity.classified} {_severity_why(severity)}")
+                state.note(at, f"policy {policy_name}: {'; '.join(reasons) or 'matches every ticket'}" if policy
+                           else "no policy matches: no clock runs")
         else:
             previous = state.severity
             if previous is not severity and (previous.classified, previous.declared, previous.rule) != \
                     (severity.classified, severity.declared, severity.rule):
                 state.severity_changes.append((at, severity.declared, severity.classified, severity.rule))
                 if previous.classified != severity.classified:
-                    state.note(at, f"severity {previous.classified} → {severity.classified} by rule {severity.rule}: "
-                                   f"{'; '.join(severity.matched)}")
+                    state.note(at, f"severity {previous.classified} → {severity.classified} {_severity_why(severity)}")
             if policy_name != state.policy:
                 state.note(at, f"policy {state.policy or '(none)'} → {policy_name or '(none)'}")
             state.snapshot = event.ticket
@@ -230,8 +253,8 @@ class Rulebook:
                            "the ticket's changes applied")
         if state.timeline is not None and event.comment is not None and event.type != "ticket.created":
             c = event.comment
-            state.note(at, f"comment by {c.author_role} ({'public' if c.public else 'private'}"
-                           f"{', automated' if c.automated else ''})")
+            state.note(at, f"{'public' if c.public else 'private'}{' automated' if c.automated else ''} comment by "
+                           f"{_AUTHORS.get(c.author_role, c.author_role)}")
         state.clocks.apply(at, event.ticket.status, event.comment, event.type == "ticket.created", policy,
                            severity.classified, state.note if state.timeline is not None else _no_note)
         return state

@@ -64,7 +64,8 @@ def report(name: str) -> Response:
         return error_response(400, "bad_request", f"format: must be one of {', '.join(FORMATS)}")
     try:
         with ctx.store.patience(REPORT_PATIENCE):  # a report over a large store legitimately takes a while
-            data = build_report(name, ctx.config, store=ctx.store, now=ctx.clock(), options=_options(args))
+            data = build_report(name, ctx.config, store=ctx.store, now=ctx.processor.now(),  # the current second
+                                options=_options(args))
     except ReportError as err:
         return error_response(400, "bad_request", err.message)
     # a database that cannot answer is the shared 503 with Retry-After and the reason (errors.py)

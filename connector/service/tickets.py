@@ -5,8 +5,9 @@
     401 no or wrong `Authorization: Bearer <CONNECTOR_API_TOKEN>`   403 no token configured (endpoint off): auth.py
     404 unknown ticket    409 the id exists in several accounts: add ?account=    400 unusable id
 
-Both evaluate the ticket at the app clock's now (the story at the later of now and its last event, so a
-sender's clock running ahead never hides an event). Nothing here writes.
+Both evaluate the ticket at the app clock's current second, like the worker (`TicketProcessor.now`; the
+story at the later of that and its last event, so a sender's clock running ahead never hides an event):
+the JSON is what `connector replay --now <that second>` prints for the ticket. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def ticket(source: str, ticket_id: str) -> Response:
     key = _authorized_key(ctx, source, ticket_id)
     if isinstance(key, Response):
         return key
-    report = ctx.processor.report(key, ctx.clock())
+    report = ctx.processor.report(key, ctx.processor.now())
     if report is None:
         return error_response(404, "not_found", "no such ticket")
     return jsonify(report.as_dict())
@@ -91,7 +92,7 @@ def explain_ticket(source: str, ticket_id: str) -> Response:
     events = ctx.store.ticket_events(key)
     if not events:
         return error_response(404, "not_found", "no such ticket")
-    now: datetime = max(ctx.clock(), events[-1].occurred_at)
+    now: datetime = max(ctx.processor.now(), events[-1].occurred_at)
     try:
         text = explain(ctx.config, events, ticket_id, source=source, now=now)
     except TicketNotFound:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask import Flask
 
+from connector.cli import main
+from connector.config import load_config
+from connector.events import event_to_dict, format_instant, write_jsonl
 from connector.explain import explain
 from connector.replay import replay
 from connector.store import Store
-from connector.worker import TicketProcessor
+from connector.worker import TicketProcessor, Worker
 from tests import helpers
 from tests.helpers import AGENT, CUSTOMER
-from tests.integration.support import make_app, new_token
+from tests.integration.support import make_app, new_token, signed
+from tests.report_support import EXAMPLE_CONFIG, example_events
 
 NOW = helpers.utc("2026-03-03 12:00")
 
@@ -123,6 +132,7 @@ def test_explain_is_the_explain_story(api: Flask, token: str, fed):
     assert text == explain(helpers.config(), fed, "1", source="zendesk", now=NOW)
     assert text.startswith("Ticket zendesk/acme/1")
     assert "Policy 'standard'" in text and "first_response" in text
+    assert "{'" not in text and "datetime." not in text
 
 
 def test_explain_never_hides_an_event_from_a_clock_running_behind(store: Store, token: str, fed):
@@ -144,3 +154,73 @@ def test_tickets_routes_answer_json_for_other_methods(api: Flask, token: str):
     _error(client.post("/tickets/zendesk/1", headers=_auth(token)), 405, "method_not_allowed")
     _error(client.get("/tickets/zendesk", headers=_auth(token)), 404, "not_found")
 
+
+
+# --- one representation of seconds: the service and `connector replay` agree (issue 12) ---------------------
+
+
+class WallClock:
+    """A clock that reads like the wall clock, microseconds included, moved by the test."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def _cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _canonical(data: Any) -> str:
+    """JSON text with sorted keys: 5400 and 5400.0 differ here, as they do for a client."""
+    return json.dumps(data, sort_keys=True)
+
+
+def test_the_api_shows_each_ticket_as_replay_does_at_the_services_second(store: Store, token: str, secret: str,
+                                                                         tmp_path: Path):
+    """The example history, posted as signed webhooks and applied by the worker with a clock that has
+    microseconds, answers `GET /tickets/...` with exactly the JSON `connector replay --now <that second>`
+    prints for the ticket, and `…/explain` with `connector explain`'s story."""
+    cfg = load_config(EXAMPLE_CONFIG)
+    events = [replace(e, source="webhook") for e in example_events()]
+    clock = WallClock(datetime(2026, 3, 1, tzinfo=UTC))
+    app = make_app(store, secret=secret, token=token, config=cfg, clock=clock)
+    ctx = app.extensions["connector"]
+    worker = Worker(store, ctx.processor, ctx.adapters, clock=clock, name="w1")
+    client = app.test_client()
+    for e in events:  # each delivered and applied 2.53447 s after it happened, in the file's order
+        clock.at = e.occurred_at + timedelta(seconds=2, microseconds=534470)
+        body = json.dumps(event_to_dict(e)).encode()
+        answer = client.post("/hooks/webhook", data=body, headers=signed(secret, body))
+        assert answer.status_code in (200, 202)  # the history repeats one delivery on purpose: 200, stored once
+        worker.run_once()
+    clock.at = datetime(2026, 12, 1, 15, 0, 7, 534470, tzinfo=UTC)  # read later, mid-second
+    second = format_instant(clock.at.replace(microsecond=0))
+    history = tmp_path / "events.jsonl"
+    with history.open("w", encoding="utf-8") as fh:
+        write_jsonl(events, fh)
+
+    offline = json.loads(_cli("replay", "--config", str(EXAMPLE_CONFIG), "--events", str(history), "--now", second))
+    assert offline["now"] == "2026-12-01T15:00:07Z" and len(offline["tickets"]) == 11
+    for expected in offline["tickets"]:
+        ref = expected["ticket"]
+        path = f"/tickets/webhook/{ref['id']}?account={ref['account']}"
+        response = client.get(path, headers=_auth(token))
+        assert response.status_code == 200
+        assert _canonical(response.get_json()) == _canonical(expected), ref
+        story = client.get(f"/tickets/webhook/{ref['id']}/explain?account={ref['account']}", headers=_auth(token))
+        assert story.get_data(as_text=True) == _cli("explain", "--config", str(EXAMPLE_CONFIG), "--events",
+                                                    str(history), "--ticket", ref["id"], "--source", "webhook",
+                                                    "--now", second)
+    assert any(c["status"] == "running" for t in offline["tickets"] for c in t["clocks"])  # measured at that second
+
+    # the SLA report from the store: durations are whole seconds, stale clocks measured at now included
+    data = client.get("/reports/sla?format=json", headers=_auth(token)).get_json()
+    assert data["now"] == second  # the same second as the tickets
+    durations = [v for row in [*data["rows"], *data["breaches"]] for k, v in row.items()
+                 if k.endswith("_seconds") and v is not None]
+    assert durations and all(type(v) is int for v in durations), durations

@@ -144,6 +144,35 @@ def test_attainment_percentiles_and_breach_minutes_by_hand() -> None:
         ("3", "resolution", 21600), ("4", "first_response", 3600)]
 
 
+def _durations(data: Any) -> list[tuple[str, Any]]:
+    """Every `…_seconds` value anywhere in a report."""
+    if isinstance(data, dict):
+        return [(k, v) for k, v in data.items() if k.endswith("_seconds")] + \
+            [d for v in data.values() for d in _durations(v)]
+    if isinstance(data, list):
+        return [d for v in data for d in _durations(v)]
+    return []
+
+
+def test_every_duration_of_every_report_is_whole_seconds() -> None:
+    """Fractional instants and interpolated percentiles: whole seconds, the nearest, a half to the even one."""
+    three = utc("2026-03-04 10:00")
+    events = [*replied("1", "2026-03-02 10:00", timedelta(hours=1, milliseconds=500), solve_after=timedelta(hours=5)),
+              *replied("2", "2026-03-03 10:00", timedelta(hours=1, milliseconds=2500), solve_after=timedelta(hours=30)),
+              *replied("3", "2026-03-04 10:00", timedelta(hours=5, milliseconds=333), org="Acme"),
+              event(three + timedelta(hours=6, milliseconds=250), status="pending", ticket_id="3", org="Acme",
+                    created=three, group="support")]
+    now = NOW + timedelta(milliseconds=600)
+    sla = build_report("sla", report_config(), events=events, now=now)
+    first = row(sla, metric="first_response")
+    # elapsed 3600.5, 3602.5 and 18000.333 s on a 4h target
+    assert (first["p50_seconds"], first["max_seconds"], first["breach_seconds"]) == (3602, 18000, 3600)
+    reports = [sla, *(build_report(name, report_config(), events=events, now=now) for name in ("credits", "kpis"))]
+    found = [(k, v) for report in reports for k, v in _durations(report) if v is not None]
+    assert {k for k, _ in found} >= {"p50_seconds", "late_seconds", "paused_seconds", "open_seconds"}
+    assert all(type(v) is int for _, v in found), found
+
+
 def test_a_running_clock_past_its_due_instant_is_breached_at_now() -> None:
     later = NOW + timedelta(hours=2)
     report = build_report("sla", report_config(), events=FOUR, now=later)

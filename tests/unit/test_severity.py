@@ -28,7 +28,8 @@ def classify(**kw):
 def test_first_matching_rule_wins_and_says_why():
     r = classify(subject="Our site is down", tier="enterprise", tags=("vip",), priority="low")
     assert (r.classified, r.rule, r.declared) == ("P1", "outage", "P4")
-    assert r.matched == ("text matches /(?i)\\b(outage|is down)\\b/ at 'is down'", "not: condition did not hold")
+    assert r.matched == ('text matches /(?i)\\b(outage|is down)\\b/ at "is down"',
+                         "not (tags include any of [not_outage]): false for this ticket, so the not holds")
 
 
 def test_not_blocks_a_rule():
