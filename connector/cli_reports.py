@@ -1,12 +1,14 @@
 """`connector report sla|credits|kpis|audit`: the reports, offline from a JSONL history or live from the store.
 
     connector report sla --config F --events E.jsonl [--from D --to D] [--now ISO] [--by …] [--period …]
-                         [--tz ZONE] [--format json|csv|html] [--output FILE]
+                         [--tz ZONE] [--format json|csv|html] [--table NAME] [--output FILE]
     connector report sla --config F                     # from the store (CONNECTOR_DATABASE_URL)
+    connector report audit … --table findings           # one table of the report alone, as CSV
 
 Offline, `--now` defaults to the last event's time; from the store, to the current time. An option that
-makes no sense (a date outside 1970-2099, a breach limit over 100000, an unknown zone) exits 1 with a
-message naming it.
+makes no sense (a date outside 1970-2099, a breach limit over 100000, an unknown zone, a table the report
+does not have) exits 1 with a message naming it. What a report says in words beside its numbers (`notes`,
+e.g. a window that covers part of a quarterly contract's period) is also printed on standard error.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from connector.reports.build import (
     ReportError,
     ReportOptions,
     build_report,
+    check_table,
     parse_breach_limit,
     split_keys,
+    table_names,
 )
 from connector.reports.sla import GROUPINGS
 from connector.reports.stats import PERIODS
@@ -43,7 +47,7 @@ HELP = {
 
 # the options as the command line calls them, for messages (`ReportError.parameter` is the web's name)
 OPTIONS = {"from": "--from", "to": "--to", "tz": "--tz", "period": "--period", "by": "--by",
-           "breach_limit": "--breach-limit", "now": "--now"}
+           "breach_limit": "--breach-limit", "now": "--now", "table": "--table"}
 
 
 def _write(text: str, output: str | None) -> None:
@@ -72,8 +76,10 @@ def _make(name: str) -> click.Command:
         click.option("--period", type=click.Choice(PERIODS),
                      help="Split by day, week, month or quarter (sla: off by default; kpis, audit: week)."),
         click.option("--tz", metavar="ZONE", help="Time zone of dates and periods (default: reports.timezone, UTC)."),
-        click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json",
-                     show_default=True),
+        click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default=None,
+                     help="Output format (default json; csv with --table)."),
+        click.option("--table", metavar="NAME",
+                     help=f"One table alone, as CSV: {', '.join(table_names(name))}."),
         click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output."),
         _skip_option,
     ]
@@ -88,14 +94,21 @@ def _make(name: str) -> click.Command:
                                            "(all are counted)."))
 
     def body(config_path: str | None, events_path: str | None, start: str | None, end: str | None,
-             now_text: str | None, period: str | None, tz: str | None, fmt: str, output: str | None,
-             skip_bad: bool, by: tuple[str, ...] = (), breach_limit: str = str(DEFAULT_BREACH_LIMIT)) -> None:
+             now_text: str | None, period: str | None, tz: str | None, fmt: str | None, table: str | None,
+             output: str | None, skip_bad: bool, by: tuple[str, ...] = (),
+             breach_limit: str = str(DEFAULT_BREACH_LIMIT)) -> None:
         import json
 
+        fmt = fmt or ("csv" if table else "json")
         cfg = _config(config_path)
         now = _now(now_text)
         with cli_errors():
             try:
+                if table is not None:
+                    if fmt != "csv":
+                        raise ReportError("one table alone is CSV: leave out --format, or give --format csv",
+                                          parameter="table")
+                    check_table(name, table)
                 options = ReportOptions(start=start, end=end, period=period, by=split_keys(by), timezone=tz,
                                         breach_limit=parse_breach_limit(breach_limit))
                 if events_path is not None:
@@ -116,7 +129,9 @@ def _make(name: str) -> click.Command:
         else:
             from connector.reports.render import render_csv, render_html
 
-            text = render_csv(report) if fmt == "csv" else render_html(report)
+            text = render_csv(report, table=table) if fmt == "csv" else render_html(report)
+        for note in report.get("notes") or ():
+            click.echo(f"note: {note}", err=True)
         _write(text, output)
 
     body.__doc__ = HELP[name]

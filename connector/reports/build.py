@@ -6,8 +6,8 @@
 From the store, `now` is required (the caller reads the clock); offline it defaults to the last event's time.
 
 Every option is checked here, for the web and the CLI alike: a bad one raises `ReportError` naming the
-parameter (`from`, `to`, `tz`, `period`, `by`, `breach_limit`, `now`), which the web answers 400 and the
-CLI reports under its option name. Dates and instants lie in the range ingest accepts (1970-2100).
+parameter (`from`, `to`, `tz`, `period`, `by`, `breach_limit`, `now`, `table`), which the web answers 400
+and the CLI reports under its option name. Dates and instants lie in the range ingest accepts (1970-2100).
 
 Every report carries `"skipped"`: what the store held that no report can place, by kind and count
 (`{"clocks": 2}` from the SLA's clock rows, `{"events": 1}` from the replayed events; `{}` when nothing
@@ -38,6 +38,18 @@ if TYPE_CHECKING:
     from connector.store import Store
 
 REPORTS = ("sla", "credits", "kpis", "audit")
+
+# Every table of each report (CSV and HTML, `connector.reports.render`), by the name `--table` and `?table=`
+# take and the HTML ids derive from; `skipped` is every report's last table: what the store held that the
+# report could not place (empty when nothing was left out).
+TABLES = {
+    "sla": ("rows", "breaches"),
+    "credits": ("rows", "breaches", "exclusions"),
+    "kpis": ("backlog", "trends", "reopens", "paused", "escalations", "groups"),
+    "audit": ("confusion", "top_share_by_period", "top_share_by_org", "top_share_by_group", "top_share_by_agent",
+              "rules", "findings"),
+}
+SKIPPED_TABLE = "skipped"
 
 
 DEFAULT_BREACH_LIMIT = 1000
@@ -85,6 +97,19 @@ def parse_breach_limit(text: str) -> int:
             or int(value) > MAX_BREACH_LIMIT:
         raise ReportError(f"must be a whole number from 0 to {MAX_BREACH_LIMIT}", parameter="breach_limit")
     return int(value)
+
+
+def table_names(name: str) -> tuple[str, ...]:
+    """Return the names of report `name`'s tables, as `--table` and `?table=` accept them."""
+    return (*TABLES[name], SKIPPED_TABLE)
+
+
+def check_table(name: str, table: str) -> None:
+    """Raise `ReportError` (parameter `table`) listing the report's tables unless `table` is one of them."""
+    names = table_names(name)
+    if table not in names:
+        raise ReportError(f"the {name} report has no table {table[:40]!r}; its tables are {', '.join(names)}",
+                          parameter="table")
 
 
 def split_keys(values: Iterable[str]) -> tuple[str, ...]:

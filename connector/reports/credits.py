@@ -11,13 +11,17 @@ clock's start):
   sliding scale whose `below` the attainment falls under (0 % when nothing was measured);
 - with a `fee`, the credit amount is fee × credit % (rounded to cents).
 
+Each row says the contract's period (`contract_period`: week, month or quarter) and which part of it the
+window covers (`counted_from`, `counted_to`): a window that cuts a period (March of a quarterly contract) makes
+the row `partial`, and the report's `notes` say so in words, since such a credit is for part of the period.
+
 Customer-caused waiting is already out of the clocks themselves: `pause_on` statuses stop resolution and
 periodic-update time. Exclusions cover what a status cannot say.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +31,7 @@ from connector.reports.dataset import ClockRow, Dataset, TicketRow
 from connector.reports.stats import EVERYTHING, Window, attainment, num, period_bounds, period_label, whole
 from connector.rules.conditions import Facts, compile_condition
 
+ADJECTIVES = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly"}
 
 def _covers(contract: Contract, c: ClockRow) -> bool:
     return (c.org in contract.organizations
@@ -35,12 +40,27 @@ def _covers(contract: Contract, c: ClockRow) -> bool:
             and (contract.severities is None or c.severity in contract.severities))
 
 
+def _day(at: datetime, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).date().isoformat()
+
+
+def _partial_note(contract: Contract, label: str, start: datetime, end: datetime, counted: tuple[datetime, datetime],
+                  zone: ZoneInfo) -> str:
+    """Say in words that the window covers only part of a contract's period."""
+    last = timedelta(microseconds=1)
+    return (f"{contract.name} is a {ADJECTIVES[contract.period]} contract: {label} runs {_day(start, zone)} to "
+            f"{_day(end - last, zone)}, but the window covers only {_day(counted[0], zone)} to "
+            f"{_day(counted[1] - last, zone)} of it; clocks started outside the window are not counted, so this "
+            f"credit is for part of the {contract.period}.")
+
+
 def credits_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHING,
                    tz: ZoneInfo | None = None) -> dict[str, Any]:
     """Return, per contract and period, the clocks counted, the attainment and the credit due."""
     zone = tz or ZoneInfo(config.reports.timezone)
     tickets: dict[tuple[str, str, str], TicketRow] = {t.key: t for t in dataset.tickets}
     out: list[dict[str, Any]] = []
+    notes: list[str] = []
     for contract in config.contracts:
         exclusions = [(e.name, compile_condition(e.when)) for e in contract.exclusions]
         mine = [c for c in dataset.clocks if c.started_at in window and _covers(contract, c)]
@@ -76,9 +96,16 @@ def credits_report(config: Config, dataset: Dataset, *, window: Window = EVERYTH
                                      "late_seconds": whole(c.late_seconds)})
             pct = attainment(met, breached)
             credit = contract.credit_for(pct)
+            counted = (max(start, window.start or start), min(end, window.end or end))
+            partial = counted != (start, end)
+            if partial:
+                notes.append(_partial_note(contract, label, start, end, counted, zone))
             out.append({
                 "contract": contract.name, "organizations": list(contract.organizations), "period": label,
+                "contract_period": contract.period,
                 "period_start": format_instant(start), "period_end": format_instant(end),
+                "counted_from": format_instant(counted[0]), "counted_to": format_instant(counted[1]),
+                "partial": partial,
                 "counted": met + breached, "met": met, "breached": breached, "excluded": len(excluded),
                 "attainment_pct": None if pct is None else round(pct, 2), "credit_pct": num(credit),
                 "fee": num(contract.fee), "credit_amount": None if contract.fee is None else
@@ -86,5 +113,5 @@ def credits_report(config: Config, dataset: Dataset, *, window: Window = EVERYTH
                 "breaches": breaches, "exclusions": excluded,
             })
     return {"report": "credits", "now": format_instant(dataset.now), **window.as_dict(), "timezone": zone.key,
-            "rows": out}
+            "rows": out, "notes": notes}
 

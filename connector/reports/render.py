@@ -35,16 +35,20 @@ import html
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
+from connector.events import parse_instant
+from connector.reports.build import SKIPPED_TABLE, TABLES, check_table, table_names
 from connector.reports.stats import share_pct
 
-__all__ = ["CSP_HEADER", "render_csv", "render_html"]
+__all__ = ["CSP_HEADER", "TABLES", "check_table", "render_csv", "render_html", "table_names"]
 
 Row = Mapping[str, Any]
 
@@ -52,9 +56,9 @@ Row = Mapping[str, Any]
 
 SLA_NUMBERS = ("tickets", "met", "breached", "running", "paused", "cancelled", "attainment_pct", "p50_seconds",
                "p90_seconds", "p95_seconds", "max_seconds", "breach_seconds")
-CREDIT_COLUMNS = ("contract", "organizations", "period", "period_start", "period_end", "counted", "met", "breached",
-                  "excluded", "attainment_pct", "credit_pct", "fee", "credit_amount", "currency", "breaches_count",
-                  "exclusions_count")
+CREDIT_COLUMNS = ("contract", "organizations", "period", "contract_period", "period_start", "period_end",
+                  "counted_from", "counted_to", "partial", "counted", "met", "breached", "excluded", "attainment_pct",
+                  "credit_pct", "fee", "credit_amount", "currency", "breaches_count", "exclusions_count")
 BREACH_COLUMNS = ("ticket_source", "ticket_account", "ticket_id", "metric", "cycle", "severity", "policy", "group",
                   "org", "started_at", "due_at", "stopped_at", "target_seconds", "elapsed_seconds", "late_seconds")
 TREND_COLUMNS = ("period", "metric", "tickets", "met", "breached", "attainment_pct", "p50_seconds", "p90_seconds")
@@ -110,14 +114,49 @@ def _sla_columns(report: Row) -> list[str]:
     return [*(["period"] if report.get("period") else []), *report.get("by", ()), *SLA_NUMBERS]
 
 
+# What a grouping key's None stands for, in the tables of CSV and HTML (the JSON keeps null): a blank cell in
+# a spreadsheet reads as missing data, not as "nobody".
+NONE_LABELS = {"agent": "(unassigned)", "group": "(no group)", "org": "(no organization)"}
+
+CSV_DEFAULT = {"sla": ("rows",), "credits": ("rows",)}   # without `table`; kpis and audit: every table
+SKIPPED_COLUMNS = ("what", "count", "reason")
+
+
+def _named(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    """The rows with a None grouping key shown by its name: (unassigned), (no group), (no organization)."""
+    out = []
+    for row in rows:
+        missing = {k: NONE_LABELS[k] for k in keys if k in row and row[k] is None}
+        out.append({**row, **missing} if missing else row)
+    return out
+
+
+def _credit_lists(report: Row) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The breaches and exclusions behind the credits rows, each with its contract and period."""
+    breaches: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
+    for row in report["rows"]:
+        where = {"contract": row["contract"], "period": row["period"]}
+        breaches += [{**where, **_flat(b)} for b in row.get("breaches") or ()]
+        excluded += [{**where, **_flat(e)} for e in row.get("exclusions") or ()]
+    return breaches, excluded
+
+
+CREDIT_REF = ("contract", "period", "ticket_source", "ticket_account", "ticket_id", "metric", "cycle")
+
+
 def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
-    """Return (section, flat rows, fallback columns) of every table of a report, in reading order."""
+    """Return (name, flat rows, fallback columns) of every table of a report, in reading order (`TABLES`)."""
     name = report.get("report")
     if name == "sla":
-        return [("rows", [_flat(r) for r in report["rows"]], _sla_columns(report)),
+        keys = [k for k in ("group", "org") if k in report.get("by", ())]
+        return [("rows", _named([_flat(r) for r in report["rows"]], *keys), _sla_columns(report)),
                 ("breaches", [_flat(r) for r in report["breaches"]], list(BREACH_COLUMNS))]
     if name == "credits":
-        return [("rows", [_credit_row(r) for r in report["rows"]], list(CREDIT_COLUMNS))]
+        breaches, excluded = _credit_lists(report)
+        return [("rows", [_credit_row(r) for r in report["rows"]], list(CREDIT_COLUMNS)),
+                ("breaches", breaches, [*CREDIT_REF, "due_at", "late_seconds"]),
+                ("exclusions", excluded, [*CREDIT_REF, "status", "exclusion"])]
     if name == "kpis":
         backlog = report["backlog"]
         return [
@@ -126,17 +165,20 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
             ("reopens", [_flat(report["reopens"])], ["solved", "reopened", "reopen_rate_pct"]),
             ("paused", _paused_rows(report), list(PAUSED_COLUMNS)),
             ("escalations", [_flat(r) for r in report["escalations"]["rows"]], ["escalation", "severity", "count"]),
-            ("groups", [_flat(r) for r in report["groups"]], ["group", "created", "open", "top_severity"]),
+            ("groups", _named([_flat(r) for r in report["groups"]], "group"),
+             ["group", "created", "open", "top_severity"]),
         ]
     if name == "audit":
         confusion = report["confusion"]
         share = report["top_share"]
         return [
             ("confusion", [_flat(r) for r in confusion["rows"]], ["declared", *confusion["classified"], "total"]),
-            ("top_share by_period", [_flat(r) for r in share["by_period"]], ["period", *SHARE_COLUMNS]),
-            ("top_share by_org", [_flat(r) for r in share["by_org"]], ["org", *SHARE_COLUMNS]),
-            ("top_share by_group", [_flat(r) for r in share["by_group"]], ["group", *SHARE_COLUMNS]),
-            ("top_share by_agent", [_flat(r) for r in share.get("by_agent", [])], ["agent", *SHARE_COLUMNS]),
+            ("top_share_by_period", [_flat(r) for r in share["by_period"]], ["period", *SHARE_COLUMNS]),
+            ("top_share_by_org", _named([_flat(r) for r in share["by_org"]], "org"), ["org", *SHARE_COLUMNS]),
+            ("top_share_by_group", _named([_flat(r) for r in share["by_group"]], "group"),
+             ["group", *SHARE_COLUMNS]),
+            ("top_share_by_agent", _named([_flat(r) for r in share.get("by_agent", [])], "agent"),
+             ["agent", *SHARE_COLUMNS]),
             ("rules", [_flat(r) for r in report["rules"]], ["rule", "severity", "tickets"]),
             ("findings", [_flat(r) for r in report["findings"]["items"]], list(FINDING_COLUMNS)),
         ]
@@ -178,27 +220,39 @@ def _write_table(writer: Any, rows: Sequence[Row], columns: Sequence[str]) -> No
         writer.writerow([csv_cell(row.get(c)) for c in columns])
 
 
-def render_csv(report: dict[str, Any]) -> str:
-    """Return the report's tables as CSV: sla and credits one table, kpis and audit one per `# section`.
+def render_csv(report: dict[str, Any], *, table: str | None = None) -> str:
+    """Return the report's tables as CSV; `table` names one of them (`table_names`), written alone.
 
-    Text cells are quoted and neutralized against formula injection (`csv_cell`); numbers are bare.
+    Without `table`: sla and credits give their first table, kpis and audit every table, each after a
+    `# <name>` line and a blank line apart; a last `# skipped` table when something was left out. Text cells
+    are quoted and neutralized against formula injection (`csv_cell`); numbers are bare.
     """
+    name = str(report.get("report"))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     tables = _tables(report)
-    if report.get("report") in ("sla", "credits"):
-        _, rows, fallback = tables[0]
-        _write_table(writer, rows, _columns(rows, fallback))  # the sla breach list is not part of the CSV
+    skipped = _skipped_rows(report)
+    if table is not None:
+        check_table(name, table)
+        if table == SKIPPED_TABLE:
+            _write_table(writer, skipped, SKIPPED_COLUMNS)
+        else:
+            rows, fallback = next((rows, fallback) for section, rows, fallback in tables if section == table)
+            _write_table(writer, rows, _columns(rows, fallback))
+        return out.getvalue()
+    chosen = [t for t in tables if t[0] in CSV_DEFAULT.get(name, TABLES[name])]
+    if len(chosen) == 1:
+        _, rows, fallback = chosen[0]
+        _write_table(writer, rows, _columns(rows, fallback))
     else:
-        for i, (section, rows, fallback) in enumerate(tables):
+        for i, (section, rows, fallback) in enumerate(chosen):
             if i:
                 out.write("\n")
             out.write(f"# {section}\n")
             _write_table(writer, rows, _columns(rows, fallback))
-    skipped = _skipped_rows(report)
     if skipped:
-        out.write("\n# skipped\n")
-        _write_table(writer, skipped, ["what", "count", "reason"])
+        out.write(f"\n# {SKIPPED_TABLE}\n")
+        _write_table(writer, skipped, SKIPPED_COLUMNS)
     return out.getvalue()
 
 
@@ -505,11 +559,13 @@ p.nodata{color:#6b7385;font-style:italic;margin:10px 0}
 .table-wrap{overflow-x:auto;width:fit-content;max-width:100%;background:#fff;border:1px solid #dde1e8;
 border-radius:6px}
 table{border-collapse:collapse;font-size:12.5px}
-th,td{padding:4px 9px;border-bottom:1px solid #eceef2;text-align:left;white-space:nowrap}
+th,td{padding:4px 9px;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top;white-space:nowrap}
 th{background:#eef1f6;font-weight:600;white-space:normal;vertical-align:bottom}
 th.num{text-align:right}
 td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:normal}
 td.text{white-space:normal;min-width:260px}
+td.wrap{white-space:normal}
+td.wrap span{white-space:nowrap}
 td .dur{color:#7a8294;font-size:11px;margin-left:4px;display:inline-block;white-space:nowrap}
 tbody tr:nth-child(even){background:#fafbfc}
 tr.total td{font-weight:600;border-top:2px solid #d5d9e1}
@@ -526,11 +582,15 @@ FOOTNOTES = {
 }
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CSP_HEADER = f"{CSP}; frame-ancestors 'none'"   # no page may frame a report (only a header can say so)
-WIDE_TEXT = {"detail", "organizations"}
+WIDE_TEXT = {"detail"}
+WORDS = {"dates", "organizations"}
 
 
 def _esc(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z")
 
 
 def _cell(column: str, value: Any) -> str:
@@ -544,7 +604,13 @@ def _cell(column: str, value: Any) -> str:
             hint = f'<span class="dur">{_esc(_nice_duration(value))}</span>'
         return f'<td class="num">{_esc(value)}{hint}</td>'
     cls = ' class="text"' if column in WIDE_TEXT else ""
-    return f"<td{cls}>{_esc(value)}</td>"
+    text = str(value)
+    # a wide table breaks these cells only where this says (a hyphen inside a date or a name never breaks)
+    if _INSTANT.fullmatch(text):   # the time under the date
+        return f'<td class="wrap instant"><span>{_esc(text[:10])}</span><wbr><span>{_esc(text[10:])}</span></td>'
+    if column in WORDS:            # between words
+        return f'<td class="wrap">{" ".join(f"<span>{_esc(w)}</span>" for w in text.split(" "))}</td>'
+    return f"<td{cls}>{_esc(text)}</td>"
 
 
 _NUM = ' class="num"'
@@ -607,32 +673,41 @@ def _summaries(report: Row) -> str:
 
 SECTION_TITLES = {
     ("sla", "rows"): "Attainment per row", ("sla", "breaches"): "Breached clocks",
-    ("credits", "rows"): "Credits per contract and period",
+    ("credits", "rows"): "Credits per contract and period", ("credits", "breaches"): "Breaches counted",
+    ("credits", "exclusions"): "Excluded clocks",
     ("kpis", "backlog"): "Backlog (open tickets by age)", ("kpis", "trends"): "Trends",
     ("kpis", "reopens"): "Reopens", ("kpis", "paused"): "Time paused (share of open wall time)",
     ("kpis", "escalations"): "Escalations", ("kpis", "groups"): "Groups",
     ("audit", "confusion"): "Declared vs classified severity",
-    ("audit", "top_share by_period"): "Top-severity share per period",
-    ("audit", "top_share by_org"): "Top-severity share per organization",
-    ("audit", "top_share by_group"): "Top-severity share per group",
-    ("audit", "top_share by_agent"): "Top-severity share per agent (assignee)",
+    ("audit", "top_share_by_period"): "Top-severity share per period",
+    ("audit", "top_share_by_org"): "Top-severity share per organization",
+    ("audit", "top_share_by_group"): "Top-severity share per group",
+    ("audit", "top_share_by_agent"): "Top-severity share per agent (assignee)",
     ("audit", "rules"): "Classification rules that fired", ("audit", "findings"): "Findings",
 }
+TABLE_IDS = {("credits", "breaches"): "table-credit-breaches", ("credits", "exclusions"): "table-credit-exclusions"}
+CREDIT_VIEW = ("contract", "organizations", "period", "contract_period", "dates", "counted", "met", "breached",
+               "excluded", "attainment_pct", "credit_pct", "fee", "credit_amount", "currency")
 
 
-def _credit_details(report: Row) -> str:
-    """The breaches and exclusions behind each credits row, as two tables."""
-    breaches, excluded = [], []
-    for row in report["rows"]:
-        where = {"contract": row["contract"], "period": row["period"]}
-        breaches += [{**where, **_flat(b)} for b in row.get("breaches") or ()]
-        excluded += [{**where, **_flat(e)} for e in row.get("exclusions") or ()]
-    ref = ["contract", "period", "ticket_source", "ticket_account", "ticket_id", "metric", "cycle"]
-    breach_table = _table(breaches, _columns(breaches, [*ref, "due_at", "late_seconds"]),
-                          table_id="table-credit-breaches")
-    excluded_table = _table(excluded, _columns(excluded, [*ref, "status", "exclusion"]),
-                            table_id="table-credit-exclusions")
-    return f"<h2>Breaches counted</h2>{breach_table}<h2>Excluded clocks</h2>{excluded_table}"
+def _days(start: str, end: str, zone: ZoneInfo) -> str:
+    """An instant range [start, end) as the local dates it covers: 2026-01-01 – 2026-03-31."""
+    first = parse_instant(start, "start").astimezone(zone).date()
+    last = (parse_instant(end, "end") - timedelta(microseconds=1)).astimezone(zone).date()
+    return f"{first} – {last}"
+
+
+def _credit_view(report: Row, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The credits rows for a page: the period's dates (and the part the window covers) in one column instead of
+    four instants, and without the counts that repeat `breached` and `excluded`: the CSV and JSON keep them all."""
+    zone = ZoneInfo(report["timezone"])
+    out = []
+    for row in rows:
+        dates = _days(row["period_start"], row["period_end"], zone)
+        if row.get("partial"):
+            dates += f" (counted: {_days(row['counted_from'], row['counted_to'], zone)})"
+        out.append({**{k: row.get(k) for k in CREDIT_VIEW}, "dates": dates})
+    return out, list(CREDIT_VIEW)
 
 
 def _meta(report: Row) -> str:
@@ -644,6 +719,11 @@ def _meta(report: Row) -> str:
         items.append(("Grouped by", ", ".join(report["by"])))
     body = "".join(f"<div><dt>{_esc(k)}</dt><dd>{_esc(v)}</dd></div>" for k, v in items)
     return f'<dl class="meta">{body}</dl>'
+
+
+def _notes(report: Row) -> str:
+    """What the report says in words beside its numbers (e.g. a window that covers part of a contract's period)."""
+    return "".join(f'<p class="note report-note">{_esc(note)}</p>' for note in report.get("notes") or ())
 
 
 def _skipped_note(report: Row) -> str:
@@ -674,18 +754,19 @@ def render_html(report: dict[str, Any]) -> str:
         if name == "sla" and section == "breaches" and report["breaches_total"] > len(rows):
             note = (f'<p class="note">The {len(rows)} latest of {report["breaches_total"]} breaches, by lateness '
                     "(raise breach_limit for more).</p>")
-        table_id = "table-" + re.sub(r"\W+", "-", section)
+        table_id = TABLE_IDS.get((name, section)) or "table-" + re.sub(r"\W+", "-", section)
+        columns = _columns(rows, fallback)
+        if name == "credits" and section == "rows":
+            rows, columns = _credit_view(report, rows)
         sections.append(f"<h2>{_esc(heading)}</h2>{note}"
-                        f"{_table(rows, _columns(rows, fallback), table_id=table_id, total_label=ALL)}")
-    if name == "credits":
-        sections.append(_credit_details(report))
+                        f"{_table(rows, columns, table_id=table_id, total_label=ALL)}")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_esc(title)} · {_esc(report.get('now'))}</title><style>{CSS}</style></head>\n"
         f'<body><main class="report report-{_esc(name)}"><header><h1>{_esc(title)}</h1>{_meta(report)}</header>\n'
-        f"{_skipped_note(report)}"
+        f"{_skipped_note(report)}{_notes(report)}"
         f"{_summaries(report)}\n"
         f'<h2>Charts</h2><div class="charts">{"".join(figures)}</div>\n'
         f"{''.join(sections)}\n"

@@ -1,11 +1,15 @@
 """The reports over the store: `GET /reports/<name>`, behind the API token (auth.py).
 
     GET /reports/<sla|credits|kpis|audit>?format=html|json|csv&from=D&to=D&period=P&by=a,b&tz=Z&breach_limit=N
-    200 the report: text/html (one self-contained page), application/json, or text/csv
-    401/403 as /tickets     404 unknown report     400 a parameter that makes no sense, the reason starting
-    with its name (a date or instant outside 1970-2099, an unknown period, zone, grouping or format, a
-    breach_limit that is not a whole number from 0 to 100000, a value over 100 characters or with a control
-    character, an unknown parameter)     503 the database cannot be read (with Retry-After)
+                                          &table=NAME
+    200 the report: text/html (one self-contained page), application/json, or text/csv (`table`: that one
+        table alone, e.g. the audit's `findings`; a `table` without a format is CSV)
+    401/403 as /tickets, the bearer token or a browser session (auth.py)     404 unknown report
+    400 a parameter that makes no sense, the reason starting with its name (a date or instant outside
+    1970-2099, an unknown period, zone, grouping, format or table — the reason lists the report's tables —,
+    a `table` with a format other than csv, a breach_limit that is not a whole number from 0 to 100000, a
+    value over 100 characters or with a control character, an unknown parameter)
+    503 the database cannot be read (with Retry-After)
 
 The HTML page is sent with its Content-Security-Policy as a header too, with `frame-ancestors 'none'`
 (a browser ignores that directive in the page's `<meta>` tag): no other site can frame a report.
@@ -18,7 +22,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, parse_breach_limit, split_keys
+from connector.reports.build import (
+    REPORTS,
+    ReportError,
+    ReportOptions,
+    build_report,
+    check_table,
+    parse_breach_limit,
+    split_keys,
+)
 from connector.reports.render import CSP_HEADER, render_csv, render_html
 from connector.service.auth import authorize
 from connector.service.context import context
@@ -27,7 +39,7 @@ from connector.service.errors import error_response
 bp = Blueprint("reports", __name__)
 
 FORMATS = ("html", "json", "csv")
-PARAMETERS = ("format", "from", "to", "period", "by", "tz", "breach_limit")
+PARAMETERS = ("format", "from", "to", "period", "by", "tz", "breach_limit", "table")
 MAX_VALUE = 100   # no parameter needs more; a longer one is refused before it reaches a parser
 REPORT_PATIENCE = 120.0  # seconds a report's statements may take (the store's timeout is for requests)
 
@@ -59,10 +71,16 @@ def report(name: str) -> Response:
     too_long = next((key for key, value in args.items() if len(value) > MAX_VALUE or not value.isprintable()), None)
     if too_long is not None:
         return error_response(400, "bad_request", f"{too_long}: must be at most {MAX_VALUE} printable characters")
-    fmt = args.get("format") or "html"
+    table = args.get("table") or None
+    fmt = args.get("format") or ("csv" if table else "html")
     if fmt not in FORMATS:
         return error_response(400, "bad_request", f"format: must be one of {', '.join(FORMATS)}")
     try:
+        if table is not None:
+            if fmt != "csv":
+                raise ReportError("one table alone is CSV: leave out format, or ask for format=csv",
+                                  parameter="table")
+            check_table(name, table)  # before the report is built: a wrong name costs nothing
         with ctx.store.patience(REPORT_PATIENCE):  # a report over a large store legitimately takes a while
             data = build_report(name, ctx.config, store=ctx.store, now=ctx.processor.now(),  # the current second
                                 options=_options(args))
@@ -72,7 +90,8 @@ def report(name: str) -> Response:
     if fmt == "json":
         return jsonify(data)
     if fmt == "csv":
-        return Response(render_csv(data), content_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'inline; filename="report-{name}.csv"'})
+        filename = f"report-{name}-{table}.csv" if table else f"report-{name}.csv"
+        return Response(render_csv(data, table=table), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'inline; filename="{filename}"'})
     return Response(render_html(data), content_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": CSP_HEADER})

@@ -160,3 +160,53 @@ def test_a_history_at_the_edges_of_the_range_reports(tmp_path: Path):
     replayed = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path)])
     assert replayed.exit_code == 0, replayed.output
     assert {t["ticket"]["id"] for t in json.loads(replayed.stdout)["tickets"]} >= {"edge-0", "edge-1"}
+
+
+# --- one table alone, and what a report says in words (issue 12) --------------------------------------------
+
+
+def test_table_gives_one_table_as_plain_csv() -> None:
+    result = invoke("audit", "--config", CONFIG, "--events", EVENTS, "--table", "top_share_by_agent")
+    assert result.exit_code == 0, result.output
+    assert "#" not in result.stdout
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == ["agent", "tickets", "top", "share_pct"]
+    assert rows[0]["agent"] == "(unassigned)"               # not an empty cell
+    findings = invoke("audit", "--config", CONFIG, "--events", EVENTS, "--table", "findings", "--format", "csv")
+    assert findings.exit_code == 0, findings.output
+    assert [r["ticket_id"] for r in csv.DictReader(io.StringIO(findings.stdout))] == ["1006", "1007"]
+    breaches = invoke("sla", "--config", CONFIG, "--events", EVENTS, "--table", "breaches")
+    assert breaches.exit_code == 0 and "late_seconds" in breaches.stdout.splitlines()[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["audit", "--table", "agents"], "--table: the audit report has no table 'agents'; its tables are confusion, "
+                                     "top_share_by_period, top_share_by_org, top_share_by_group, top_share_by_agent, "
+                                     "rules, findings, skipped"),
+    (["sla", "--table", "findings"], "--table: the sla report has no table 'findings'; its tables are rows, "
+                                     "breaches, skipped"),
+    (["audit", "--table", "rules", "--format", "json"], "--table: one table alone is CSV"),
+    (["kpis", "--table", "groups", "--format", "html"], "--table: one table alone is CSV"),
+])
+def test_a_table_that_is_not_there_exits_1_listing_the_tables(args: list[str], message: str) -> None:
+    result = invoke(*args, "--config", CONFIG, "--events", EVENTS)
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_the_table_option_lists_the_tables_in_its_help() -> None:
+    result = invoke("audit", "--help")
+    assert result.exit_code == 0
+    assert "top_share_by_agent" in " ".join(result.output.split())
+
+
+def test_credits_say_when_the_window_covers_part_of_a_quarterly_contract() -> None:
+    result = invoke("credits", "--config", CONFIG, "--events", EVENTS, "--from", "2026-03-01", "--to", "2026-03-31")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)                        # standard output stays one JSON document
+    row = next(r for r in data["rows"] if r["contract"] == "globex-standard")
+    assert (row["period"], row["contract_period"], row["partial"]) == ("2026-Q1", "quarter", True)
+    assert result.stderr == f"note: {data['notes'][0]}\n"
+    assert "globex-standard is a quarterly contract: 2026-Q1 runs 2026-01-01 to 2026-03-31" in result.stderr
+    quiet = invoke("credits", "--config", CONFIG, "--events", EVENTS, "--from", "2026-01-01", "--to", "2026-03-31")
+    assert quiet.exit_code == 0 and quiet.stderr == ""

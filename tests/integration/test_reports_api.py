@@ -218,3 +218,35 @@ def test_html_sends_its_content_security_policy_as_a_header_too(api: Flask, toke
                      response.get_data(as_text=True))
     assert meta is not None   # kept for a page saved to a file
     assert {d.strip() for d in meta.group(1).split(";")} == directives - {"frame-ancestors 'none'"}
+
+
+# --- one table alone (issue 12) -----------------------------------------------------------------------------
+
+
+def test_one_table_alone_as_csv(api: Flask, token: str, fed: Store, config: Config):
+    client = api.test_client()
+    response = client.get("/reports/audit?table=findings", headers=_auth(token))   # a table without a format: CSV
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="report-audit-findings.csv"' in response.headers["Content-Disposition"]
+    text = response.get_data(as_text=True)
+    assert text == render_csv(build_report("audit", config, store=fed, now=NOW), table="findings")
+    assert [r["ticket_id"] for r in csv.DictReader(io.StringIO(text))] == ["1006", "1007"]
+    agents = client.get("/reports/audit?format=csv&table=top_share_by_agent", headers=_auth(token))
+    assert list(csv.DictReader(io.StringIO(agents.get_data(as_text=True))))[0]["agent"] == "(unassigned)"
+    breaches = client.get("/reports/sla?format=csv&table=breaches&breach_limit=3", headers=_auth(token))
+    assert len(list(csv.DictReader(io.StringIO(breaches.get_data(as_text=True))))) == 3
+
+
+@pytest.mark.parametrize("query, reason", [
+    ("audit?format=csv&table=agents", "table: the audit report has no table 'agents'; its tables are confusion, "
+                                      "top_share_by_period, top_share_by_org, top_share_by_group, top_share_by_agent, "
+                                      "rules, findings, skipped"),
+    ("kpis?table=top_share_by_agent", "table: the kpis report has no table 'top_share_by_agent'; its tables are "
+                                      "backlog, trends, reopens, paused, escalations, groups, skipped"),
+    ("audit?format=json&table=rules", "table: one table alone is CSV"),
+    ("audit?format=html&table=rules", "table: one table alone is CSV"),
+])
+def test_a_table_that_is_not_there_is_400_listing_the_tables(api: Flask, token: str, query: str, reason: str):
+    data = _error(api.test_client().get(f"/reports/{query}", headers=_auth(token)), 400, "bad_request")
+    assert data["reason"].startswith(reason)

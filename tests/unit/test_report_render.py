@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from dataclasses import replace
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connector.reports.build import REPORTS, ReportOptions, build_report
+from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, check_table, table_names
 from connector.reports.render import _columns, _tables, csv_cell, render_csv, render_html
 from tests import helpers
 from tests.helpers import AGENT, CUSTOMER
@@ -126,14 +127,18 @@ def test_kpis_csv_has_one_table_per_section():
 def test_audit_csv_has_one_table_per_section():
     report = _report("audit")
     tables = _sections(render_csv(report))
-    assert list(tables) == ["confusion", "top_share by_period", "top_share by_org", "top_share by_group",
-                            "top_share by_agent", "rules", "findings"]
+    assert list(tables) == ["confusion", "top_share_by_period", "top_share_by_org", "top_share_by_group",
+                            "top_share_by_agent", "rules", "findings"]
     _assert_rows(tables["confusion"], report["confusion"]["rows"])
     assert list(tables["confusion"][0]) == ["declared", "P1", "P2", "P3", "P4", "total"]
-    _assert_rows(tables["top_share by_period"], report["top_share"]["by_period"])
-    _assert_rows(tables["top_share by_org"], report["top_share"]["by_org"])
-    _assert_rows(tables["top_share by_group"], report["top_share"]["by_group"])
-    _assert_rows(tables["top_share by_agent"], report["top_share"]["by_agent"])
+    _assert_rows(tables["top_share_by_period"], report["top_share"]["by_period"])
+    _assert_rows(tables["top_share_by_org"], report["top_share"]["by_org"])
+    _assert_rows(tables["top_share_by_group"], report["top_share"]["by_group"])
+    # tickets nobody is assigned to are named, not an empty agent cell (the JSON keeps null)
+    by_agent = report["top_share"]["by_agent"]
+    assert by_agent[0]["agent"] is None
+    assert [r["agent"] for r in tables["top_share_by_agent"]] == ["(unassigned)", "agent-9", "agent-7"]
+    _assert_rows(tables["top_share_by_agent"][1:], by_agent[1:])
     _assert_rows(tables["rules"], report["rules"])
     # the example's tickets 1006 (P1 lowered 10 minutes before its first reply was due) and 1007 (pending
     # 4 minutes after the customer wrote)
@@ -217,11 +222,15 @@ def test_html_tables_of_kpis_audit_and_credits():
     assert kpis["table-reopens"]["rows"] == [[shown(v) for v in _report("kpis")["reopens"].values()]]
     audit = read_page(_page("audit")).tables
     assert audit["table-confusion"]["headers"] == ["declared", "P1", "P2", "P3", "P4", "total"]
-    assert [r[0] for r in audit["table-top_share-by_org"]["rows"]] == \
+    assert [r[0] for r in audit["table-top_share_by_org"]["rows"]] == \
         [r["org"] for r in _report("audit")["top_share"]["by_org"]]
+    assert [r[0] for r in audit["table-top_share_by_agent"]["rows"]] == ["(unassigned)", "agent-9", "agent-7"]
     credits = read_page(_page("credits")).tables
     assert {"table-rows", "table-credit-breaches", "table-credit-exclusions"} <= set(credits)
-    assert "breaches_count" in credits["table-rows"]["headers"]
+    # four instants become one column of local dates; the counts that repeat breached/excluded are left out
+    headers = credits["table-rows"]["headers"]
+    assert headers[:5] == ["contract", "organizations", "period", "contract_period", "dates"]
+    assert not {"period_start", "counted_from", "breaches_count", "exclusions_count"} & set(headers)
     breached = sum(r["breached"] for r in _report("credits")["rows"])
     assert len(credits["table-credit-breaches"]["rows"]) == breached
 
@@ -251,7 +260,8 @@ def test_html_escapes_text_from_customers(name: str):
         assert raw not in page
     assert ("&lt;i&gt;evil&lt;/i&gt;" if name == "credits" else "&lt;b&gt;ops&lt;/b&gt;") in page
     if name in ("sla", "audit", "credits"):
-        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; $x$ Ltd" in page   # tables (the $ stays)
+        words = re.sub(r"</?span>", "", page)   # a cell of words wraps between <span>s of escaped text
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; $x$ Ltd" in words   # tables (the $ stays)
     if name == "sla":
         # chart labels: matplotlib writes the name into the SVG escaped, without reading `$…$` as maths
         svg = page[page.index("<svg"):page.rindex("</svg>")]
@@ -402,3 +412,99 @@ def test_control_characters_at_the_start_of_a_stored_name_are_neutralized():
                         for name in ("\t=1+2", "\r=1+2", "\n=1+2", "@x")]
     groups = _sections(render_csv(report))["groups"]
     assert [g["group"] for g in groups] == ["'\t=1+2", "'\r=1+2", "'\n=1+2", "'@x"]
+
+
+# --- one table alone (issue 12) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_each_table_alone_is_a_plain_csv_of_that_table(name: str):
+    report = _report(name)
+    tables = {section: (rows, _columns(rows, fallback)) for section, rows, fallback in _tables(report)}
+    assert (*tables, "skipped") == table_names(name)           # the names --table takes are the tables there are
+    for table, (rows, columns) in tables.items():
+        text = render_csv(report, table=table)
+        header, *cells = csv.reader(io.StringIO(text))
+        assert header == columns and len(cells) == len(rows), table
+        assert "# " not in text.split("\n", 1)[0]                 # no section line: a spreadsheet reads it as is
+        for got, row in zip(cells, rows, strict=True):
+            assert got == ["" if row.get(c) is None else str(csv_cell(row.get(c))) for c in columns]
+    # nothing was left out of the example: the skipped table is its header alone
+    assert render_csv(report, table="skipped") == '"what","count","reason"\n'
+
+
+def test_the_sla_breach_list_is_a_table_of_its_own():
+    report = _report("sla")
+    parsed = list(csv.DictReader(io.StringIO(render_csv(report, table="breaches"))))
+    assert len(parsed) == len(report["breaches"]) > 0
+    first = report["breaches"][0]
+    assert (parsed[0]["ticket_id"], parsed[0]["metric"], float(parsed[0]["late_seconds"])) == \
+        (first["ticket"]["id"], first["metric"], first["late_seconds"])
+    assert render_csv(report) == render_csv(report, table="rows")  # the default CSV is still the rows alone
+
+
+def test_the_credits_breaches_and_exclusions_are_tables_of_their_own():
+    report = _report("credits")
+    breaches = list(csv.DictReader(io.StringIO(render_csv(report, table="breaches"))))
+    assert len(breaches) == sum(r["breached"] for r in report["rows"]) > 0
+    assert set(breaches[0]) >= {"contract", "period", "ticket_id", "metric", "due_at", "late_seconds"}
+    header = next(csv.reader(io.StringIO(render_csv(report, table="exclusions"))))
+    assert header[:2] == ["contract", "period"]
+
+
+@pytest.mark.parametrize(("name", "table"), [("audit", "top_share by_agent"), ("audit", "breaches"),
+                                             ("sla", "findings"), ("kpis", ""), ("credits", "Rows")])
+def test_an_unknown_table_is_an_error_listing_the_tables(name: str, table: str):
+    with pytest.raises(ReportError) as caught:
+        render_csv(_report(name), table=table)
+    assert caught.value.parameter == "table"
+    assert caught.value.message.startswith(f"table: the {name} report has no table {table!r}; its tables are ")
+    assert caught.value.message.endswith(", ".join(table_names(name)))
+    with pytest.raises(ReportError):
+        check_table(name, table)
+
+
+def test_missing_group_org_and_agent_are_named_in_csv_and_html():
+    report = dict(_report("audit"))
+    share = dict(report["top_share"])
+    share["by_group"] = [{"group": None, "tickets": 2, "top": 1, "share_pct": 50.0}]
+    share["by_org"] = [{"org": None, "tickets": 2, "top": 1, "share_pct": 50.0}]
+    report["top_share"] = share
+    tables = _sections(render_csv(report))
+    assert tables["top_share_by_group"][0]["group"] == "(no group)"
+    assert tables["top_share_by_org"][0]["org"] == "(no organization)"
+    page = read_page(render_html(report)).tables
+    assert page["table-top_share_by_group"]["rows"][0][0] == "(no group)"
+    assert page["table-top_share_by_agent"]["rows"][0][0] == "(unassigned)"
+    kpis = dict(_report("kpis"))
+    kpis["groups"] = [{"group": None, "created": 3, "open": 1, "top_severity": 0}]
+    assert _sections(render_csv(kpis))["groups"][0]["group"] == "(no group)"
+
+
+# --- what fits a page (issue 12) ----------------------------------------------------------------------------
+
+
+def test_instants_in_tables_may_break_after_the_date():
+    page = _page("sla")
+    due = _report("sla")["breaches"][0]["due_at"]
+    # the cell may break between the date and the time, never at a hyphen inside the date
+    assert f'<td class="wrap instant"><span>{due[:10]}</span><wbr><span>{due[10:]}</span></td>' in page
+    assert "td.wrap{white-space:normal}" in page and "td.wrap span{white-space:nowrap}" in page
+    assert read_page(page).tables["table-breaches"]["rows"][0][10] == due   # the cell's text is unchanged
+
+
+def test_a_window_that_cuts_a_contract_period_is_said_in_words():
+    report = build_report("credits", example_config(), events=example_events(), now=NOW,
+                          options=ReportOptions(start="2026-03-01", end="2026-03-31"))
+    (note,) = report["notes"]
+    page = render_html(report)
+    assert html.escape(note) in page and 'class="note report-note"' in page
+    rows = read_page(page).tables["table-rows"]
+    quarterly = next(r for r in rows["rows"] if r[0] == "globex-standard")
+    assert quarterly[2:5] == ["2026-Q1", "quarter", "2026-01-01 – 2026-03-31 (counted: 2026-03-01 – 2026-03-31)"]
+    monthly = next(r for r in rows["rows"] if r[0] == "initech-enterprise")
+    assert monthly[2:5] == ["2026-03", "month", "2026-03-01 – 2026-03-31"]
+    parsed = list(csv.DictReader(io.StringIO(render_csv(report))))
+    assert [(r["contract"], r["contract_period"], r["partial"]) for r in parsed] == [
+        ("initech-enterprise", "month", "False"), ("globex-standard", "quarter", "True"),
+        ("test-globex", "month", "False")]
