@@ -4,6 +4,7 @@
     GET  /healthz, /readyz, /metrics           liveness, readiness, Prometheus                     health.py
     GET  /tickets/<source>/<id>[/explain]      one ticket's clocks / story, bearer token           tickets.py
     GET  /reports/<name>?format=html|json|csv  sla, credits, kpis, audit over the store, bearer token reports.py
+    GET  /login?code=…, POST /login            a sign-in link or the token → a browser session cookie  session.py
 
 Every error is JSON ``{"error": code, "reason": text}`` (errors.py). Everything a request needs — config,
 adapters, the store's engine, the metrics registry — is built once here; requests only read it. The web
@@ -25,7 +26,7 @@ from adapters.registry import INBOUND_SOURCES, build_inbound
 from connector.config import Config, load_config
 from connector.errors import ConfigError
 from connector.logs import register_secret
-from connector.service import errors, health, hooks, reports, tickets
+from connector.service import errors, health, hooks, reports, session, tickets
 from connector.service.context import ServiceContext
 from connector.service.metrics import Metrics
 from connector.settings import Settings
@@ -98,4 +99,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.register_blueprint(health.bp)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(session.bp)
     return app

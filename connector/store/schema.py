@@ -7,6 +7,7 @@
     decisions     the audit log: severity, policy and clocks after every event, and the actions decided
     outbox        write-back actions, unique by idempotency key, with their delivery state
     dead_letters  actions that gave up, with the reason
+    login_codes   sign-in links already used (a digest of each code), so each works once on every web process
 """
 
 from __future__ import annotations
@@ -189,4 +190,12 @@ dead_letters = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", Instant, nullable=False),
     UniqueConstraint("outbox_id"),
+)
+
+login_codes = Table(
+    "login_codes", metadata,
+    Column("code_sha256", String(64), primary_key=True),   # the code itself is never stored
+    Column("expires_at", Instant, nullable=False),
+    Column("used_at", Instant, nullable=False),
+    Index(None, "expires_at"),
 )
