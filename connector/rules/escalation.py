@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from connector.events import format_instant
 from connector.rules.calendar import BusinessCalendar
-from connector.rules.clocks import Clock, ClockRun, instant_of, last_active
+from connector.rules.clocks import Clock, ClockRun, duration_text, instant_of, last_active, whole_seconds
 
 if TYPE_CHECKING:
     from connector.config import Escalation
 
 _JUST_AFTER = timedelta(seconds=1)  # a clock breaches once it runs *past* its due instant
 NOTE_FIELDS = ("ticket_id", "source", "account", "metric", "cycle", "severity", "policy", "escalation",
-               "due_at", "breached_at", "target", "elapsed", "remaining", "status")
+               "due_at", "breached_at", "target", "elapsed", "remaining", "late", "time_left", "status")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _new_tuple = tuple.__new__
@@ -71,11 +71,19 @@ class Decision(NamedTuple):
 
 
 def _duration(seconds: float) -> str:
-    sign = "-" if seconds < 0 else ""
-    rest = int(abs(seconds))
+    """`1h05m`, `0h30m`, `2h00m07s`: never negative (a note is read by people; past due, 0h00m is left)."""
+    rest = max(whole_seconds(seconds), 0)
     h, rest = divmod(rest, 3600)
     m, s = divmod(rest, 60)
-    return f"{sign}{h}h{m:02d}m" + (f"{s:02d}s" if s else "")
+    return f"{h}h{m:02d}m" + (f"{s:02d}s" if s else "")
+
+
+def _time_left(clock: Clock) -> str:
+    """`45m left`, `due now`, or past the due instant `2h13m late`: what a warning note should say."""
+    left = whole_seconds(clock.remaining_seconds)
+    if left == 0:
+        return "due now"
+    return f"{duration_text(left)} left" if left > 0 else f"{duration_text(-left)} late"
 
 
 def _crossed(run: ClockRun, cal: BusinessCalendar, clock: Clock, kind: str, value: float,
@@ -246,6 +254,10 @@ class _NoteValues(dict[str, Any]):
             value = _duration(clock.elapsed_seconds)
         elif name == "remaining":
             value = _duration(clock.remaining_seconds)
+        elif name == "late":
+            value = _duration(-clock.remaining_seconds)
+        elif name == "time_left":
+            value = _time_left(clock)
         else:
             raise KeyError(name)
         self[name] = value

@@ -115,7 +115,24 @@ def test_every_documented_placeholder_renders():
     assert note.params["body"] == (
         "ticket_id=1 source=zendesk account=acme metric=first_response cycle=1 severity=P3 policy=standard "
         "escalation=all due_at=2026-03-02T14:00:00Z breached_at=2026-03-02T14:00:00Z target=4h00m elapsed=5h00m "
-        "remaining=-1h00m status=breached")
+        "remaining=0h00m late=1h00m time_left=1h late status=breached")
+
+
+def test_a_note_never_shows_a_negative_time_left():
+    """Past its due instant a note says how late (a ticket learned of late, or evaluated after an outage)."""
+    template = "{time_left} | {remaining} left | {late} late"
+    cfg = config(escalations=[{"name": "warn", "when": {"at": "75%", "metric": "first_response"},
+                               "actions": [{"add_note": template}]}])
+    book = Rulebook(cfg)
+    (state,) = book.run([created()]).values()
+
+    def note(at: str) -> str:
+        (action,) = [a for a in book.evaluate(state, utc(at)).actions if a.cause == "warn"]
+        return action.params["body"]
+
+    assert note("2026-03-02 13:15") == "45m left | 0h45m left | 0h00m late"
+    assert note("2026-03-02 14:00") == "due now | 0h00m left | 0h00m late"
+    assert note("2026-03-02 16:13:07") == "2h13m7s late | 0h00m left | 2h13m07s late"
 
 
 def test_next_check_is_the_next_threshold_or_breach_of_a_running_clock():
