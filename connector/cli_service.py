@@ -6,6 +6,7 @@ Heavy imports (Flask, waitress, APScheduler) happen inside the commands so `conn
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import signal
@@ -313,17 +314,56 @@ def open_store() -> Any:
               type=click.Choice(["pending", "done", "dry_run", "skipped", "dead", "dropped"]),
               help="Only these states (repeatable). Default: all.")
 @click.option("--limit", type=int, default=50, show_default=True)
-def outbox_list(states: tuple[str, ...], limit: int) -> None:
-    """List actions, newest first."""
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="A table for people, or JSON (every field of each action) for scripts.")
+def outbox_list(states: tuple[str, ...], limit: int, fmt: str) -> None:
+    """List actions, newest first: ticket, state and what each writes (due date, tags, priority, group, note)."""
     with cli_errors():
         rows = open_store().outbox_rows(states=list(states) or None, limit=limit)
-    if not rows:
+    if fmt == "json":
+        click.echo(json.dumps([_action_json(r) for r in rows], indent=2))
+    elif not rows:
         click.echo("no actions")
-        return
-    click.echo(f"{'id':>6} {'state':<8} {'tries':>5} {'source':<10} {'ticket':<12} {'action':<13} error")
-    for r in rows:
-        click.echo(f"{r.id:>6} {r.state:<8} {r.attempts:>5} {r.source:<10} {r.ticket_id:<12} {r.action:<13} "
-                   f"{(r.last_error or '')[:80]}")
+    else:
+        click.echo(_action_table(rows))
+
+
+def _action_json(row: Any) -> dict[str, Any]:
+    from connector.events import format_instant
+
+    return {"id": row.id, "state": row.state, "attempts": row.attempts,
+            "ticket": {"source": row.source, "account": row.account, "id": row.ticket_id},
+            "action": row.action, "params": dict(row.params), "cause": row.cause,
+            "created_at": format_instant(row.created_at), "next_try_at": format_instant(row.next_try_at),
+            "last_error": row.last_error}
+
+
+def _action_table(rows: list[Any]) -> str:
+    """The actions as an aligned table; the last column says what each writes, and why a failing one failed."""
+    from connector.explain import action_words
+    from connector.rules.clocks import clock_label
+
+    def what(row: Any) -> str:
+        p = row.params
+        label = clock_label(p["metric"], p["cycle"]) if p.get("metric") and p.get("cycle") else None
+        words = action_words(row.action, p, instant=str, label=label, short=True)
+        cause = "" if row.action == "set_due_date" else f" ({row.cause})"
+        error = f" · last error: {row.last_error[:120]}" if row.last_error and row.state != "done" else ""
+        return words + cause + error
+
+    header = ("id", "state", "tries", "ticket", "what it writes")
+    cells = [(str(r.id), r.state, str(r.attempts), _ticket_cell(r), what(r)) for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header[:-1])]
+    lines = []
+    for line in (header, *cells):
+        left = "  ".join(v.rjust(w) if i in (0, 2) else v.ljust(w) for i, (v, w) in enumerate(zip(line[:-1], widths, strict=True)))
+        lines.append(f"{left}  {line[-1]}")
+    return "\n".join(lines)
+
+
+def _ticket_cell(row: Any) -> str:
+    ticket = f"{row.source}/{row.account}/{row.ticket_id}"
+    return ticket if len(ticket) <= 40 else ticket[:39] + "…"
 
 
 @outbox.command("retry")
@@ -331,11 +371,14 @@ def outbox_list(states: tuple[str, ...], limit: int) -> None:
 @click.option("--all-dead", is_flag=True, help="Retry every dead action.")
 def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
     """Send dead or dropped actions again."""
+    if not ids and not all_dead:
+        raise click.UsageError("give action ids or --all-dead")
     store = open_store()
     with cli_errors():
         chosen = list(ids) + ([r.id for r in store.outbox_rows(states=["dead"], limit=100000)] if all_dead else [])
         if not chosen:
-            raise click.UsageError("give action ids or --all-dead")
+            click.echo("nothing to retry: no action is dead")
+            return
         count = store.outbox_requeue(chosen, now=datetime.now(UTC))
     click.echo(f"requeued {count} action{'s' if count != 1 else ''}")
     if count < len(set(chosen)):
@@ -369,8 +412,6 @@ def zendesk() -> None:
 @click.option("--dry-run", is_flag=True, help="Print the webhook and triggers; change nothing.")
 def install(config: str | None, connector_url: str, body_file: Path | None, dry_run: bool) -> None:
     """Create or update, idempotently, the Zendesk webhook and the triggers that call it."""
-    import json
-
     from adapters.registry import zendesk_client
     from adapters.zendesk import install as zinstall
     from connector.runtime import load_settings_config

@@ -11,8 +11,9 @@ zone), to the second. The UTC instant of the JSON appears only beside a due inst
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.config import ALWAYS, Config
@@ -152,27 +153,40 @@ def _why_due(target: str, cal: BusinessCalendar, *, skipped: bool, paused: bool)
     return f"{why}, all of it within working hours"
 
 
+def action_words(kind: str, params: Mapping[str, Any], *, instant: Callable[[Any], str],
+                 label: str | None = None, short: bool = False) -> str:
+    """Return what a write-back action does, in words (`instant` writes a due instant; `short`: a note's first
+    line, cut at 80 characters). Shared by `explain` and `connector outbox list`."""
+    def text(value: Any) -> str:
+        words = str(value or "")
+        if not short:
+            return words
+        lines = words.strip().splitlines() or [""]
+        return lines[0] if len(lines) == 1 and len(lines[0]) <= 80 else lines[0][:79].rstrip() + "…"
+
+    if kind == "set_due_date":
+        return f"set the {label or 'ticket'} due date to {instant(params.get('due_at'))}"
+    if kind in ("add_tags", "remove_tags"):
+        tags = list(params.get("tags", ()))
+        noun = "tag" if len(tags) == 1 else "tags"
+        return f"{'add' if kind == 'add_tags' else 'remove'} {noun} {', '.join(map(str, tags))}"
+    if kind == "set_priority":
+        return f"set priority to {params.get('priority')}"
+    if kind == "set_group":
+        return f"move to group {params.get('group')}"
+    if kind == "add_note":
+        return f"add {'a public' if params.get('public') else 'an internal'} note: \"{text(params.get('body'))}\""
+    if kind == "notify":
+        return f"notify {params.get('target')}: \"{text(params.get('message'))}\""
+    return kind.replace("_", " ")
+
+
 def _action_text(action: Decision, zone: ZoneInfo) -> str:
     """Return a write-back action in words, with what made it due."""
-    p = action.params
-    kind = action.action
     label = clock_label(action.metric, action.cycle) if action.metric and action.cycle else None
-    if kind == "set_due_date":
-        return f"set the {label or 'ticket'} due date to {_at(zone, p['due_at'])}"
-    if kind in ("add_tags", "remove_tags"):
-        tags = list(p.get("tags", ()))
-        noun = "tag" if len(tags) == 1 else "tags"
-        what = f"{'add' if kind == 'add_tags' else 'remove'} {noun} {', '.join(map(str, tags))}"
-    elif kind == "set_priority":
-        what = f"set priority to {p.get('priority')}"
-    elif kind == "set_group":
-        what = f"move to group {p.get('group')}"
-    elif kind == "add_note":
-        what = f"add {'a public' if p.get('public') else 'an internal'} note: \"{p.get('body', '')}\""
-    elif kind == "notify":
-        what = f"notify {p.get('target')}: \"{p.get('message', '')}\""
-    else:
-        what = kind.replace("_", " ")
+    what = action_words(action.action, action.params, instant=lambda at: _at(zone, at), label=label)
+    if action.action == "set_due_date":
+        return what
     why = f"escalation {action.cause}" + (f" on {label}" if label else "")
     if action.due_since is not None:
         why += f", due since {_at(zone, action.due_since)}"

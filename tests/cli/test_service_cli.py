@@ -55,14 +55,54 @@ def test_db_upgrade(env):
 def test_outbox_list_retry_drop(env):
     ids = seed_actions(env)
     listed = invoke("outbox", "list")
-    assert listed.exit_code == 0 and listed.output.count("add_tags") == 3
+    assert listed.exit_code == 0 and listed.output.count("add tag x (test)") == 3
     dead = invoke("outbox", "list", "--state", "dead")
-    assert "permanent: gone" in dead.output and dead.output.count("add_tags") == 1
+    assert "last error: permanent: gone" in dead.output and dead.output.count("add tag x") == 1
     assert invoke("outbox", "retry", "--all-dead").output.strip() == "requeued 1 action"
+    nothing = invoke("outbox", "retry", "--all-dead")  # nothing dead any more: said, and not an error
+    assert (nothing.exit_code, nothing.output.strip()) == (0, "nothing to retry: no action is dead")
     assert invoke("outbox", "drop", str(ids[0])).output.startswith("dropped 1 action")
     missing = invoke("outbox", "drop", "9999")
     assert missing.exit_code == 1 and "left alone" in missing.output
     assert invoke("outbox", "retry").exit_code == 2  # nothing to retry named
+
+
+def test_outbox_list_shows_what_each_action_writes(env):
+    store = Store(env)
+    store.upgrade()
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    note = "SLA warning: first response for this P1 ticket is due 2026-12-03T10:00:00Z (15m left).\nsecond line"
+    actions = [("set_due_date", {"metric": "first_response", "cycle": 1, "due_at": "2026-12-03T10:00:00Z"}),
+               ("set_due_date", {"metric": "next_response", "cycle": 2, "due_at": "2026-12-03T11:00:00Z"}),
+               ("add_tags", {"tags": ["sla_warning", "vip"]}), ("remove_tags", {"tags": ["sla_due_soon"]}),
+               ("set_priority", {"priority": "urgent"}), ("set_group", {"group": "escalations"}),
+               ("add_note", {"body": note, "public": False}),
+               ("notify", {"target": "oncall", "message": "P1 ticket 42: first response due soon"})]
+    with store.ticket_tx(("webhook", "acme", "42")) as tx:
+        tx.enqueue([NewAction(key=f"k{n}", source="webhook", account="acme", ticket_id="42", action=action,
+                              params=params, cause="p1-warning") for n, (action, params) in enumerate(actions)],
+                   now=now)
+    store.dispose()
+    table = invoke("outbox", "list")
+    assert table.exit_code == 0, table.output
+    header, *lines = table.output.splitlines()
+    assert header.split() == ["id", "state", "tries", "ticket", "what", "it", "writes"]
+    what = [line[header.index("what"):] for line in lines][::-1]  # newest first
+    assert what == [
+        "set the first_response due date to 2026-12-03T10:00:00Z",
+        "set the next_response #2 due date to 2026-12-03T11:00:00Z",
+        "add tags sla_warning, vip (p1-warning)", "remove tag sla_due_soon (p1-warning)",
+        "set priority to urgent (p1-warning)", "move to group escalations (p1-warning)",
+        'add an internal note: "SLA warning: first response for this P1 ticket is due 2026-12-03T10:00:00Z (15m…"'
+        " (p1-warning)",
+        'notify oncall: "P1 ticket 42: first response due soon" (p1-warning)']
+    assert all(" pending " in line and " webhook/acme/42 " in line for line in lines)
+    for marker in ("datetime.", "{'", "('", "MappingProxy"):
+        assert marker not in table.output
+    parsed = json.loads(invoke("outbox", "list", "--format", "json").output)
+    assert [(a["action"], a["params"]) for a in parsed][::-1] == [(a, p) for a, p in actions]
+    assert parsed[0]["ticket"] == {"source": "webhook", "account": "acme", "id": "42"}
+    assert parsed[0]["state"] == "pending" and parsed[0]["created_at"] == "2026-12-03T09:00:00Z"
 
 
 def test_worker_and_scheduler_once(env):
