@@ -356,7 +356,8 @@ def _action_table(rows: list[Any]) -> str:
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header[:-1])]
     lines = []
     for line in (header, *cells):
-        left = "  ".join(v.rjust(w) if i in (0, 2) else v.ljust(w) for i, (v, w) in enumerate(zip(line[:-1], widths, strict=True)))
+        cells_left = zip(line[:-1], widths, strict=True)
+        left = "  ".join(v.rjust(w) if i in (0, 2) else v.ljust(w) for i, (v, w) in enumerate(cells_left))
         lines.append(f"{left}  {line[-1]}")
     return "\n".join(lines)
 
