@@ -7,6 +7,11 @@
 
 A black hole is the fault timeouts exist for: the kernel acknowledges every byte (so TCP keepalives and
 ``tcp_user_timeout`` see a healthy peer) and no answer ever comes.
+
+The listening socket holds its port for the proxy's whole life: a cut shuts it down (Linux keeps an
+explicitly bound port bound, and a connect is refused) and a heal listens on it again. Closing and
+re-binding instead lets another socket take the port in between (an ephemeral client port, on a busy
+machine), and the heal then fails with "Address already in use".
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ class TcpProxy:
         self.mode = PASS
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
-        self._listener: socket.socket | None = None
-        self.port = 0
+        self._listening = False
         self._closed = False
+        self._listener, self.port = _bind_free_port()
         self._listen()
 
     # -- control --------------------------------------------------------------------------------
@@ -35,11 +40,11 @@ class TcpProxy:
         """Refuse: reset every open connection and stop listening (a connect gets ECONNREFUSED)."""
         with self._lock:
             self.mode = REFUSE
-            listener, self._listener = self._listener, None
+            listening, self._listening = self._listening, False
             conns, self._conns = self._conns, []
-        if listener is not None:
+        if listening:
             with suppress(OSError):
-                listener.close()
+                self._listener.shutdown(socket.SHUT_RDWR)  # stops listening, keeps the port
         for conn in conns:
             _reset(conn)
 
@@ -47,8 +52,7 @@ class TcpProxy:
         """Accept and swallow: open connections and new ones take bytes and never answer."""
         with self._lock:
             self.mode = BLACKHOLE
-        if self._listener is None:
-            self._listen()
+        self._listen()
 
     def heal(self) -> None:
         """Forward again; connections that lived through a fault are closed (the client must reconnect)."""
@@ -57,23 +61,23 @@ class TcpProxy:
             self.mode = PASS
         for conn in old:
             _reset(conn)
-        if self._listener is None:
-            self._listen()
+        self._listen()
 
     def close(self) -> None:
         self._closed = True
         self.cut()
+        with suppress(OSError):
+            self._listener.close()
 
     # -- plumbing -------------------------------------------------------------------------------
 
     def _listen(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True, name="proxy-accept").start()
+        with self._lock:
+            if self._listening or self._closed:
+                return
+            self._listener.listen(64)
+            self._listening = True
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True, name="proxy-accept").start()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -125,6 +129,23 @@ class TcpProxy:
                     return
             except OSError:
                 return
+
+
+def _bind_free_port() -> tuple[socket.socket, int]:
+    """A socket bound to a free port named explicitly: Linux keeps such a port through a shutdown."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind(("127.0.0.1", port))
+        except OSError:
+            listener.close()
+            continue
+        return listener, port
+    raise OSError("no free port for the proxy")
 
 
 def _reset(sock: socket.socket) -> None:
