@@ -6,6 +6,7 @@ Heavy imports (Flask, waitress, APScheduler) happen inside the commands so `conn
 from __future__ import annotations
 
 import base64
+import faulthandler
 import json
 import os
 import secrets
@@ -45,6 +46,8 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+    if hasattr(signal, "SIGUSR1"):  # an operator's `kill -USR1 <pid>` prints every thread's stack to stderr
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 def _dev_secret() -> Secret:

@@ -202,7 +202,7 @@ class Worker:
         self.adapters = adapters
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self.clock = clock
-        self._held: list[int] = []  # claimed, not processed when the database went away: given back first
+        self._unsure = False  # the database went away mid-batch: this worker's claims are given back first
 
     def run_once(self, limit: int = 50) -> int:
         """Process up to `limit` pending deliveries; return how many were claimed.
@@ -211,19 +211,21 @@ class Worker:
         ends done, retried later or failed, and the others of the batch go on. Only losing the database
         stops the batch (`StoreUnavailable`); the deliveries not reached are given back on the next call.
         """
-        if self._held:
-            self.store.release_inbox(self._held, self.name)
-            self._held = []
+        if self._unsure:
+            # every delivery still claimed under this name is one the worker did not finish: the rest of a
+            # batch cut short, or a claim whose answer was lost with the connection (committed, never seen)
+            self.store.release_inbox(self.name)
+            self._unsure = False
         if self.spool is not None:  # deliveries acknowledged while the database was away come first
             self.spool.drain(self.store, dedupe_window=self.dedupe_window)
-        rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease,
-                                      max_attempts=MAX_INBOX_ATTEMPTS)
-        for index, row in enumerate(rows):
-            try:
+        try:
+            rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease,
+                                          max_attempts=MAX_INBOX_ATTEMPTS)
+            for row in rows:
                 self.process(row)
-            except StoreUnavailable:
-                self._held = [r.id for r in rows[index:]]
-                raise
+        except StoreUnavailable:
+            self._unsure = True
+            raise
         return len(rows)
 
     def process(self, row: InboxRow) -> None:

@@ -149,7 +149,12 @@ def _bind_free_port() -> tuple[socket.socket, int]:
 
 
 def _reset(sock: socket.socket) -> None:
+    """End a connection now, for both ends. A pump thread may be blocked in ``recv`` on this socket, and
+    then ``close`` alone frees nothing (the kernel keeps the socket until that call returns) and the peer
+    never learns: PostgreSQL kept the session, and its locks, of a connection the proxy had "reset"."""
     with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    with suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked recv; the peer sees the connection end
     with suppress(OSError):
         sock.close()

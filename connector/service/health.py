@@ -60,6 +60,7 @@ def readyz() -> Response:
         log.warning("readyz: migrations unknown", extra={"outcome": type(err).__name__})
         return _not_ready("unavailable", "the database schema version cannot be read", err)
     if not current:
+        log.warning("readyz: migrations pending", extra={"outcome": "migrations_pending"})
         return _not_ready("migrations_pending", "database migrations are not applied; run the upgrade")
     return jsonify({"status": "ready"})
 

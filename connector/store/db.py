@@ -110,6 +110,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
         with _patience(engine, MIGRATION_PATIENCE), conn.begin():
             if engine.dialect.name == "postgresql":
+                conn.execute(text("SET LOCAL lock_timeout = 0"))  # another upgrader may hold it: wait (patience)
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
             command.upgrade(_alembic_config(conn), revision)
 

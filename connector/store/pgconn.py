@@ -53,8 +53,29 @@ class DeadlineConnection(psycopg.Connection[Any]):
                 f"the database did not answer within {timeout:g} s (connection closed)") from None
 
 
+def session_bounds(answer_timeout: float) -> dict[str, int]:
+    """The server-side bounds of a session, in milliseconds, for a store whose answers take `answer_timeout`.
+
+    - ``idle_in_transaction_session_timeout``: a client that vanished inside a transaction (black-holed, its
+      process killed) leaves a server session holding the transaction's locks — a ticket's advisory lock —
+      until the server's TCP keepalive notices, two hours by default. The server ends such a session after
+      ten answer timeouts (at least 10 s); the connector never leaves a transaction idle that long.
+    - ``lock_timeout``: a lock wait ends server-side after two answer timeouts, whatever the client does.
+    """
+    return {"idle_in_transaction_session_timeout": int(max(10.0, 10 * answer_timeout) * 1000),
+            "lock_timeout": int(2 * answer_timeout * 1000)}
+
+
 def connect(answer_timeout: float, *args: Any, **kwargs: Any) -> DeadlineConnection:
-    """Open a connection whose waits for an answer time out after `answer_timeout` seconds."""
+    """Open a connection whose waits for an answer time out after `answer_timeout` seconds, and whose
+    session the server bounds too (`session_bounds`)."""
     conn = DeadlineConnection.connect(*args, **kwargs)
     conn.answer_timeout = answer_timeout
+    try:
+        for name, ms in session_bounds(answer_timeout).items():
+            conn.execute(f"SET {name} = {ms}")  # constants: no value of the user's reaches this text
+        conn.commit()
+    except BaseException:
+        conn.close()
+        raise
     return conn

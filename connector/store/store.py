@@ -228,13 +228,12 @@ class Store:
                 state=state, error=None if error is None else error[:2000], processed_at=None if retry else now,
                 claimed_by=None, claimed_until=retry_at if retry else None))
 
-    def release_inbox(self, inbox_ids: Sequence[int], worker: str) -> int:
-        """Give back claimed deliveries this worker did not get to (they are claimable at once); return how many."""
-        if not inbox_ids:
-            return 0
+    def release_inbox(self, worker: str) -> int:
+        """Give back every delivery `worker` holds and has not finished (claimable at once, the attempt not
+        counted); return how many. A worker calls it when the database went away under it."""
         with self.write() as conn:
             return int(conn.execute(update(inbox).where(
-                inbox.c.id.in_(list(inbox_ids)), inbox.c.state == "pending", inbox.c.claimed_by == worker,
+                inbox.c.state == "pending", inbox.c.claimed_by == worker,
             ).values(claimed_by=None, claimed_until=None, attempts=inbox.c.attempts - 1)).rowcount)
 
     @contextmanager

@@ -195,3 +195,54 @@ def test_spooled_deliveries_survive_a_restart_of_the_web_process(proxied: tuple[
     # the sender retries the first delivery (it never saw our 202, say): the inbox's dedupe answers it
     again = old.post("/hooks/webhook", data=body, headers=signed(secret, body, record["dedupe_key"]))
     assert again.status_code == 200 and again.get_json()["status"] == "duplicate"
+
+
+def test_a_ticket_lock_left_by_a_vanished_session_is_freed_by_the_server(proxied: tuple[TcpProxy, Store], secret: str):
+    """A connection that vanished inside a ticket's transaction (a black-holed network, a frozen or killed
+    process) leaves its server session holding the ticket's lock; PostgreSQL would keep it until its TCP
+    keepalive notices (two hours by default), and every event of that ticket would wait on it. Every
+    session the connector opens carries ``idle_in_transaction_session_timeout`` (ten answer timeouts, at
+    least 10 s) and ``lock_timeout`` (two answer timeouts): waiters get an answer, the orphan is ended."""
+    import threading
+
+    from connector.store.pgconn import session_bounds
+    from connector.store.store import _lock_id
+    from connector.worker import TicketProcessor
+    from tests import helpers
+
+    _, store = proxied
+    bounds = session_bounds(TIMEOUT)
+    orphan = store.engine.raw_connection()  # through the pool: the connector's own kind of session
+    cursor = orphan.cursor()
+    cursor.execute("SHOW idle_in_transaction_session_timeout")
+    assert cursor.fetchone()[0] == f"{bounds['idle_in_transaction_session_timeout'] // 1000}s"
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(("webhook", "acme", "L-1")),))
+    held_at = time.monotonic()  # ... and nothing more: the session's owner is gone
+
+    app = make_app(store, secret=secret)
+    body = created_body(ticket_id="L-1", event_id="l-1")
+    assert app.test_client().post("/hooks/webhook", data=body, headers=signed(secret, body)).status_code == 202
+    worker = Worker(store, TicketProcessor(store, helpers.config(), writers={}), app.extensions["connector"].adapters)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run_forever, args=(stop,), kwargs={"idle_sleep": 0.05}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while store_state(store, ("webhook", "acme", "L-1")) is None:
+            assert time.monotonic() < deadline, "the ticket's event waited on the orphan's lock for a minute"
+            time.sleep(0.2)
+        waited = time.monotonic() - held_at
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert waited >= bounds["idle_in_transaction_session_timeout"] / 1000 - 1  # it was really held
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the server ended the orphan's session
+        cursor.execute("SELECT 1")
+    orphan.invalidate()
+
+
+def store_state(store: Store, key: tuple[str, str, str]) -> object:
+    try:
+        return store.ticket_state(key)
+    except Exception:
+        return None

@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from connector.errors import StoreUnavailable
 from connector.store.schema import inbox, outbox
 from connector.store.store import fit
 from connector.worker import MAX_INBOX_ATTEMPTS
@@ -132,3 +133,52 @@ def test_a_delivery_that_kills_its_worker_every_time_ends_failed(store):
     with store.read() as conn:
         state, error = conn.execute(select(inbox.c.state, inbox.c.error).where(inbox.c.id == bad)).one()
     assert state == "failed" and "the worker stopped while processing it" in error
+
+
+class _LosesAnswers:
+    """The store, except that chosen calls commit and then lose their answer (the connection was cut
+    between the database's COMMIT and the reply): what a real cut does at the worst moment."""
+
+    def __init__(self, store, *, claim: bool = False, apply_after: int | None = None) -> None:
+        self._store, self.claim, self.apply_after = store, claim, apply_after
+
+    def __getattr__(self, name):  # noqa: ANN001, ANN204
+        return getattr(self._store, name)
+
+    def claim_inbox(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        rows = self._store.claim_inbox(*args, **kwargs)
+        if self.claim:
+            self.claim = False
+            raise StoreUnavailable("the database connection failed")
+        return rows
+
+    def finish_inbox(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        if self.apply_after is not None:
+            if self.apply_after == 0:
+                self.apply_after = None
+                raise StoreUnavailable("the database connection failed")
+            self.apply_after -= 1
+        return self._store.finish_inbox(*args, **kwargs)
+
+
+@pytest.mark.parametrize("fault", ["claim answer lost", "batch cut short"])
+def test_deliveries_claimed_when_the_database_went_away_are_taken_up_at_once_after_it(store, fault):
+    """The worker gives back everything still claimed under its name after an outage, not after the lease.
+
+    Found by R11 (a run through a cut): a claim's UPDATE committed, its answer was lost with the connection,
+    and those deliveries sat claimed for the whole five-minute lease while the worker went on without them.
+    """
+    clock = FrozenClock("2026-03-02 10:05")
+    _, _, worker = parts(store, clock=clock)
+    ids = [deliver(store, created(ticket_id=f"t{i}", event_id=f"e{i}")) for i in range(4)]
+    cut_short = fault == "batch cut short"
+    sick = _LosesAnswers(store, claim=not cut_short, apply_after=1 if cut_short else None)
+    worker.store = sick
+    with pytest.raises(StoreUnavailable):
+        worker.run_once()
+    worker.store = store  # the database is back; the clock has not moved: no lease has run out
+    worker.run_once()
+    with store.read() as conn:
+        rows = conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.attempts).order_by(inbox.c.id)).all()
+    assert [(r.id, r.state) for r in rows] == [(i, "done") for i in ids]
+    assert all(r.attempts == 1 for r in rows)  # the outage is not counted against the deliveries

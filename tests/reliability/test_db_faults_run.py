@@ -14,9 +14,11 @@ accepted, bytes swallowed, nothing answered), then heals. What must hold:
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -32,6 +34,13 @@ pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 
 DB_TIMEOUT = 2.0  # short, but not so short that a busy shared machine times out healthy statements
 BOUND = 10.0  # seconds; without the deadlines a black-holed request hangs for minutes
+
+
+def _log_tail(path: Path, lines: int = 80) -> str:
+    """The connector's log without the lines every request writes: what to read when R11 fails."""
+    noise = ("delivery spooled", "delivery accepted", "event applied", "metrics: store", '"database unavailable"')
+    kept = [line for line in path.read_text(errors="replace").splitlines() if not any(n in line for n in noise)]
+    return "\n".join(kept[-lines:])
 
 
 def iso(dt: datetime) -> str:
@@ -121,6 +130,9 @@ def test_r11_run_through_a_cut_and_a_black_hole_loses_nothing_and_answers_in_bou
             time.sleep(0.5)
         ready_again = requests.get(f"{connector.base}/readyz", timeout=BOUND).status_code
         alive = proc.poll() is None
+        if alive and (ready_again != 200 or not acked <= stored):
+            proc.send_signal(signal.SIGUSR1)  # its threads' stacks, into its log, for the report below
+            time.sleep(1)
     finally:
         stop.set()
         connector.stop_all()
@@ -137,6 +149,8 @@ def test_r11_run_through_a_cut_and_a_black_hole_loses_nothing_and_answers_in_bou
           f"webhook_5xx={len(webhook_5xx)} http_500={len(internal)} 503s={refused} slowest={slowest:.2f}s "
           f"ready_again={ready_again} restarted={not alive} "
           f"{'PASS' if not (lost or over or webhook_5xx or internal) and alive and ready_again == 200 else 'FAIL'}")
+    if lost or ready_again != 200:
+        print(_log_tail(tmp_path / "run.log"))
     assert len(acked) > 50
     assert not lost, sorted(lost)[:10]
     assert not over, over[:10]
