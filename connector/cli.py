@@ -24,8 +24,14 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 def _config(path: str | None) -> Config:
+    """The config of --config or CONNECTOR_CONFIG, else the same default as `connector run` (said on stderr)."""
     if path is None:
-        raise click.UsageError("no config given: use --config FILE or set CONNECTOR_CONFIG")
+        from connector.settings import default_config
+
+        path = default_config()
+        if path is None:
+            raise click.UsageError("no config given: use --config FILE or set CONNECTOR_CONFIG")
+        click.echo(f"config: {path} (no --config or CONNECTOR_CONFIG given)", err=True)
     with cli_errors():
         return load_config(path)
 
@@ -106,7 +112,7 @@ def check_config(file: str) -> None:
 
 
 _config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
-                              help="Config file (or CONNECTOR_CONFIG).")
+                              help="Config file (or CONNECTOR_CONFIG; default config/example.yaml when present).")
 _events_option = click.option("--events", "events_path", required=True, type=click.Path(dir_okay=False),
                               help="Canonical events, one JSON object per line.")
 _now_option = click.option("--now", "now_text", metavar="ISO",

@@ -23,6 +23,7 @@ from connector.clierrors import cli_errors
 from connector.settings import Secret, Settings
 
 DEV_SECRET_FILE = Path(".connector") / "webhook-secret"
+DEV_TOKEN_FILE = Path(".connector") / "api-token"
 
 
 def _settings(config: str | None, host: str | None = None, port: int | None = None, **extra: Any) -> Settings:
@@ -50,16 +51,33 @@ def _stop_on_signals(stop: threading.Event) -> None:
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
+def _kept_secret(path: Path, make: Any) -> Secret:
+    """The secret kept in `path` (mode 600), made by `make()` and written there the first time.
+
+    `O_EXCL`: two commands started at once never both write; the loser reads the winner's value."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(make() + "\n")
+    value = path.read_text().strip()
+    if not value:
+        raise click.ClickException(f"{path} is empty: delete it and start again to have a new one made")
+    return Secret(value)
+
+
 def _dev_secret() -> Secret:
     """A generated whsec_ secret for a first local run, kept in .connector/webhook-secret (mode 600)."""
-    if DEV_SECRET_FILE.exists():
-        return Secret(DEV_SECRET_FILE.read_text().strip())
-    DEV_SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
-    value = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    fd = os.open(DEV_SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value + "\n")
-    return Secret(value)
+    return _kept_secret(DEV_SECRET_FILE, lambda: "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode())
+
+
+def _dev_token() -> Secret:
+    """A generated API token for a first local run, kept in .connector/api-token (mode 600)."""
+    return _kept_secret(DEV_TOKEN_FILE, lambda: "tok_" + secrets.token_urlsafe(32))
 
 
 _config_option = click.option("--config", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
@@ -82,11 +100,18 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
     from connector.scheduler import Sweeper, schedule
     from connector.service import create_app
     from connector.service.server import make_server
+    from connector.service.session import LINK_TTL_SECONDS
 
     settings = _settings(config, host, port)
     generated = not settings.webhook_secrets
+    made_token = settings.api_token is None
+    extra: dict[str, Any] = {}
     if generated:
-        settings = _settings(config, host, port, webhook_secrets=(_dev_secret(),))
+        extra["webhook_secrets"] = (_dev_secret(),)
+    if made_token:
+        extra["api_token"] = _dev_token()
+    if extra:
+        settings = _settings(config, host, port, **extra)
     configure_logging(secrets=settings.secret_values())
     with cli_errors():
         rt = build_runtime(settings)
@@ -110,9 +135,15 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
     for source in sorted(rt.adapters):
         click.echo(f"  webhook      POST {base}/hooks/{source}")
     click.echo(f"  health       {base}/healthz  {base}/readyz  {base}/metrics")
-    off = "" if settings.api_token else "  (set CONNECTOR_API_TOKEN to enable)"
-    click.echo(f"  tickets      {base}/tickets/<source>/<id>[/explain]{off}")
-    click.echo(f"  reports      {base}/reports/<sla|credits|kpis|audit>[?format=html|json|csv]{off}")
+    click.echo(f"  tickets      {base}/tickets/<source>/<id>[/explain]")
+    click.echo(f"  reports      {base}/reports/<sla|credits|kpis|audit>[?format=html|json|csv]")
+    if made_token:
+        click.echo(f"  api token    no CONNECTOR_API_TOKEN set: using the one generated in {DEV_TOKEN_FILE}; "
+                   f'send it as "Authorization: Bearer $(cat {DEV_TOKEN_FILE})"')
+    else:
+        click.echo("  api token    CONNECTOR_API_TOKEN, sent as \"Authorization: Bearer …\"")
+    click.echo(f"  browser      {_sign_in_link(base, settings)}  (opens the reports; works once, for "
+               f"{LINK_TTL_SECONDS // 60} minutes)")
     if generated:
         click.echo(f"  secret       no CONNECTOR_WEBHOOK_SECRET set: using the one generated in {DEV_SECRET_FILE}")
     if reconciling:
@@ -137,6 +168,38 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
             loop.join(timeout=10)
         rt.store.dispose()
         click.echo("stopped.", err=True)
+
+
+def _sign_in_link(base: str, settings: Settings) -> str:
+    """A one-time sign-in link to the reports, on an address a browser on this machine can open."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from connector.service.session import login_link
+
+    parts = urlsplit(base)
+    if parts.hostname in ("0.0.0.0", "::", ""):  # listening everywhere: this machine's own address works
+        parts = parts._replace(netloc=f"127.0.0.1:{settings.port}")
+    if settings.api_token is None:
+        raise click.ClickException("no API token: set CONNECTOR_API_TOKEN, or start `connector run` once")
+    return login_link(urlunsplit(parts), settings.api_token.reveal())
+
+
+@click.command("sign-in")
+@click.option("--url", "base", default=None, metavar="URL",
+              help="The connector's address as the browser reaches it (default http://HOST:PORT of the settings).")
+def sign_in(base: str | None) -> None:
+    """Print a one-time link that opens the reports in a browser (works once, for a few minutes).
+
+    The link is signed with the API token (CONNECTOR_API_TOKEN, or the one `connector run` generated in
+    .connector/api-token) and never contains it; opening it sets an HttpOnly, SameSite=Strict cookie."""
+    settings = _settings(None)
+    if settings.api_token is None and DEV_TOKEN_FILE.exists():
+        settings = _settings(None, api_token=_dev_token())
+    with cli_errors():
+        try:
+            click.echo(_sign_in_link(base or f"http://{settings.host}:{settings.port}", settings))
+        except ValueError as err:
+            raise click.ClickException(f"--url: {err}".replace("base_url: ", "")) from None
 
 
 def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
@@ -289,7 +352,7 @@ def upgrade() -> None:
     """Apply the migrations to CONNECTOR_DATABASE_URL (also done on every start)."""
     from connector.store import Store
 
-    settings = Settings.from_env()
+    settings = _settings(None)
     with cli_errors():
         store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
         store.upgrade()
@@ -453,4 +516,4 @@ def install(config: str | None, connector_url: str, body_file: Path | None, dry_
                "where the connector runs, then delete the file.")
 
 
-COMMANDS = (run, serve, worker, scheduler, db, outbox, zendesk)
+COMMANDS = (run, serve, worker, scheduler, db, outbox, zendesk, sign_in)

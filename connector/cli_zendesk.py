@@ -93,9 +93,9 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
     since = parse_since(since_text) if since_text is not None else None
     if restart and since is None:
         raise click.UsageError("--restart needs --since DATE")
-    settings = Settings.from_env(None, **({"config_path": config_path} if config_path else {}))
     state_file = Path(state_path)
     with cli_errors():
+        settings = Settings.from_env(None, **({"config_path": config_path} if config_path else {}))
         config = load_config(settings.config_path) if settings.config_path else None
         missing = missing_credentials(settings, config)
         if missing:

@@ -100,10 +100,10 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read the settings from the environment (or the mapping given); keyword overrides win."""
         env = os.environ if environ is None else environ
-        config = env.get("CONNECTOR_CONFIG") or (str(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else None)
+        config = env.get("CONNECTOR_CONFIG") or default_config()
         token = env.get("CONNECTOR_API_TOKEN")
         values: dict[str, object] = {
-            "database_url": env.get("CONNECTOR_DATABASE_URL") or "sqlite:///connector.db",
+            "database_url": _database_url(env.get("CONNECTOR_DATABASE_URL") or "sqlite:///connector.db"),
             "config_path": config,
             "api_token": Secret(token) if token else None,
             "webhook_secrets": _secrets(env.get("CONNECTOR_WEBHOOK_SECRET")),
@@ -117,3 +117,30 @@ class Settings:
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def default_config() -> str | None:
+    """The config every command uses when given neither --config nor CONNECTOR_CONFIG: the example one,
+    when the command runs where it is (a checkout of the project)."""
+    return str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else None
+
+
+SUPPORTED_DATABASES = ("sqlite:///PATH (the default, sqlite:///connector.db) or "
+                       "postgresql://USER[:PASSWORD]@HOST[:PORT]/DB")
+
+
+def _database_url(url: str) -> str:
+    """The database URL, if it names a database the connector runs on; a `ConfigError` naming the key
+    (and never the URL: it may hold a password) otherwise."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from connector.errors import ConfigError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise ConfigError(f"CONNECTOR_DATABASE_URL: not a database URL; expected {SUPPORTED_DATABASES}") from None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise ConfigError(f"CONNECTOR_DATABASE_URL: {backend} is not supported; expected {SUPPORTED_DATABASES}")
+    return url

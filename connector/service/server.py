@@ -15,6 +15,7 @@ the ambiguous framing and its ``--timeout`` bounds a stalled body.
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import Any
 
@@ -23,6 +24,8 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
+
+from connector.errors import ConnectorError
 
 AMBIGUOUS = "HTTP_X_CONNECTOR_AMBIGUOUS_FRAMING"  # what the parser leaves in the environ for the app
 
@@ -80,4 +83,17 @@ def make_server(app: Any, *, host: str, port: int, threads: int = 8, read_timeou
                       cleanup_interval=max(1, min(30, int(read_timeout // 4) or 1)))
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
-    return ConnectorServer(app, {}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
+    try:
+        return ConnectorServer(app, {}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
+    except OSError as err:
+        dispatcher.shutdown()
+        if err.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is in use (another connector, or another program): "
+                            f"give --port another one") from None
+        if err.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+            raise PortInUse(f"cannot listen on {host}:{port}: {err.strerror}; give --host or --port") from None
+        raise
+
+
+class PortInUse(ConnectorError):
+    """The address to listen on cannot be taken; the message names it and says what to do."""

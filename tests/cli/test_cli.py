@@ -153,3 +153,24 @@ def test_binary_events_file(tmp_path):
     path.write_bytes(b"\xff\xfe\x00garbage")
     result = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path)])
     assert result.exit_code == 1 and "not UTF-8 text" in result.output
+
+
+@pytest.mark.parametrize("command", [["replay"], ["explain", "--ticket", "1001"], ["report", "sla"]])
+def test_offline_commands_default_to_the_config_run_uses_and_say_so(tmp_path, monkeypatch, command):
+    """Issue 12 §7: --config, else CONNECTOR_CONFIG, else config/example.yaml where it exists — as `run`."""
+    monkeypatch.delenv("CONNECTOR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    events = str(Path(CONFIG).parent.parent / "examples" / "events.jsonl")
+    missing = CliRunner().invoke(main, [*command, "--events", events])
+    assert missing.exit_code == 2 and "no config given: use --config FILE or set CONNECTOR_CONFIG" in missing.output
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "example.yaml").write_text(Path(CONFIG).read_text())
+    found = CliRunner().invoke(main, [*command, "--events", events])
+    assert found.exit_code == 0, found.output
+    assert found.stderr.strip().splitlines()[0] == "config: config/example.yaml (no --config or CONNECTOR_CONFIG given)"
+    assert "config/example.yaml" not in found.stdout  # said on stderr: the report or JSON on stdout stays clean
+
+    monkeypatch.setenv("CONNECTOR_CONFIG", CONFIG)
+    chosen = CliRunner().invoke(main, [*command, "--events", events])
+    assert chosen.exit_code == 0 and chosen.stderr == ""

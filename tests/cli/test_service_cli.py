@@ -162,6 +162,84 @@ def test_run_serves_processes_and_stops_cleanly_on_ctrl_c(tmp_path):
     assert f"http://127.0.0.1:{port}/reports/<sla|credits|kpis|audit>" in out
     assert secret not in out + err
     assert "stopped." in err
+    assert "CONNECTOR_API_TOKEN to enable" not in out  # a token was made: nothing is left switched off
+
+
+def test_run_makes_an_api_token_and_a_one_time_sign_in_link(tmp_path):
+    """Issue 12 §5: no token to invent, no restart; the token never shows, the browser gets a one-time link."""
+    import re
+
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+           "CONNECTOR_CONFIG": str(ROOT / "config" / "example.yaml"), "PYTHONPATH": str(ROOT)}
+    token_file = tmp_path / ".connector" / "api-token"
+    outputs = []
+    for turn in range(2):  # the second start reuses the token the first one made
+        proc = subprocess.Popen([sys.executable, "-m", "connector", "run", "--port", str(port), "--interval", "60"],
+                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                        break
+                except requests.RequestException:
+                    time.sleep(0.2)
+            token = token_file.read_text().strip()
+            assert token_file.stat().st_mode & 0o777 == 0o600
+            answer = requests.get(f"http://127.0.0.1:{port}/tickets/webhook/none",
+                                  headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            assert answer.status_code == 404, answer.text  # signed in: the ticket is simply unknown
+            if turn == 0:
+                first_token = token
+                time.sleep(0.5)  # the banner is printed before the server runs
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=20)
+                outputs.append(out + err)
+                link = re.search(r"browser\s+(http://\S+)", out)
+                assert link, out
+                continue
+            assert token == first_token
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                out, err = proc.communicate(timeout=20)
+                outputs.append(out + err)
+    assert all(token not in text for text in outputs)  # the token is in the file, never on the screen
+    assert f"Bearer $(cat {token_file.relative_to(tmp_path)})" in outputs[0]
+    assert link.group(1).startswith(f"http://127.0.0.1:{port}/login?code=") and token not in link.group(1)
+
+
+def test_run_names_a_port_in_use(tmp_path):
+    import socket
+
+    env = {"PATH": "/usr/bin:/bin", "CONNECTOR_DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+           "CONNECTOR_CONFIG": str(ROOT / "config" / "example.yaml"), "PYTHONPATH": str(ROOT)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in ("run", "serve"):
+            done = subprocess.run([sys.executable, "-m", "connector", command, "--port", str(port)], cwd=tmp_path,
+                                  env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 1, done.stderr
+            assert f"port {port} on 127.0.0.1 is in use" in done.stderr and "--port" in done.stderr
+            assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("url", "named"), [
+    ("mysql://root:hunter2@db.example/sla", "mysql is not supported"),
+    ("oracle+oracledb://scott:tiger-pw@db/x", "oracle is not supported"),
+    ("not a url", "not a database URL"),
+])
+def test_an_unsupported_database_url_names_the_key_and_the_supported_ones(monkeypatch, env, url, named):
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", url)
+    for args in (("db", "upgrade"), ("outbox", "list"), ("worker", "--once"), ("report", "sla")):
+        result = invoke(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert f"CONNECTOR_DATABASE_URL: {named}" in result.output
+        assert "sqlite:///" in result.output and "postgresql://" in result.output
+        assert "hunter2" not in result.output and "tiger-pw" not in result.output and "Traceback" not in result.output
 
 
 def test_scheduler_polls_every_help_desk_with_credentials(tmp_path, monkeypatch, fake_zendesk, fake_freshdesk):

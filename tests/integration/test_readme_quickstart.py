@@ -122,21 +122,22 @@ def test_the_quick_start_shows_a_live_ticket(fresh):
         assert "set the first_response due date to" in listing and "set the next_response #1 due date" in listing
         assert not any("late" in row or "breach" in row for row in rows), listing   # nothing is overdue
 
-        metrics = [c for c in commands if c.startswith("curl")]
-        assert metrics and "connector_" in _shell(metrics[0], cwd, env).stdout
+        metrics, tickets = [c for c in commands if c.startswith("curl")]
+        assert "connector_" in _shell(metrics, cwd, env).stdout
 
+        # `connector run` made the API token; the README's curl reads it from its file: the same clocks
         token_file = cwd / ".connector" / "api-token"
-        if token_file.exists():   # `connector run` generated the API token: the tickets API shows the same clocks
-            headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
-            ticket = requests.get(f"http://127.0.0.1:{port}/tickets/webhook/42", headers=headers, timeout=10).json()
-            clocks = ticket["clocks"]
-            assert clocks and all(c["status"] == "running" for c in clocks)
-            for clock in clocks:
-                assert datetime.fromisoformat(clock["due_at"].replace("Z", "+00:00")) > started
-                assert all(isinstance(v, int) for k, v in clock.items() if k.endswith("_seconds") and v is not None)
-            story = requests.get(f"http://127.0.0.1:{port}/tickets/webhook/43/explain", headers=headers, timeout=10)
-            assert story.status_code == 200
-            _human(story.text, "GET /tickets/webhook/43/explain")
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        ticket = json.loads(_shell(tickets, cwd, env).stdout)
+        clocks = ticket["clocks"]
+        assert clocks and all(c["status"] == "running" for c in clocks)
+        for clock in clocks:
+            assert datetime.fromisoformat(clock["due_at"].replace("Z", "+00:00")) > started
+            assert all(isinstance(v, int) for k, v in clock.items() if k.endswith("_seconds") and v is not None)
+        headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+        story = requests.get(f"http://127.0.0.1:{port}/tickets/webhook/43/explain", headers=headers, timeout=10)
+        assert story.status_code == 200
+        _human(story.text, "GET /tickets/webhook/43/explain")
     finally:
         server.terminate()
         try:
@@ -145,3 +146,6 @@ def test_the_quick_start_shows_a_live_ticket(fresh):
             server.kill()
             out, _ = server.communicate()
     _human(out, "connector run")
+    assert token_file.read_text().strip() not in out   # the token is in its file, never on the screen
+    link = re.search(r"browser\s+(http://\S+/login\?code=\S+)", out)
+    assert link, out
