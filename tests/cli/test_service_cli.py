@@ -245,7 +245,7 @@ def test_an_unsupported_database_url_names_the_key_and_the_supported_ones(monkey
 def test_scheduler_polls_every_help_desk_with_credentials(tmp_path, monkeypatch, fake_zendesk, fake_freshdesk):
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from connector.cli_service import _schedule_reconciliation
+    from connector.cli.service import _schedule_reconciliation
     from connector.runtime import build_runtime
     from connector.settings import Settings
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
@@ -22,7 +21,8 @@ from connector.backfill_freshdesk import (
     schedule_freshdesk_reconciliation,
     unseen_events,
 )
-from connector.cli_freshdesk import freshdesk, freshdesk_command
+from connector.cli import backfill
+from connector.cli.freshdesk import backfill_command
 from connector.config import Config
 from connector.events import Comment, Event, read_jsonl
 from connector.replay import replay
@@ -265,14 +265,6 @@ def test_schedule_reconciliation_adds_one_coalesced_job(store: Store) -> None:
 # --- the command -------------------------------------------------------------------------------------------
 
 
-@click.group()
-def backfill() -> None:
-    """The lead's `backfill` group, with the command added as it will be."""
-
-
-backfill.add_command(freshdesk_command())
-
-
 def write_config(tmp_path: Path, base_url: str) -> Path:
     path = tmp_path / "connector.yaml"
     path.write_text(json.dumps({
@@ -293,8 +285,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_the_command_is_named_freshdesk() -> None:
-    assert freshdesk_command() is freshdesk and freshdesk.name == "freshdesk"
-    assert {p.name for p in freshdesk.params} >= {"since_text", "out_path", "to_store", "restart", "state_path",
+    assert backfill.commands["freshdesk"] is backfill_command and backfill_command.name == "freshdesk"
+    assert {p.name for p in backfill_command.params} >= {"since_text", "out_path", "to_store", "restart", "state_path",
                                                    "config_path"}
 
 

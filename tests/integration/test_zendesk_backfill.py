@@ -21,7 +21,7 @@ from connector.backfill import (
     schedule_reconciliation,
     unseen_events,
 )
-from connector.cli_zendesk import backfill
+from connector.cli import backfill
 from connector.config import Config
 from connector.events import Comment, Event, read_jsonl
 from connector.replay import replay

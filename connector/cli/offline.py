@@ -1,85 +1,30 @@
-"""The `connector` command line (click).
-
-Every command turns bad input (a missing file, an invalid config, a bad JSONL line, a naive timestamp)
-into a clear message on stderr and exit code 1, never a traceback.
+"""The offline commands: `check-config`, `replay` and `explain` read a config and canonical events (JSONL)
+and need no database. Bad input is a message on stderr and exit code 1, never a traceback.
 """
 
 from __future__ import annotations
 
-import gc
 import json
 import sys
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click
 
-from connector.clierrors import cli_errors
-from connector.config import Config, format_duration, load_config
-from connector.errors import EventError
-from connector.events import BadLine, Event, iter_jsonl, parse_instant, read_jsonl
-
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-def _config(path: str | None) -> Config:
-    """The config of --config or CONNECTOR_CONFIG, else the same default as `connector run` (said on stderr)."""
-    if path is None:
-        from connector.settings import default_config
-
-        path = default_config()
-        if path is None:
-            raise click.UsageError("no config given: use --config FILE or set CONNECTOR_CONFIG")
-        click.echo(f"config: {path} (no --config or CONNECTOR_CONFIG given)", err=True)
-    with cli_errors():
-        return load_config(path)
+from connector.cli.common import (
+    CONTEXT,
+    _config,
+    _config_option,
+    _events,
+    _events_option,
+    _now,
+    _now_option,
+    _skip_option,
+)
+from connector.cli.errors import cli_errors
+from connector.config import format_duration
 
 
-def _events(path: str, *, skip_bad: bool) -> list[Event]:
-    # A one-shot command builds millions of small acyclic objects that reference counting frees; the cyclic
-    # collector would rescan the growing heap again and again (about 40 % of replay time). The process
-    # ends when the command does, so it is switched off for good here.
-    gc.disable()
-    p = Path(path)
-    try:
-        handle = p.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise click.ClickException(f"events file not found: {p}") from None
-    except OSError as err:
-        raise click.ClickException(f"cannot read events file {p}: {err.strerror}") from None
-    with handle:
-        try:
-            if not skip_bad:
-                with cli_errors():
-                    return read_jsonl(handle)
-            events: list[Event] = []
-            for item in iter_jsonl(handle):
-                if isinstance(item, BadLine):
-                    click.echo(f"warning: {p}: line {item.line} skipped: {item.message}", err=True)
-                else:
-                    events.append(item)
-            return events
-        except UnicodeDecodeError as err:
-            raise click.ClickException(f"{p} is not UTF-8 text ({err.reason})") from None
-
-
-def _now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return parse_instant(value, "--now")
-    except EventError as err:
-        raise click.ClickException(err.message) from None
-
-
-@click.group(context_settings=CONTEXT)
-@click.version_option(package_name="sla-connector", prog_name="connector")
-def main() -> None:
-    """The SLA connector: help-desk SLA clocks on business calendars, escalations and reports."""
-
-
-@main.command("check-config")
+@click.command("check-config", context_settings=CONTEXT)
 @click.argument("file", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG")
 def check_config(file: str) -> None:
     """Validate a config FILE and print a summary; exit 1 listing every problem if it is invalid."""
@@ -111,15 +56,6 @@ def check_config(file: str) -> None:
         click.echo(f"  - {esc.name}: {metrics} {at} → {', '.join(a.kind for a in esc.actions)}")
 
 
-_config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
-                              help="Config file (or CONNECTOR_CONFIG; default config/example.yaml when present).")
-_events_option = click.option("--events", "events_path", required=True, type=click.Path(dir_okay=False),
-                              help="Canonical events, one JSON object per line.")
-_now_option = click.option("--now", "now_text", metavar="ISO",
-                           help="Instant at which running clocks are evaluated (default: the last event's time).")
-_skip_option = click.option("--skip-bad", is_flag=True, help="Skip bad lines with a warning instead of failing.")
-
-
 def _table(result: dict[str, Any]) -> str:
     lines = [f"as of {result['now']}", ""]
     header = (f"{'ticket':<22} {'sev':<4} {'rule':<18} {'policy':<12} {'metric':<18} {'status':<10} {'due':<21} "
@@ -144,7 +80,7 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@main.command()
+@click.command(context_settings=CONTEXT)
 @_config_option
 @_events_option
 @_now_option
@@ -170,7 +106,7 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
         click.echo(_table(result), nl=False)
 
 
-@main.command()
+@click.command(context_settings=CONTEXT)
 @_config_option
 @_events_option
 @click.option("--ticket", "ticket_id", required=True, help="Ticket id as the help desk shows it.")
@@ -189,17 +125,4 @@ def explain(config_path: str | None, events_path: str, ticket_id: str, source: s
         click.echo(run_explain(cfg, events, ticket_id, now=now, source=source), nl=False)
 
 
-
-def _add_service_commands() -> None:
-    from connector.cli_freshdesk import freshdesk_command
-    from connector.cli_reports import COMMANDS as REPORTS
-    from connector.cli_service import COMMANDS as SERVICE
-    from connector.cli_zendesk import COMMANDS as ZENDESK
-    from connector.cli_zendesk import backfill
-
-    backfill.add_command(freshdesk_command())
-    for command in (*SERVICE, *ZENDESK, *REPORTS):
-        main.add_command(command)
-
-
-_add_service_commands()
+COMMANDS = (check_config, replay, explain)

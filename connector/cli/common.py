@@ -1,16 +1,10 @@
-"""`connector backfill zendesk`: load Zendesk's ticket history as canonical events (JSONL or the store).
-
-    connector backfill zendesk --since 2026-01-01 --out events.jsonl     # then: connector replay --events …
-    connector backfill zendesk --since 2026-01-01 --store                # into CONNECTOR_DATABASE_URL
-    connector backfill zendesk --out events.jsonl                        # resume an interrupted run
-
-The export cursor is saved after every page in `--state` (default .connector/zendesk-backfill.json); a
-re-run resumes from it (appending to `--out`) unless `--restart` is given. Missing credentials, a bad
-date or an API error end the command with `Error: …` on stderr and exit code 1, never a traceback.
+"""What the command families share: the context, the config/events/now options of the offline and report
+commands, settings and the store as every command opens them, and the frame of `connector backfill <source>`.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -19,11 +13,95 @@ from typing import Any, TextIO
 
 import click
 
-from connector.clierrors import cli_errors
+from connector.cli.errors import cli_errors
+from connector.config import Config, load_config
+from connector.errors import EventError
+from connector.events import BadLine, Event, iter_jsonl, parse_instant, read_jsonl
 from connector.settings import Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-DEFAULT_STATE = Path(".connector") / "zendesk-backfill.json"
+
+
+def _config(path: str | None) -> Config:
+    """The config of --config or CONNECTOR_CONFIG, else the same default as `connector run` (said on stderr)."""
+    if path is None:
+        from connector.settings import default_config
+
+        path = default_config()
+        if path is None:
+            raise click.UsageError("no config given: use --config FILE or set CONNECTOR_CONFIG")
+        click.echo(f"config: {path} (no --config or CONNECTOR_CONFIG given)", err=True)
+    with cli_errors():
+        return load_config(path)
+
+
+def _events(path: str, *, skip_bad: bool) -> list[Event]:
+    # A one-shot command builds millions of small acyclic objects that reference counting frees; the cyclic
+    # collector would rescan the growing heap again and again (about 40 % of replay time). The process
+    # ends when the command does, so it is switched off for good here.
+    gc.disable()
+    p = Path(path)
+    try:
+        handle = p.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise click.ClickException(f"events file not found: {p}") from None
+    except OSError as err:
+        raise click.ClickException(f"cannot read events file {p}: {err.strerror}") from None
+    with handle:
+        try:
+            if not skip_bad:
+                with cli_errors():
+                    return read_jsonl(handle)
+            events: list[Event] = []
+            for item in iter_jsonl(handle):
+                if isinstance(item, BadLine):
+                    click.echo(f"warning: {p}: line {item.line} skipped: {item.message}", err=True)
+                else:
+                    events.append(item)
+            return events
+        except UnicodeDecodeError as err:
+            raise click.ClickException(f"{p} is not UTF-8 text ({err.reason})") from None
+
+
+def _now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, "--now")
+    except EventError as err:
+        raise click.ClickException(err.message) from None
+
+
+_config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
+                              help="Config file (or CONNECTOR_CONFIG; default config/example.yaml when present).")
+_events_option = click.option("--events", "events_path", required=True, type=click.Path(dir_okay=False),
+                              help="Canonical events, one JSON object per line.")
+_now_option = click.option("--now", "now_text", metavar="ISO",
+                           help="Instant at which running clocks are evaluated (default: the last event's time).")
+_skip_option = click.option("--skip-bad", is_flag=True, help="Skip bad lines with a warning instead of failing.")
+
+
+def _settings(config: str | None, host: str | None = None, port: int | None = None, **extra: Any) -> Settings:
+    overrides: dict[str, Any] = dict(extra)
+    if config:
+        overrides["config_path"] = config
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    with cli_errors():
+        return Settings.from_env(**overrides)
+
+
+def open_store() -> Any:
+    """Open and migrate the store at CONNECTOR_DATABASE_URL; a bad URL or a dead database is a clean exit 1."""
+    from connector.store import Store
+
+    with cli_errors():
+        settings = Settings.from_env()
+        store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
+        store.upgrade()
+    return store
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> datetime:
@@ -46,36 +124,6 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
 
 def _pulse() -> Iterator[Any]:  # an iterable without a length: the bar counts instead of filling
     yield from ()
-
-
-@click.group(context_settings=CONTEXT)
-def backfill() -> None:
-    """Load a help desk's ticket history as canonical events."""
-
-
-@backfill.command("zendesk")
-@click.option("--since", "since_text", metavar="DATE",
-              help="Tickets updated since this date (YYYY-MM-DD, UTC) or ISO 8601 instant.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the events as JSON Lines to this file ('-' for stdout).")
-@click.option("--store", "to_store", is_flag=True,
-              help="Apply the events to the store (CONNECTOR_DATABASE_URL); actions are recorded as dry-run.")
-@click.option("--restart", is_flag=True, help="Ignore the saved cursor and start again from --since.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=str(DEFAULT_STATE),
-              show_default=True, help="Where the export cursor is saved after every page.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
-              help="Config file (or CONNECTOR_CONFIG): field and status mappings; required with --store.")
-@click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True,
-              help="Tickets per export page.")
-def zendesk(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
-            config_path: str | None, page_size: int) -> None:
-    """Export Zendesk tickets and their audits as canonical events (resumable)."""
-    from connector.backfill import backfill_zendesk, missing_credentials
-
-    run_backfill(source="zendesk", label="Zendesk", position="cursor", resume_key="cursor", run=backfill_zendesk,
-                 missing_credentials=missing_credentials, since_text=since_text, out_path=out_path,
-                 to_store=to_store, restart=restart, state_path=state_path, config_path=config_path,
-                 page_size=page_size)
 
 
 def run_backfill(*, source: str, label: str, position: str, resume_key: str, run: Callable[..., int],
@@ -164,6 +212,3 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
     if skipped:
         line += f"; {len(skipped)} tickets skipped"
     click.echo(line, err=True)
-
-
-COMMANDS = (backfill,)

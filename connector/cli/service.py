@@ -19,23 +19,12 @@ from typing import Any
 
 import click
 
-from connector.clierrors import cli_errors
+from connector.cli.common import _settings, open_store
+from connector.cli.errors import cli_errors
 from connector.settings import Secret, Settings
 
 DEV_SECRET_FILE = Path(".connector") / "webhook-secret"
 DEV_TOKEN_FILE = Path(".connector") / "api-token"
-
-
-def _settings(config: str | None, host: str | None = None, port: int | None = None, **extra: Any) -> Settings:
-    overrides: dict[str, Any] = dict(extra)
-    if config:
-        overrides["config_path"] = config
-    if host:
-        overrides["host"] = host
-    if port:
-        overrides["port"] = port
-    with cli_errors():
-        return Settings.from_env(**overrides)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -364,17 +353,6 @@ def outbox() -> None:
     """Inspect and manage write-back actions (dead letters included)."""
 
 
-def open_store() -> Any:
-    """Open and migrate the store at CONNECTOR_DATABASE_URL; a bad URL or a dead database is a clean exit 1."""
-    from connector.store import Store
-
-    with cli_errors():
-        settings = Settings.from_env()
-        store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
-        store.upgrade()
-    return store
-
-
 @outbox.command("list")
 @click.option("--state", "states", multiple=True,
               type=click.Choice(["pending", "done", "dry_run", "skipped", "dead", "dropped"]),
@@ -466,54 +444,4 @@ def outbox_drop(ids: tuple[int, ...]) -> None:
         sys.exit(1)
 
 
-@click.group()
-def zendesk() -> None:
-    """Zendesk set-up."""
-
-
-@zendesk.command()
-@_config_option
-@click.option("--url", "connector_url", required=True, help="Where Zendesk reaches the connector (https://…).")
-@click.option("--body", "body_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The trigger body (default config/zendesk/trigger-body.json).")
-@click.option("--dry-run", is_flag=True, help="Print the webhook and triggers; change nothing.")
-def install(config: str | None, connector_url: str, body_file: Path | None, dry_run: bool) -> None:
-    """Create or update, idempotently, the Zendesk webhook and the triggers that call it."""
-    from adapters.registry import zendesk_client
-    from adapters.zendesk import install as zinstall
-    from connector.runtime import load_settings_config
-
-    body = body_file or zinstall.BODY_FILE
-    if not body.exists():
-        raise click.ClickException(f"trigger body not found: {body} (give --body FILE)")
-    try:
-        the_plan = zinstall.plan(connector_url, body)
-    except ValueError as err:
-        raise click.ClickException(str(err)) from None
-    if dry_run:
-        click.echo(json.dumps(the_plan.as_dict(), indent=2))
-        return
-    settings = _settings(config)
-    with cli_errors():
-        client = zendesk_client(settings, load_settings_config(settings))
-        if client is None:
-            raise click.ClickException("set ZENDESK_SUBDOMAIN, ZENDESK_EMAIL and ZENDESK_API_TOKEN "
-                                       "(or sources.zendesk.base_url) to install")
-        done = zinstall.apply(client, the_plan)
-    click.echo(f"webhook {done.webhook_id} → {the_plan.webhook['endpoint']}")
-    for title, trigger_id in zip((t["title"] for t in the_plan.triggers), done.trigger_ids, strict=True):
-        click.echo(f"trigger {trigger_id}: {title}")
-    current = settings.env.get("ZENDESK_WEBHOOK_SECRET")
-    if current is not None and done.signing_secret in current.reveal().split(","):
-        click.echo("ZENDESK_WEBHOOK_SECRET already holds the webhook's signing secret.")
-        return
-    target = DEV_SECRET_FILE.parent / "zendesk-webhook-secret"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(done.signing_secret + "\n")
-    click.echo(f"The webhook's signing secret is in {target} (mode 600): set ZENDESK_WEBHOOK_SECRET to it "
-               "where the connector runs, then delete the file.")
-
-
-COMMANDS = (run, serve, worker, scheduler, db, outbox, zendesk, sign_in)
+COMMANDS = (run, serve, worker, scheduler, db, outbox, sign_in)

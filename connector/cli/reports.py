@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from connector.clierrors import cli_errors
+from connector.cli.errors import cli_errors
 from connector.reports.build import (
     DEFAULT_BREACH_LIMIT,
     MAX_BREACH_LIMIT,
@@ -62,8 +62,7 @@ def _write(text: str, output: str | None) -> None:
 
 
 def _make(name: str) -> click.Command:
-    from connector.cli import _config, _config_option, _events, _now, _skip_option
-    from connector.cli_service import open_store
+    from connector.cli.common import _config, _config_option, _events, _now, _skip_option, open_store
 
     params: list[Callable[[Any], Any]] = [
         _config_option,

@@ -4,7 +4,6 @@
     connector backfill freshdesk --since 2026-01-01 --store              # into CONNECTOR_DATABASE_URL
     connector backfill freshdesk --out events.jsonl                      # resume an interrupted run
 
-A `click.Command` for the `backfill` group of `connector.cli_zendesk` (`backfill.add_command(freshdesk)`).
 The listing window and next page are saved after every page in `--state` (default
 .connector/freshdesk-backfill.json); a re-run resumes from it (appending to `--out`) unless `--restart` is
 given. Missing FRESHDESK_DOMAIN/FRESHDESK_API_KEY, a bad date or an API error end the command with
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from connector.cli_zendesk import CONTEXT, run_backfill
+from connector.cli.common import CONTEXT, run_backfill
 
 DEFAULT_STATE = Path(".connector") / "freshdesk-backfill.json"
 
@@ -34,7 +33,7 @@ DEFAULT_STATE = Path(".connector") / "freshdesk-backfill.json"
               show_default=True, help="Where the listing window and next page are saved after every page.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
               help="Config file (or CONNECTOR_CONFIG): field and status mappings; required with --store.")
-def freshdesk(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
+def backfill_command(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
               config_path: str | None) -> None:
     """List Freshdesk tickets with their stats and conversations as canonical events (resumable)."""
     from connector.backfill_freshdesk import backfill_freshdesk, missing_credentials
@@ -43,8 +42,3 @@ def freshdesk(since_text: str | None, out_path: str | None, to_store: bool, rest
                  run=backfill_freshdesk, missing_credentials=missing_credentials, since_text=since_text,
                  out_path=out_path, to_store=to_store, restart=restart, state_path=state_path,
                  config_path=config_path)
-
-
-def freshdesk_command() -> click.Command:
-    """The `freshdesk` command, for `backfill.add_command(freshdesk_command())`."""
-    return freshdesk
