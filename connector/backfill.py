@@ -39,9 +39,9 @@ from adapters.zendesk.const import SOURCE
 from connector.config import Config
 from connector.errors import ConfigError, ConnectorError
 from connector.events import Event, format_instant, write_jsonl
+from connector.runtime.worker import TicketProcessor
 from connector.settings import Settings
 from connector.store import Store, TicketKey
-from connector.worker import TicketProcessor
 
 log = logging.getLogger("connector.backfill")
 

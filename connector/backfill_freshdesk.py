@@ -41,9 +41,9 @@ from connector.backfill import apply_events as apply_history
 from connector.config import Config
 from connector.errors import ConfigError, ConnectorError
 from connector.events import Event, format_instant, parse_instant, write_jsonl
+from connector.runtime.worker import TicketProcessor
 from connector.settings import Settings
 from connector.store import Store
-from connector.worker import TicketProcessor
 
 log = logging.getLogger("connector.backfill_freshdesk")
 

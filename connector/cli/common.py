@@ -161,8 +161,8 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
     if to_store:
         if config is None:
             raise click.UsageError("--store needs a config: --config FILE or CONNECTOR_CONFIG")
+        from connector.runtime.worker import TicketProcessor
         from connector.store import Store
-        from connector.worker import TicketProcessor
 
         with cli_errors():
             store = Store(settings.database_url, timeout=settings.db_timeout_seconds)

@@ -86,7 +86,7 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
 
     from connector.logs import configure_logging
     from connector.runtime import build_runtime
-    from connector.scheduler import Sweeper, schedule
+    from connector.runtime.scheduler import Sweeper, schedule
     from connector.service import create_app
     from connector.service.server import make_server
     from connector.service.session import LINK_TTL_SECONDS
@@ -219,9 +219,9 @@ def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
 
 def _loops(rt: Any) -> tuple[Any, Any]:
     """The inbox worker and the outbox executor of a runtime, with the configured lease."""
-    from connector.actions import Executor
+    from connector.runtime.outbox import Executor
+    from connector.runtime.worker import Worker
     from connector.store.spool import for_database
-    from connector.worker import Worker
 
     lease = timedelta(seconds=rt.settings.claim_lease_seconds)
     spool = for_database(rt.settings.spool_dir, rt.store.url) if rt.settings.spool_dir else None
@@ -311,7 +311,7 @@ def scheduler(config: str | None, interval: float, once: bool) -> None:
 
     from connector.logs import configure_logging
     from connector.runtime import build_runtime
-    from connector.scheduler import Sweeper, schedule
+    from connector.runtime.scheduler import Sweeper, schedule
 
     settings = _settings(config)
     configure_logging(secrets=settings.secret_values())

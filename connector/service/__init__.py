@@ -26,13 +26,13 @@ from adapters.registry import INBOUND_SOURCES, build_inbound
 from connector.config import Config, load_config
 from connector.errors import ConfigError
 from connector.logs import register_secret
+from connector.runtime.worker import TicketProcessor, utc_now
 from connector.service import errors, health, hooks, reports, session, tickets
 from connector.service.context import ServiceContext
 from connector.service.metrics import Metrics
 from connector.settings import Settings
 from connector.store import Store
 from connector.store.spool import for_database
-from connector.worker import TicketProcessor, utc_now
 
 __all__ = ["ServiceContext", "create_app"]
 

@@ -11,11 +11,11 @@ from flask import current_app
 
 from adapters.base import InboundAdapter
 from connector.config import Config
+from connector.runtime.worker import TicketProcessor
 from connector.service.metrics import Metrics
 from connector.settings import Settings
 from connector.store import Store
 from connector.store.spool import Spool
-from connector.worker import TicketProcessor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from connector.runtime.worker import Worker
 from connector.store import Store
-from connector.worker import Worker
 from tests.conftest import POSTGRES_URL
 from tests.faults import TcpProxy
 from tests.integration.support import created_body, inbox_count, make_app, signed
@@ -110,7 +110,7 @@ def test_the_worker_backs_off_and_recovers_by_itself(proxied: tuple[TcpProxy, St
     deliveries acknowledged into the spool meanwhile are drained by the worker, not only by later requests."""
     import threading
 
-    from connector.worker import TicketProcessor
+    from connector.runtime.worker import TicketProcessor
     from tests import helpers
 
     proxy, store = proxied
@@ -205,9 +205,9 @@ def test_a_ticket_lock_left_by_a_vanished_session_is_freed_by_the_server(proxied
     least 10 s) and ``lock_timeout`` (two answer timeouts): waiters get an answer, the orphan is ended."""
     import threading
 
+    from connector.runtime.worker import TicketProcessor
     from connector.store.pgconn import session_bounds
     from connector.store.store import _lock_id
-    from connector.worker import TicketProcessor
     from tests import helpers
 
     _, store = proxied

@@ -26,11 +26,11 @@ from connector.cli.freshdesk import backfill_command
 from connector.config import Config
 from connector.events import Comment, Event, read_jsonl
 from connector.replay import replay
+from connector.runtime.worker import TicketProcessor
 from connector.settings import Secret, Settings
 from connector.store import Store
 from connector.store.schema import events as events_table
 from connector.store.schema import outbox
-from connector.worker import TicketProcessor
 from tests import helpers
 from tests.fakes.freshdesk import (
     FakeFreshdesk,

@@ -9,10 +9,10 @@ import json
 from datetime import timedelta
 
 from adapters.registry import build_inbound, build_writer
-from connector.actions import Executor
+from connector.runtime.outbox import Executor
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.service import create_app
 from connector.settings import Settings
-from connector.worker import TicketProcessor, Worker
 from tests.fakes.freshdesk import fake_freshdesk_fixture  # noqa: F401
 from tests.helpers import config, utc
 

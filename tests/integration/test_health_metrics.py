@@ -14,10 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from connector.errors import ConfigError
+from connector.runtime.worker import TicketProcessor
 from connector.service import ServiceContext, create_app
 from connector.settings import Secret, Settings
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests import helpers
 from tests.integration.support import created_body, make_app, new_webhook_secret, signed
 

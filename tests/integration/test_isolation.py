@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select, text
 
 from connector.errors import StoreUnavailable
+from connector.runtime.worker import MAX_INBOX_ATTEMPTS
 from connector.store.schema import inbox, outbox
 from connector.store.store import fit
-from connector.worker import MAX_INBOX_ATTEMPTS
 from tests.integration.support import created_body, inbox_count, make_app, signed
 from tests.integration.test_pipeline import FrozenClock, count, created, deliver, parts
 

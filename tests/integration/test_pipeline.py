@@ -14,12 +14,12 @@ import responses
 from sqlalchemy import func, select
 
 from adapters.webhook import WebhookAdapter, WebhookWriter
-from connector.actions import Backoff, Executor
 from connector.events import event_to_dict
 from connector.rules.engine import Rulebook
-from connector.scheduler import Sweeper
+from connector.runtime.outbox import Backoff, Executor
+from connector.runtime.scheduler import Sweeper
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.store.schema import clocks, dead_letters, decisions, events, inbox, outbox, tickets
-from connector.worker import TicketProcessor, Worker
 from tests.helpers import AGENT, CUSTOMER, config, event, utc
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

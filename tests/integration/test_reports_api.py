@@ -13,8 +13,8 @@ from flask import Flask
 from connector.config import Config
 from connector.reports.build import REPORTS, ReportOptions, build_report
 from connector.reports.render import render_csv
+from connector.runtime.worker import TicketProcessor
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests.integration.support import make_app
 from tests.report_support import CHARTS, NOW, example_config, example_events, read_page
 

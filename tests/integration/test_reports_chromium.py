@@ -24,10 +24,10 @@ import pytest
 
 from connector.reports.build import REPORTS, ReportOptions, build_report
 from connector.reports.render import render_html
+from connector.runtime.worker import TicketProcessor
 from connector.service.server import make_server
 from connector.service.session import COOKIE, login_link
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests.browser import Chromium
 from tests.integration.support import make_app, new_token
 from tests.report_support import CHARTS, NOW, PageReader, example_config, example_events, read_page, shown

@@ -26,9 +26,9 @@ from connector.cli import main
 from connector.config import Config, parse_config
 from connector.events import event_to_dict, parse_event
 from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report
+from connector.runtime.worker import TicketProcessor
 from connector.store import Store
 from connector.store.schema import clocks, events
-from connector.worker import TicketProcessor
 from tests.integration.support import make_app
 from tests.report_support import EXAMPLE_CONFIG, NOW, example_config, example_events, read_page
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from connector.cli import main
 from connector.config import Config
 from connector.reports.build import REPORTS
+from connector.runtime.worker import TicketProcessor
 from connector.service.reports import PARAMETERS
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests.integration.support import make_app
 from tests.report_support import EXAMPLE_CONFIG, EXAMPLE_EVENTS, NOW, example_config, example_events
 

@@ -19,9 +19,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from connector.config import Config
+from connector.runtime.worker import TicketProcessor
 from connector.service.session import COOKIE, LINK_TTL_SECONDS, SESSION_TTL_SECONDS, login_link
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests.integration.support import make_app
 from tests.report_support import NOW, example_config, example_events
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from connector.cli import main
 from connector.events import write_jsonl
 from connector.reports.build import ReportOptions, build_report
+from connector.runtime.worker import TicketProcessor
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests.helpers import utc
 from tests.unit.test_reports import FOUR, NOW, replied, report_config
 

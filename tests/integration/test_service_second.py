@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from connector.scheduler import Sweeper
+from connector.runtime.scheduler import Sweeper
+from connector.runtime.worker import TicketProcessor, next_whole_second, whole_second
 from connector.store import Store
 from connector.store.schema import clocks, outbox, tickets
-from connector.worker import TicketProcessor, next_whole_second, whole_second
 from tests.helpers import config, event
 
 ESCALATIONS = [{"name": "warn", "when": {"metric": "first_response", "at": "75%"},

@@ -17,8 +17,8 @@ from connector.config import load_config
 from connector.events import event_to_dict, format_instant, write_jsonl
 from connector.explain import explain
 from connector.replay import replay
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.store import Store
-from connector.worker import TicketProcessor, Worker
 from tests import helpers
 from tests.helpers import AGENT, CUSTOMER
 from tests.integration.support import make_app, new_token, signed

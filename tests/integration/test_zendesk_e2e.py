@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.registry import build_inbound, build_writer
 from adapters.zendesk import signing
-from connector.actions import Executor
+from connector.runtime.outbox import Executor
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.service import create_app
 from connector.settings import Settings
-from connector.worker import TicketProcessor, Worker
 from tests.fakes.zendesk import fake_zendesk_fixture  # noqa: F401
 from tests.helpers import config
 

@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.zendesk import ZendeskAdapter, signing
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.service import create_app
 from connector.settings import Settings
 from connector.store import Store
 from connector.store.schema import inbox
-from connector.worker import TicketProcessor, Worker
 from tests.helpers import config
 
 SECRET = "zendesk-signing-secret-for-tests"

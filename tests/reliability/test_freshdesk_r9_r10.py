@@ -33,16 +33,16 @@ import pytest
 from adapters.freshdesk.client import FreshdeskClient
 from adapters.freshdesk.writeback import FreshdeskWriter
 from adapters.registry import build_inbound, build_writer
-from connector.actions import Backoff, Executor
 from connector.backfill_freshdesk import FreshdeskReconciler
 from connector.config import Config, FreshdeskSourceConfig
 from connector.events import Comment, Event, Requester, Ticket
 from connector.rules.engine import Rulebook
-from connector.scheduler import Sweeper
+from connector.runtime.outbox import Backoff, Executor
+from connector.runtime.scheduler import Sweeper
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.service import create_app
 from connector.settings import Settings
 from connector.store import Store
-from connector.worker import TicketProcessor, Worker
 from tests.fakes.freshdesk import FakeFreshdesk, fake_freshdesk_fixture, iso  # noqa: F401
 from tests.helpers import config
 from tests.reliability.vendor_faults import (

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.webhook import sign
+from connector.runtime.worker import TicketProcessor
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests import helpers
 from tests.hostile import hostile_event, hostile_values
 from tests.integration.support import created_body, make_app, new_token, new_webhook_secret

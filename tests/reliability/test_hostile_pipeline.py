@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.webhook import WebhookAdapter
+from connector.runtime.worker import MAX_INBOX_ATTEMPTS, TicketProcessor, Worker
 from connector.store.schema import inbox, tickets
-from connector.worker import MAX_INBOX_ATTEMPTS, TicketProcessor, Worker
 from tests import helpers
 from tests.hostile import random_hostile_event
 from tests.integration.support import created_body, make_app, new_token, new_webhook_secret, signed

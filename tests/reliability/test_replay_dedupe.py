@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from adapters.webhook import WebhookAdapter
 from connector.events import event_to_dict
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.store.schema import decisions, events, inbox, outbox
-from connector.worker import TicketProcessor, Worker
 from tests.helpers import AGENT, CUSTOMER, config, event
 from tests.integration.support import make_app, new_webhook_secret, signed
 

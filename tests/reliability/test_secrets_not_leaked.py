@@ -25,10 +25,10 @@ from sqlalchemy.exc import OperationalError
 
 from adapters.webhook import WebhookAdapter
 from connector import logs
+from connector.runtime.worker import TicketProcessor
 from connector.service import create_app
 from connector.settings import Settings
 from connector.store import Store
-from connector.worker import TicketProcessor
 from tests import helpers
 from tests.integration.support import created_body, new_webhook_secret, signed
 

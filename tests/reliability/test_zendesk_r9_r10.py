@@ -35,17 +35,17 @@ from sqlalchemy import select
 from adapters.zendesk import ZendeskAdapter, signing
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.writeback import ZendeskWriter
-from connector.actions import Backoff, Executor
 from connector.backfill import Reconciler
 from connector.config import Config, SourceConfig
 from connector.events import Comment, Event, Requester, Ticket, format_instant
 from connector.rules.engine import Rulebook
-from connector.scheduler import Sweeper
+from connector.runtime.outbox import Backoff, Executor
+from connector.runtime.scheduler import Sweeper
+from connector.runtime.worker import TicketProcessor, Worker
 from connector.service import create_app
 from connector.settings import Settings
 from connector.store import Store
 from connector.store.schema import inbox
-from connector.worker import TicketProcessor, Worker
 from tests.fakes.zendesk_export import ZendeskHistory, zendesk_history_fixture  # noqa: F401
 from tests.helpers import config
 from tests.reliability.vendor_faults import (

@@ -9,9 +9,9 @@ from adapters import registry
 from adapters.base import InboundAdapter, Writer
 from connector.config import Config, load_config
 from connector.errors import ConfigError
+from connector.runtime.worker import TicketProcessor
 from connector.settings import Settings
 from connector.store import Store
-from connector.worker import TicketProcessor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.base import BaseScheduler
 
 from connector.errors import StoreUnavailable
+from connector.runtime.worker import LoopBackoff, TicketProcessor, utc_now
 from connector.store import Store
-from connector.worker import LoopBackoff, TicketProcessor, utc_now
 
 log = logging.getLogger("connector.scheduler")
 

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from adapters.base import WriteAction, Writer
 from connector.errors import Conflict, Permanent, Transient
+from connector.runtime.worker import LoopBackoff, utc_now
 from connector.store import OutboxRow, Store
-from connector.worker import LoopBackoff, utc_now
 
 log = logging.getLogger("connector.actions")
 
