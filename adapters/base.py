@@ -18,6 +18,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from connector.config import Config, SourceConfig
 from connector.events import Event
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -96,3 +97,35 @@ class Writer(Protocol):
 
     def write(self, action: WriteAction) -> WriteResult:
         """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceEntry:
+    """What the registry knows of one help desk: how to build its parts from the settings (secrets) and the
+    config (where, what). A new help desk is one package under `adapters/` exporting one of these, and one
+    line in `adapters.registry.SOURCES`.
+
+    - `inbound(settings, config)`: its webhook adapter, or None while its secret is not set (the endpoint
+      is off);
+    - `writer(settings, config, marker_tag)`: its write-back, not `configured` without credentials
+      (actions are then recorded as dry-run);
+    - `reconciler(settings, config, store, processor, account=, cursor_path=)`: its polling reconciler
+      (`connector.runtime.history.PollingReconciler`), or None without API credentials; absent for a
+      source that cannot be polled.
+    """
+
+    name: str
+    inbound: Any
+    writer: Any
+    reconciler: Any = None
+
+
+def source_section(config: Config | None, source: str) -> SourceConfig:
+    """Return a source's config section, or the defaults when the config has none."""
+    section = config.sources.get(source) if config is not None else None
+    return section if section is not None else SourceConfig()
+
+
+def secret_list(value: str | None) -> list[str]:
+    """A comma-separated secret variable as its secrets (`new,old` while rotating)."""
+    return [s.strip() for s in (value or "").split(",") if s.strip()]

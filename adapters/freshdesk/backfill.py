@@ -26,7 +26,7 @@ Event ids are the webhook path's (`adapters/freshdesk/inbound.py`) where the web
 gives), so an event already delivered by a webhook is stored once. Status events have ids of their own,
 `fd:<ticket>:stats:<name>:<instant>` (`is_history_event`): the webhook's
 `fd:<ticket>:<updated_at>:ticket.updated` for the same change is recognised by type and instant by
-`connector.backfill_freshdesk`. Conversations are the webhook path's too (`inbound.conversation_comment`):
+`adapters.freshdesk.reconcile`. Conversations are the webhook path's too (`inbound.conversation_comment`):
 a reply whose `user_id` is the requester's is the requester's, whatever `incoming` says.
 
 Each page is yielded with the page number to read next (for the caller to save and resume). Freshdesk

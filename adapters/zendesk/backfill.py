@@ -15,7 +15,7 @@ never changed) and each audit's changes are applied forward. Event ids are `audi
 `audit:<audit id>:comment:<comment id>` (`export:<ticket id>:created` for a ticket whose history has no
 Create audit), so a re-run of a backfill or a reconciliation poll gives the same ids and the store keeps
 one copy. They are a different namespace from webhook event ids on purpose: they describe the same change
-through another channel, which `connector.backfill` recognises by type and instant.
+through another channel, which `connector.runtime.history` recognises by type and instant.
 
 Deleted tickets are kept: the export lists them with status `deleted`, and their audits show the deletion
 (and a restore) as status changes, which map to the canonical `deleted` (the rules core cancels the clocks of

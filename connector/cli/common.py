@@ -133,8 +133,8 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
     """What every `connector backfill <source>` does around the source's own `run`: check the arguments and
     credentials, resume from the saved `position` (found under `resume_key`), open the output, show progress,
     and print a summary."""
-    from connector.backfill import Applied, load_state
     from connector.config import load_config
+    from connector.runtime.history import Applied, load_state
 
     if (out_path is None) == (not to_store):
         raise click.UsageError("give exactly one of --out FILE or --store")

@@ -36,7 +36,7 @@ DEFAULT_STATE = Path(".connector") / "freshdesk-backfill.json"
 def backfill_command(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
               config_path: str | None) -> None:
     """List Freshdesk tickets with their stats and conversations as canonical events (resumable)."""
-    from connector.backfill_freshdesk import backfill_freshdesk, missing_credentials
+    from adapters.freshdesk.reconcile import backfill_freshdesk, missing_credentials
 
     run_backfill(source="freshdesk", label="Freshdesk", position="position", resume_key="window",
                  run=backfill_freshdesk, missing_credentials=missing_credentials, since_text=since_text,

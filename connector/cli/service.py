@@ -193,27 +193,16 @@ def sign_in(base: str | None) -> None:
 
 def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
     """Add the help desks' reconciliation polls (those with API credentials); return their names."""
-    from adapters.registry import freshdesk_client, zendesk_client
-    from connector.backfill import Reconciler, schedule_reconciliation
-    from connector.backfill_freshdesk import FreshdeskReconciler, schedule_freshdesk_reconciliation
-
-    def options(source: str) -> dict[str, Any]:
-        section = rt.config.sources.get(source)
-        return {"account": rt.adapters[source].account,
-                "cursor_path": DEV_SECRET_FILE.parent / f"{source}-reconcile.json",
-                "field_names": section.field_names if section else None,
-                "status_map": section.status_map if section else None}
+    from adapters.registry import SOURCES, build_reconciler
 
     polled = []
-    zendesk = zendesk_client(rt.settings, rt.config)
-    if zendesk is not None and "zendesk" in rt.adapters:
-        schedule_reconciliation(scheduler, Reconciler(rt.store, rt.processor, zendesk, **options("zendesk")))
-        polled.append("zendesk")
-    freshdesk = freshdesk_client(rt.settings, rt.config)
-    if freshdesk is not None and "freshdesk" in rt.adapters:
-        schedule_freshdesk_reconciliation(
-            scheduler, FreshdeskReconciler(rt.store, rt.processor, freshdesk, **options("freshdesk")))
-        polled.append("freshdesk")
+    for source in (s for s, entry in SOURCES.items() if entry.reconciler and s in rt.adapters):  # registry order
+        poll = build_reconciler(source, rt.settings, rt.config, rt.store, rt.processor,
+                                account=rt.adapters[source].account,
+                                cursor_path=DEV_SECRET_FILE.parent / f"{source}-reconcile.json")
+        if poll is not None:
+            poll.schedule(scheduler)
+            polled.append(source)
     return polled
 
 

@@ -44,7 +44,7 @@ DEFAULT_STATE = Path(".connector") / "zendesk-backfill.json"
 def backfill_command(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
             config_path: str | None, page_size: int) -> None:
     """Export Zendesk tickets and their audits as canonical events (resumable)."""
-    from connector.backfill import backfill_zendesk, missing_credentials
+    from adapters.zendesk.reconcile import backfill_zendesk, missing_credentials
 
     run_backfill(source="zendesk", label="Zendesk", position="cursor", resume_key="cursor", run=backfill_zendesk,
                  missing_credentials=missing_credentials, since_text=since_text, out_path=out_path,

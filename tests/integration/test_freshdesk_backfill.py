@@ -14,11 +14,9 @@ from sqlalchemy import func, select
 
 from adapters.freshdesk.client import FreshdeskClient
 from adapters.freshdesk.inbound import FreshdeskAdapter
-from connector.backfill import load_state
-from connector.backfill_freshdesk import (
+from adapters.freshdesk.reconcile import (
     FreshdeskReconciler,
     backfill_freshdesk,
-    schedule_freshdesk_reconciliation,
     unseen_events,
 )
 from connector.cli import backfill
@@ -26,6 +24,7 @@ from connector.cli.freshdesk import backfill_command
 from connector.config import Config
 from connector.events import Comment, Event, read_jsonl
 from connector.replay import replay
+from connector.runtime.history import load_state
 from connector.runtime.worker import TicketProcessor
 from connector.settings import Secret, Settings
 from connector.store import Store
@@ -255,7 +254,7 @@ def test_schedule_reconciliation_adds_one_coalesced_job(store: Store) -> None:
     scheduler = BackgroundScheduler(timezone=UTC)
     client = FreshdeskClient(None, "k", base_url="http://127.0.0.1:9")
     reconciler = FreshdeskReconciler(store, processor(store), client, account="acme", sleep=lambda _: None)
-    schedule_freshdesk_reconciliation(scheduler, reconciler, interval_seconds=120)
+    reconciler.schedule(scheduler, interval_seconds=120)
     (job,) = scheduler.get_jobs()
     assert (job.id, job.max_instances, job.coalesce, job.trigger.interval.total_seconds()) == (
         "freshdesk-reconcile", 1, True, 120)

@@ -13,18 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from adapters.zendesk.client import ZendeskClient
-from connector.backfill import (
-    Applied,
-    Reconciler,
-    backfill_zendesk,
-    load_state,
-    schedule_reconciliation,
-    unseen_events,
-)
+from adapters.zendesk.reconcile import Reconciler, backfill_zendesk, unseen_events
 from connector.cli import backfill
 from connector.config import Config
 from connector.events import Comment, Event, read_jsonl
 from connector.replay import replay
+from connector.runtime.history import Applied, load_state
 from connector.runtime.worker import TicketProcessor
 from connector.settings import Secret, Settings
 from connector.store import Store
@@ -193,7 +187,7 @@ def test_schedule_reconciliation_adds_one_coalesced_job(store: Store) -> None:
     scheduler = BackgroundScheduler(timezone=UTC)
     client = ZendeskClient(None, "a@example.com", "t", base_url="http://127.0.0.1:9")
     proc = processor(store)
-    schedule_reconciliation(scheduler, Reconciler(store, proc, client, account="acme"), interval_seconds=120)
+    Reconciler(store, proc, client, account="acme").schedule(scheduler, interval_seconds=120)
     (job,) = scheduler.get_jobs()
     assert (job.id, job.max_instances, job.coalesce, job.trigger.interval.total_seconds()) == (
         "zendesk-reconcile", 1, True, 120)

@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 
 from adapters.freshdesk.client import FreshdeskClient
+from adapters.freshdesk.reconcile import FreshdeskReconciler
 from adapters.freshdesk.writeback import FreshdeskWriter
 from adapters.registry import build_inbound, build_writer
-from connector.backfill_freshdesk import FreshdeskReconciler
 from connector.config import Config, FreshdeskSourceConfig
 from connector.events import Comment, Event, Requester, Ticket
 from connector.rules.engine import Rulebook

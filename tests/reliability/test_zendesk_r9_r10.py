@@ -4,7 +4,7 @@ R9, recovery of dropped deliveries: tickets change on the desk side over 40 minu
 raised, requesters' follow-ups, agents' replies, tags, solutions, deletions and restores). Zendesk sends an
 event webhook (`zen:event-type:ticket.*`, signed) for each change, drops 10 % of them, and some changes send
 none at all. The webhooks go through the real app, worker and executor as they happen; then ONE
-reconciliation sweep (`connector.backfill.Reconciler`, reading the incremental export and the audits, where
+reconciliation sweep (`adapters.zendesk.reconcile.Reconciler`, reading the incremental export and the audits, where
 the connector's own writes show up too), and the scheduler's check when escalations come due. The oracle is
 the pure rules core (`Rulebook`) over the full history as it really happened: every ticket's due dates and
 tags on the desk must be what it decides, every note written once, and the sweep must change nothing on a
@@ -34,8 +34,8 @@ from sqlalchemy import select
 
 from adapters.zendesk import ZendeskAdapter, signing
 from adapters.zendesk.client import ZendeskClient
+from adapters.zendesk.reconcile import Reconciler
 from adapters.zendesk.writeback import ZendeskWriter
-from connector.backfill import Reconciler
 from connector.config import Config, SourceConfig
 from connector.events import Comment, Event, Requester, Ticket, format_instant
 from connector.rules.engine import Rulebook

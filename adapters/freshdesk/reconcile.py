@@ -1,6 +1,6 @@
 """Freshdesk backfill and reconciliation: its history as canonical events, into a JSONL stream or the store.
 
-The Freshdesk twin of `connector.backfill` (same state file helpers, same `Applied` totals, same rules):
+Through the machinery every help desk shares (`connector.runtime.history`: state file, totals, rules):
 `backfill_freshdesk` walks the tickets updated since `since` (or from the window and page saved in
 `state_path` by an earlier, interrupted run) and writes every page's events to a JSONL stream and/or applies
 them to the store. The position (`window` = the `updated_since` in use, `page` = the next page) is saved
@@ -18,16 +18,15 @@ Applying to the store never duplicates an effect:
 `FreshdeskReconciler.run_once` lists the tickets updated since its last poll (a window kept in memory or in
 a small JSON file, overlapping the previous poll by `overlap` for clock skew) and feeds what the webhooks
 missed (Freshdesk drops webhooks after 24 h of deferral) through the live processor;
-`schedule_freshdesk_reconciliation` adds it to the scheduler. A ticket it cannot read (an id or an instant no
+`FreshdeskReconciler.schedule` adds it to the scheduler. A ticket it cannot read (an id or an instant no
 ticket can have, a status nobody mapped) is skipped, logged with the reason naming the key, and counted
 (`skipped`); the others are applied.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,16 +35,14 @@ from adapters.freshdesk.backfill import FreshdeskHistoryApi, is_history_event, i
 from adapters.freshdesk.const import SOURCE
 from adapters.freshdesk.mapping import iso_instant  # in 1970-2099 or None: a bad listed instant saves no window
 from adapters.registry import freshdesk_client, source_section
-from connector.backfill import Applied, PollingReconciler, ReconcileResult, _consume, load_state, save_state
-from connector.backfill import apply_events as apply_history
 from connector.config import Config
 from connector.errors import ConfigError, ConnectorError
 from connector.events import Event, format_instant, parse_instant, write_jsonl
+from connector.runtime import history
+from connector.runtime.history import Applied, PollingReconciler, ReconcileResult, load_state, save_state
 from connector.runtime.worker import TicketProcessor
 from connector.settings import Settings
 from connector.store import Store
-
-log = logging.getLogger("connector.backfill_freshdesk")
 
 CREDENTIALS = ("FRESHDESK_DOMAIN", "FRESHDESK_API_KEY")
 STATE_VERSION = 1
@@ -63,27 +60,12 @@ def unseen_events(new: Sequence[Event], stored: Iterable[Event]) -> list[Event]:
     `fd:<t>:<updated_at>:comment.added` stands for its conversation); a stored event whose id the batch
     carries, and a stored status event (`fd:<t>:stats:…`), stand only for themselves.
     """
-    known = list(stored)
-    ids = {e.event_id for e in known}
-    batch = {e.event_id for e in new}
-    candidates = [e for e in known if not is_history_event(e.event_id) and e.event_id not in batch]
-    fresh: list[Event] = []
-    for event in new:  # a status event stored earlier already stands for the webhook event it matched
-        if event.event_id in ids and is_history_event(event.event_id):
-            _consume(candidates, event)
-    for event in new:
-        if event.event_id in ids:
-            continue
-        before = len(candidates)
-        _consume(candidates, event)
-        if len(candidates) == before:
-            fresh.append(event)
-    return fresh
+    return history.unseen_events(new, stored, is_history=is_history_event, batch_ids_stand_alone=True)
 
 
 def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied:
     """Apply events ticket by ticket (in their order), skipping what the store already holds."""
-    return apply_history(processor, events, unseen=unseen_events)
+    return history.apply_events(processor, events, unseen=unseen_events)
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -91,11 +73,7 @@ def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied
 
 def missing_credentials(settings: Settings, config: Config | None) -> list[str]:
     """The Freshdesk variables a backfill still needs (the domain may come from sources.freshdesk)."""
-    section = source_section(config, SOURCE)
-    missing = [name for name in CREDENTIALS if not settings.env_value(name)]
-    if "FRESHDESK_DOMAIN" in missing and (section.account or section.base_url):
-        missing.remove("FRESHDESK_DOMAIN")
-    return missing
+    return history.missing_credentials(settings, source_section(config, SOURCE), CREDENTIALS, "FRESHDESK_DOMAIN")
 
 
 def account_of(settings: Settings, config: Config | None) -> str:
@@ -108,12 +86,8 @@ def account_of(settings: Settings, config: Config | None) -> str:
 
 
 def _client(settings: Settings, config: Config | None) -> FreshdeskHistoryApi:
-    missing = missing_credentials(settings, config)
-    if missing:
-        raise ConfigError(f"the Freshdesk backfill needs {', '.join(missing)} set in the environment")
-    client = freshdesk_client(settings, config)
-    if client is None:
-        raise ConfigError("the Freshdesk source is disabled (sources.freshdesk.enabled: false)")
+    client: FreshdeskHistoryApi = history.history_client(freshdesk_client(settings, config), label="Freshdesk",
+                                                         missing=missing_credentials(settings, config))
     return client
 
 
@@ -220,29 +194,13 @@ class FreshdeskReconciler(PollingReconciler):
     source = SOURCE
     retry_hint = "the next poll reads the same window again"
 
-    def __init__(self, store: Store, processor: TicketProcessor, client: FreshdeskHistoryApi, *, account: str,
-                 field_names: Mapping[str, str] | None = None, status_map: Mapping[str, str] | None = None,
-                 cursor_path: Path | None = None, start: datetime | None = None,
+    def __init__(self, store: Store, processor: TicketProcessor, client: FreshdeskHistoryApi, *,
                  lookback: timedelta = DEFAULT_LOOKBACK, overlap: timedelta = DEFAULT_OVERLAP,
-                 own_user_ids: Sequence[str] = (), sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        if processor.store is not store:
-            raise ValueError("the processor must work on the reconciler's store")
-        self.store = store
-        self.processor = processor
-        self.client = client
-        self.account = account
-        self.field_names = dict(field_names or {})
-        self.status_map = dict(status_map or {})
-        self.cursor_path = cursor_path
-        self.start = start
-        self.lookback = lookback
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), **options: Any) -> None:
+        super().__init__(store, processor, client, lookback=lookback, **options)
         self.overlap = overlap
-        self.own_user_ids = tuple(own_user_ids)
-        self.sleep = sleep
         self.clock = clock
-        saved = load_state(cursor_path) if cursor_path is not None else None
-        window = saved.get("window") if saved is not None else None
+        window = self.saved.get("window") if self.saved is not None else None
         self.window: datetime | None = _instant(window, "the saved window") if window is not None else None
         self.skipped = 0  # tickets skipped because they could not be read, since this reconciler started
 
@@ -268,9 +226,3 @@ class FreshdeskReconciler(PollingReconciler):
                                           "window": format_instant(self.window),
                                           "saved_at": format_instant(datetime.now(UTC))})
         return self._result(totals, tickets)
-
-
-def schedule_freshdesk_reconciliation(scheduler: Any, reconciler: FreshdeskReconciler,
-                                      interval_seconds: float = 300) -> None:
-    """Add the Freshdesk reconciliation poll to an APScheduler scheduler: one at a time, missed runs coalesced."""
-    reconciler.schedule(scheduler, interval_seconds)
