@@ -36,7 +36,7 @@ from pydantic import (
 
 from connector.errors import ConfigError
 from connector.rules.calendar import BusinessCalendar, CalendarSpecError, zone_named
-from connector.rules.escalation import NOTE_FIELDS, template_fields
+from connector.templates import NOTE_FIELDS, template_fields
 
 METRICS = ("first_response", "next_response", "periodic_update", "resolution")
 ALWAYS = "24x7"

@@ -13,7 +13,6 @@ never fires it. `set_due_date` is decided for each active clock's current due in
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,16 +27,9 @@ if TYPE_CHECKING:
     from connector.config import Escalation
 
 _JUST_AFTER = timedelta(seconds=1)  # a clock breaches once it runs *past* its due instant
-NOTE_FIELDS = ("ticket_id", "source", "account", "metric", "cycle", "severity", "policy", "escalation",
-               "due_at", "breached_at", "target", "elapsed", "remaining", "late", "time_left", "status")
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _new_tuple = tuple.__new__
-
-
-def template_fields(template: str) -> list[str]:
-    """Return the placeholder names of a note template (raises ValueError on a malformed one)."""
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
 
 
 class Decision(NamedTuple):

@@ -104,7 +104,7 @@ def test_policy_filter():
 
 
 def test_every_documented_placeholder_renders():
-    from connector.rules.escalation import NOTE_FIELDS
+    from connector.templates import NOTE_FIELDS
 
     template = " ".join(f"{name}={{{name}}}" for name in NOTE_FIELDS)
     cfg = config(escalations=[{"name": "all", "when": {"breached": True, "metric": "first_response"},
