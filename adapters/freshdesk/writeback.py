@@ -46,6 +46,7 @@ from typing import Any
 from adapters.base import WriteAction, WriteResult
 from adapters.freshdesk.client import FreshdeskClient, utc_z
 from adapters.freshdesk.const import SOURCE
+from adapters.writer import ApiWriter, tag_list
 from connector.config import FreshdeskSourceConfig, SourceConfig
 from connector.errors import Conflict, EventError, Permanent, WriteError
 from connector.events import parse_instant
@@ -58,41 +59,23 @@ RESOLVED, CLOSED = 4, 5
 TAG_TRIES = 2  # the first try and one more after a concurrent writer lost our change
 
 
-class FreshdeskWriter:
+class FreshdeskWriter(ApiWriter):
     """The Freshdesk adapter's `Writer`: one outbox action → a read and one or two REST calls."""
 
     source = SOURCE
+    label = "Freshdesk"
 
     def __init__(self, client: FreshdeskClient | None, source_config: SourceConfig, *,
                  marker_tag: str = "sla_connector", sleep: Callable[[float], None] = time.sleep) -> None:
-        self._client = client
-        self._config = source_config
+        super().__init__(client, source_config, marker_tag=marker_tag)
         settings = source_config if isinstance(source_config, FreshdeskSourceConfig) else FreshdeskSourceConfig()
         self._custom_fields = dict(settings.due_custom_fields)
         self._readback_delay = float(settings.due_readback_delay)
         # who owns due_by/fr_due_by: "connector", "freshdesk", or None while `auto` has not found out yet
         self._due_owner: str | None = None if settings.due_by_owner == "auto" else settings.due_by_owner
         self._sleep = sleep
-        self._marker = marker_tag or None
-        self._groups: dict[str, int] | None = None
 
-    def __repr__(self) -> str:
-        return f"FreshdeskWriter(configured={self.configured})"
-
-    @property
-    def configured(self) -> bool:
-        """True when a client (credentials) is present."""
-        return self._client is not None
-
-    def held_for(self) -> float:
-        """Seconds before Freshdesk may be called again (its rate limit); the executor claims nothing meanwhile."""
-        return self._client.held_for() if self._client is not None else 0.0
-
-    def write(self, action: WriteAction) -> WriteResult:
-        """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
-        client = self._client
-        if client is None:
-            return WriteResult(outcome="skipped", detail="Freshdesk credentials not configured")
+    def _write(self, client: FreshdeskClient, action: WriteAction) -> WriteResult:
         params = action.params
         kind = action.action
         if kind == "notify":
@@ -104,12 +87,10 @@ class FreshdeskWriter:
             client.add_private_note(action.ticket_id, html.escape(body).replace("\n", "<br>"))
             return WriteResult(outcome="sent", detail="private note added")
         if kind == "add_tags":
-            tags = _tags(params)
-            if self._marker and self._marker not in tags:
-                tags.append(self._marker)
+            tags = self._with_marker(tag_list(params))
             return self._tags(client, action.ticket_id, tags, add=True)
         if kind == "remove_tags":
-            return self._tags(client, action.ticket_id, _tags(params), add=False)
+            return self._tags(client, action.ticket_id, tag_list(params), add=False)
         if kind == "set_priority":
             priority = _priority(params.get("priority"))
             return self._set(client, action.ticket_id, "priority", priority)
@@ -160,17 +141,8 @@ class FreshdeskWriter:
                 return WriteResult(outcome="sent", detail=f"{verb} {len(tags)} tag(s){suffix}")
         raise Conflict(f"tags of ticket {ticket_id} kept changing concurrently; our change was lost twice")
 
-    def _group_id(self, client: FreshdeskClient, group: Any) -> int:
-        if not isinstance(group, str | int) or isinstance(group, bool) or not str(group).strip():
-            raise Permanent("set_group needs a group name")
-        name = str(group).strip()
-        for refresh in (False, True):  # a group created since the cache was filled: look once more
-            if self._groups is None or refresh:
-                self._groups = {str(g["name"]): int(g["id"]) for g in client.list_groups()
-                                if isinstance(g.get("id"), int) and g.get("name")}
-            if name in self._groups:
-                return self._groups[name]
-        raise Permanent(f"no Freshdesk group named {name!r}")
+    def _list_groups(self, client: FreshdeskClient) -> list[dict[str, Any]]:
+        return list(client.list_groups())
 
     @property
     def due_owner(self) -> str | None:
@@ -253,18 +225,6 @@ class FreshdeskWriter:
             return WriteResult(outcome="skipped", detail=f"{name} already {value}")
         client.update_ticket(action.ticket_id, {"custom_fields": {name: value}})
         return WriteResult(outcome="sent", detail=f"{metric} due {value} in {name}")
-
-
-def _tags(params: Mapping[str, Any]) -> list[str]:
-    raw = params.get("tags")
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list | tuple | set | frozenset):
-        raise Permanent("tags must be a list of strings")
-    tags = [t.strip() for t in raw if isinstance(t, str) and t.strip()]
-    if not tags or len(tags) != len(raw):
-        raise Permanent("tags must be a non-empty list of non-empty strings")
-    return list(dict.fromkeys(tags))
 
 
 def _current_tags(ticket: Mapping[str, Any]) -> list[str]:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.base import WriteAction, WriteResult
+from adapters.writer import ApiWriter, tag_list
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE
 from connector.config import SourceConfig
@@ -39,36 +40,22 @@ PRIORITIES = ("urgent", "high", "normal", "low")
 SAFE_UPDATE_TRIES = 2  # the first try and one re-fetch after a 409
 
 
-class ZendeskWriter:
+class ZendeskWriter(ApiWriter):
     """The Zendesk adapter's `Writer`: one outbox action → one or two REST calls."""
 
     source = SOURCE
+    label = "Zendesk"
 
     def __init__(self, client: ZendeskClient | None, source_config: SourceConfig, *,
                  marker_tag: str = "sla_connector") -> None:
-        self._client = client
-        self._config = source_config
-        self._marker = marker_tag or None
-        self._groups: dict[str, int] | None = None
+        super().__init__(client, source_config, marker_tag=marker_tag)
         self._stale: set[str] = set()  # tickets whose last write got a 409: read them before writing again
-
-    def __repr__(self) -> str:
-        return f"ZendeskWriter(configured={self.configured})"
-
-    @property
-    def configured(self) -> bool:
-        """True when a client (credentials) is present."""
-        return self._client is not None
-
-    def held_for(self) -> float:
-        """Seconds before Zendesk may be called again (its rate limit); the executor claims nothing meanwhile."""
-        return self._client.held_for() if self._client is not None else 0.0
 
     def write(self, action: WriteAction) -> WriteResult:
         """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
         client = self._client
         if client is None:
-            return WriteResult(outcome="skipped", detail="Zendesk credentials not configured")
+            return super().write(action)
         ticket_id = action.ticket_id
         if ticket_id in self._stale and action.action not in ("set_due_date", "notify"):
             self._refetch(client, ticket_id)  # set_due_date reads the ticket first anyway
@@ -84,13 +71,11 @@ class ZendeskWriter:
         params = action.params
         kind = action.action
         if kind == "add_tags":
-            tags = _tags(params)
-            if self._marker and self._marker not in tags:
-                tags.append(self._marker)
+            tags = self._with_marker(tag_list(params))
             self._refetching(client, action.ticket_id, lambda: client.add_tags(action.ticket_id, tags))
             return WriteResult(outcome="sent", detail=f"added {len(tags)} tag(s)")
         if kind == "remove_tags":
-            tags = _tags(params)
+            tags = tag_list(params)
             self._refetching(client, action.ticket_id, lambda: client.remove_tags(action.ticket_id, tags))
             return WriteResult(outcome="sent", detail=f"removed {len(tags)} tag(s)")
         if kind == "set_priority":
@@ -144,17 +129,8 @@ class ZendeskWriter:
             raise Permanent(f"ticket {ticket_id} is closed; Zendesk rejects updates to closed tickets")
         return ticket
 
-    def _group_id(self, client: ZendeskClient, group: Any) -> int:
-        if not isinstance(group, str | int) or isinstance(group, bool) or not str(group).strip():
-            raise Permanent("set_group needs a group name")
-        name = str(group).strip()
-        for refresh in (False, True):  # a group created since the cache was filled: look once more
-            if self._groups is None or refresh:
-                self._groups = {str(g["name"]): int(g["id"]) for g in client.list_groups()
-                                if not g.get("deleted") and isinstance(g.get("id"), int) and g.get("name")}
-            if name in self._groups:
-                return self._groups[name]
-        raise Permanent(f"no Zendesk group named {name!r}")
+    def _list_groups(self, client: ZendeskClient) -> list[dict[str, Any]]:
+        return [g for g in client.list_groups() if not g.get("deleted")]
 
     def _set_due_date(self, client: ZendeskClient, action: WriteAction) -> WriteResult:
         metric = action.params.get("metric")
@@ -184,18 +160,6 @@ class ZendeskWriter:
                 continue
             return WriteResult(outcome="sent", detail=f"{metric} due {value} in field {field_id}")
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _tags(params: Mapping[str, Any]) -> list[str]:
-    raw = params.get("tags")
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list | tuple | set | frozenset):
-        raise Permanent("tags must be a list of strings")
-    tags = [t.strip() for t in raw if isinstance(t, str) and t.strip()]
-    if not tags or len(tags) != len(raw):
-        raise Permanent("tags must be a non-empty list of non-empty strings")
-    return list(dict.fromkeys(tags))
 
 
 def _instant(value: Any) -> datetime:

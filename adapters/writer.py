@@ -1,0 +1,83 @@
+"""What the help desks' REST writers share: the constructor, `configured`, `held_for`, the dispatch guard
+for missing credentials, the marker tag, the tag list check and the group name → id cache.
+
+A help desk's writer subclasses `ApiWriter`, names itself (`source`, `label`) and implements `_write(client,
+action)` — the calls its API needs for one outbox action — and `_list_groups(client)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from adapters.base import WriteAction, WriteResult
+from connector.config import SourceConfig
+from connector.errors import Permanent
+
+
+class ApiWriter:
+    """A `Writer` over a help desk's API client; without a client (no credentials) every action is skipped."""
+
+    source = ""
+    label = ""  # the help desk's name in messages
+
+    def __init__(self, client: Any, source_config: SourceConfig, *, marker_tag: str = "sla_connector") -> None:
+        self._client = client
+        self._config = source_config
+        self._marker = marker_tag or None
+        self._groups: dict[str, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(configured={self.configured})"
+
+    @property
+    def configured(self) -> bool:
+        """True when a client (credentials) is present."""
+        return self._client is not None
+
+    def held_for(self) -> float:
+        """Seconds before the help desk may be called again (its rate limit); the executor claims nothing meanwhile."""
+        return float(self._client.held_for()) if self._client is not None else 0.0
+
+    def write(self, action: WriteAction) -> WriteResult:
+        """Carry out one action; raise `Transient`, `Conflict` or `Permanent` on failure."""
+        if self._client is None:
+            return WriteResult(outcome="skipped", detail=f"{self.label} credentials not configured")
+        return self._write(self._client, action)
+
+    def _write(self, client: Any, action: WriteAction) -> WriteResult:
+        raise NotImplementedError
+
+    def _with_marker(self, tags: list[str]) -> list[str]:
+        """The tags to add, with the marker that makes the connector's own updates recognisable."""
+        return [*tags, self._marker] if self._marker and self._marker not in tags else tags
+
+    def _list_groups(self, client: Any) -> Iterable[Mapping[str, Any]]:
+        """The help desk's groups, each with an integer `id` and a `name` (deleted ones left out)."""
+        raise NotImplementedError
+
+    def _group_id(self, client: Any, group: Any) -> int:
+        """The id of the group named `group`; the list is cached and read again once for an unknown name."""
+        if not isinstance(group, str | int) or isinstance(group, bool) or not str(group).strip():
+            raise Permanent("set_group needs a group name")
+        name = str(group).strip()
+        for refresh in (False, True):  # a group created since the cache was filled: look once more
+            if self._groups is None or refresh:
+                self._groups = {str(g["name"]): int(g["id"]) for g in self._list_groups(client)
+                                if isinstance(g.get("id"), int) and g.get("name")}
+            if name in self._groups:
+                return self._groups[name]
+        raise Permanent(f"no {self.label} group named {name!r}")
+
+
+def tag_list(params: Mapping[str, Any]) -> list[str]:
+    """The `tags` parameter of an action as a list of distinct, non-empty tags (`Permanent` otherwise)."""
+    raw = params.get("tags")
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list | tuple | set | frozenset):
+        raise Permanent("tags must be a list of strings")
+    tags = [t.strip() for t in raw if isinstance(t, str) and t.strip()]
+    if not tags or len(tags) != len(raw):
+        raise Permanent("tags must be a non-empty list of non-empty strings")
+    return list(dict.fromkeys(tags))
