@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from connector.config import Config, SourceConfig
+from connector.errors import ConfigError
 from connector.events import Event
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -129,3 +130,39 @@ def source_section(config: Config | None, source: str) -> SourceConfig:
 def secret_list(value: str | None) -> list[str]:
     """A comma-separated secret variable as its secrets (`new,old` while rotating)."""
     return [s.strip() for s in (value or "").split(",") if s.strip()]
+
+
+def api_source(*, name: str, label: str, client: Any, adapter: Any, writer: Any, secret_variable: str,
+               account_variable: str, account_of: Any = None, reconciler: Any = None) -> SourceEntry:
+    """The registry entry of a help desk reached through a REST API (Zendesk, Freshdesk): its webhook is on
+    once `secret_variable` holds a secret and needs the account (`account_variable` or the config section's
+    `account`); its writer and its poll use `client(settings, config)`, None without credentials.
+    `reconciler()` returns the poll's class (imported late: it needs the runtime, which needs the registry).
+    """
+
+    def inbound(settings: Any, config: Any) -> Any:
+        secrets = secret_list(settings.env_value(secret_variable))
+        if not secrets:
+            return None
+        section = source_section(config, name)
+        account = settings.env_value(account_variable) or section.account
+        if not account:
+            raise ConfigError(f"{account_variable} (or sources.{name}.account) names the {label} account; "
+                              f"it is needed once {secret_variable} is set")
+        return adapter(secrets, account=account_of(account) if account_of else account,
+                       api=client(settings, config), field_names=section.field_names, status_map=section.status_map)
+
+    def build_writer(settings: Any, config: Any, marker_tag: str) -> Any:
+        return writer(client(settings, config), source_section(config, name), marker_tag=marker_tag)
+
+    def build_reconciler(settings: Any, config: Any, store: Any, processor: Any, *, account: str,
+                         cursor_path: Any) -> Any:
+        api = client(settings, config)
+        if api is None or reconciler is None:
+            return None
+        section = source_section(config, name)
+        return reconciler()(store, processor, api, account=account, cursor_path=cursor_path,
+                            field_names=section.field_names, status_map=section.status_map)
+
+    return SourceEntry(name=name, inbound=inbound, writer=build_writer,
+                       reconciler=build_reconciler if reconciler is not None else None)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-from adapters.base import SourceEntry, secret_list, source_section
+from adapters.base import api_source, source_section
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE
 from adapters.zendesk.inbound import ZendeskAdapter
@@ -28,33 +25,12 @@ def client(settings: Settings, config: Config | None) -> ZendeskClient | None:
         raise ConfigError(f"sources.{SOURCE} / ZENDESK_*: {err}") from None
 
 
-def inbound(settings: Settings, config: Config | None) -> ZendeskAdapter | None:
-    secrets = secret_list(settings.env_value("ZENDESK_WEBHOOK_SECRET"))
-    if not secrets:
-        return None
-    section = source_section(config, SOURCE)
-    account = settings.env_value("ZENDESK_SUBDOMAIN") or section.account
-    if not account:
-        raise ConfigError("ZENDESK_SUBDOMAIN (or sources.zendesk.account) names the Zendesk account; "
-                          "it is needed once ZENDESK_WEBHOOK_SECRET is set")
-    return ZendeskAdapter(secrets, account=account, api=client(settings, config),
-                          field_names=section.field_names, status_map=section.status_map)
+def _reconciler() -> type:
+    from adapters.zendesk.reconcile import Reconciler  # it needs the runtime, which needs the registry
+
+    return Reconciler
 
 
-def writer(settings: Settings, config: Config | None, marker_tag: str) -> ZendeskWriter:
-    return ZendeskWriter(client(settings, config), source_section(config, SOURCE), marker_tag=marker_tag)
-
-
-def reconciler(settings: Settings, config: Config | None, store: Any, processor: Any, *, account: str,
-               cursor_path: Path | None) -> Any:
-    api = client(settings, config)
-    if api is None:
-        return None
-    from adapters.zendesk.reconcile import Reconciler  # it needs the runtime, which needs this registry
-
-    section = source_section(config, SOURCE)
-    return Reconciler(store, processor, api, account=account, cursor_path=cursor_path,
-                      field_names=section.field_names, status_map=section.status_map)
-
-
-ENTRY = SourceEntry(name=SOURCE, inbound=inbound, writer=writer, reconciler=reconciler)
+ENTRY = api_source(name=SOURCE, label="Zendesk", client=client, adapter=ZendeskAdapter, writer=ZendeskWriter,
+                   secret_variable="ZENDESK_WEBHOOK_SECRET", account_variable="ZENDESK_SUBDOMAIN",
+                   reconciler=_reconciler)

@@ -126,6 +126,31 @@ def _pulse() -> Iterator[Any]:  # an iterable without a length: the bar counts i
     yield from ()
 
 
+def backfill_options(name: str, *, position: str, state: Path) -> Callable[[Any], Any]:
+    """The options every `connector backfill <source>` takes; `position` names what `--state` keeps."""
+    options = [
+        click.command(name, context_settings=CONTEXT),
+        click.option("--since", "since_text", metavar="DATE",
+                     help="Tickets updated since this date (YYYY-MM-DD, UTC) or ISO 8601 instant."),
+        click.option("--out", "out_path", type=click.Path(dir_okay=False, allow_dash=True),
+                     help="Write the events as JSON Lines to this file ('-' for stdout)."),
+        click.option("--store", "to_store", is_flag=True,
+                     help="Apply the events to the store (CONNECTOR_DATABASE_URL); actions are recorded as dry-run."),
+        click.option("--restart", is_flag=True, help=f"Ignore the saved {position} and start again from --since."),
+        click.option("--state", "state_path", type=click.Path(dir_okay=False), default=str(state),
+                     show_default=True, help=f"Where the {position} is saved after every page."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
+                     help="Config file (or CONNECTOR_CONFIG): field and status mappings; required with --store."),
+    ]
+
+    def apply(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
 def run_backfill(*, source: str, label: str, position: str, resume_key: str, run: Callable[..., int],
                  missing_credentials: Callable[[Settings, Any], list[str]], since_text: str | None,
                  out_path: str | None, to_store: bool, restart: bool, state_path: str, config_path: str | None,

@@ -14,25 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
-
-from connector.cli.common import CONTEXT, run_backfill
+from connector.cli.common import backfill_options, run_backfill
 
 DEFAULT_STATE = Path(".connector") / "freshdesk-backfill.json"
 
 
-@click.command("freshdesk", context_settings=CONTEXT)
-@click.option("--since", "since_text", metavar="DATE",
-              help="Tickets updated since this date (YYYY-MM-DD, UTC) or ISO 8601 instant.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the events as JSON Lines to this file ('-' for stdout).")
-@click.option("--store", "to_store", is_flag=True,
-              help="Apply the events to the store (CONNECTOR_DATABASE_URL); actions are recorded as dry-run.")
-@click.option("--restart", is_flag=True, help="Ignore the saved position and start again from --since.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=str(DEFAULT_STATE),
-              show_default=True, help="Where the listing window and next page are saved after every page.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
-              help="Config file (or CONNECTOR_CONFIG): field and status mappings; required with --store.")
+@backfill_options("freshdesk", position="position (listing window and next page)", state=DEFAULT_STATE)
 def backfill_command(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
               config_path: str | None) -> None:
     """List Freshdesk tickets with their stats and conversations as canonical events (resumable)."""

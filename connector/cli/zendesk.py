@@ -20,25 +20,14 @@ from pathlib import Path
 
 import click
 
-from connector.cli.common import CONTEXT, _config_option, _settings, run_backfill
+from connector.cli.common import CONTEXT, _config_option, _settings, backfill_options, run_backfill
 from connector.cli.errors import cli_errors
 from connector.cli.service import DEV_SECRET_FILE
 
 DEFAULT_STATE = Path(".connector") / "zendesk-backfill.json"
 
 
-@click.command("zendesk", context_settings=CONTEXT)
-@click.option("--since", "since_text", metavar="DATE",
-              help="Tickets updated since this date (YYYY-MM-DD, UTC) or ISO 8601 instant.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write the events as JSON Lines to this file ('-' for stdout).")
-@click.option("--store", "to_store", is_flag=True,
-              help="Apply the events to the store (CONNECTOR_DATABASE_URL); actions are recorded as dry-run.")
-@click.option("--restart", is_flag=True, help="Ignore the saved cursor and start again from --since.")
-@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=str(DEFAULT_STATE),
-              show_default=True, help="Where the export cursor is saved after every page.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
-              help="Config file (or CONNECTOR_CONFIG): field and status mappings; required with --store.")
+@backfill_options("zendesk", position="export cursor", state=DEFAULT_STATE)
 @click.option("--page-size", type=click.IntRange(1, 1000), default=100, show_default=True,
               help="Tickets per export page.")
 def backfill_command(since_text: str | None, out_path: str | None, to_store: bool, restart: bool, state_path: str,
