@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.errors import PayloadError
 from connector.events import EARLIEST_INSTANT, LATEST_INSTANT
 
 MAX_VALUE_SHOWN = 60
@@ -54,3 +56,24 @@ def word(value: str) -> str:
     """Normalize a label to a lower-case word with underscores ("On-hold" → "on_hold"); "" for no value."""
     text = value.strip().lower()
     return "" if text in NO_VALUE else _WORD_GAPS.sub("_", text)
+
+
+def tag_tuple(value: Any, *, separator: str | None, separator_name: str,
+              show: Callable[[Any], str] = shown) -> tuple[str, ...]:
+    """Tags from a list, or from a string split on `separator` (None: on whitespace), in order, without
+    repeats; `PayloadError` naming `tags` for anything else. `show` renders a bad value in the reason."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = [item.strip() for item in value.split(separator)]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise PayloadError(f"tags: expected a list or a {separator_name}-separated string, got {show(value)}")
+    tags: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise PayloadError(f"tags: expected strings, got {show(item)}")
+        if item and item not in tags:
+            tags.append(item)
+    return tuple(tags)

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from adapters import values
-from adapters.values import MAX_VALUE_SHOWN, NO_VALUE, shown
+from adapters.values import MAX_VALUE_SHOWN, NO_VALUE, shown, tag_tuple
 from adapters.values import word as _word
 from connector.errors import EventError, PayloadError
 from connector.events import INSTANT_RANGE, MAX_ID_LENGTH, STATUSES, Requester, Ticket
@@ -174,21 +174,7 @@ def map_channel(value: Any) -> str | None:
 
 def map_tags(value: Any) -> tuple[str, ...]:
     """Return tags from a list or a comma-separated `{{ticket.tags}}` string, in order, without repeats."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        items: list[Any] = [item.strip() for item in value.split(",")]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        raise PayloadError(f"tags: expected a list or a comma-separated string, got {described(value)}")
-    tags: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise PayloadError(f"tags: expected strings, got {described(item)}")
-        if item and item not in tags:
-            tags.append(item)
-    return tuple(tags)
+    return tag_tuple(value, separator=",", separator_name="comma", show=described)
 
 
 def map_id(value: Any, what: str) -> str | None:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
 
-from adapters.values import MAX_VALUE_SHOWN, NO_VALUE, shown
+from adapters.values import MAX_VALUE_SHOWN, NO_VALUE, shown, tag_tuple
 from adapters.values import word as _word
 from connector.errors import EventError, PayloadError
 from connector.events import DELETED, INSTANT_RANGE, MAX_ID_LENGTH, STATUSES, Requester, Ticket, check_instant
@@ -246,21 +246,7 @@ def is_automated_via(via: Any) -> bool:
 
 def map_tags(value: Any) -> tuple[str, ...]:
     """Return tags from a list or a space-separated `{{ticket.tags}}` string, in order, without repeats."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        items: list[Any] = value.split()
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        raise PayloadError(f"tags: expected a list or a space-separated string, got {shown(value)}")
-    tags: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise PayloadError(f"tags: expected strings, got {shown(item)}")
-        if item and item not in tags:
-            tags.append(item)
-    return tuple(tags)
+    return tag_tuple(value, separator=None, separator_name="space", show=shown)
 
 
 def map_id(value: Any, what: str) -> str | None:
