@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,6 +102,10 @@ def json_params(decision: Decision) -> dict[str, Any]:
     return out
 
 
+class _NoAdapter(Exception):
+    """A stored delivery of a source this process has no adapter for (its secret was removed)."""
+
+
 class TicketProcessor:
     """Apply events to tickets and record what follows, one ticket transaction at a time."""
 
@@ -116,15 +120,35 @@ class TicketProcessor:
     def apply_event(self, event: Event, inbox_id: int | None = None) -> list[str]:
         """Apply one event to its ticket; return the keys of the actions it added to the outbox."""
         with self.store.ticket_tx(event.key) as tx:
-            if not tx.add_event(event, inbox_id):
-                return []  # a repeat: already applied
-            raw = tx.state()
-            state = None if raw is None else TicketState.from_dict(raw)
-            try:
-                state = self.book.apply(state, event)
-            except OutOfOrder:
-                state = self.book.run(tx.events())[event.key]  # the stored history includes this event
-            return self._record(tx, state, event.event_id)
+            return self._apply(tx, event, inbox_id)
+
+    def apply_batch(self, deliveries: Sequence[tuple[int, Sequence[Event]]], *,
+                    finished_at: datetime) -> list[list[list[str]]]:
+        """Apply the events of several deliveries (inbox id, events) in one transaction, in order, and mark
+        the deliveries done in it; return the added action keys per delivery and event.
+
+        Exactly what `apply_event` does one event at a time — the same states, clocks, decisions and actions
+        — with one commit (and, on PostgreSQL, every ticket lock taken once, in one order) instead of one per
+        event. Anything that fails rolls the whole batch back: the caller then goes one delivery at a time.
+        """
+        keys = {event.key for _, events in deliveries for event in events}
+        added: list[list[list[str]]] = []
+        with self.store.batch_tx(keys) as batch:
+            for inbox_id, events in deliveries:
+                added.append([self._apply(batch.ticket(event.key), event, inbox_id) for event in events])
+            batch.finish_inbox([inbox_id for inbox_id, _ in deliveries], now=finished_at)
+        return added
+
+    def _apply(self, tx: TicketTx, event: Event, inbox_id: int | None) -> list[str]:
+        if not tx.add_event(event, inbox_id):
+            return []  # a repeat: already applied
+        raw = tx.state()
+        state = None if raw is None else TicketState.from_dict(raw)
+        try:
+            state = self.book.apply(state, event)
+        except OutOfOrder:
+            state = self.book.run(tx.events())[event.key]  # the stored history includes this event
+        return self._record(tx, state, event.event_id)
 
     def check(self, key: TicketKey) -> list[str]:
         """Re-evaluate a ticket at now (a threshold or breach came due); return the keys of new actions."""
@@ -193,7 +217,7 @@ class Worker:
 
     def __init__(self, store: Store, processor: TicketProcessor, adapters: Mapping[str, InboundAdapter], *,
                  name: str | None = None, clock: Clock = utc_now, lease: timedelta = timedelta(minutes=5),
-                 spool: Spool | None = None, dedupe_window: timedelta = timedelta(days=3)) -> None:
+                 spool: Spool | None = None, dedupe_window: timedelta = timedelta(days=3), batch: bool = True) -> None:
         self.store = store
         self.spool = spool
         self.dedupe_window = dedupe_window
@@ -203,6 +227,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self.clock = clock
         self._unsure = False  # the database went away mid-batch: this worker's claims are given back first
+        self.batch = batch
 
     def run_once(self, limit: int = 50) -> int:
         """Process up to `limit` pending deliveries; return how many were claimed.
@@ -221,38 +246,80 @@ class Worker:
         try:
             rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease,
                                           max_attempts=MAX_INBOX_ATTEMPTS)
-            for row in rows:
-                self.process(row)
+            if self.batch and len(rows) > 1:
+                self._process_batch(rows)
+            else:
+                for row in rows:
+                    self.process(row)
         except StoreUnavailable:
             self._unsure = True
             raise
         return len(rows)
 
-    def process(self, row: InboxRow) -> None:
-        adapter = self.adapters.get(row.source)
-        if adapter is None:
-            self._finish(row, error=f"no adapter for source {row.source!r}")
-            return
+    def process(self, row: InboxRow, events: Sequence[Event] | None = None) -> None:
+        """Process one delivery in its own transactions (one per event); `events` if already normalized."""
         try:
-            events = adapter.normalize(row.body, row.headers, row.received_at)
+            if events is None:
+                events = self._normalize(row)
             for event in events:
-                added = self.processor.apply_event(event, row.id)
-                log.info("event applied", extra={"source": row.source, "event_id": event.event_id,
-                                                 "ticket_id": event.ticket_id, "outcome": f"{len(added)} actions"})
-        except PayloadError as err:
-            self._finish(row, error=f"payload: {err.reason}")
-        except StoreUnavailable:
-            raise  # the database went away: this delivery and the rest of the batch are given back
-        except Transient as err:
-            self._retry(row, str(err), err)
-        except ConnectorError as err:
-            self._finish(row, error=f"{type(err).__name__}: {err}")
-        except SQLAlchemyError as err:  # the database refused a value of this delivery: retry, then fail it
-            self._retry(row, refusal(err), err)
-        except Exception as err:  # a bug must not lose the delivery: retry, then keep it as failed
-            self._retry(row, f"unexpected {type(err).__name__}", err)
+                self._applied(row, event, self.processor.apply_event(event, row.id))
+        except Exception as err:  # noqa: BLE001 - every failure ends in `_failed`, which re-raises an outage
+            self._failed(row, err)
         else:
             self.store.finish_inbox(row.id, now=self.clock())
+
+    def _process_batch(self, rows: Sequence[InboxRow]) -> None:
+        """Normalize each delivery alone, then apply all that are ready in one transaction; if that fails,
+        apply them one delivery at a time, so a delivery the database refuses fails alone."""
+        ready: list[tuple[InboxRow, Sequence[Event]]] = []
+        for row in rows:
+            try:
+                ready.append((row, self._normalize(row)))
+            except Exception as err:  # noqa: BLE001 - see `_failed`
+                self._failed(row, err)
+        if not ready:
+            return
+        try:
+            added = self.processor.apply_batch([(row.id, events) for row, events in ready], finished_at=self.clock())
+        except StoreUnavailable:
+            raise  # the whole batch is given back (`_unsure`)
+        except Exception as err:  # noqa: BLE001 - a refused value or a bug: find the delivery it belongs to
+            log.info("batch applied one delivery at a time", extra={"outcome": type(err).__name__,
+                                                                   "count": len(ready)})
+            for row, events in ready:
+                self.process(row, events)
+            return
+        for (row, events), keys in zip(ready, added, strict=True):
+            for event, actions in zip(events, keys, strict=True):
+                self._applied(row, event, actions)
+
+    def _normalize(self, row: InboxRow) -> Sequence[Event]:
+        adapter = self.adapters.get(row.source)
+        if adapter is None:
+            raise _NoAdapter(f"no adapter for source {row.source!r}")
+        return adapter.normalize(row.body, row.headers, row.received_at)
+
+    @staticmethod
+    def _applied(row: InboxRow, event: Event, actions: list[str]) -> None:
+        log.info("event applied", extra={"source": row.source, "event_id": event.event_id,
+                                         "ticket_id": event.ticket_id, "outcome": f"{len(actions)} actions"})
+
+    def _failed(self, row: InboxRow, err: Exception) -> None:
+        """End a delivery that failed: kept as failed, or retried later; an outage is raised again."""
+        if isinstance(err, _NoAdapter):
+            self._finish(row, error=str(err))
+        elif isinstance(err, PayloadError):
+            self._finish(row, error=f"payload: {err.reason}")
+        elif isinstance(err, StoreUnavailable):
+            raise err  # the database went away: this delivery and the rest of the batch are given back
+        elif isinstance(err, Transient):
+            self._retry(row, str(err), err)
+        elif isinstance(err, ConnectorError):
+            self._finish(row, error=f"{type(err).__name__}: {err}")
+        elif isinstance(err, SQLAlchemyError):  # the database refused a value of this delivery: retry, then fail
+            self._retry(row, refusal(err), err)
+        else:  # a bug must not lose the delivery: retry, then keep it as failed
+            self._retry(row, f"unexpected {type(err).__name__}", err)
 
     def _retry(self, row: InboxRow, reason: str, err: Exception) -> None:
         """Try the delivery again after a growing delay, or keep it as failed after its last attempt."""

@@ -244,6 +244,16 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
             yield TicketTx(self, conn, key)
 
+    @contextmanager
+    def batch_tx(self, keys: Iterable[TicketKey]) -> Iterator[BatchTx]:
+        """Work on several tickets in one transaction, holding all their locks (taken in one global order,
+        so two workers whose batches share tickets wait for each other instead of deadlocking)."""
+        with self.write() as conn:
+            if self.dialect == "postgresql":
+                for lock in sorted({_lock_id(key) for key in keys}):
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+            yield BatchTx(self, conn)
+
     def tickets_to_check(self, *, now: datetime, limit: int = 500) -> list[TicketKey]:
         """Return tickets whose next check (a threshold or a breach) is due."""
         with self.read() as conn:
@@ -389,6 +399,27 @@ def _outbox_row(r: Any) -> OutboxRow:
     return OutboxRow(id=r.id, key=r.key, source=r.source, account=r.account, ticket_id=r.ticket_id, action=r.action,
                      params=r.params or {}, cause=r.cause, state=r.state, attempts=r.attempts,
                      next_try_at=r.next_try_at, last_error=r.last_error, created_at=r.created_at)
+
+
+class BatchTx:
+    """The transaction of a worker's batch: each ticket's part of it, and the deliveries it finishes."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self._tickets: dict[TicketKey, TicketTx] = {}
+
+    def ticket(self, key: TicketKey) -> TicketTx:
+        tx = self._tickets.get(key)
+        if tx is None:
+            tx = self._tickets[key] = TicketTx(self.store, self.conn, key)
+        return tx
+
+    def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
+        """Mark the batch's deliveries done, in the same transaction as their effects."""
+        if inbox_ids:
+            self.conn.execute(update(inbox).where(inbox.c.id.in_(list(inbox_ids))).values(
+                state="done", error=None, processed_at=now, claimed_by=None, claimed_until=None))
 
 
 class TicketTx:

@@ -161,8 +161,8 @@ class _LosesAnswers:
         return self._store.finish_inbox(*args, **kwargs)
 
 
-@pytest.mark.parametrize("fault", ["claim answer lost", "batch cut short"])
-def test_deliveries_claimed_when_the_database_went_away_are_taken_up_at_once_after_it(store, fault):
+@pytest.mark.parametrize("fault", ["claim answer lost", "batch cut short", "batch commit answer lost"])
+def test_deliveries_claimed_when_the_database_went_away_are_taken_up_at_once_after_it(store, fault, monkeypatch):
     """The worker gives back everything still claimed under its name after an outage, not after the lease.
 
     Found by R11 (a run through a cut): a claim's UPDATE committed, its answer was lost with the connection,
@@ -172,11 +172,21 @@ def test_deliveries_claimed_when_the_database_went_away_are_taken_up_at_once_aft
     _, _, worker = parts(store, clock=clock)
     ids = [deliver(store, created(ticket_id=f"t{i}", event_id=f"e{i}")) for i in range(4)]
     cut_short = fault == "batch cut short"
-    sick = _LosesAnswers(store, claim=not cut_short, apply_after=1 if cut_short else None)
+    sick = _LosesAnswers(store, claim=fault == "claim answer lost", apply_after=1 if cut_short else None)
     worker.store = sick
+    worker.batch = not cut_short  # one delivery at a time: the outage comes between two of them
+    if fault == "batch commit answer lost":
+        applied = worker.processor.apply_batch
+
+        def committed_then_cut(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            applied(*args, **kwargs)
+            raise StoreUnavailable("the database connection failed")
+
+        monkeypatch.setattr(worker.processor, "apply_batch", committed_then_cut)
     with pytest.raises(StoreUnavailable):
         worker.run_once()
     worker.store = store  # the database is back; the clock has not moved: no lease has run out
+    monkeypatch.undo()
     worker.run_once()
     with store.read() as conn:
         rows = conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.attempts).order_by(inbox.c.id)).all()

@@ -346,3 +346,56 @@ def test_a_late_webhook_for_a_comment_the_reconciler_already_applied_adds_nothin
     assert count(store, outbox) == actions
     report = processor.report(("webhook", "acme", "1"), clock())
     assert report is not None and [c.cycle for c in report.clocks if c.metric == "periodic_update"] == [1]
+
+
+def _everything(store) -> dict[str, list[tuple]]:
+    """What the worker wrote, without ids and timestamps of the write itself."""
+    with store.read() as conn:
+        return {
+            "events": sorted(conn.execute(select(events.c.ticket_id, events.c.event_id, events.c.inbox_id)).all()),
+            "tickets": sorted(conn.execute(select(tickets.c.ticket_id, tickets.c.state, tickets.c.next_check_at,
+                                                  tickets.c.severity, tickets.c.policy)).all(), key=repr),
+            "clocks": sorted(conn.execute(select(clocks.c.ticket_id, clocks.c.metric, clocks.c.cycle, clocks.c.status,
+                                                 clocks.c.due_at, clocks.c.elapsed_seconds)).all(), key=repr),
+            "decisions": sorted(conn.execute(select(decisions.c.event_id, decisions.c.severity,
+                                                    decisions.c.summary)).all(), key=repr),
+            "outbox": sorted(conn.execute(select(outbox.c.key, outbox.c.action, outbox.c.params,
+                                                 outbox.c.state)).all(), key=repr),
+            "inbox": sorted(conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.error)).all()),
+        }
+
+
+def test_a_batch_writes_exactly_what_one_event_at_a_time_writes(store, tmp_path):
+    """Issue 14: the batched path (one transaction per claimed batch) is the per-event path with fewer commits:
+    the same events, states, clocks, decisions, actions and finished deliveries, hot tickets included."""
+    from connector.store import Store
+
+    other = Store(f"sqlite:///{tmp_path / 'one-at-a-time.db'}")
+    other.upgrade()
+    at = utc("2026-03-02 10:00")
+    evs = []
+    for n in range(90):  # 3 hot tickets and 12 cold ones, events interleaved, a delivery of three events too
+        ticket = str(n % 3) if n % 2 else str(3 + n % 12)
+        kind = [dict(type="comment.added", comment=AGENT), dict(type="comment.added", comment=CUSTOMER),
+                dict(status="pending"), dict(status="open")][n % 4]
+        at += timedelta(minutes=3)
+        evs.append(webhook_event(at.isoformat(), ticket_id=ticket, event_id=f"e{n}", **kind))
+    created_first = [created(ticket_id=str(t), event_id=f"c{t}") for t in range(15)]
+    for target in (store, other):
+        for e in created_first:
+            deliver(target, e)
+        deliver(target, *evs[:3], key="three-in-one")
+        for e in evs[3:]:
+            deliver(target, e)
+    clock = FrozenClock("2026-03-02 16:00")
+    _, _, batched = parts(store, clock=clock)
+    _, _, single = parts(other, clock=clock)
+    single.batch = False
+    while batched.run_once(limit=25):
+        pass
+    while single.run_once(limit=25):
+        pass
+    mine, theirs = _everything(store), _everything(other)
+    assert all(state == "done" for _, state, _ in mine["inbox"])
+    assert len(mine["events"]) == 105 and mine == theirs
+    other.dispose()
