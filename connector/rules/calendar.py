@@ -601,6 +601,8 @@ class BusinessCalendar:
                 if j < 0 or c + shifts[j] > t:
                     return self._add_slow(dt, t, seconds)
             r = c + shifts[j]
+            if not lo <= r < hi:  # an amount below float resolution met the built years' sentinel: go exact
+                return self._add_slow(dt, t, seconds)
         # Results repeat: every add from outside hours lands on an opening plus the amount (tickets that
         # arrive overnight are all due at 09:00 + target), and building an aware datetime costs about
         # as much as the rest of add. Datetimes are immutable, so one may be handed out many times.

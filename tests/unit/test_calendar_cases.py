@@ -847,3 +847,16 @@ def test_pytz_inputs() -> None:
     assert got == at("2024-03-11 10:00", NY)
     assert got.utcoffset() == timedelta(hours=-4)  # pytz's own EDT tzinfo for the result
     assert calendar.between(start, eastern.localize(datetime(2024, 3, 11, 12, 0))) == 4 * HOUR
+
+
+def test_an_amount_below_float_resolution_added_after_the_built_years_grew_is_the_next_opening():
+    """Found by Hypothesis: after an add had built the calendar's fast tables up to a year's edge, adding
+    6e-84 s from outside hours just before that edge met the tables' sentinel and raised "result inf s from
+    the epoch" instead of answering the next opening, as a fresh calendar (and the reference) does."""
+    spec = {"timezone": "America/New_York", "hours": {"sun": ["00:00-00:00"]}}
+    lord_howe = ZoneInfo("Australia/Lord_Howe")
+    used = BusinessCalendar.from_config(spec)
+    used.add(datetime.fromtimestamp(1766897812, lord_howe), 3628800.0)  # builds the tables forward
+    start = datetime.fromtimestamp(1798434177, lord_howe)  # Monday 00:02:57 in New York, after Sunday's hours
+    fresh = BusinessCalendar.from_config(spec)
+    assert used.add(start, 6.1e-84) == fresh.add(start, 6.1e-84) == datetime(2027, 1, 3, 16, 0, tzinfo=lord_howe)
