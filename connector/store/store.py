@@ -112,6 +112,7 @@ class Store:
             index_elements=["source", "dedupe_key"]).returning(inbox.c.id)
         self._same_key = select(inbox.c.id).where(inbox.c.source == bindparam("source"),
                                                   inbox.c.dedupe_key == bindparam("key"))
+        self.ticket_statements = _TicketStatements(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -385,6 +386,32 @@ class Store:
         }
 
 
+class _TicketStatements:
+    """A ticket transaction's statements, built once per store with bound parameters: building a statement
+    with literal `.values(...)` for every event costs more than running it (SQLAlchemy coerces each value
+    and computes a cache key per statement object); these are compiled once and reused."""
+
+    def __init__(self, store: Store) -> None:
+        insert = store._insert
+        self.add_event = insert(events).on_conflict_do_nothing(
+            index_elements=["source", "account", "event_id"]).returning(events.c.id)
+        self.state = select(tickets.c.state).where(
+            tickets.c.source == bindparam("k_source"), tickets.c.account == bindparam("k_account"),
+            tickets.c.ticket_id == bindparam("k_ticket"))
+        saved = ("state", "last_event_at", "next_check_at", "severity", "policy", "updated_at")
+        upsert = insert(tickets)
+        self.save = upsert.on_conflict_do_update(
+            index_elements=["source", "account", "ticket_id"],
+            set_={**{c: upsert.excluded[c] for c in saved}, "version": tickets.c.version + 1})
+        clock_keys = ("source", "account", "ticket_id", "metric", "cycle")
+        upsert = insert(clocks)
+        self.save_clocks = upsert.on_conflict_do_update(
+            index_elements=list(clock_keys),
+            set_={c.name: upsert.excluded[c.name] for c in clocks.c if c.name not in (*clock_keys, "id")})
+        self.add_decision = decisions.insert()
+        self.enqueue = insert(outbox).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.key)
+
+
 def _ticket_where(table: Any, key: TicketKey) -> tuple[Any, ...]:
     return (table.c.source == key[0], table.c.account == key[1], table.c.ticket_id == key[2])
 
@@ -432,55 +459,48 @@ class TicketTx:
 
     def add_event(self, event: Event, inbox_id: int | None) -> bool:
         """Record a canonical event; False if it was already recorded (a repeat)."""
-        stmt = self.store._insert(events).values(
-            source=event.source, account=event.account, ticket_id=event.ticket_id, event_id=event.event_id,
-            occurred_at=event.occurred_at, type=event.type, payload=event_to_dict(event), inbox_id=inbox_id,
-        ).on_conflict_do_nothing(index_elements=["source", "account", "event_id"]).returning(events.c.id)
-        return self.conn.execute(stmt).scalar() is not None
+        return self.conn.execute(self.store.ticket_statements.add_event, {
+            "source": event.source, "account": event.account, "ticket_id": event.ticket_id,
+            "event_id": event.event_id, "occurred_at": event.occurred_at, "type": event.type,
+            "payload": event_to_dict(event), "inbox_id": inbox_id}).scalar() is not None
 
     def events(self) -> list[Event]:
         return _load_events(self.conn, self.key)
 
     def state(self) -> dict[str, Any] | None:
-        state: dict[str, Any] | None = self.conn.execute(
-            select(tickets.c.state).where(*_ticket_where(tickets, self.key))).scalar()
+        state: dict[str, Any] | None = self.conn.execute(self.store.ticket_statements.state, {
+            "k_source": self.key[0], "k_account": self.key[1], "k_ticket": self.key[2]}).scalar()
         return state
 
     def save(self, *, state: Mapping[str, Any], last_event_at: datetime, next_check_at: datetime | None,
              severity: str, policy: str | None, now: datetime) -> None:
-        values = dict(state=dict(state), last_event_at=last_event_at, next_check_at=next_check_at, severity=severity,
-                      policy=policy, updated_at=now)
-        stmt = self.store._insert(tickets).values(source=self.key[0], account=self.key[1], ticket_id=self.key[2],
-                                                  version=1, **values)
-        stmt = stmt.on_conflict_do_update(index_elements=["source", "account", "ticket_id"],
-                                          set_={**values, "version": tickets.c.version + 1})
-        self.conn.execute(stmt)
+        self.conn.execute(self.store.ticket_statements.save, {
+            "source": self.key[0], "account": self.key[1], "ticket_id": self.key[2], "version": 1,
+            "state": dict(state), "last_event_at": last_event_at, "next_check_at": next_check_at,
+            "severity": severity, "policy": policy, "updated_at": now})
 
     def save_clocks(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Upsert the ticket's clock rows (one per metric and cycle)."""
-        if not rows:
-            return
-        stmt = self.store._insert(clocks)
-        keys = ("source", "account", "ticket_id", "metric", "cycle")
-        stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                          set_={c: stmt.excluded[c] for c in rows[0] if c not in keys})
-        self.conn.execute(stmt, [dict(r) for r in rows])
+        if rows:
+            self.conn.execute(self.store.ticket_statements.save_clocks, [dict(r) for r in rows])
 
     def add_decision(self, *, event_id: str | None, decided_at: datetime, severity: str, declared: str | None,
                      rule: str, policy: str | None, summary: Mapping[str, Any]) -> None:
-        self.conn.execute(decisions.insert().values(
-            source=self.key[0], account=self.key[1], ticket_id=self.key[2], event_id=event_id, decided_at=decided_at,
-            severity=severity, declared=declared, rule=rule, policy=policy, summary=dict(summary)))
+        self.conn.execute(self.store.ticket_statements.add_decision, {
+            "source": self.key[0], "account": self.key[1], "ticket_id": self.key[2], "event_id": event_id,
+            "decided_at": decided_at, "severity": severity, "declared": declared, "rule": rule, "policy": policy,
+            "summary": dict(summary)})
 
     def enqueue(self, actions: Sequence[NewAction], *, now: datetime) -> list[str]:
-        """Add actions to the outbox unless their key is already there; return the keys added."""
+        """Add actions to the outbox unless their key is already there; return the keys added (in order)."""
+        stmt = self.store.ticket_statements.enqueue
         added = []
         for a in actions:
-            stmt = self.store._insert(outbox).values(
-                key=fit(a.key, 512), source=a.source, account=a.account, ticket_id=a.ticket_id, action=a.action,
-                params=dict(a.params), cause=a.cause, state=a.state, attempts=0, next_try_at=now, created_at=now,
-                updated_at=now,
-            ).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.id)
-            if self.conn.execute(stmt).scalar() is not None:
-                added.append(fit(a.key, 512))
+            key = fit(a.key, 512)
+            row = self.conn.execute(stmt, {
+                "key": key, "source": a.source, "account": a.account, "ticket_id": a.ticket_id,
+                "action": a.action, "params": dict(a.params), "cause": a.cause, "state": a.state, "attempts": 0,
+                "next_try_at": now, "created_at": now, "updated_at": now}).first()
+            if row is not None:
+                added.append(key)
         return added
