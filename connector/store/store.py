@@ -440,6 +440,7 @@ class BatchTx:
         tx = self._tickets.get(key)
         if tx is None:
             tx = self._tickets[key] = TicketTx(self.store, self.conn, key)
+            tx.outbox_keys = set()  # keys known to be in the outbox: a hot ticket's later events skip them
         return tx
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
@@ -456,6 +457,7 @@ class TicketTx:
         self.store = store
         self.conn = conn
         self.key = key
+        self.outbox_keys: set[str] | None = None  # within a batch: keys this transaction saw in the outbox
 
     def add_event(self, event: Event, inbox_id: int | None) -> bool:
         """Record a canonical event; False if it was already recorded (a repeat)."""
@@ -492,15 +494,26 @@ class TicketTx:
             "summary": dict(summary)})
 
     def enqueue(self, actions: Sequence[NewAction], *, now: datetime) -> list[str]:
-        """Add actions to the outbox unless their key is already there; return the keys added (in order)."""
-        stmt = self.store.ticket_statements.enqueue
-        added = []
-        for a in actions:
-            key = fit(a.key, 512)
-            row = self.conn.execute(stmt, {
-                "key": key, "source": a.source, "account": a.account, "ticket_id": a.ticket_id,
-                "action": a.action, "params": dict(a.params), "cause": a.cause, "state": a.state, "attempts": 0,
-                "next_try_at": now, "created_at": now, "updated_at": now}).first()
-            if row is not None:
-                added.append(key)
+        """Add actions to the outbox unless their key is already there; return the keys added (in order).
+
+        One statement for all of them (a multi-row INSERT … ON CONFLICT DO NOTHING RETURNING key): an event's
+        report lists every action decided so far, and most are already in the outbox."""
+        if not actions:
+            return []
+        known = self.outbox_keys if self.outbox_keys is not None else set()
+        rows: list[dict[str, Any]] = [{"key": key, "source": a.source, "account": a.account, "ticket_id": a.ticket_id,
+                                       "action": a.action, "params": dict(a.params), "cause": a.cause,
+                                       "state": a.state, "attempts": 0, "next_try_at": now, "created_at": now,
+                                       "updated_at": now}
+                                      for a in actions if (key := fit(a.key, 512)) not in known]
+        if not rows:
+            return []
+        inserted = set(self.conn.execute(self.store.ticket_statements.enqueue, rows).scalars())
+        if self.outbox_keys is not None:  # inserted or already there: in the outbox for the rest of the batch
+            self.outbox_keys.update(row["key"] for row in rows)
+        added: list[str] = []
+        for row in rows:  # in the report's order; a key listed twice is added once
+            if row["key"] in inserted:
+                inserted.discard(row["key"])
+                added.append(row["key"])
         return added
