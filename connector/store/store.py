@@ -253,7 +253,9 @@ class Store:
             if self.dialect == "postgresql":
                 for lock in sorted({_lock_id(key) for key in keys}):
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
-            yield BatchTx(self, conn)
+            batch = BatchTx(self, conn)
+            yield batch
+            batch.flush()
 
     def tickets_to_check(self, *, now: datetime, limit: int = 500) -> list[TicketKey]:
         """Return tickets whose next check (a threshold or a breach) is due."""
@@ -410,6 +412,9 @@ class _TicketStatements:
             set_={c.name: upsert.excluded[c.name] for c in clocks.c if c.name not in (*clock_keys, "id")})
         self.add_decision = decisions.insert()
         self.enqueue = insert(outbox).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.key)
+        self.outbox_keys = select(outbox.c.key).where(
+            outbox.c.source == bindparam("k_source"), outbox.c.account == bindparam("k_account"),
+            outbox.c.ticket_id == bindparam("k_ticket"))
 
 
 def _ticket_where(table: Any, key: TicketKey) -> tuple[Any, ...]:
@@ -440,8 +445,17 @@ class BatchTx:
         tx = self._tickets.get(key)
         if tx is None:
             tx = self._tickets[key] = TicketTx(self.store, self.conn, key)
-            tx.outbox_keys = set()  # keys known to be in the outbox: a hot ticket's later events skip them
+            # the ticket's keys in the outbox, read once: an event's report lists every action decided so far,
+            # and offering them all again on every event costs more than the rest of the event
+            tx.outbox_keys = set(self.conn.execute(self.store.ticket_statements.outbox_keys, {
+                "k_source": key[0], "k_account": key[1], "k_ticket": key[2]}).scalars())
+            tx.deferred = True  # its state and clock rows are written once, when the batch ends
         return tx
+
+    def flush(self) -> None:
+        """Write each ticket's last state and clock rows (what its events' writes would have left)."""
+        for tx in self._tickets.values():
+            tx.flush()
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
         """Mark the batch's deliveries done, in the same transaction as their effects."""
@@ -458,6 +472,9 @@ class TicketTx:
         self.conn = conn
         self.key = key
         self.outbox_keys: set[str] | None = None  # within a batch: keys this transaction saw in the outbox
+        self.deferred = False  # within a batch: keep the state and clock rows until `flush`
+        self._state: dict[str, Any] | None = None
+        self._clocks: dict[tuple[Any, Any], dict[str, Any]] = {}
 
     def add_event(self, event: Event, inbox_id: int | None) -> bool:
         """Record a canonical event; False if it was already recorded (a repeat)."""
@@ -470,21 +487,36 @@ class TicketTx:
         return _load_events(self.conn, self.key)
 
     def state(self) -> dict[str, Any] | None:
+        if self._state is not None:
+            return dict(self._state["state"])
         state: dict[str, Any] | None = self.conn.execute(self.store.ticket_statements.state, {
             "k_source": self.key[0], "k_account": self.key[1], "k_ticket": self.key[2]}).scalar()
         return state
 
     def save(self, *, state: Mapping[str, Any], last_event_at: datetime, next_check_at: datetime | None,
              severity: str, policy: str | None, now: datetime) -> None:
-        self.conn.execute(self.store.ticket_statements.save, {
-            "source": self.key[0], "account": self.key[1], "ticket_id": self.key[2], "version": 1,
-            "state": dict(state), "last_event_at": last_event_at, "next_check_at": next_check_at,
-            "severity": severity, "policy": policy, "updated_at": now})
+        row = {"source": self.key[0], "account": self.key[1], "ticket_id": self.key[2], "version": 1,
+               "state": dict(state), "last_event_at": last_event_at, "next_check_at": next_check_at,
+               "severity": severity, "policy": policy, "updated_at": now}
+        if self.deferred:
+            self._state = row
+        else:
+            self.conn.execute(self.store.ticket_statements.save, row)
 
     def save_clocks(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Upsert the ticket's clock rows (one per metric and cycle)."""
-        if rows:
+        if self.deferred:  # the last row of each metric and cycle is what the upserts would have left
+            self._clocks.update(((r["metric"], r["cycle"]), dict(r)) for r in rows)
+        elif rows:
             self.conn.execute(self.store.ticket_statements.save_clocks, [dict(r) for r in rows])
+
+    def flush(self) -> None:
+        """Write what a deferred transaction kept (`deferred`): the state, then the clock rows."""
+        if self._state is not None:
+            self.conn.execute(self.store.ticket_statements.save, self._state)
+        if self._clocks:
+            self.conn.execute(self.store.ticket_statements.save_clocks, list(self._clocks.values()))
+        self._state, self._clocks = None, {}
 
     def add_decision(self, *, event_id: str | None, decided_at: datetime, severity: str, declared: str | None,
                      rule: str, policy: str | None, summary: Mapping[str, Any]) -> None:
