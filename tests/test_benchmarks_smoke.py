@@ -1,0 +1,46 @@
+"""Every benchmark the README lists runs as written, here with a tiny size (issue 14).
+
+The figures are not checked (a shared machine is noisy; speed is read from the benchmarks' own runs): only
+that each command exits 0 and prints what it measures.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {
+    "bench_calendar.py": ["--n", "40", "--budget", "0.05", "--inputs", "utc"],
+    "bench_replay.py": ["--events", "400"],
+    "bench_ingest.py": ["--requests", "260", "--concurrency", "2", "--workers", "1"],
+    "bench_reports.py": ["--rows", "3000"],
+    "bench_worker.py": ["--deliveries", "60"],
+}
+PRINTS = {"bench_calendar.py": "ops/s", "bench_replay.py": "events/s", "bench_ingest.py": "req/s",
+          "bench_reports.py": "rows", "bench_worker.py": "events/s"}
+
+
+def _listed() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    return re.findall(r"^python benchmarks/(\w+\.py)", readme, flags=re.MULTILINE)
+
+
+def test_the_readme_lists_every_benchmark():
+    assert sorted(_listed()) == sorted(p.name for p in (ROOT / "benchmarks").glob("bench_*.py"))
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_each_benchmark_runs_as_written(name: str, tmp_path: Path):
+    assert name in _listed()
+    env = {**os.environ, "BENCH_INGEST_DIR": str(tmp_path)}
+    env.pop("CONNECTOR_TEST_POSTGRES_URL", None)  # SQLite only: the PostgreSQL variants are the long runs
+    done = subprocess.run([sys.executable, f"benchmarks/{name}", *TINY[name]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert PRINTS[name] in done.stdout, done.stdout[-2000:]
