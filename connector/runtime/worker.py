@@ -134,6 +134,7 @@ class TicketProcessor:
         keys = {event.key for _, events in deliveries for event in events}
         added: list[list[list[str]]] = []
         with self.store.batch_tx(keys) as batch:
+            batch.preload(event for _, events in deliveries for event in events)
             for inbox_id, events in deliveries:
                 added.append([self._apply(batch.ticket(event.key), event, inbox_id) for event in events])
             batch.finish_inbox([inbox_id for inbox_id, _ in deliveries], now=finished_at)

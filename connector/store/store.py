@@ -411,6 +411,7 @@ class _TicketStatements:
             index_elements=list(clock_keys),
             set_={c.name: upsert.excluded[c.name] for c in clocks.c if c.name not in (*clock_keys, "id")})
         self.add_decision = decisions.insert()
+        self.insert_events = events.insert()  # a batch's new events: their ids were checked under the locks
         self.enqueue = insert(outbox).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.key)
         self.outbox_keys = select(outbox.c.key).where(
             outbox.c.source == bindparam("k_source"), outbox.c.account == bindparam("k_account"),
@@ -440,6 +441,25 @@ class BatchTx:
         self.store = store
         self.conn = conn
         self._tickets: dict[TicketKey, TicketTx] = {}
+        self.known_events: set[tuple[str, str, str]] = set()  # (source, account, event_id) stored or pending
+        self.pending_events: list[dict[str, Any]] = []
+        self.pending_decisions: list[dict[str, Any]] = []
+
+    def preload(self, batch_events: Iterable[Event]) -> None:
+        """Read which of the batch's events the store holds already (one query per source and account), so
+        each event's "is it a repeat?" needs no statement of its own."""
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for event in batch_events:
+            wanted.setdefault((event.source, event.account), set()).add(event.event_id)
+        for (source, account), ids in wanted.items():
+            found = self.conn.execute(select(events.c.event_id).where(
+                events.c.source == source, events.c.account == account, events.c.event_id.in_(sorted(ids))))
+            self.known_events.update((source, account, event_id) for event_id in found.scalars())
+
+    def flush_events(self) -> None:
+        if self.pending_events:
+            self.conn.execute(self.store.ticket_statements.insert_events, self.pending_events)
+            self.pending_events = []
 
     def ticket(self, key: TicketKey) -> TicketTx:
         tx = self._tickets.get(key)
@@ -450,12 +470,26 @@ class BatchTx:
             tx.outbox_keys = set(self.conn.execute(self.store.ticket_statements.outbox_keys, {
                 "k_source": key[0], "k_account": key[1], "k_ticket": key[2]}).scalars())
             tx.deferred = True  # its state and clock rows are written once, when the batch ends
+            tx.batch = self
         return tx
 
     def flush(self) -> None:
-        """Write each ticket's last state and clock rows (what its events' writes would have left)."""
-        for tx in self._tickets.values():
-            tx.flush()
+        """Write the batch's events, each ticket's last state and clock rows (what its events' writes would
+        have left) and the decisions, in that order."""
+        self.flush_events()
+        states, clock_rows = [], []
+        for tx in self._tickets.values():  # every ticket's rows in one statement each (executemany)
+            state, rows = tx.take_deferred()
+            if state is not None:
+                states.append(state)
+            clock_rows += rows
+        if states:
+            self.conn.execute(self.store.ticket_statements.save, states)
+        if clock_rows:
+            self.conn.execute(self.store.ticket_statements.save_clocks, clock_rows)
+        if self.pending_decisions:
+            self.conn.execute(self.store.ticket_statements.add_decision, self.pending_decisions)
+            self.pending_decisions = []
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
         """Mark the batch's deliveries done, in the same transaction as their effects."""
@@ -473,17 +507,27 @@ class TicketTx:
         self.key = key
         self.outbox_keys: set[str] | None = None  # within a batch: keys this transaction saw in the outbox
         self.deferred = False  # within a batch: keep the state and clock rows until `flush`
+        self.batch: BatchTx | None = None  # within a batch: events and decisions are written with the batch
         self._state: dict[str, Any] | None = None
         self._clocks: dict[tuple[Any, Any], dict[str, Any]] = {}
 
     def add_event(self, event: Event, inbox_id: int | None) -> bool:
         """Record a canonical event; False if it was already recorded (a repeat)."""
-        return self.conn.execute(self.store.ticket_statements.add_event, {
-            "source": event.source, "account": event.account, "ticket_id": event.ticket_id,
-            "event_id": event.event_id, "occurred_at": event.occurred_at, "type": event.type,
-            "payload": event_to_dict(event), "inbox_id": inbox_id}).scalar() is not None
+        row = {"source": event.source, "account": event.account, "ticket_id": event.ticket_id,
+               "event_id": event.event_id, "occurred_at": event.occurred_at, "type": event.type,
+               "payload": event_to_dict(event), "inbox_id": inbox_id}
+        if self.batch is not None:
+            known = (event.source, event.account, event.event_id)
+            if known in self.batch.known_events:
+                return False
+            self.batch.known_events.add(known)
+            self.batch.pending_events.append(row)
+            return True
+        return self.conn.execute(self.store.ticket_statements.add_event, row).scalar() is not None
 
     def events(self) -> list[Event]:
+        if self.batch is not None:
+            self.batch.flush_events()  # the history read back includes the batch's events so far
         return _load_events(self.conn, self.key)
 
     def state(self) -> dict[str, Any] | None:
@@ -510,20 +554,22 @@ class TicketTx:
         elif rows:
             self.conn.execute(self.store.ticket_statements.save_clocks, [dict(r) for r in rows])
 
-    def flush(self) -> None:
-        """Write what a deferred transaction kept (`deferred`): the state, then the clock rows."""
-        if self._state is not None:
-            self.conn.execute(self.store.ticket_statements.save, self._state)
-        if self._clocks:
-            self.conn.execute(self.store.ticket_statements.save_clocks, list(self._clocks.values()))
+    def take_deferred(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """Hand over what a deferred transaction kept (`deferred`) for the batch to write: the ticket row's
+        values and its clock rows."""
+        taken = self._state, list(self._clocks.values())
         self._state, self._clocks = None, {}
+        return taken
 
     def add_decision(self, *, event_id: str | None, decided_at: datetime, severity: str, declared: str | None,
                      rule: str, policy: str | None, summary: Mapping[str, Any]) -> None:
-        self.conn.execute(self.store.ticket_statements.add_decision, {
-            "source": self.key[0], "account": self.key[1], "ticket_id": self.key[2], "event_id": event_id,
-            "decided_at": decided_at, "severity": severity, "declared": declared, "rule": rule, "policy": policy,
-            "summary": dict(summary)})
+        row = {"source": self.key[0], "account": self.key[1], "ticket_id": self.key[2], "event_id": event_id,
+               "decided_at": decided_at, "severity": severity, "declared": declared, "rule": rule,
+               "policy": policy, "summary": dict(summary)}
+        if self.batch is not None:
+            self.batch.pending_decisions.append(row)
+        else:
+            self.conn.execute(self.store.ticket_statements.add_decision, row)
 
     def enqueue(self, actions: Sequence[NewAction], *, now: datetime) -> list[str]:
         """Add actions to the outbox unless their key is already there; return the keys added (in order).

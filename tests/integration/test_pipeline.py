@@ -387,6 +387,10 @@ def test_a_batch_writes_exactly_what_one_event_at_a_time_writes(store, tmp_path)
         deliver(target, *evs[:3], key="three-in-one")
         for e in evs[3:]:
             deliver(target, e)
+        # late arrivals: a ticket rebuilt from its history in the middle of a batch, and a repeat
+        deliver(target, webhook_event("2026-03-02 10:01", ticket_id="1", event_id="late", type="comment.added",
+                                      comment=AGENT))
+        deliver(target, evs[10], key="repeat-of-e10")
     clock = FrozenClock("2026-03-02 16:00")
     _, _, batched = parts(store, clock=clock)
     _, _, single = parts(other, clock=clock)
@@ -397,5 +401,5 @@ def test_a_batch_writes_exactly_what_one_event_at_a_time_writes(store, tmp_path)
         pass
     mine, theirs = _everything(store), _everything(other)
     assert all(state == "done" for _, state, _ in mine["inbox"])
-    assert len(mine["events"]) == 105 and mine == theirs
+    assert len(mine["events"]) == 106 and mine == theirs
     other.dispose()
