@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from connector.config import Config, SourceConfig
-from connector.errors import ConfigError, ConnectorError
+from connector.errors import ConfigError, ConnectorError, StoreUnavailable
 from connector.events import Event
 from connector.settings import Settings
 
@@ -167,16 +167,27 @@ Unseen = Callable[[Sequence[Event], Iterable[Event]], list[Event]]
 
 
 def apply_events(processor: TicketProcessor, events: Sequence[Event], *, unseen: Unseen) -> Applied:
-    """Apply events ticket by ticket (in their order), skipping what the store already holds (`unseen`)."""
+    """Apply events ticket by ticket (in their order), skipping what the store already holds (`unseen`).
+
+    A page of history goes through the worker's batched path (`TicketProcessor.apply_batch`: one
+    transaction); if that fails for anything but an outage, one event at a time, so the rest still lands.
+    """
     result = Applied(events=len(events))
     by_ticket: dict[TicketKey, list[Event]] = {}
     for event in events:
         by_ticket.setdefault(event.key, []).append(event)
-    for key, batch in by_ticket.items():
-        for event in unseen(batch, processor.store.ticket_events(key)):
-            added = processor.apply_event(event)
-            result.applied += 1
-            result.actions += len(added)
+    fresh = [event for key, batch in by_ticket.items() for event in unseen(batch, processor.store.ticket_events(key))]
+    if not fresh:
+        return result
+    try:
+        (keys,) = processor.apply_batch([(None, fresh)], finished_at=processor.now())
+        added = [len(k) for k in keys]
+    except StoreUnavailable:
+        raise
+    except Exception:  # noqa: BLE001 - a value the database refuses: the events go one at a time
+        added = [len(processor.apply_event(event)) for event in fresh]
+    result.applied += len(fresh)
+    result.actions += sum(added)
     return result
 
 

@@ -122,10 +122,11 @@ class TicketProcessor:
         with self.store.ticket_tx(event.key) as tx:
             return self._apply(tx, event, inbox_id)
 
-    def apply_batch(self, deliveries: Sequence[tuple[int, Sequence[Event]]], *,
+    def apply_batch(self, deliveries: Sequence[tuple[int | None, Sequence[Event]]], *,
                     finished_at: datetime) -> list[list[list[str]]]:
         """Apply the events of several deliveries (inbox id, events) in one transaction, in order, and mark
-        the deliveries done in it; return the added action keys per delivery and event.
+        the deliveries done in it (None: events not from the inbox, a page of history); return the added
+        action keys per delivery and event.
 
         Exactly what `apply_event` does one event at a time — the same states, clocks, decisions and actions
         — with one commit (and, on PostgreSQL, every ticket lock taken once, in one order) instead of one per
@@ -137,7 +138,7 @@ class TicketProcessor:
             batch.preload(event for _, events in deliveries for event in events)
             for inbox_id, events in deliveries:
                 added.append([self._apply(batch.ticket(event.key), event, inbox_id) for event in events])
-            batch.finish_inbox([inbox_id for inbox_id, _ in deliveries], now=finished_at)
+            batch.finish_inbox([inbox_id for inbox_id, _ in deliveries if inbox_id is not None], now=finished_at)
         return added
 
     def _apply(self, tx: TicketTx, event: Event, inbox_id: int | None) -> list[str]:
