@@ -10,6 +10,7 @@ agent replies, status changes) are put in the inbox first; then a worker drains 
   path), and the ratios batched ÷ per-event and store ÷ core;
 - the whole command a user runs, `connector worker --once` as a process (start-up, migrations check,
   drain), on the same inbox;
+- history applied to the store in pages, as `connector backfill … --store` and the polls do;
 - with `--scale-out` (PostgreSQL): 1, 2 and 4 `connector worker --once` processes on one inbox, with the
   exactly-once effects and the final ticket states checked against the one-worker run.
 
@@ -103,6 +104,25 @@ def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool) -> 
     return len(bodies) / seconds
 
 
+def backfill_rate(url: str, bodies: list[dict[str, Any]], page: int = 100) -> float:
+    """History applied to the store as `connector backfill … --store` and the polls do: pages of events."""
+    from functools import partial
+
+    from connector.runtime.history import apply_events, unseen_events
+
+    store = Store(url)
+    store.upgrade()
+    processor = TicketProcessor(store, load_config(str(CONFIG)), {})
+    evs = [parse_event(b) for b in bodies]
+    unseen = partial(unseen_events, is_history=lambda _event_id: True)
+    began = time.perf_counter()
+    for start in range(0, len(evs), page):
+        apply_events(processor, evs[start:start + page], unseen=unseen)
+    seconds = time.perf_counter() - began
+    store.dispose()
+    return len(evs) / seconds
+
+
 def env_for(url: str) -> dict[str, str]:
     return {**os.environ, "CONNECTOR_DATABASE_URL": url, "CONNECTOR_CONFIG": str(CONFIG),
             "CONNECTOR_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
@@ -159,10 +179,12 @@ def main() -> None:
             batched = drain_in_process(make("batched"), bodies, batch=True)
             single = drain_in_process(make("single"), bodies, batch=False)
             command = drain_processes(make("command"), bodies, 1)
+            backfill = backfill_rate(make("backfill"), bodies)
             print(f"{label}: worker, batched                {batched:>9,.0f} events/s   "
                   f"{batched / single:.2f}x per-event   store/core {batched / core:.3f}")
             print(f"{label}: worker, one event at a time    {single:>9,.0f} events/s")
             print(f"{label}: `connector worker --once` (whole command, 1 process) {command:,.0f} events/s")
+            print(f"{label}: history into the store (backfill, polls), pages of 100 {backfill:,.0f} events/s")
         if args.scale_out and args.postgres:
             rates, seen = {}, {}
             for n in (1, 2, 4):
