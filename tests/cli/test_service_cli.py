@@ -17,7 +17,7 @@ from connector.cli import main
 from connector.store import NewAction, Store
 from tests.fakes.freshdesk import fake_freshdesk_fixture  # noqa: F401
 from tests.fakes.zendesk import fake_zendesk_fixture  # noqa: F401
-from tests.reliability.procs import ROOT, SECRET, canonical, free_port, signed_headers
+from tests.reliability.procs import ROOT, SECRET, canonical, free_port, signed_headers, wait_ready
 
 
 @pytest.fixture
@@ -134,13 +134,7 @@ def test_run_serves_processes_and_stops_cleanly_on_ctrl_c(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "connector", "run", "--port", str(port), "--interval", "1"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
+        assert wait_ready(f"http://127.0.0.1:{port}")
         secret = (tmp_path / ".connector" / "webhook-secret").read_text().strip()
         assert (tmp_path / ".connector" / "webhook-secret").stat().st_mode & 0o077 == 0
         body = json.dumps(canonical("9", "e9", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))).encode()
@@ -178,13 +172,7 @@ def test_run_makes_an_api_token_and_a_one_time_sign_in_link(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "connector", "run", "--port", str(port), "--interval", "60"],
                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    time.sleep(0.2)
+            assert wait_ready(f"http://127.0.0.1:{port}")
             token = token_file.read_text().strip()
             assert token_file.stat().st_mode & 0o777 == 0o600
             answer = requests.get(f"http://127.0.0.1:{port}/tickets/webhook/none",

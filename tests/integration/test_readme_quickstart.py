@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.reliability.procs import ROOT, free_port
+from tests.reliability.procs import ROOT, free_port, wait_ready
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
@@ -86,14 +86,7 @@ def test_the_quick_start_shows_a_live_ticket(fresh):
     server = subprocess.Popen(["connector", "run", "--port", str(port), "--interval", "1"], cwd=cwd, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        else:
+        if not wait_ready(f"http://127.0.0.1:{port}", 60):
             pytest.fail("connector run did not become ready")
         started = datetime.now(UTC)
         commands = [c.replace("localhost:8080", f"localhost:{port}") for c in _block("send-webhook.sh")]

@@ -55,6 +55,19 @@ def canonical(ticket_id: str, event_id: str, occurred_at: str, *, status: str = 
     return event
 
 
+def wait_ready(base: str, timeout: float = 30.0) -> bool:
+    """Poll `base`/readyz until it answers 200 (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 class Connector:
     """Environment and processes of one connector deployment under test."""
 
@@ -83,15 +96,8 @@ class Connector:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"web not ready; log:\n{(self.workdir / 'web.log').read_text()[-3000:]}")
+        if not wait_ready(self.base, timeout):
+            raise TimeoutError(f"web not ready; log:\n{(self.workdir / 'web.log').read_text()[-3000:]}")
 
     def kill(self, name: str) -> None:
         proc = self.procs.pop(name, None)
