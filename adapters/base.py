@@ -53,6 +53,7 @@ class Accepted:
     dedupe_key: str
     audit_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     events: int = 1
+    ticket: str | None = None  # the one ticket the delivery is about (None: several, or not known at the door)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

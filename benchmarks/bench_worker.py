@@ -80,7 +80,8 @@ def fill(url: str, bodies: list[dict[str, Any]]) -> Store:
     received = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
     for body in bodies:
         store.insert_inbox(source="webhook", dedupe_key=body["event_id"], body=json.dumps(body).encode(),
-                           headers={}, received_at=received, dedupe_window=timedelta(0))
+                           headers={}, received_at=received, dedupe_window=timedelta(0),
+                           ticket=f"webhook/acme/{body['ticket_id']}")  # as the door records it
     return store
 
 

@@ -286,7 +286,8 @@ class FreshdeskAdapter:
             value = auth.header_value(request.headers, name)
             if value is not None:
                 audit[name] = value[:MAX_AUDIT_VALUE]
-        return Accepted(dedupe_key=delivery.dedupe_key, audit_headers=audit, events=1)
+        return Accepted(dedupe_key=delivery.dedupe_key, audit_headers=audit, events=1,
+                        ticket=f"{SOURCE}/{self.account}/{delivery.ticket_id}")
 
     def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
         """Return the canonical event of a stored delivery, fetching from the API what the body lacks."""

@@ -121,7 +121,9 @@ class WebhookAdapter:
             value = signing.header_value(request.headers, name)
             if value is not None:
                 audit[name] = value[:MAX_AUDIT_VALUE]
-        return Accepted(dedupe_key=msg_id.strip(), audit_headers=audit, events=len(events))
+        tickets = {event.key for event in events}
+        ticket = "/".join(next(iter(tickets))) if len(tickets) == 1 else None
+        return Accepted(dedupe_key=msg_id.strip(), audit_headers=audit, events=len(events), ticket=ticket)
 
     def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
         """Return the canonical events of a stored delivery (they already are canonical: no API calls)."""

@@ -379,7 +379,8 @@ class ZendeskAdapter:
             if value is not None:
                 audit[name] = value[:MAX_AUDIT_VALUE]
         return Accepted(dedupe_key=delivery.dedupe_key, audit_headers=audit,
-                        events=0 if delivery.type is None else 1)
+                        events=0 if delivery.type is None else 1,
+                        ticket=f"{SOURCE}/{self.account}/{delivery.ticket_id}" if delivery.ticket_id else None)
 
     def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
         """Return the canonical events of a stored delivery, fetching from the API what the body lacks."""

@@ -106,7 +106,7 @@ def receive(source: str) -> Response | tuple[Response, int]:
     try:
         inbox_id, duplicate = ctx.store.insert_inbox(
             source=source, dedupe_key=accepted.dedupe_key, body=body, headers=accepted.audit_headers,
-            received_at=inbound.received_at, dedupe_window=ctx.dedupe_window)
+            received_at=inbound.received_at, dedupe_window=ctx.dedupe_window, ticket=accepted.ticket)
     except DataError as err:  # the database refuses a value (e.g. a NUL in an id): retrying cannot help
         log.warning("delivery cannot be stored", extra={"source": source, "outcome": type(err).__name__})
         return _rejected(ctx, source, PayloadError("the delivery holds a value the store cannot keep"), body,

@@ -80,9 +80,11 @@ inbox = Table(
     Column("claimed_by", String(64)),
     Column("claimed_until", Instant),
     Column("processed_at", Instant),
+    Column("ticket", String(64)),                          # digest of the one ticket it is about, if known
     UniqueConstraint("source", "dedupe_key"),
     Index(None, "state", "id"),
     Index(None, "source", "body_sha256", "received_at"),
+    Index(None, "ticket", "state"),
 )
 
 events = Table(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -175,8 +175,9 @@ class Store:
     # -- ingress --------------------------------------------------------------------------------
 
     def insert_inbox(self, *, source: str, dedupe_key: str, body: bytes, headers: Mapping[str, str],
-                     received_at: datetime, dedupe_window: timedelta) -> tuple[int, bool]:
-        """Store a delivery unless it is a duplicate; return (inbox id, duplicate?)."""
+                     received_at: datetime, dedupe_window: timedelta, ticket: str | None = None) -> tuple[int, bool]:
+        """Store a delivery unless it is a duplicate; return (inbox id, duplicate?). `ticket` names the one
+        ticket it is about, when the door knows it: workers then claim that ticket's deliveries in order."""
         digest = hashlib.sha256(body).hexdigest()
         key = fit(dedupe_key, 255)
         with self.write() as conn:
@@ -186,7 +187,8 @@ class Store:
                 return int(same_body), True
             new_id = conn.execute(self._insert_inbox, {
                 "source": source, "dedupe_key": key, "body_sha256": digest, "received_at": received_at,
-                "body": body, "headers": dict(headers), "state": "pending", "attempts": 0}).scalar()
+                "body": body, "headers": dict(headers), "state": "pending", "attempts": 0,
+                "ticket": None if ticket is None else hashlib.sha256(ticket.encode()).hexdigest()}).scalar()
             if new_id is not None:
                 return int(new_id), False
             existing = conn.execute(self._same_key, {"source": source, "key": key}).scalar_one()
@@ -208,7 +210,12 @@ class Store:
                 conn.execute(update(inbox).where(claimable, inbox.c.attempts >= max_attempts).values(
                     state="failed", processed_at=now, claimed_by=None, claimed_until=None,
                     error=f"gave up after {max_attempts} attempts: the worker stopped while processing it"))
-        pick = select(inbox.c.id).where(claimable).order_by(inbox.c.id).limit(limit)
+        # a ticket another worker holds a live claim on waits: one ticket's deliveries go in arrival order
+        other = inbox.alias("held")
+        held_elsewhere = exists(select(other.c.id).where(
+            other.c.ticket == inbox.c.ticket, other.c.state == "pending", other.c.claimed_by.is_not(None),
+            other.c.claimed_by != worker, other.c.claimed_until >= now))
+        pick = select(inbox.c.id).where(claimable, ~held_elsewhere).order_by(inbox.c.id).limit(limit)
         if self.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         stmt = (update(inbox).where(inbox.c.id.in_(pick.scalar_subquery()))
@@ -216,6 +223,8 @@ class Store:
                 .returning(inbox.c.id, inbox.c.source, inbox.c.body, inbox.c.headers, inbox.c.received_at,
                            inbox.c.attempts))
         with self.write() as conn:
+            if self.dialect == "postgresql":  # one claim at a time: each sees the others' committed claims
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
             rows = conn.execute(stmt).all()
         return sorted((InboxRow(id=r.id, source=r.source, body=bytes(r.body), headers=r.headers or {},
                                 received_at=r.received_at, attempts=r.attempts) for r in rows), key=lambda r: r.id)
@@ -416,6 +425,9 @@ class _TicketStatements:
         self.outbox_keys = select(outbox.c.key).where(
             outbox.c.source == bindparam("k_source"), outbox.c.account == bindparam("k_account"),
             outbox.c.ticket_id == bindparam("k_ticket"))
+
+
+CLAIM_LOCK = 0x534C4143  # the advisory lock that serializes workers' claims (PostgreSQL)
 
 
 def _ticket_where(table: Any, key: TicketKey) -> tuple[Any, ...]:

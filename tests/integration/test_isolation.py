@@ -21,6 +21,7 @@ from connector.errors import StoreUnavailable
 from connector.runtime.worker import MAX_INBOX_ATTEMPTS
 from connector.store.schema import inbox, outbox
 from connector.store.store import fit
+from tests.helpers import utc
 from tests.integration.support import created_body, inbox_count, make_app, signed
 from tests.integration.test_pipeline import FrozenClock, count, created, deliver, parts
 
@@ -192,3 +193,27 @@ def test_deliveries_claimed_when_the_database_went_away_are_taken_up_at_once_aft
         rows = conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.attempts).order_by(inbox.c.id)).all()
     assert [(r.id, r.state) for r in rows] == [(i, "done") for i in ids]
     assert all(r.attempts == 1 for r in rows)  # the outage is not counted against the deliveries
+
+
+def test_workers_claim_by_ticket_so_one_tickets_deliveries_go_in_arrival_order(store):
+    """Issue 14: while one worker holds a live claim on a ticket, no other worker claims that ticket's later
+    deliveries (they would otherwise be applied concurrently, in any order); other tickets go on."""
+    now = utc("2026-03-02 10:05")
+
+    def put(ticket: str, n: int) -> int:
+        row_id, _ = store.insert_inbox(source="webhook", dedupe_key=f"{ticket}-{n}", body=f"{ticket}{n}".encode(),
+                                       headers={},
+                                       received_at=now, dedupe_window=timedelta(0),
+                                       ticket=f"webhook/acme/{ticket}")
+        return row_id
+
+    x1, x2, x3, y1 = put("X", 1), put("X", 2), put("X", 3), put("Y", 1)
+    untracked, _ = store.insert_inbox(source="webhook", dedupe_key="several", body=b"[]", headers={},
+                                      received_at=now, dedupe_window=timedelta(0))
+    assert [r.id for r in store.claim_inbox("a", now=now, limit=1)] == [x1]
+    assert [r.id for r in store.claim_inbox("b", now=now, limit=10)] == [y1, untracked]
+    assert store.claim_inbox("c", now=now, limit=10) == []
+    store.finish_inbox(x1, now=now)  # a's claim on X ends: its next deliveries are free, in order
+    assert [r.id for r in store.claim_inbox("b", now=now, limit=10)] == [x2, x3]
+    later = now + timedelta(minutes=6)  # a lease that ran out holds nothing
+    assert [r.id for r in store.claim_inbox("c", now=later, limit=10)] == [x2, x3, y1, untracked]

@@ -93,13 +93,17 @@ def test_repr_shows_no_secret():
 
 def test_a_single_event_object():
     accepted = adapter().accept(request(EVENT, msg_id="msg_single"))
-    assert accepted == Accepted(dedupe_key="msg_single", audit_headers=accepted.audit_headers, events=1)
+    assert accepted == Accepted(dedupe_key="msg_single", audit_headers=accepted.audit_headers, events=1,
+                                ticket="webhook/acme/7")
 
 
 def test_a_list_of_events():
     body = [event(event_id=f"e-{i}") for i in range(3)]
     assert adapter().accept(request(body)).events == 3
     assert [e.event_id for e in adapter().normalize(json.dumps(body).encode(), {}, RECEIVED)] == ["e-0", "e-1", "e-2"]
+    assert adapter().accept(request(body)).ticket == "webhook/acme/7"  # one ticket: workers claim it in order
+    several = [event(event_id="s-1"), event(event_id="s-2", ticket_id="8")]
+    assert adapter().accept(request(several)).ticket is None  # several tickets: no single one to order by
 
 
 def test_an_events_envelope():
