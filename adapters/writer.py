@@ -7,6 +7,7 @@ action)` — the calls its API needs for one outbox action — and `_list_groups
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from connector.config import SourceConfig
 from connector.errors import Permanent
 
 
-class ApiWriter:
+class ApiWriter(ABC):
     """A `Writer` over a help desk's API client; without a client (no credentials) every action is skipped."""
 
     source = ""
@@ -45,16 +46,17 @@ class ApiWriter:
             return WriteResult(outcome="skipped", detail=f"{self.label} credentials not configured")
         return self._write(self._client, action)
 
+    @abstractmethod
     def _write(self, client: Any, action: WriteAction) -> WriteResult:
-        raise NotImplementedError
+        """Make the help desk's calls for one action."""
 
     def _with_marker(self, tags: list[str]) -> list[str]:
         """The tags to add, with the marker that makes the connector's own updates recognisable."""
         return [*tags, self._marker] if self._marker and self._marker not in tags else tags
 
+    @abstractmethod
     def _list_groups(self, client: Any) -> Iterable[Mapping[str, Any]]:
         """The help desk's groups, each with an integer `id` and a `name` (deleted ones left out)."""
-        raise NotImplementedError
 
     def _group_id(self, client: Any, group: Any) -> int:
         """The id of the group named `group`; the list is cached and read again once for an unknown name."""

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connector.config import Config, SourceConfig
+from connector.config import SourceConfig
 from connector.errors import ConfigError, ConnectorError, StoreUnavailable
 from connector.events import Event
 from connector.settings import Settings
@@ -260,10 +260,3 @@ class PollingReconciler(ABC):
             raise ValueError("interval_seconds must be positive")
         scheduler.add_job(self.run_safely, "interval", seconds=interval_seconds, id=f"{self.source}-reconcile",
                           max_instances=1, coalesce=True, replace_existing=True)
-
-
-def source_options(config: Config | None, source: str) -> dict[str, Any]:
-    """The field and status mappings a source's reconciler takes from its config section."""
-    section = config.sources.get(source) if config is not None else None
-    return {"field_names": section.field_names if section else None,
-            "status_map": section.status_map if section else None}

@@ -224,7 +224,7 @@ class Store:
                            inbox.c.attempts))
         with self.write() as conn:
             if self.dialect == "postgresql":  # one claim at a time: each sees the others' committed claims
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
+                _advisory_lock(conn, CLAIM_LOCK)
             rows = conn.execute(stmt).all()
         return sorted((InboxRow(id=r.id, source=r.source, body=bytes(r.body), headers=r.headers or {},
                                 received_at=r.received_at, attempts=r.attempts) for r in rows), key=lambda r: r.id)
@@ -251,7 +251,7 @@ class Store:
         """Work on one ticket in one transaction, holding its lock."""
         with self.write() as conn:
             if self.dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+                _advisory_lock(conn, _lock_id(key))
             yield TicketTx(self, conn, key)
 
     @contextmanager
@@ -261,7 +261,7 @@ class Store:
         with self.write() as conn:
             if self.dialect == "postgresql":
                 for lock in sorted({_lock_id(key) for key in keys}):
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+                    _advisory_lock(conn, lock)
             batch = BatchTx(self, conn)
             yield batch
             batch.flush()
@@ -430,6 +430,16 @@ class _TicketStatements:
 CLAIM_LOCK = 0x534C4143  # the advisory lock that serializes workers' claims (PostgreSQL)
 
 
+def _key_params(key: TicketKey) -> dict[str, str]:
+    """A ticket key as the parameters of `_TicketStatements`' ticket-scoped selects."""
+    return {"k_source": key[0], "k_account": key[1], "k_ticket": key[2]}
+
+
+def _advisory_lock(conn: Connection, lock: int) -> None:
+    """Take a PostgreSQL advisory lock for the rest of the transaction."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock})
+
+
 def _ticket_where(table: Any, key: TicketKey) -> tuple[Any, ...]:
     return (table.c.source == key[0], table.c.account == key[1], table.c.ticket_id == key[2])
 
@@ -476,13 +486,7 @@ class BatchTx:
     def ticket(self, key: TicketKey) -> TicketTx:
         tx = self._tickets.get(key)
         if tx is None:
-            tx = self._tickets[key] = TicketTx(self.store, self.conn, key)
-            # the ticket's keys in the outbox, read once: an event's report lists every action decided so far,
-            # and offering them all again on every event costs more than the rest of the event
-            tx.outbox_keys = set(self.conn.execute(self.store.ticket_statements.outbox_keys, {
-                "k_source": key[0], "k_account": key[1], "k_ticket": key[2]}).scalars())
-            tx.deferred = True  # its state and clock rows are written once, when the batch ends
-            tx.batch = self
+            tx = self._tickets[key] = TicketTx(self.store, self.conn, key, batch=self)
         return tx
 
     def flush(self) -> None:
@@ -513,13 +517,17 @@ class BatchTx:
 class TicketTx:
     """One ticket's transaction: its events, state, clock rows, decisions and new actions."""
 
-    def __init__(self, store: Store, conn: Connection, key: TicketKey) -> None:
+    def __init__(self, store: Store, conn: Connection, key: TicketKey, *, batch: BatchTx | None = None) -> None:
+        """Within a `batch`, the events and decisions are written with the batch, and the state and clock rows
+        once when it ends (kept here until `take_deferred`)."""
         self.store = store
         self.conn = conn
         self.key = key
-        self.outbox_keys: set[str] | None = None  # within a batch: keys this transaction saw in the outbox
-        self.deferred = False  # within a batch: keep the state and clock rows until `flush`
-        self.batch: BatchTx | None = None  # within a batch: events and decisions are written with the batch
+        self.batch = batch
+        # within a batch, the ticket's keys in the outbox, read once: an event's report lists every action
+        # decided so far, and offering them all again on every event costs more than the rest of the event
+        self.outbox_keys: set[str] | None = None if batch is None else set(
+            conn.execute(store.ticket_statements.outbox_keys, _key_params(key)).scalars())
         self._state: dict[str, Any] | None = None
         self._clocks: dict[tuple[Any, Any], dict[str, Any]] = {}
 
@@ -545,8 +553,8 @@ class TicketTx:
     def state(self) -> dict[str, Any] | None:
         if self._state is not None:
             return dict(self._state["state"])
-        state: dict[str, Any] | None = self.conn.execute(self.store.ticket_statements.state, {
-            "k_source": self.key[0], "k_account": self.key[1], "k_ticket": self.key[2]}).scalar()
+        state: dict[str, Any] | None = self.conn.execute(self.store.ticket_statements.state,
+                                                         _key_params(self.key)).scalar()
         return state
 
     def save(self, *, state: Mapping[str, Any], last_event_at: datetime, next_check_at: datetime | None,
@@ -554,20 +562,20 @@ class TicketTx:
         row = {"source": self.key[0], "account": self.key[1], "ticket_id": self.key[2], "version": 1,
                "state": dict(state), "last_event_at": last_event_at, "next_check_at": next_check_at,
                "severity": severity, "policy": policy, "updated_at": now}
-        if self.deferred:
+        if self.batch is not None:
             self._state = row
         else:
             self.conn.execute(self.store.ticket_statements.save, row)
 
     def save_clocks(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Upsert the ticket's clock rows (one per metric and cycle)."""
-        if self.deferred:  # the last row of each metric and cycle is what the upserts would have left
+        if self.batch is not None:  # the last row of each metric and cycle is what the upserts would have left
             self._clocks.update(((r["metric"], r["cycle"]), dict(r)) for r in rows)
         elif rows:
             self.conn.execute(self.store.ticket_statements.save_clocks, [dict(r) for r in rows])
 
     def take_deferred(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        """Hand over what a deferred transaction kept (`deferred`) for the batch to write: the ticket row's
+        """Hand over what this transaction kept within its batch, for the batch to write: the ticket row's
         values and its clock rows."""
         taken = self._state, list(self._clocks.values())
         self._state, self._clocks = None, {}
