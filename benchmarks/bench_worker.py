@@ -98,7 +98,7 @@ def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool) -> 
     processor = TicketProcessor(store, load_config(str(CONFIG)), {})
     worker = Worker(store, processor, {"webhook": WebhookAdapter([SECRET])}, batch=batch)
     began = time.perf_counter()
-    while worker.run_once(limit=50):
+    while worker.run_once():
         pass
     seconds = time.perf_counter() - began
     store.dispose()

@@ -36,6 +36,7 @@ Clock = Callable[[], datetime]
 MAX_INBOX_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 2.0     # a delivery that failed waits 2 s, 4 s, 8 s … (at most RETRY_CAP) before its next try
 RETRY_CAP_SECONDS = 300.0
+CLAIM_BATCH = 200            # deliveries a worker claims and applies in one transaction (see docs/decisions.md)
 LOOP_BACKOFF_CAP = 5.0       # a loop that cannot reach the database tries again after 0.5 s, 1 s, … 5 s (the
 #                              breaker makes a try cheap while the database is away, so recovery can be quick)
 
@@ -144,12 +145,16 @@ class TicketProcessor:
     def _apply(self, tx: TicketTx, event: Event, inbox_id: int | None) -> list[str]:
         if not tx.add_event(event, inbox_id):
             return []  # a repeat: already applied
-        raw = tx.state()
-        state = None if raw is None else TicketState.from_dict(raw)
+        state: TicketState | None = tx.decoded  # within a batch, the state its last event left (Rulebook.run's way)
+        if state is None:
+            raw = tx.state()
+            state = None if raw is None else TicketState.from_dict(raw)
         try:
             state = self.book.apply(state, event)
         except OutOfOrder:
             state = self.book.run(tx.events())[event.key]  # the stored history includes this event
+        if tx.batch is not None:
+            tx.decoded = state
         return self._record(tx, state, event.event_id)
 
     def check(self, key: TicketKey) -> list[str]:
@@ -179,12 +184,13 @@ class TicketProcessor:
     def _record(self, tx: TicketTx, state: TicketState, event_id: str | None) -> list[str]:
         now = max(self.now(), state.last_at)
         report = self.book.evaluate(state, now)
-        added = tx.enqueue([self._new_action(d) for d in report.actions], now=now)
+        # an action known to be in the outbox already (within a batch) needs no row built for it
+        added = tx.enqueue([self._new_action(d) for d in report.actions if not tx.has_action(d.key)], now=now)
         sev = state.severity
         # tickets are evaluated at whole seconds, so a check is due at the first whole second at or after the
         # instant (a threshold crossed at 10:45:00.4 is seen at 10:45:01, never missed at 10:45:00)
         check = self.book.next_check(state, now)
-        tx.save(state=state.to_dict(), last_event_at=state.last_at,
+        tx.save(state=state.to_dict, last_event_at=state.last_at,
                 next_check_at=None if check is None else next_whole_second(check),
                 severity=sev.classified, policy=state.policy, now=now)
         snapshot = state.snapshot
@@ -231,7 +237,7 @@ class Worker:
         self._unsure = False  # the database went away mid-batch: this worker's claims are given back first
         self.batch = batch
 
-    def run_once(self, limit: int = 50) -> int:
+    def run_once(self, limit: int = CLAIM_BATCH) -> int:
         """Process up to `limit` pending deliveries; return how many were claimed.
 
         Each delivery is isolated: whatever one does (a bad body, a bug, a value the database refuses), it
