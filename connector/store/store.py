@@ -655,8 +655,8 @@ class TicketTx:
                                       for a in actions if (key := fit(a.key, 512)) not in known]
         if not rows:
             return []
+        added: list[str] = []
         if self.batch is not None and self.outbox_keys is not None:  # written with the batch
-            added = []
             for row in rows:
                 if row["key"] not in self.outbox_keys:  # a key listed twice is added once
                     self.outbox_keys.add(row["key"])
@@ -664,9 +664,6 @@ class TicketTx:
                     added.append(row["key"])
             return added
         inserted = set(self.conn.execute(self.store.ticket_statements.enqueue, rows).scalars())
-        if self.outbox_keys is not None:  # inserted or already there: in the outbox for the rest of the batch
-            self.outbox_keys.update(row["key"] for row in rows)
-        added: list[str] = []
         for row in rows:  # in the report's order; a key listed twice is added once
             if row["key"] in inserted:
                 inserted.discard(row["key"])
