@@ -2,8 +2,14 @@
 
     python benchmarks/bench_worker.py [--deliveries 3000] [--postgres URL] [--scale-out]
 
-N signed generic deliveries (a realistic mix over many tickets, some of them hot: creations, customer and
-agent replies, status changes) are put in the inbox first; then a worker drains it. Printed, per database:
+N deliveries (a realistic mix over many tickets, some of them hot: creations, customer and agent replies,
+status changes) are put in the inbox first, a third each in the shapes of the three sources: the
+connector's own canonical event (generic webhook), Zendesk's ticket event envelope (as
+`tests/fixtures/zendesk` follows it: `detail`, `event`, UPPERCASE status and priority) and Freshdesk's
+automation webhook with the dated template (`tests/fixtures/freshdesk/dated_*`: labels, comma-separated
+tags, `{{triggered_event}}`). Then a worker drains it. A Freshdesk reply is read from the ticket's
+conversations, which the API would answer: they are served from memory here (`MemoryFreshdesk`), so the
+figure is the adapter's work and the store's, not a network's. Printed, per database:
 
 - the pure core's rate on the same events (`Rulebook.run`, no store) — the ceiling;
 - the worker in-process, one transaction per claimed batch (today's path) and one per event (the earlier
@@ -13,9 +19,6 @@ agent replies, status changes) are put in the inbox first; then a worker drains 
 - history applied to the store in pages, as `connector backfill … --store` and the polls do;
 - with `--scale-out` (PostgreSQL): 1, 2 and 4 `connector worker --once` processes on one inbox, with the
   exactly-once effects and the final ticket states checked against the one-worker run.
-
-Zendesk- and Freshdesk-shaped deliveries are not in the mix: their normalization calls the help desks'
-APIs, which a benchmark would time instead of the store path.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +39,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from adapters.freshdesk import FreshdeskAdapter  # noqa: E402
 from adapters.webhook import WebhookAdapter  # noqa: E402
+from adapters.zendesk import ZendeskAdapter  # noqa: E402
 from connector.config import load_config  # noqa: E402
 from connector.events import parse_event  # noqa: E402
 from connector.rules.engine import Rulebook  # noqa: E402
@@ -74,20 +80,102 @@ def history(deliveries: int) -> list[dict[str, Any]]:
     return out
 
 
+ZENDESK_STATUS = {"new": "NEW", "open": "OPEN", "pending": "PENDING", "on_hold": "HOLD", "solved": "SOLVED"}
+FRESHDESK_STATUS = {"new": "Open", "open": "Open", "pending": "Pending", "solved": "Resolved"}
+FRESHDESK_PRIORITY = {"urgent": "Urgent", "high": "High", "normal": "Medium", "low": "Low"}
+
+
+class MemoryFreshdesk:
+    """Freshdesk's API answers for the benchmark's tickets, from memory (`FreshdeskApi`)."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, dict[str, Any]] = {}
+        self.conversations: dict[str, list[dict[str, Any]]] = {}
+
+    def get_ticket(self, ticket_id: str) -> dict[str, Any]:  # a reply's delivery reads the ticket, then its replies
+        return self.tickets[ticket_id]
+
+    def list_conversations(self, ticket_id: str) -> list[dict[str, Any]]:
+        return self.conversations.get(ticket_id, [])
+
+
+def shaped(c: dict[str, Any], api: MemoryFreshdesk) -> tuple[str, dict[str, Any], str]:
+    """One canonical event as one source's delivery: (source, body, the door's ticket digest)."""
+    number = int(c["ticket_id"].lstrip("T"))
+    ticket, at, comment = c["ticket"], c["occurred_at"], c.get("comment")
+    created = ticket.get("created_at") or at
+    if number % 3 == 0:
+        return "webhook", c, f"webhook/acme/{c['ticket_id']}"
+    tid = str(10_000 + number)
+    if number % 3 == 1:
+        kind = {"ticket.created": "ticket.created", "ticket.updated": "ticket.status_changed",
+                "comment.added": "ticket.comment_added"}[c["type"]]
+        event: dict[str, Any] = {"current": ZENDESK_STATUS[ticket["status"]], "previous": "OPEN"}
+        if comment is not None:
+            staff = comment["author_role"] == "agent"
+            event = {"comment": {"id": f"9{number}{len(c['event_id'])}{c['event_id'][1:]}", "body": "Reply.",
+                                 "is_public": True, "author": {"id": "501" if staff else f"7{number}",
+                                                                "is_staff": staff, "name": "Pat"}}}
+        body = {"account_id": 22129848, "id": f"zd-{c['event_id']}", "subject": f"zen:ticket:{tid}",
+                "time": at, "type": f"zen:event-type:{kind}", "zendesk_event_version": "2022-11-06",
+                "detail": {"id": tid, "actor_id": "501", "assignee_id": None, "created_at": created,
+                           "updated_at": at, "description": "It broke.", "subject": "Checkout is down",
+                           "group_id": None, "organization_id": None, "requester_id": f"7{number}",
+                           "priority": (ticket.get("priority") or "normal").upper(),
+                           "status": ZENDESK_STATUS[ticket["status"]], "tags": [], "is_public": True,
+                           "type": "INCIDENT", "via": {"channel": "web_service"}},
+                "event": event}
+        return "zendesk", body, f"zendesk/acme/{tid}"
+    triggered = {"ticket.created": "{ticket_action:created}", "ticket.updated": "{status:{from:2,to:3}}"}.get(
+        c["type"], "{reply_sent:sent}")
+    if comment is not None:
+        customer = comment["author_role"] == "end_user"
+        triggered = "{reply_type:customer_reply}" if customer else triggered
+        api.conversations.setdefault(tid, []).append({
+            "id": len(api.conversations.get(tid, [])) + 1, "incoming": customer, "private": False,
+            "user_id": int(f"7{number}") if customer else 501, "source": 0, "created_at": at, "updated_at": at})
+    api.tickets.setdefault(tid, {"id": int(tid), "subject": "Checkout is down", "description": "It broke.",
+                                 "description_text": "It broke.", "status": 2, "priority": 1, "source": 1,
+                                 "requester_id": int(f"7{number}"), "tags": [], "created_at": created,
+                                 "updated_at": at, "custom_fields": {}})
+    body = {"kind": c["type"], "ticket_id": tid, "updated_at": at, "created_at": created,
+            "requester_id": f"7{number}", "status": FRESHDESK_STATUS[ticket["status"]],
+            "priority": FRESHDESK_PRIORITY[ticket.get("priority") or "normal"], "source": "Email", "tags": "",
+            "subject": "Checkout is down", "description": "It broke.", "triggered_event": triggered}
+    return "freshdesk", body, f"freshdesk/acme/{tid}"
+
+
+def deliveries(bodies: list[dict[str, Any]]) -> tuple[list[tuple[str, bytes, str]], MemoryFreshdesk]:
+    api = MemoryFreshdesk()
+    out = []
+    for c in bodies:
+        source, body, ticket = shaped(c, api)
+        out.append((source, json.dumps(body).encode(), ticket))
+    return out, api
+
+
+def adapters(api: MemoryFreshdesk) -> dict[str, Any]:
+    return {"webhook": WebhookAdapter([SECRET]), "zendesk": ZendeskAdapter([SECRET], account="acme"),
+            "freshdesk": FreshdeskAdapter([SECRET], account="acme", api=api)}
+
+
 def fill(url: str, bodies: list[dict[str, Any]]) -> Store:
     store = Store(url)
     store.upgrade()
     received = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    for body in bodies:
-        store.insert_inbox(source="webhook", dedupe_key=body["event_id"], body=json.dumps(body).encode(),
-                           headers={}, received_at=received, dedupe_window=timedelta(0),
-                           ticket=f"webhook/acme/{body['ticket_id']}")  # as the door records it
+    for n, (source, body, ticket) in enumerate(deliveries(bodies)[0]):
+        store.insert_inbox(source=source, dedupe_key=f"d{n}", body=body, headers={}, received_at=received,
+                           dedupe_window=timedelta(0), ticket=ticket)  # as the door records it
     return store
 
 
 def core_rate(bodies: list[dict[str, Any]]) -> float:
+    """The pure core on the events the worker will make of the same deliveries."""
     book = Rulebook(load_config(str(CONFIG)))
-    evs = [parse_event(b) for b in bodies]
+    items, api = deliveries(bodies)
+    normalizers = adapters(api)
+    received = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    evs = [e for source, body, _ in items for e in normalizers[source].normalize(body, {}, received)]
     began = time.perf_counter()
     book.run(evs)
     return len(evs) / (time.perf_counter() - began)
@@ -96,7 +184,7 @@ def core_rate(bodies: list[dict[str, Any]]) -> float:
 def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool) -> float:
     store = fill(url, bodies)
     processor = TicketProcessor(store, load_config(str(CONFIG)), {})
-    worker = Worker(store, processor, {"webhook": WebhookAdapter([SECRET])}, batch=batch)
+    worker = Worker(store, processor, adapters(deliveries(bodies)[1]), batch=batch)
     began = time.perf_counter()
     while worker.run_once():
         pass
@@ -124,16 +212,54 @@ def backfill_rate(url: str, bodies: list[dict[str, Any]], page: int = 100) -> fl
     return len(evs) / seconds
 
 
-def env_for(url: str) -> dict[str, str]:
-    return {**os.environ, "CONNECTOR_DATABASE_URL": url, "CONNECTOR_CONFIG": str(CONFIG),
-            "CONNECTOR_WEBHOOK_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+class FreshdeskOnLoopback:
+    """The local fake of Freshdesk's API (`tests/fakes/freshdesk.py`) on 127.0.0.1, answering the
+    benchmark's conversations, and a config whose `sources.freshdesk.base_url` points at it (write-backs
+    dry-run: the figure is the inbox drain's)."""
+
+    def __init__(self, api: MemoryFreshdesk, tmp: Path) -> None:
+        import threading
+
+        import yaml
+        from werkzeug.serving import WSGIRequestHandler, make_server
+
+        from tests.fakes.freshdesk import FakeFreshdesk, create_app
+
+        self.fake = FakeFreshdesk()
+        for tid, ticket in api.tickets.items():
+            self.fake.add_ticket(int(tid), **{k: v for k, v in ticket.items() if k != "id"})["conversations"] = \
+                api.conversations.get(tid, [])
+        class Quiet(WSGIRequestHandler):
+            def log_request(self, *args: Any, **kwargs: Any) -> None:
+                pass
+
+        self.server = make_server("127.0.0.1", 0, create_app(self.fake), threaded=True, request_handler=Quiet)
+        self.fake.base_url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        cfg = yaml.safe_load(CONFIG.read_text())
+        cfg["sources"]["freshdesk"] = {**(cfg["sources"].get("freshdesk") or {}), "base_url": self.fake.base_url}
+        cfg["writeback"]["dry_run"] = True
+        self.config = tmp / "bench-worker.yaml"
+        self.config.write_text(yaml.safe_dump(cfg))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def drain_processes(url: str, bodies: list[dict[str, Any]], workers: int) -> float:
+def env_for(url: str, freshdesk: FreshdeskOnLoopback) -> dict[str, str]:
+    return {**os.environ, "CONNECTOR_DATABASE_URL": url, "CONNECTOR_CONFIG": str(freshdesk.config),
+            "CONNECTOR_WEBHOOK_SECRET": SECRET, "ZENDESK_WEBHOOK_SECRET": SECRET, "ZENDESK_SUBDOMAIN": "acme",
+            "FRESHDESK_WEBHOOK_SECRET": SECRET, "FRESHDESK_DOMAIN": "acme",
+            "FRESHDESK_API_KEY": freshdesk.fake.api_key, "PYTHONPATH": str(ROOT)}
+
+
+def drain_processes(url: str, bodies: list[dict[str, Any]], workers: int, freshdesk: FreshdeskOnLoopback) -> float:
     fill(url, bodies).dispose()
     began = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "connector", "worker", "--once"], cwd=ROOT, env=env_for(url),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(workers)]
+    procs = [subprocess.Popen([sys.executable, "-m", "connector", "worker", "--once"], cwd=ROOT,
+                              env=env_for(url, freshdesk), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             for _ in range(workers)]
     for proc in procs:
         _, err = proc.communicate(timeout=1800)
         if proc.returncode:
@@ -170,16 +296,20 @@ def main() -> None:
     args = parser.parse_args()
     bodies = history(args.deliveries)
     core = core_rate(bodies)
-    print(f"{len(bodies)} deliveries (one event each, {len({b['ticket_id'] for b in bodies})} tickets)")
+    sources = Counter(source for source, _, _ in deliveries(bodies)[0])
+    print(f"{len(bodies)} deliveries (one event each, {len({b['ticket_id'] for b in bodies})} tickets; "
+          + ", ".join(f"{n} {source}" for source, n in sorted(sources.items())) + ")")
     print(f"core (Rulebook.run, no store)          {core:>9,.0f} events/s")
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        freshdesk = FreshdeskOnLoopback(deliveries(bodies)[1], Path(tmp))
+        stack.callback(freshdesk.close)
         databases = [("SQLite", lambda name: f"sqlite:///{Path(tmp) / name}.db")]
         if args.postgres:
             databases.append(("PostgreSQL", lambda name: stack.enter_context(fresh_schema(args.postgres, "bench"))))
         for label, make in databases:
             batched = drain_in_process(make("batched"), bodies, batch=True)
             single = drain_in_process(make("single"), bodies, batch=False)
-            command = drain_processes(make("command"), bodies, 1)
+            command = drain_processes(make("command"), bodies, 1, freshdesk)
             backfill = backfill_rate(make("backfill"), bodies)
             print(f"{label}: worker, batched                {batched:>9,.0f} events/s   "
                   f"{batched / single:.2f}x per-event   store/core {batched / core:.3f}")
@@ -190,7 +320,7 @@ def main() -> None:
             rates, seen = {}, {}
             for n in (1, 2, 4):
                 url = stack.enter_context(fresh_schema(args.postgres, "bench"))
-                rates[n] = drain_processes(url, bodies, n)
+                rates[n] = drain_processes(url, bodies, n, freshdesk)
                 seen[n] = effects(url)
             same = all(seen[n] == seen[1] for n in (2, 4))
             once = all(s["events"] == s["distinct_events"] == len(bodies) and not s["not_done"] for s in seen.values())

@@ -24,6 +24,8 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import IO, Any
 
+import msgspec
+
 from connector.errors import EventError
 
 SCHEMA_VERSION = 1
@@ -369,19 +371,104 @@ class BadLine:
 
 
 def iter_jsonl(lines: Iterable[str]) -> Iterator[Event | BadLine]:
-    """Yield an `Event` or a `BadLine` for every non-blank line, in order; never skip silently."""
+    """Yield an `Event` or a `BadLine` for every non-blank line, in order; never skip silently.
+
+    A line is first decoded by msgspec into the wire shape below, typed as the common case writes it
+    (identifiers as strings, booleans as booleans), about four times as fast as `json.loads` and
+    `parse_event`. Anything that fast path does not take as it is — a number for an identifier, a null
+    boolean, a wrong shape, a bad value — goes the careful way, which accepts what it always accepted and
+    words every error as it always did (the line and the key)."""
     for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
         try:
-            raw = json.loads(text)
-        except ValueError as err:
-            yield BadLine(line=number, message=f"not valid JSON ({err})")
-            continue
-        try:
-            yield parse_event(raw)
-        except EventError as err:
-            yield BadLine(line=number, message=err.message)
+            event = _from_wire(_WIRE.decode(text))
+        except (msgspec.DecodeError, EventError):  # msgspec.ValidationError is a DecodeError
+            event = None
+        if event is not None:
+            yield event
+        elif text.strip():
+            yield _careful(number, text)
+
+
+def _careful(number: int, text: str) -> Event | BadLine:
+    """One line the careful way: `json.loads`, then `parse_event`."""
+    try:
+        raw = json.loads(text)
+    except ValueError as err:
+        return BadLine(line=number, message=f"not valid JSON ({err})")
+    try:
+        return parse_event(raw)
+    except EventError as err:
+        return BadLine(line=number, message=err.message)
+
+
+class _WireRequester(msgspec.Struct):
+    id: str | None = None
+    org: str | None = None
+    tier: str | None = None
+
+
+class _WireTicket(msgspec.Struct):
+    status: str | None = None
+    priority: str | None = None
+    channel: str | None = None
+    group: str | None = None
+    assignee: str | None = None
+    requester: _WireRequester | None = None
+    subject: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    fields: dict[str, Any] | None = None
+    created_at: str | None = None
+
+
+class _WireComment(msgspec.Struct):
+    author_role: str
+    public: bool = True
+    automated: bool = False
+    author_id: str | None = None
+
+
+class _WireEvent(msgspec.Struct):
+    source: str
+    ticket_id: str
+    event_id: str
+    occurred_at: str
+    type: str
+    schema: int = SCHEMA_VERSION
+    account: str | None = None
+    ticket: _WireTicket | None = None
+    comment: _WireComment | None = None
+
+
+_WIRE = msgspec.json.Decoder(_WireEvent)
+_NO_TICKET = _WireTicket()
+_NO_REQUESTER = _WireRequester()
+
+
+def _from_wire(w: _WireEvent) -> Event | None:
+    """The `Event` that `parse_event` builds from the same line, or None where only it can say (an empty
+    required value, another schema): the careful path then answers, with its own words."""
+    if w.schema != SCHEMA_VERSION or not (w.source and w.ticket_id and w.event_id and w.type):
+        return None
+    comment = None
+    if (c := w.comment) is not None:
+        if not c.author_role:
+            return None
+        comment = Comment(author_role=c.author_role, public=c.public, automated=c.automated, author_id=c.author_id)
+    t = w.ticket or _NO_TICKET
+    r = t.requester or _NO_REQUESTER
+    return Event(
+        source=w.source, account=w.account or "default", ticket_id=w.ticket_id, event_id=w.event_id,
+        occurred_at=parse_instant(w.occurred_at, "occurred_at"), type=w.type,
+        ticket=Ticket(
+            status=t.status or "new", priority=t.priority, channel=t.channel, group=t.group, assignee=t.assignee,
+            requester=Requester(id=r.id, org=r.org, tier=r.tier), subject=t.subject or "",
+            description=t.description or "", tags=tuple(t.tags) if t.tags else (),
+            fields=MappingProxyType(t.fields or {}),
+            created_at=None if t.created_at is None else parse_instant(t.created_at, "ticket.created_at"),
+        ),
+        comment=comment,
+    )
 
 
 def read_jsonl(lines: Iterable[str]) -> list[Event]:

@@ -4,12 +4,12 @@ and need no database. Bad input is a message on stderr and exit code 1, never a 
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
+from connector import jsontext
 from connector.cli.common import (
     CONTEXT,
     _config,
@@ -101,7 +101,7 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
         else:
             result = run_replay(cfg, events, now)
     if fmt == "json":
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        click.echo(jsontext.dumps(result, indent=True))
     else:
         click.echo(_table(result), nl=False)
 

@@ -13,18 +13,18 @@ connection costs one answer timeout and one reconnect) and waiting for a pooled 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-import orjson
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+
+from connector import jsontext
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_MS = 30_000
@@ -40,21 +40,13 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def dumps(value: Any) -> str:
-    """JSON for the store's JSON columns: orjson (about 5× the standard library on the worker's rows), or the
-    standard library where orjson refuses a value it accepts (an integer beyond 64 bits, a non-string key).
-    Reading stays with the standard library, which keeps such integers exact (orjson reads them as floats)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(value)
-
-
 def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN so IMMEDIATE can be asked for;
     PostgreSQL gets a bound of `timeout` seconds on connecting, on every answer and on the pool."""
     url = normalize_url(url)
-    kwargs.setdefault("json_serializer", dumps)
+    # JSON columns are written with orjson (about 5× the standard library on the worker's rows); they are
+    # read with the standard library, which keeps integers beyond 64 bits exact (orjson reads them as floats)
+    kwargs.setdefault("json_serializer", jsontext.dumps)
     if url.startswith("sqlite"):
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":

@@ -9,10 +9,13 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.errors import EventError
 from connector.events import (
     BadLine,
+    _careful,
     event_to_dict,
     format_instant,
     iter_jsonl,
@@ -107,3 +110,60 @@ def test_format_instant_matches_isoformat_everywhere():
     assert format_instant(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)) == "9999-12-31T23:59:59Z"
     assert format_instant(datetime(1, 1, 1, tzinfo=UTC)) == "0001-01-01T00:00:00Z"
     assert format_instant(datetime(2026, 3, 8, 1, 30, 5, 120, tzinfo=zone)) == "2026-03-08T06:30:05.00012Z"
+
+
+# --- the fast path of iter_jsonl (issue 14): the same events and the same errors as the careful path ---------
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=2**63, max_value=2**80),
+    st.floats(allow_nan=False), st.just(""), st.just("\x00"), st.just("=cmd|' /C calc'!A0"), st.just("x" * 300),
+    st.sampled_from(["new", "open", "pending", "solved", "agent", "end_user", "system", "ticket.created",
+                     "comment.added", "ticket.updated", "2026-03-02T14:05:00Z", "2026-03-02T14:05:00",
+                     "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z", "zendesk", "42"]),
+    st.text(max_size=8),
+)
+_VALUES = st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3),
+                    st.dictionaries(st.text(max_size=4), _SCALARS, max_size=3))
+
+
+def _vary(base: dict, keys: list[str]) -> st.SearchStrategy[dict]:
+    """`base` with some keys dropped and some given other values (of any JSON type)."""
+    return st.tuples(st.sets(st.sampled_from(keys)), st.dictionaries(st.sampled_from(keys), _VALUES)).map(
+        lambda dropped_changed: {**{k: v for k, v in base.items() if k not in dropped_changed[0]},
+                                 **dropped_changed[1]})
+
+
+_REQUESTERS = _vary(GOOD["ticket"]["requester"], ["id", "org", "tier"])
+_TICKETS = st.one_of(_VALUES, st.tuples(_vary(GOOD["ticket"], [
+    "status", "priority", "channel", "group", "assignee", "subject", "description", "tags", "fields",
+    "created_at"]), st.one_of(_REQUESTERS, _VALUES)).map(lambda tr: {**tr[0], "requester": tr[1]}))
+_COMMENTS = st.one_of(_VALUES, _vary(GOOD["comment"], ["author_role", "public", "automated", "author_id"]))
+_EVENTS = st.tuples(
+    _vary({**GOOD, "ticket_id": "123"}, ["schema", "source", "account", "ticket_id", "event_id", "occurred_at",
+                                         "type"]), _TICKETS, _COMMENTS,
+).map(lambda etc: {**etc[0], "ticket": etc[1], "comment": etc[2]})
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_EVENTS)
+def test_the_fast_path_reads_every_line_as_the_careful_path_does(raw):
+    line = json.dumps(raw)
+    assert list(iter_jsonl([line])) == [_careful(1, line)]
+
+
+@pytest.mark.parametrize("line", [
+    '{"schema":1,"source":"a","source":"b","ticket_id":"1","event_id":"e","occurred_at":"2026-03-02T14:05:00Z",'
+    '"type":"ticket.created"}',                                                      # a key twice: the last wins
+    '{"schema":1,"source":"a","ticket_id":"1","event_id":"e","occurred_at":"2026-03-02T14:05:00Z",'
+    '"type":"ticket.created","ticket":{"fields":{"n":NaN}}}',                        # NaN, as json.loads reads it
+    '{"schema":true,"source":"a","ticket_id":"1","event_id":"e","occurred_at":"2026-03-02T14:05:00Z",'
+    '"type":"ticket.created"}',                                                      # true == 1 to the careful path
+    '{"schema":1,"source":"a\\ud800","ticket_id":"1","event_id":"e","occurred_at":"2026-03-02T14:05:00Z",'
+    '"type":"ticket.created"}',                                                      # a lone surrogate
+    '{"schema":1,"source":"a","ticket_id":12345678901234567890123,"event_id":"e",'
+    '"occurred_at":"2026-03-02T14:05:00Z","type":"ticket.created"}',                 # an id beyond 64 bits
+    '   ', '[]', '"text"', '{"schema":1', '{"schema":1,"source":"a"}  trailing',
+])
+def test_the_fast_path_hands_odd_lines_to_the_careful_path(line):
+    expected = [] if not line.strip() else [_careful(1, line)]
+    assert list(iter_jsonl([line])) == expected
