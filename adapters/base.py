@@ -80,6 +80,11 @@ class WriteResult:
 class InboundAdapter(Protocol):
     source: str
 
+    @property
+    def waits_on_api(self) -> bool:
+        """True when `normalize` may call the help desk's API (a client is set): the worker then normalizes
+        a batch's deliveries several at a time, since each mostly waits on the network."""
+
     def verify(self, request: InboundRequest) -> None:
         """Raise `AuthError` unless the request is authentic (constant-time comparisons)."""
 

@@ -88,14 +88,17 @@ FRESHDESK_PRIORITY = {"urgent": "Urgent", "high": "High", "normal": "Medium", "l
 class MemoryFreshdesk:
     """Freshdesk's API answers for the benchmark's tickets, from memory (`FreshdeskApi`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency  # seconds each answer takes, as the network and Freshdesk would
         self.tickets: dict[str, dict[str, Any]] = {}
         self.conversations: dict[str, list[dict[str, Any]]] = {}
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:  # a reply's delivery reads the ticket, then its replies
+        time.sleep(self.latency)
         return self.tickets[ticket_id]
 
     def list_conversations(self, ticket_id: str) -> list[dict[str, Any]]:
+        time.sleep(self.latency)
         return self.conversations.get(ticket_id, [])
 
 
@@ -145,8 +148,9 @@ def shaped(c: dict[str, Any], api: MemoryFreshdesk) -> tuple[str, dict[str, Any]
     return "freshdesk", body, f"freshdesk/acme/{tid}"
 
 
-def deliveries(bodies: list[dict[str, Any]]) -> tuple[list[tuple[str, bytes, str]], MemoryFreshdesk]:
-    api = MemoryFreshdesk()
+def deliveries(bodies: list[dict[str, Any]], latency: float = 0.0
+               ) -> tuple[list[tuple[str, bytes, str]], MemoryFreshdesk]:
+    api = MemoryFreshdesk(latency)
     out = []
     for c in bodies:
         source, body, ticket = shaped(c, api)
@@ -181,14 +185,25 @@ def core_rate(bodies: list[dict[str, Any]]) -> float:
     return len(evs) / (time.perf_counter() - began)
 
 
-def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool) -> float:
+def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool, latency: float = 0.0,
+                     threads: int | None = None) -> float:
+    """Events/s of one worker draining the inbox in-process; `threads` overrides how many deliveries that
+    wait on Freshdesk's API are normalized at a time (1: one after another, as before issue 14)."""
+    import connector.runtime.worker as worker_module
+
     store = fill(url, bodies)
     processor = TicketProcessor(store, load_config(str(CONFIG)), {})
-    worker = Worker(store, processor, adapters(deliveries(bodies)[1]), batch=batch)
-    began = time.perf_counter()
-    while worker.run_once():
-        pass
-    seconds = time.perf_counter() - began
+    worker = Worker(store, processor, adapters(deliveries(bodies, latency)[1]), batch=batch)
+    default = worker_module.NORMALIZE_THREADS
+    worker_module.NORMALIZE_THREADS = threads or default
+    try:
+        began = time.perf_counter()
+        while worker.run_once():
+            pass
+        seconds = time.perf_counter() - began
+    finally:
+        worker_module.NORMALIZE_THREADS = default
+        worker.close()
     store.dispose()
     return len(bodies) / seconds
 
@@ -217,7 +232,7 @@ class FreshdeskOnLoopback:
     benchmark's conversations, and a config whose `sources.freshdesk.base_url` points at it (write-backs
     dry-run: the figure is the inbox drain's)."""
 
-    def __init__(self, api: MemoryFreshdesk, tmp: Path) -> None:
+    def __init__(self, api: MemoryFreshdesk, tmp: Path, latency: float) -> None:
         import threading
 
         import yaml
@@ -233,7 +248,13 @@ class FreshdeskOnLoopback:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 pass
 
-        self.server = make_server("127.0.0.1", 0, create_app(self.fake), threaded=True, request_handler=Quiet)
+        app = create_app(self.fake)
+
+        def answer_late(environ: Any, start_response: Any) -> Any:
+            time.sleep(latency)
+            return app(environ, start_response)
+
+        self.server = make_server("127.0.0.1", 0, answer_late, threaded=True, request_handler=Quiet)
         self.fake.base_url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         cfg = yaml.safe_load(CONFIG.read_text())
@@ -293,6 +314,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("CONNECTOR_TEST_POSTGRES_URL"),
                         help="PostgreSQL base URL (default CONNECTOR_TEST_POSTGRES_URL); without it, SQLite only")
     parser.add_argument("--scale-out", action="store_true", help="1, 2 and 4 worker processes on PostgreSQL")
+    parser.add_argument("--api-latency", type=float, default=0.1,
+                        help="seconds each Freshdesk API answer takes in the runs that say so (default 0.1)")
     args = parser.parse_args()
     bodies = history(args.deliveries)
     core = core_rate(bodies)
@@ -301,7 +324,7 @@ def main() -> None:
           + ", ".join(f"{n} {source}" for source, n in sorted(sources.items())) + ")")
     print(f"core (Rulebook.run, no store)          {core:>9,.0f} events/s")
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        freshdesk = FreshdeskOnLoopback(deliveries(bodies)[1], Path(tmp))
+        freshdesk = FreshdeskOnLoopback(deliveries(bodies)[1], Path(tmp), args.api_latency)
         stack.callback(freshdesk.close)
         databases = [("SQLite", lambda name: f"sqlite:///{Path(tmp) / name}.db")]
         if args.postgres:
@@ -314,7 +337,14 @@ def main() -> None:
             print(f"{label}: worker, batched                {batched:>9,.0f} events/s   "
                   f"{batched / single:.2f}x per-event   store/core {batched / core:.3f}")
             print(f"{label}: worker, one event at a time    {single:>9,.0f} events/s")
-            print(f"{label}: `connector worker --once` (whole command, 1 process) {command:,.0f} events/s")
+            print(f"{label}: `connector worker --once` (whole command, 1 process; Freshdesk's API on loopback "
+                  f"answering in {args.api_latency * 1000:.0f} ms) {command:,.0f} events/s")
+            if label == "SQLite":
+                together = drain_in_process(make("api-8"), bodies, batch=True, latency=args.api_latency)
+                alone = drain_in_process(make("api-1"), bodies, batch=True, latency=args.api_latency, threads=1)
+                print(f"{label}: worker, Freshdesk's API answering in {args.api_latency * 1000:.0f} ms: "
+                      f"{together:,.0f} events/s normalizing 8 at a time, {alone:,.0f} one at a time "
+                      f"({together / alone:.2f}x)")
             print(f"{label}: history into the store (backfill, polls), pages of 100 {backfill:,.0f} events/s")
         if args.scale_out and args.postgres:
             rates, seen = {}, {}

@@ -270,6 +270,10 @@ class FreshdeskAdapter:
         self._own_users = frozenset(str(u) for u in own_user_ids)
         self._cache = _Cache(cache_size, clock)
 
+    @property
+    def waits_on_api(self) -> bool:
+        return self._api is not None
+
     def __repr__(self) -> str:
         return (f"FreshdeskAdapter(account={self.account!r}, secrets=<{len(self._secrets)}>, "
                 f"api={'yes' if self._api is not None else 'no'})")

@@ -85,6 +85,7 @@ class WebhookAdapter:
     """The generic webhook's inbound adapter: Standard Webhooks signatures over canonical event bodies."""
 
     source = SOURCE
+    waits_on_api = False  # the body is the event
 
     def __init__(self, secrets: Sequence[str], *, tolerance: int = 300,
                  clock: Callable[[], float] = time.time) -> None:

@@ -362,6 +362,10 @@ class ZendeskAdapter:
         self._clock = clock
         self._cache = _Cache(cache_size)
 
+    @property
+    def waits_on_api(self) -> bool:
+        return self._api is not None
+
     def __repr__(self) -> str:
         return (f"ZendeskAdapter(account={self.account!r}, secrets=<{len(self._secrets)}>, "
                 f"api={'yes' if self._api is not None else 'no'}, tolerance={self._tolerance})")

@@ -14,6 +14,7 @@ import responses
 from sqlalchemy import func, select
 
 from adapters.webhook import WebhookAdapter, WebhookWriter
+from connector.errors import PayloadError
 from connector.events import event_to_dict
 from connector.rules.engine import Rulebook
 from connector.runtime.outbox import Backoff, Executor
@@ -408,3 +409,46 @@ def test_a_batch_writes_exactly_what_one_event_at_a_time_writes(store, tmp_path)
     assert all(state == "done" for _, state, _ in mine["inbox"])
     assert len(mine["events"]) == 106 and mine == theirs
     other.dispose()
+
+
+class _SlowApiAdapter:
+    """The webhook adapter, except that each normalization waits on an "API": the worker must run several of
+    them at once (three wait on one barrier; one at a time, the barrier breaks and they fail)."""
+
+    source = "webhook"
+    waits_on_api = True
+
+    def __init__(self, parties: int) -> None:
+        self.inner = WebhookAdapter([SECRET])
+        self.barrier = threading.Barrier(parties)
+        self.threads: set[str] = set()
+
+    def normalize(self, body, headers, received_at):  # noqa: ANN001, ANN201
+        self.threads.add(threading.current_thread().name)
+        if b'"bad"' in body:
+            raise PayloadError("ticket bad: the API says no such ticket")
+        self.barrier.wait(timeout=10)
+        return self.inner.normalize(body, headers, received_at)
+
+
+def test_deliveries_that_wait_on_an_api_are_normalized_together_and_one_bad_one_fails_alone(store):
+    """Issue 14: a Freshdesk reply costs the worker two API calls; a batch's such deliveries are normalized
+    several at a time (not one round trip after another), their effects still applied in inbox order."""
+    clock = FrozenClock("2026-03-02 10:05")
+    _, _, worker = parts(store, clock=clock)
+    adapter = _SlowApiAdapter(parties=3)
+    worker.adapters = {"webhook": adapter}
+    ids = [deliver(store, created(ticket_id="t1", event_id="e1")),
+           deliver(store, webhook_event("2026-03-02 10:01", ticket_id="t1", event_id="e2", type="comment.added",
+                                        comment=AGENT)),
+           deliver(store, created(ticket_id="bad", event_id="e3")),
+           deliver(store, created(ticket_id="t2", event_id="e4"))]
+    assert worker.run_once() == 4
+    with store.read() as conn:
+        rows = conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.error).order_by(inbox.c.id)).all()
+        stored = conn.execute(select(events.c.event_id).order_by(events.c.id)).scalars().all()
+    assert [(r.id, r.state) for r in rows] == [(ids[0], "done"), (ids[1], "done"), (ids[2], "failed"),
+                                               (ids[3], "done")]
+    assert rows[2].error == "payload: ticket bad: the API says no such ticket"
+    assert stored == ["e1", "e2", "e4"]  # in inbox order
+    assert all(name.startswith("normalize") for name in adapter.threads) and len(adapter.threads) >= 3
