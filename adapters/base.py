@@ -44,6 +44,8 @@ class InboundRequest:
     body: bytes
     received_at: datetime
     remote_addr: str | None = None
+    method: str = "POST"
+    url: str = ""  # as the server saw it (a signature over the URL may need the source's `public_url`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from adapters.base import InboundAdapter, SourceEntry, Writer, source_section
 from adapters.freshdesk import source as freshdesk
+from adapters.mapped import source as mapped
 from adapters.webhook import source as webhook
 from adapters.zendesk import source as zendesk
 from connector.config import Config
@@ -26,10 +27,17 @@ zendesk_client = zendesk.client
 freshdesk_client = freshdesk.client
 
 
+def inbound_sources(config: Config | None) -> tuple[str, ...]:
+    """Every source with a webhook endpoint: the built-in ones, then the config's mapped sources."""
+    return (*INBOUND_SOURCES, *sorted(mapped.mapped_sections(config)))
+
+
 def build_inbound(source: str, settings: Settings, config: Config | None = None) -> InboundAdapter | None:
     """Return the inbound adapter of a source, or None when it is unknown or has no secret."""
     entry = SOURCES.get(source)
-    return entry.inbound(settings, config) if entry is not None else None
+    if entry is None:
+        return mapped.inbound(source, settings, config)
+    return entry.inbound(settings, config)
 
 
 def build_writer(source: str, settings: Settings, config: Config | None) -> Writer | None:
@@ -52,4 +60,4 @@ def build_reconciler(source: str, settings: Settings, config: Config | None, sto
 
 
 __all__ = ["INBOUND_SOURCES", "SOURCES", "build_inbound", "build_reconciler", "build_writer", "freshdesk_client",
-           "source_section", "zendesk_client"]
+           "inbound_sources", "source_section", "zendesk_client"]

@@ -34,6 +34,7 @@ from pydantic import (
     model_validator,
 )
 
+from connector import mapping as mapped
 from connector.errors import ConfigError
 from connector.rules.calendar import BusinessCalendar, CalendarSpecError, zone_named
 from connector.templates import NOTE_FIELDS, template_fields
@@ -390,26 +391,75 @@ class FreshdeskSourceConfig(SourceConfig):
         return value
 
 
+BUILT_IN_SOURCES = ("webhook", "zendesk", FRESHDESK)
+
+
+class MappedSourceConfig(SourceConfig):
+    """`sources.<name>` with `type: mapped`: any tool that sends webhooks, described by `auth` (required: an
+    endpoint that cannot tell its callers apart is refused) and `mapping` (see `connector/mapping.py`)."""
+
+    type: Literal["mapped"]
+    auth: mapped.Auth | None = None
+    mapping: mapped.MappingSpec
+    dedupe: mapped.DedupeSpec | None = None
+
+    @field_validator("auth")
+    @classmethod
+    def _authenticated(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("a mapped source must authenticate its callers: give auth with a scheme "
+                             "(standard_webhooks, hmac, token or basic)")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auth_given(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("auth") is None:
+            return {**data, "auth": None}  # so the validator above says why, naming sources.<name>.auth
+        return data
+
+
+def _is_mapped(raw: Any) -> bool:
+    return isinstance(raw, MappedSourceConfig) or (isinstance(raw, Mapping) and "type" in raw)
+
+
 def _source_sections(value: Any, handler: Any) -> Any:
-    """Validate `sources`, the `freshdesk` section with its own keys; every problem keeps its key path."""
-    if not isinstance(value, Mapping) or FRESHDESK not in value:
+    """Validate `sources`: the `freshdesk` section with its own keys, mapped sources (`type: mapped`) with
+    theirs, the rest as plain sections; every problem keeps its key path."""
+    if not isinstance(value, Mapping) or (FRESHDESK not in value and not any(_is_mapped(v) for v in value.values())):
         return handler(value)
     errors: list[Any] = []
+    special: dict[str, SourceConfig] = {}
+    plain = {k: v for k, v in value.items() if k != FRESHDESK and not _is_mapped(v)}
     others: Any = {}
     try:
-        others = handler({k: v for k, v in value.items() if k != FRESHDESK})
+        others = handler(plain)
     except ValidationError as err:
         errors.extend(err.errors())
-    raw = value[FRESHDESK]
-    if isinstance(raw, SourceConfig) and not isinstance(raw, FreshdeskSourceConfig):
-        raw = raw.model_dump()
-    try:
-        freshdesk = FreshdeskSourceConfig.model_validate(raw)
-    except ValidationError as err:
-        errors.extend({**e, "loc": (FRESHDESK, *e["loc"])} for e in err.errors())
+    for name, raw in value.items():
+        if name in plain:
+            continue
+        if name == FRESHDESK and not _is_mapped(raw):
+            model: type[SourceConfig] = FreshdeskSourceConfig
+            if isinstance(raw, SourceConfig) and not isinstance(raw, FreshdeskSourceConfig):
+                raw = raw.model_dump()
+        elif name in BUILT_IN_SOURCES or not mapped.SOURCE_NAME.fullmatch(str(name)):
+            problem = (f"{name!r} is a built-in source: give the mapped source another name"
+                       if name in BUILT_IN_SOURCES else
+                       f"{str(name)[:60]!r} cannot name a mapped source (served at /hooks/<name>): use 1-40 "
+                       f"lower-case letters, digits, - or _, starting with a letter")
+            errors.append({"type": "value_error", "loc": (str(name), "type"), "input": raw,
+                           "ctx": {"error": ValueError(problem)}})
+            continue
+        else:
+            model = MappedSourceConfig
+        try:
+            special[name] = model.model_validate(raw)
+        except ValidationError as err:
+            errors.extend({**e, "loc": (name, *e["loc"])} for e in err.errors())
     if errors:
         raise ValidationError.from_exception_data("sources", errors)
-    return {**others, FRESHDESK: freshdesk}
+    return {**others, **special}
 
 
 class SourceSections(dict[str, SourceConfig]):

@@ -79,7 +79,8 @@ class Settings:
     env: Mapping[str, Secret] = field(default_factory=lambda: MappingProxyType({}))
 
     def env_value(self, name: str) -> str | None:
-        """Return a help desk variable (ZENDESK_*, FRESHDESK_*) stripped, or None when unset or blank."""
+        """Return a help desk variable (ZENDESK_*, FRESHDESK_*) or a secret-named one (…_SECRET, _TOKEN, _KEY,
+        _PASSWORD) stripped, or None when unset or blank."""
         secret = self.env.get(name)
         value = secret.reveal().strip() if secret is not None else ""
         return value or None
@@ -112,8 +113,12 @@ class Settings:
             "db_timeout_seconds": _positive(env, "CONNECTOR_DB_TIMEOUT_SECONDS", 5.0),
             "http_read_timeout_seconds": _positive(env, "CONNECTOR_HTTP_READ_TIMEOUT_SECONDS", 10.0),
             "spool_dir": env.get("CONNECTOR_SPOOL_DIR", str(DEFAULT_SPOOL)) or None,
+            # the help desks' variables, and every secret-named one (a mapped source names its own variable,
+            # which must end in one of SECRET_SUFFIXES): held wrapped, and scrubbed from every log line
             "env": MappingProxyType({k: Secret(v) for k, v in env.items()
-                                     if k.startswith(("ZENDESK_", "FRESHDESK_")) and v}),
+                                     if (k.startswith(("ZENDESK_", "FRESHDESK_"))
+                                         or (k.endswith(SECRET_SUFFIXES) and not k.startswith("CONNECTOR_")))
+                                     and v}),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -5,6 +5,7 @@
     service.py    run, serve, worker, scheduler, db, outbox, sign-in
     zendesk.py    zendesk install, backfill zendesk
     freshdesk.py  backfill freshdesk
+    mapping.py    mapping check                           (a mapped source's mapping on a sample body)
     common.py     what they share (options, settings, the store, the backfill frame); errors.py: `cli_errors`
 
 Every command turns bad input (a missing file, an invalid config, a bad JSONL line, a naive timestamp)
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from connector.cli import freshdesk, offline, reports, service, zendesk
+from connector.cli import freshdesk, mapping, offline, reports, service, zendesk
 from connector.cli.common import CONTEXT
 
 
@@ -33,7 +34,7 @@ def backfill() -> None:
 
 backfill.add_command(zendesk.backfill_command)
 backfill.add_command(freshdesk.backfill_command)
-for _command in (*offline.COMMANDS, *reports.COMMANDS, *service.COMMANDS, zendesk.zendesk, backfill):
+for _command in (*offline.COMMANDS, *mapping.COMMANDS, *reports.COMMANDS, *service.COMMANDS, zendesk.zendesk, backfill):
     main.add_command(_command)
 
 __all__ = ["backfill", "main"]

@@ -36,7 +36,7 @@ def build_runtime(settings: Settings, *, upgrade: bool = True) -> Runtime:
     store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
     if upgrade:
         store.upgrade()
-    sources = sorted(set(registry.INBOUND_SOURCES) | set(config.sources))
+    sources = sorted(set(registry.inbound_sources(config)) | set(config.sources))
     adapters = {s: a for s in sources if (a := registry.build_inbound(s, settings, config)) is not None}
     writers = {s: registry.build_writer(s, settings, config) for s in sources}
     processor = TicketProcessor(store, config, writers)

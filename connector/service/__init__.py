@@ -22,7 +22,7 @@ from types import TracebackType
 from flask import Flask
 
 from adapters.base import InboundAdapter
-from adapters.registry import INBOUND_SOURCES, build_inbound
+from adapters.registry import build_inbound, inbound_sources
 from connector.config import Config, load_config
 from connector.errors import ConfigError
 from connector.logs import register_secret
@@ -50,7 +50,7 @@ def _load_config(settings: Settings) -> Config:
 
 def _build_adapters(settings: Settings, config: Config) -> dict[str, InboundAdapter]:
     adapters = {}
-    for source in INBOUND_SOURCES:
+    for source in inbound_sources(config):
         adapter = build_inbound(source, settings, config)  # a malformed secret raises ConfigError: fail at start
         if adapter is not None:
             adapters[source] = adapter
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
         store = Store(settings.database_url, timeout=settings.db_timeout_seconds)
         store.upgrade()
     clock = clock or utc_now
-    sources = frozenset(INBOUND_SOURCES) | frozenset(adapters)
+    sources = frozenset(inbound_sources(config)) | frozenset(adapters)
     spool = for_database(settings.spool_dir, store.url) if settings.spool_dir else None
 
     app = ConnectorFlask(__name__)

@@ -97,7 +97,8 @@ def receive(source: str) -> Response | tuple[Response, int]:
             raise TooLarge(f"request body is over the {ctx.max_body_bytes}-byte limit")
         body = _read(ctx.max_body_bytes)
         inbound = InboundRequest(headers={k.lower(): v for k, v in request.headers.items()}, body=body,
-                                 received_at=ctx.clock(), remote_addr=request.remote_addr)
+                                 received_at=ctx.clock(), remote_addr=request.remote_addr, method=request.method,
+                                 url=request.url)
         _verify(adapter.verify, inbound, source)
         accepted = _accept(adapter.accept, inbound, source)
     except InboundError as err:

@@ -1,0 +1,31 @@
+"""Building a mapped source's adapter from its config section and the secrets its variable holds."""
+
+from __future__ import annotations
+
+from adapters.mapped.inbound import MappedAdapter
+from connector.config import Config, MappedSourceConfig
+from connector.errors import ConfigError
+from connector.settings import Settings
+
+
+def mapped_sections(config: Config | None) -> dict[str, MappedSourceConfig]:
+    """The config's mapped sources, by name."""
+    if config is None:
+        return {}
+    return {name: section for name, section in config.sources.items() if isinstance(section, MappedSourceConfig)}
+
+
+def inbound(name: str, settings: Settings, config: Config | None) -> MappedAdapter | None:
+    """The adapter of mapped source `name`, or None while it is disabled or its secret variable is not set."""
+    section = mapped_sections(config).get(name)
+    if section is None or not section.enabled or section.auth is None:
+        return None
+    variable = section.auth.secrets_env
+    value = settings.env_value(variable)
+    if value is None:
+        return None
+    secrets = [s.strip() for s in value.split(",") if s.strip()]
+    try:
+        return MappedAdapter(name, section, secrets)
+    except ValueError as err:
+        raise ConfigError(f"{variable} (sources.{name}.auth): {err}") from None

@@ -1,0 +1,205 @@
+"""Mapped sources (issue 15): any tool that can send a webhook, described in config alone.
+
+A `sources.<name>` of `type: mapped` says how its callers authenticate (`auth`) and how a body becomes
+canonical events (`mapping`, JMESPath expressions evaluated against the body, or against each item of
+`mapping.events` when a body batches several). This module holds the config models; every expression is
+compiled when the config loads, so a bad one is a `ConfigError` naming its key path. Applying a mapping is
+`adapters/mapped`.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Annotated, Any, Literal
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from connector.events import AUTHOR_ROLES, EVENT_TYPES, STATUSES
+
+SECRET_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,99}_(SECRET|TOKEN|KEY|PASSWORD)")
+SOURCE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+SIGNED_PARTS = ("body", "timestamp", "method", "url")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _expression(value: str) -> str:
+    try:
+        jmespath.compile(value)
+    except JMESPathError as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{value!r} is not a JMESPath expression ({reason})") from None
+    return value
+
+
+def _secret_name(value: str) -> str:
+    if not SECRET_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} must name an environment variable in capitals ending in _SECRET, _TOKEN, "
+                         f"_KEY or _PASSWORD (so the logs never show its value)")
+    return value
+
+
+Expr = Annotated[str, AfterValidator(_expression)]
+SecretName = Annotated[str, AfterValidator(_secret_name)]
+
+
+# --- authentication ------------------------------------------------------------------------------
+
+
+class StandardWebhooksAuth(_Strict):
+    """Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`), whsec_ secrets."""
+
+    scheme: Literal["standard_webhooks"]
+    secrets_env: SecretName
+    tolerance_seconds: int = Field(default=300, gt=0, le=86400)
+
+
+class HmacAuth(_Strict):
+    """An HMAC over the body or a template of the request's parts, in a named header."""
+
+    scheme: Literal["hmac"]
+    secrets_env: SecretName
+    header: str = Field(min_length=1, max_length=100)
+    prefix: str = ""                                   # e.g. "sha256=" (GitHub), "v1=" after splitting
+    algorithm: Literal["sha1", "sha256"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    signed: str = "{body}"                             # what is signed: {body} {timestamp} {method} {url}
+    timestamp_header: str | None = None
+    tolerance_seconds: int = Field(default=300, gt=0, le=86400)
+    public_url: str | None = None                      # the URL the sender signs, when a proxy rewrites it
+
+    @field_validator("signed")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as err:
+            raise ValueError(f"{value!r} is not a template ({err})") from None
+        unknown = sorted(names - set(SIGNED_PARTS))
+        if unknown:
+            raise ValueError(f"unknown part {{{unknown[0]}}}; a template may use "
+                             + ", ".join(f"{{{p}}}" for p in SIGNED_PARTS))
+        if "body" not in names:
+            raise ValueError("the signed template must include {body}")
+        return value
+
+    @model_validator(mode="after")
+    def _timestamp(self) -> HmacAuth:
+        if "{timestamp}" in self.signed and not self.timestamp_header:
+            raise ValueError("signed uses {timestamp}: give timestamp_header, the header that carries it")
+        return self
+
+
+class TokenAuth(_Strict):
+    """A shared token in a header (compared in constant time), after an optional prefix such as "Bearer "."""
+
+    scheme: Literal["token"]
+    secrets_env: SecretName
+    header: str = Field(default="Authorization", min_length=1, max_length=100)
+    prefix: str = ""
+
+
+class BasicAuth(_Strict):
+    """HTTP Basic: the variable holds `user:password` (several, comma-separated, while rotating)."""
+
+    scheme: Literal["basic"]
+    secrets_env: SecretName
+
+
+Auth = Annotated[StandardWebhooksAuth | HmacAuth | TokenAuth | BasicAuth, Field(discriminator="scheme")]
+
+
+# --- mapping -------------------------------------------------------------------------------------
+
+
+def _values_in(allowed: tuple[str, ...], what: str) -> Any:
+    def check(value: dict[str, str]) -> dict[str, str]:
+        for key, target in value.items():
+            if target not in allowed:
+                raise ValueError(f"{key}: {target!r} is not a canonical {what} ({', '.join(allowed)})")
+        return value
+    return AfterValidator(check)
+
+
+def _keys_as_strings(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
+
+
+ValueMap = dict[str, str]
+
+
+class RequesterMap(_Strict):
+    id: Expr | None = None
+    org: Expr | None = None
+    tier: Expr | None = None
+
+
+class TicketMap(_Strict):
+    """Where each ticket field is in the body; `*_map` turn the tool's values into canonical ones."""
+
+    status: Expr | None = None
+    status_map: Annotated[ValueMap, _values_in(STATUSES, "status")] = Field(default_factory=dict)
+    priority: Expr | None = None
+    priority_map: ValueMap = Field(default_factory=dict)
+    channel: Expr | None = None
+    group: Expr | None = None
+    assignee: Expr | None = None
+    subject: Expr | None = None
+    description: Expr | None = None
+    tags: Expr | None = None
+    created_at: Expr | None = None
+    requester: RequesterMap = Field(default_factory=RequesterMap)
+    fields: dict[str, Expr] = Field(default_factory=dict)
+
+    _maps = field_validator("status_map", "priority_map", "fields", mode="before")(_keys_as_strings)
+
+
+class CommentMap(_Strict):
+    """The comment an event carries: when `present` is true (default: when the event's type is
+    comment.added)."""
+
+    present: Expr | None = None
+    author_role: Expr
+    author_role_map: Annotated[ValueMap, _values_in(AUTHOR_ROLES, "author role")] = Field(default_factory=dict)
+    public: Expr | None = None        # default true
+    automated: Expr | None = None     # default false
+    author_id: Expr | None = None
+
+    _maps = field_validator("author_role_map", mode="before")(_keys_as_strings)
+
+
+class MappingSpec(_Strict):
+    """How a body becomes canonical events."""
+
+    events: Expr | None = None        # the list of items a body batches (each the context of the rest)
+    account: Expr | None = None       # default: the source's `account`, else "default"
+    ticket_id: Expr
+    event_id: Expr                    # unique per change: compose with join() when the tool sends no id
+    occurred_at: Expr                 # ISO 8601 with an offset, epoch seconds or epoch milliseconds
+    type: Expr | None = None          # default ticket.updated
+    type_map: Annotated[ValueMap, _values_in(EVENT_TYPES, "event type")] = Field(default_factory=dict)
+    ticket: TicketMap = Field(default_factory=TicketMap)
+    comment: CommentMap | None = None
+
+    _maps = field_validator("type_map", mode="before")(_keys_as_strings)
+
+
+class DedupeSpec(_Strict):
+    """What identifies a delivery across the sender's retries: a header, or an expression on the body.
+    Without it, the body's SHA-256."""
+
+    header: str | None = Field(default=None, min_length=1, max_length=100)
+    expression: Expr | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> DedupeSpec:
+        if (self.header is None) == (self.expression is None):
+            raise ValueError("give exactly one of header or expression")
+        return self
