@@ -44,7 +44,7 @@ def build_writer(source: str, settings: Settings, config: Config | None) -> Writ
     """Return the write-back of a source (possibly not `configured`), or None when the source is unknown."""
     entry = SOURCES.get(source)
     if entry is None:
-        return None
+        return mapped.writer(source, settings, config)
     marker = config.writeback.marker_tag if config is not None else "sla_connector"
     writer: Writer = entry.writer(settings, config, marker)
     return writer

@@ -402,6 +402,7 @@ class MappedSourceConfig(SourceConfig):
     auth: mapped.Auth | None = None
     mapping: mapped.MappingSpec
     dedupe: mapped.DedupeSpec | None = None
+    writeback: mapped.HttpWriteback | None = None
 
     @field_validator("auth")
     @classmethod

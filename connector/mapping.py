@@ -203,3 +203,92 @@ class DedupeSpec(_Strict):
         if (self.header is None) == (self.expression is None):
             raise ValueError("give exactly one of header or expression")
         return self
+
+
+# --- write-back over HTTP ------------------------------------------------------------------------
+
+COMMON_VALUES = ("ticket_id", "account", "source", "key", "action")
+ACTION_VALUES: dict[str, tuple[str, ...]] = {  # what each action's template may use, beside COMMON_VALUES
+    "set_due_date": ("metric", "cycle", "due_at", "due_at_s", "due_at_ms"),
+    "add_tags": ("tags",),
+    "remove_tags": ("tags",),
+    "set_priority": ("priority",),
+    "set_group": ("group",),
+    "add_note": ("body", "public"),
+}
+EACH = "$each"  # {"$each": "tags", ...}: one copy of the object per item, with {item}
+
+
+def placeholders(template: Any) -> set[str]:
+    """Every {name} a request template uses (in strings at any depth, and `$each` lists)."""
+    if isinstance(template, str):
+        try:
+            return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template)
+                    if name is not None}
+        except ValueError as err:
+            raise ValueError(f"{template[:60]!r} is not a template ({err})") from None
+    if isinstance(template, dict):
+        names = set().union(*(placeholders(v) for k, v in template.items() if k != EACH)) if template else set()
+        if EACH in template:
+            names = (names - {"item"}) | {str(template[EACH])}
+        return names
+    if isinstance(template, list):
+        return set().union(*(placeholders(v) for v in template)) if template else set()
+    return set()
+
+
+class RequestTemplate(_Strict):
+    """One action's request: method, URL (absolute, or under `base_url`), headers and a JSON body template.
+    A string that is exactly `{name}` is replaced by the value itself (a list stays a list); other strings
+    are formatted; an object with `"$each": "tags"` becomes one copy per tag, with `{item}`."""
+
+    method: Literal["POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: str = Field(min_length=1, max_length=2000)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+
+
+class WritebackAuth(_Strict):
+    """How the connector authenticates to the tool's API: `bearer` (a token), `basic` (`user:token`), or a
+    `header` carrying the secret as it is."""
+
+    scheme: Literal["bearer", "basic", "header"]
+    secrets_env: SecretName
+    header: str = Field(default="Authorization", min_length=1, max_length=100)
+
+
+class HttpWriteback(_Strict):
+    """`sources.<name>.writeback`: a request template per action; actions without one are skipped with the reason."""
+
+    base_url: str | None = None
+    auth: WritebackAuth | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    actions: dict[str, RequestTemplate] = Field(default_factory=dict)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("actions")
+    @classmethod
+    def _templates(cls, value: dict[str, RequestTemplate]) -> dict[str, RequestTemplate]:
+        for action, template in value.items():
+            if action not in ACTION_VALUES:
+                raise ValueError(f"{action}: not an action the connector writes back ({', '.join(ACTION_VALUES)})")
+            allowed = {*COMMON_VALUES, *ACTION_VALUES[action]}
+            used = placeholders(template.url) | placeholders(template.headers) | placeholders(template.body)
+            unknown = sorted(used - allowed)
+            if unknown:
+                raise ValueError(f"{action}: unknown value {{{unknown[0]}}}; {action} may use "
+                                 + ", ".join(f"{{{name}}}" for name in sorted(allowed)))
+        return value
+
+    @model_validator(mode="after")
+    def _urls(self) -> HttpWriteback:
+        for action, template in self.actions.items():
+            if not template.url.startswith(("http://", "https://")) and self.base_url is None:
+                raise ValueError(f"{action}: {template.url[:60]!r} is relative: give base_url")
+        return self

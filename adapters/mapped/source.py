@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.mapped.inbound import MappedAdapter
+from adapters.mapped.writeback import MappedWriter
 from connector.config import Config, MappedSourceConfig
 from connector.errors import ConfigError
 from connector.settings import Settings
@@ -29,3 +30,16 @@ def inbound(name: str, settings: Settings, config: Config | None) -> MappedAdapt
         return MappedAdapter(name, section, secrets)
     except ValueError as err:
         raise ConfigError(f"{variable} (sources.{name}.auth): {err}") from None
+
+
+def writer(name: str, settings: Settings, config: Config | None) -> MappedWriter | None:
+    """The write-back of mapped source `name` (not `configured` without templates or its secret), or None."""
+    section = mapped_sections(config).get(name)
+    if section is None:
+        return None
+    auth = section.writeback.auth if section.writeback is not None else None
+    secret = settings.env_value(auth.secrets_env) if auth is not None else None
+    try:
+        return MappedWriter(name, section, secret if section.enabled else None)
+    except ValueError as err:
+        raise ConfigError(f"{auth.secrets_env if auth else 'writeback'} (sources.{name}.writeback): {err}") from None

@@ -169,17 +169,22 @@ class WebhookWriter:
             response.close()
 
     def _result(self, status: int, retry_after: str | None) -> WriteResult:
-        line = _status_line(status)
-        if 200 <= status < 300:
-            return WriteResult(outcome="sent", detail=line)
-        if status in (429, 503):
-            raise Transient(f"callback answered {line}", retry_after=parse_retry_after(retry_after, self._clock()))
-        if 500 <= status < 600:
-            raise Transient(f"callback answered {line}")
-        if status == 409:
-            raise Conflict(f"callback answered {line}")
-        if status == 410:
-            raise Permanent("callback endpoint is gone (410)")
-        if 300 <= status < 400:
-            raise Permanent(f"callback answered {line}; redirects are not followed")
-        raise Permanent(f"callback answered {line}")
+        return answer(status, retry_after, now=self._clock(), who="callback")
+
+
+def answer(status: int, retry_after: str | None, *, now: float, who: str) -> WriteResult:
+    """What an HTTP write-back's status means to the outbox (see the table above); `who` names the receiver."""
+    line = _status_line(status)
+    if 200 <= status < 300:
+        return WriteResult(outcome="sent", detail=line)
+    if status in (429, 503):
+        raise Transient(f"{who} answered {line}", retry_after=parse_retry_after(retry_after, now))
+    if 500 <= status < 600:
+        raise Transient(f"{who} answered {line}")
+    if status == 409:
+        raise Conflict(f"{who} answered {line}")
+    if status == 410:
+        raise Permanent(f"{who} endpoint is gone (410)")
+    if 300 <= status < 400:
+        raise Permanent(f"{who} answered {line}; redirects are not followed")
+    raise Permanent(f"{who} answered {line}")
