@@ -2,7 +2,8 @@
 
 The mapping's JMESPath expressions run against the decoded body (or each item `mapping.events` selects).
 A body the mapping cannot read is a `PayloadError` (HTTP 400) naming the mapping key, its expression and what
-it found, e.g. `mapping.ticket_id: 'issue.key' found null; expected text or a whole number`. The door maps
+it found, e.g. ``mapping.ticket_id: `issue.key` found null; expected text or a whole number``. Over HTTP, a
+value quoted from the body is masked (the answer never echoes what was sent); `connector mapping check` shows it. The door maps
 the whole body before it answers, so nothing it accepts fails to map later; the worker maps it again.
 """
 
@@ -65,7 +66,7 @@ class _Reader:
         self.where = where
 
     def problem(self, key: str, expression: str, value: Any, expected: str) -> PayloadError:
-        return PayloadError(short(f"{self.where}mapping.{key}: {expression!r} found {_found(value)}; "
+        return PayloadError(short(f"{self.where}mapping.{key}: `{expression}` found {_found(value)}; "
                                   f"expected {expected}"))
 
     def get(self, key: str, expression: str | None) -> Any:
@@ -75,7 +76,7 @@ class _Reader:
             return _compiled(expression).search(self.item)
         except JMESPathError as err:
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise PayloadError(short(f"{self.where}mapping.{key}: {expression!r} cannot be evaluated on this body "
+            raise PayloadError(short(f"{self.where}mapping.{key}: `{expression}` cannot be evaluated on this body "
                                      f"({reason})")) from None
 
     def text(self, key: str, expression: str | None, *, required: bool = False) -> str | None:
@@ -116,7 +117,7 @@ class _Reader:
         raw = str(value)
         result = table.get(raw, table.get("*", raw))
         if allowed and result not in allowed:
-            raise PayloadError(short(f"{self.where}mapping.{key}: {expression!r} found {raw!r}, which is not a "
+            raise PayloadError(short(f"{self.where}mapping.{key}: `{expression}` found {raw!r}, which is not a "
                                      f"{what} ({', '.join(allowed)}); map it in {key}_map"))
         return result
 
@@ -138,7 +139,7 @@ def map_body(name: str, section: MappedSourceConfig, body: bytes) -> list[Event]
     else:
         found = _Reader(data, "").get("events", spec.events)
         if not isinstance(found, list) or not 1 <= len(found) <= MAX_EVENTS:
-            raise PayloadError(short(f"mapping.events: {spec.events!r} found {_found(found)}; expected a list of "
+            raise PayloadError(short(f"mapping.events: `{spec.events}` found {_found(found)}; expected a list of "
                                      f"1 to {MAX_EVENTS} items"))
         items, indexed = found, True
     return [_event(name, section, spec, _Reader(item, f"events[{n}]: " if indexed else ""))

@@ -204,13 +204,13 @@ def test_jira_bodies_map_to_canonical_events():
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (lambda d: d["issue"].pop("key"), "mapping.ticket_id: 'issue.key' found null; expected text or a whole number"),
+    (lambda d: d["issue"].pop("key"), "mapping.ticket_id: `issue.key` found null; expected text or a whole number"),
     (lambda d: d.update(timestamp="yesterday"), "mapping.occurred_at: 'yesterday' is not an ISO 8601 timestamp"),
-    (lambda d: d.update(timestamp=253402300800000), "mapping.occurred_at: 'timestamp' found a number"),
+    (lambda d: d.update(timestamp=253402300800000), "mapping.occurred_at: `timestamp` found a number"),
     (lambda d: d["issue"]["fields"]["status"].update(name="Escalated"),
-     "mapping.ticket.status: 'issue.fields.status.name' found 'Escalated', which is not a canonical status"),
-    (lambda d: d.update(webhookEvent=["x"]), "mapping.type: 'webhookEvent' found a list"),
-    (lambda d: d["issue"]["fields"].update(labels=[1, 2]), "mapping.ticket.tags: 'issue.fields.labels' found a list"),
+     "mapping.ticket.status: `issue.fields.status.name` found 'Escalated', which is not a canonical status"),
+    (lambda d: d.update(webhookEvent=["x"]), "mapping.type: `webhookEvent` found a list"),
+    (lambda d: d["issue"]["fields"].update(labels=[1, 2]), "mapping.ticket.tags: `issue.fields.labels` found a list"),
     (lambda d: d["issue"].update(key="SUP-\x00"), "ticket_id: holds a control character"),
     (lambda d: d["issue"].update(key="K" * 10_000), "ticket_id: 10000 characters; at most 255"),
 ])
@@ -232,9 +232,9 @@ def test_a_batched_body_maps_every_item_and_names_the_item_that_is_wrong():
     events = map_body("jira", section, json.dumps(items).encode())
     assert [(e.ticket_id, e.ticket.status) for e in events] == [("7", "new"), ("8", "open")]
     items[1]["propertyValue"] = "3"
-    with pytest.raises(PayloadError, match=r"events\[1\]: mapping.ticket.status: 'propertyValue' found '3'"):
+    with pytest.raises(PayloadError, match=r"events\[1\]: mapping.ticket.status: `propertyValue` found '3'"):
         map_body("jira", section, json.dumps(items).encode())
-    with pytest.raises(PayloadError, match="mapping.events: '@' found an object; expected a list"):
+    with pytest.raises(PayloadError, match="mapping.events: `@` found an object; expected a list"):
         map_body("jira", section, b'{"objectId": 7}')
 
 
@@ -275,7 +275,11 @@ def test_a_mapped_source_is_served_at_its_name_and_its_events_run_the_clocks(sto
     bad = json.loads(body("jira_issue_created.json"))
     bad["issue"].pop("key")
     refused = client.post("/hooks/jira", data=json.dumps(bad), headers=auth)
-    assert refused.status_code == 400 and "mapping.ticket_id: 'issue.key' found null" in refused.get_json()["reason"]
+    assert refused.status_code == 400 and "mapping.ticket_id: `issue.key` found null" in refused.get_json()["reason"]
+    odd = json.loads(body("jira_issue_created.json"))
+    odd["issue"]["fields"]["status"]["name"] = "Escalated to =cmd|' /C calc'!A0"
+    masked = client.post("/hooks/jira", data=json.dumps(odd), headers=auth).get_json()["reason"]
+    assert masked.startswith("mapping.ticket.status: `issue.fields.status.name` found <value>")  # never echoed
     assert "jira" in client.post("/hooks/nope", data=b"{}").get_json()["reason"]
     processor = TicketProcessor(store, cfg, {}, clock=lambda: datetime(2026, 3, 2, 15, 0, tzinfo=UTC))
     worker = Worker(store, processor, {"jira": adapter}, clock=lambda: datetime(2026, 3, 2, 15, 0, tzinfo=UTC))

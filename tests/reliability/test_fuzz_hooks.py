@@ -12,6 +12,8 @@ Prints one compass line per endpoint, e.g. ``R3 /hooks/webhook cases=3000 5xx=0 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from collections import Counter
@@ -32,6 +34,7 @@ from connector.store import Store
 from tests import helpers
 from tests.hostile import hostile_event, hostile_values
 from tests.integration.support import created_body, make_app, new_token, new_webhook_secret
+from tests.integration.test_mapped_source import FIXTURES, JIRA
 
 pytestmark = pytest.mark.reliability
 
@@ -121,6 +124,50 @@ def webhook_requests(draw: st.DrawFn, secret: str) -> dict[str, Any]:
 def _segment(draw: st.DrawFn) -> str:
     # "/" kept or escaped; a raw "?" or a leading "//" would be read by the client as a query or a host
     return quote(draw(st.text(max_size=40)), safe=draw(st.sampled_from(["", "/", "/%"]))).lstrip("/")
+
+
+JIRA_BODY = json.loads((FIXTURES / "jira_issue_created.json").read_text())
+JIRA_PATHS = [("issue", "key"), ("timestamp",), ("webhookEvent",), ("issue",), ("issue", "fields"),
+              ("issue", "fields", "status", "name"), ("issue", "fields", "status"), ("issue", "fields", "labels"),
+              ("issue", "fields", "created"), ("issue", "fields", "priority", "name"), ("issue", "fields", "summary"),
+              ("issue", "fields", "reporter", "accountId"), ("comment",), ("issue", "fields", "customfield_10010")]
+
+
+@st.composite
+def mapped_requests(draw: st.DrawFn, token: str, hmac_secret: str) -> dict[str, Any]:
+    """Requests to two mapped sources (jira: a bearer token; github: an HMAC signature), half authenticated,
+    with noise or a Jira-shaped body with one value replaced (any JSON, hostile values) or removed."""
+    source = draw(st.sampled_from(["jira", "github"]))
+    if draw(st.integers(0, 3)) == 0:
+        body = draw(bodies())
+    else:
+        data = json.loads(json.dumps(JIRA_BODY))
+        path = draw(st.sampled_from(JIRA_PATHS))
+        parent = data
+        for key in path[:-1]:
+            parent = parent.setdefault(key, {}) if isinstance(parent, dict) else {}
+        if isinstance(parent, dict):
+            if draw(st.booleans()):
+                parent[path[-1]] = draw(st.one_of(json_values, hostile_values))
+            else:
+                parent.pop(path[-1], None)
+        if draw(st.booleans()):
+            data["webhookEvent"] = draw(st.sampled_from(["comment_created", "jira:issue_updated", "x"]))
+            data["comment"] = {"id": "1", "author": {"accountType": draw(st.sampled_from(["atlassian", "customer",
+                                                                                        "bot"]))},
+                               "jsdPublic": draw(st.one_of(st.booleans(), json_values))}
+        body = json.dumps(data).encode()
+    headers = draw(random_headers)
+    if draw(st.booleans()):
+        if source == "jira":
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            digest = hmac.new(hmac_secret.encode(), body, hashlib.sha256).hexdigest()
+            headers["X-Hub-Signature-256"] = "sha256=" + digest
+    elif draw(st.booleans()):
+        headers["Authorization" if source == "jira" else "X-Hub-Signature-256"] = draw(header_text)
+    return {"path": f"/hooks/{source}", "method": draw(st.sampled_from(["POST"] * 20 + METHODS)),
+            "headers": headers, "data": body}
 
 
 @st.composite
@@ -214,6 +261,8 @@ class Target:
     secret: str
     token: str
     store: Store
+    mapped_token: str = ""
+    mapped_hmac: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -226,11 +275,17 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     processor.apply_event(helpers.event("2026-03-02 10:00", "ticket.created", created="2026-03-02 10:00"))
     secret, token = new_webhook_secret(), new_token()
     # every source is configured, so a random request to any of them is judged on its input alone
+    mapped_token, mapped_hmac = new_token(), new_token()
     help_desks = {"ZENDESK_WEBHOOK_SECRET": new_token(), "ZENDESK_SUBDOMAIN": "acme",
-                  "FRESHDESK_WEBHOOK_SECRET": new_token(), "FRESHDESK_DOMAIN": "acme"}
-    app = make_app(store, secret=secret, token=token, clock=lambda: now, limit=LIMIT, env=help_desks)
+                  "FRESHDESK_WEBHOOK_SECRET": new_token(), "FRESHDESK_DOMAIN": "acme",
+                  "JIRA_WEBHOOK_TOKEN": mapped_token, "GITHUB_WEBHOOK_SECRET": mapped_hmac}
+    github = {**JIRA, "auth": {"scheme": "hmac", "secrets_env": "GITHUB_WEBHOOK_SECRET",
+                               "header": "X-Hub-Signature-256", "prefix": "sha256="}}
+    cfg = helpers.config(sources={"jira": JIRA, "github": github}, priority_map={"jira": {"urgent": "P1"}})
+    app = make_app(store, secret=secret, token=token, clock=lambda: now, limit=LIMIT, env=help_desks, config=cfg)
     app.testing = True  # an uncaught exception propagates into the test instead of becoming a 500
-    yield Target(app=app, client=app.test_client(), secret=secret, token=token, store=store)
+    yield Target(app=app, client=app.test_client(), secret=secret, token=token, store=store,
+                 mapped_token=mapped_token, mapped_hmac=mapped_hmac)
     store.dispose()
 
 
@@ -261,6 +316,11 @@ def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
 
 def test_r3_webhook_endpoint(target: Target, report: Callable[[str], None]):
     _run("/hooks/webhook", webhook_requests(target.secret), target, report)
+
+
+def test_r3_mapped_sources(target: Target, report: Callable[[str], None]):
+    _run("/hooks/jira,/hooks/github (mapped)", mapped_requests(target.mapped_token, target.mapped_hmac), target,
+         report)
 
 
 def test_r3_any_source(target: Target, report: Callable[[str], None]):

@@ -1,7 +1,8 @@
 """R7, no secret leaks: canary secrets never appear in an HTTP answer or a log record.
 
-The canaries are the generic webhook secret, the API token and the Zendesk API token, set in the
-environment the way an operator sets them. A scripted mix of good and bad requests — including
+The canaries are the generic webhook secret, the API token, the Zendesk API token and a mapped source's
+webhook token, HMAC secret and API token (issue 15), set in the environment the way an operator sets them.
+A scripted mix of good and bad requests — including
 requests that carry the secrets themselves in headers, paths and bodies, a dead database whose error
 quotes a secret, and an unexpected exception whose message quotes one — runs against the app, with
 every log record captured at DEBUG. Each canary is searched raw, base64-encoded, hex-encoded and
@@ -11,6 +12,8 @@ URL-quoted.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -31,6 +34,7 @@ from connector.settings import Settings
 from connector.store import Store
 from tests import helpers
 from tests.integration.support import created_body, new_webhook_secret, signed
+from tests.integration.test_mapped_source import FIXTURES, JIRA
 
 pytestmark = pytest.mark.reliability
 
@@ -41,9 +45,13 @@ class Canaries:
     api_token: str
     zendesk_token: str
     zendesk_email: str
+    mapped_token: str = ""
+    mapped_hmac: str = ""
+    mapped_api: str = ""
 
     def all(self) -> list[str]:
-        return [self.webhook_secret, self.api_token, self.zendesk_token]
+        return [self.webhook_secret, self.api_token, self.zendesk_token, self.mapped_token, self.mapped_hmac,
+                self.mapped_api]
 
     def forms(self) -> dict[str, str]:
         """Every form a leak could take: raw, base64, hex, URL-quoted, and the webhook key itself."""
@@ -68,7 +76,12 @@ class Canaries:
 @pytest.fixture
 def canaries(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Canaries:
     c = Canaries(webhook_secret=new_webhook_secret(), api_token="canary-api-" + secrets.token_hex(16),
-                 zendesk_token="canary-zd-" + secrets.token_hex(16), zendesk_email="ops@example.com")
+                 zendesk_token="canary-zd-" + secrets.token_hex(16), zendesk_email="ops@example.com",
+                 mapped_token="canary-jira-" + secrets.token_hex(16), mapped_hmac="canary-gh-" + secrets.token_hex(16),
+                 mapped_api="bot@example.com:canary-jira-api-" + secrets.token_hex(16))
+    monkeypatch.setenv("JIRA_WEBHOOK_TOKEN", c.mapped_token)
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", c.mapped_hmac)
+    monkeypatch.setenv("JIRA_API_TOKEN", c.mapped_api)
     monkeypatch.setenv("CONNECTOR_WEBHOOK_SECRET", c.webhook_secret)
     monkeypatch.setenv("CONNECTOR_API_TOKEN", c.api_token)
     monkeypatch.setenv("ZENDESK_API_TOKEN", c.zendesk_token)
@@ -84,12 +97,22 @@ def canaries(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Canaries:
 def app(canaries: Canaries) -> Iterator[Flask]:
     settings = Settings.from_env()
     now = helpers.utc("2026-03-03 12:00")
-    app = create_app(settings, config=helpers.config(), clock=lambda: now)
+    app = create_app(settings, config=_config(), clock=lambda: now)
     store: Store = app.extensions["connector"].store
     processor = TicketProcessor(store, helpers.config(), writers={}, clock=lambda: now)
     processor.apply_event(helpers.event("2026-03-02 10:00", "ticket.created", created="2026-03-02 10:00"))
     yield app
     store.dispose()
+
+
+def _config():
+    """Two mapped sources beside the built-in ones: jira (a token, and write-back with an API token) and
+    github (an HMAC signature)."""
+    github = {**JIRA, "auth": {"scheme": "hmac", "secrets_env": "GITHUB_WEBHOOK_SECRET",
+                               "header": "X-Hub-Signature-256", "prefix": "sha256="}}
+    return helpers.config(sources={"jira": {**JIRA, "writeback": {
+        "base_url": "https://acme.atlassian.net", "auth": {"scheme": "basic", "secrets_env": "JIRA_API_TOKEN"},
+        "actions": {"add_tags": {"method": "PUT", "url": "/rest/api/2/issue/{ticket_id}"}}}}, "github": github})
 
 
 @pytest.fixture
@@ -138,6 +161,24 @@ def _script(app: Flask, c: Canaries, monkeypatch: pytest.MonkeyPatch) -> list[tu
     assert send("oversized", "POST", "/hooks/webhook", data=big, headers=signed(c.webhook_secret, big)) == 413
     assert send("secret in the path", "POST", f"/hooks/{c.webhook_secret}", data=good) == 404
     assert send("secret as a method", "GET", "/hooks/webhook", headers={"X-Token": c.api_token}) == 405
+
+    jira = (FIXTURES / "jira_issue_created.json").read_bytes()
+    assert send("mapped: good token", "POST", "/hooks/jira", data=jira,
+                headers={"Authorization": f"Bearer {c.mapped_token}"}) == 202
+    assert send("mapped: wrong token", "POST", "/hooks/jira", data=jira,
+                headers={"Authorization": f"Bearer {c.mapped_token[:-1]}"}) == 401
+    assert send("mapped: the token as the body", "POST", "/hooks/jira", data=c.mapped_token.encode(),
+                headers={"Authorization": f"Bearer {c.mapped_token}"}) == 400
+    quoted = jira.replace(b"SUP-5", c.mapped_hmac.encode() + b"\\u0000")
+    assert send("mapped: a secret in a mapped value", "POST", "/hooks/jira", data=quoted,
+                headers={"Authorization": f"Bearer {c.mapped_token}"}) == 400
+    signature = "sha256=" + hmac.new(c.mapped_hmac.encode(), jira, hashlib.sha256).hexdigest()
+    assert send("mapped: good HMAC", "POST", "/hooks/github", data=jira,
+                headers={"X-Hub-Signature-256": signature}) == 202
+    assert send("mapped: the secret as the signature", "POST", "/hooks/github", data=jira + b" ",
+                headers={"X-Hub-Signature-256": f"sha256={c.mapped_hmac}"}) == 401
+    assert send("mapped: the API token in the path", "POST", f"/hooks/{quote(c.mapped_api, safe='')}",
+                data=jira) == 404
 
     auth = {"Authorization": f"Bearer {c.api_token}"}
     assert send("ticket", "GET", "/tickets/zendesk/1", headers=auth) == 200
