@@ -824,10 +824,16 @@ def _validate_sections(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
     return sections, problems
 
 
-def parse_config(data: Any, *, source: str | None = None) -> Config:
-    """Validate a decoded YAML mapping into a frozen `Config`; raise `ConfigError` listing every problem."""
+def parse_config(data: Any, *, source: str | None = None, base_dir: Path | None = None) -> Config:
+    """Validate a decoded YAML mapping into a frozen `Config`; raise `ConfigError` listing every problem.
+    `base_dir`: the config file's directory, where `presets/` is looked for first."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"(top level): expected a mapping, got {type(data).__name__}", source=source)
+    if isinstance(data.get("sources"), Mapping):
+        sources, preset_problems = mapped.with_presets(data["sources"], base_dir)
+        if preset_problems:
+            raise ConfigError(preset_problems, source=source)
+        data = {**data, "sources": sources}
     built, problems = _build_calendars(data.get("calendars"))
     try:
         cfg = Config.model_validate(data)
@@ -867,4 +873,4 @@ def load_config(path: str | Path) -> Config:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"not valid YAML{where}: {problem}", source=str(p)) from None
-    return parse_config(data, source=str(p))
+    return parse_config(data, source=str(p), base_dir=p.parent)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jmespath
+import yaml
 from jmespath.exceptions import JMESPathError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -209,7 +212,7 @@ class DedupeSpec(_Strict):
 
 COMMON_VALUES = ("ticket_id", "account", "source", "key", "action")
 ACTION_VALUES: dict[str, tuple[str, ...]] = {  # what each action's template may use, beside COMMON_VALUES
-    "set_due_date": ("metric", "cycle", "due_at", "due_at_s", "due_at_ms"),
+    "set_due_date": ("metric", "cycle", "due_at", "due_at_s", "due_at_ms", "due_at_date"),
     "add_tags": ("tags",),
     "remove_tags": ("tags",),
     "set_priority": ("priority",),
@@ -292,3 +295,61 @@ class HttpWriteback(_Strict):
             if not template.url.startswith(("http://", "https://")) and self.base_url is None:
                 raise ValueError(f"{action}: {template.url[:60]!r} is relative: give base_url")
         return self
+
+
+# --- presets -------------------------------------------------------------------------------------
+
+PRESETS_DIR = Path(__file__).resolve().parents[1] / "config" / "presets"
+PRESET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,59}")
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """`override` over `base`: mappings merged key by key (at any depth), anything else replaced."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = _merged(base.get(key), value) if key in base else value
+        return out
+    return override
+
+
+def available_presets(base_dir: Path | None = None) -> list[str]:
+    dirs = [d for d in ((base_dir / "presets") if base_dir else None, PRESETS_DIR) if d is not None and d.is_dir()]
+    return sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
+
+
+def with_presets(sources: Any, base_dir: Path | None = None) -> tuple[Any, list[str]]:
+    """`sources` with every `preset: <name>` replaced by the preset's section, the source's own keys over it.
+
+    A preset is `<name>.yaml` in `presets/` beside the config file, else in the project's `config/presets/`.
+    Returns the sources and the problems (an unknown or unreadable preset), each naming its key path."""
+    if not isinstance(sources, Mapping):
+        return sources, []
+    out: dict[Any, Any] = {}
+    problems: list[str] = []
+    for name, section in sources.items():
+        if not isinstance(section, Mapping) or "preset" not in section:
+            out[name] = section
+            continue
+        preset = section["preset"]
+        where = f"sources.{name}.preset"
+        if not isinstance(preset, str) or not PRESET_NAME.fullmatch(preset):
+            problems.append(f"{where}: expected a preset's name (lower-case letters, digits and -)")
+            continue
+        candidates = [d / f"{preset}.yaml" for d in ((base_dir / "presets") if base_dir else None, PRESETS_DIR)
+                      if d is not None]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            known = ", ".join(available_presets(base_dir)) or "none"
+            problems.append(f"{where}: no preset {preset!r} (the presets: {known})")
+            continue
+        try:
+            data = yaml.safe_load(found.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as err:
+            problems.append(f"{where}: cannot read {found.name} ({type(err).__name__})")
+            continue
+        if not isinstance(data, Mapping):
+            problems.append(f"{where}: {found.name} is not a mapping")
+            continue
+        out[name] = _merged(data, {k: v for k, v in section.items() if k != "preset"})
+    return out, problems

@@ -3,8 +3,9 @@
 The mapping's JMESPath expressions run against the decoded body (or each item `mapping.events` selects).
 A body the mapping cannot read is a `PayloadError` (HTTP 400) naming the mapping key, its expression and what
 it found, e.g. ``mapping.ticket_id: `issue.key` found null; expected text or a whole number``. Over HTTP, a
-value quoted from the body is masked (the answer never echoes what was sent); `connector mapping check` shows it. The door maps
-the whole body before it answers, so nothing it accepts fails to map later; the worker maps it again.
+value quoted from the body is masked (the answer never echoes what was sent); `connector mapping check` shows
+it. The door maps the whole body before it answers, so nothing it accepts fails to map later; the worker maps
+it again.
 """
 
 from __future__ import annotations

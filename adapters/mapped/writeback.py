@@ -39,6 +39,7 @@ def action_values(action: WriteAction) -> dict[str, Any]:
         due = parse_instant(values["due_at"], "due_at")
         values["due_at_s"] = int(due.timestamp())
         values["due_at_ms"] = int(due.timestamp() * 1000)
+        values["due_at_date"] = due.date().isoformat()  # the UTC date, for tools whose due date is a day
     return values
 
 
@@ -116,7 +117,7 @@ class MappedWriter:
 
     def _request(self, writeback: HttpWriteback, template: RequestTemplate, values: dict[str, Any]
                  ) -> tuple[str, str, dict[str, str], Any]:
-        in_path = {k: quote(str(v), safe="") if isinstance(v, str | int) else v for k, v in values.items()}
+        in_path = {k: _in_path(k, v) for k, v in values.items()}
         path = template.url.format_map(_Values(in_path))
         url = path if path.startswith(("http://", "https://")) else (writeback.base_url or "").rstrip("/") + "/" + \
             path.lstrip("/")
@@ -132,6 +133,20 @@ class MappedWriter:
                 headers[auth.header.lower()] = self._secret
         body = None if template.body is None else render(template.body, values)
         return template.method, url, headers, body
+
+
+def _in_path(key: str, value: Any) -> Any:
+    """A value as it goes into a URL path: escaped whole (a ticket id is one segment, whatever it holds); an
+    `account` such as GitHub's `owner/repo` keeps its slashes, each part escaped, and never `.` or `..`."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return value
+    text = str(value)
+    if key != "account":
+        return quote(text, safe="")
+    parts = text.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise Permanent(f"account {text[:60]!r} cannot go into a URL path")
+    return "/".join(quote(part, safe="") for part in parts)
 
 
 def action_key(values: Mapping[str, Any]) -> str:
