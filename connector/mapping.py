@@ -266,7 +266,15 @@ class HttpWriteback(_Strict):
     base_url: str | None = None
     auth: WritebackAuth | None = None
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    constants: dict[str, str] = Field(default_factory=dict)  # values of your own, e.g. the API's admin id
     actions: dict[str, RequestTemplate] = Field(default_factory=dict)
+
+    @field_validator("constants", mode="before")
+    @classmethod
+    def _constant_values(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -275,19 +283,19 @@ class HttpWriteback(_Strict):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("actions")
-    @classmethod
-    def _templates(cls, value: dict[str, RequestTemplate]) -> dict[str, RequestTemplate]:
-        for action, template in value.items():
+    @model_validator(mode="after")
+    def _templates(self) -> HttpWriteback:
+        for action, template in self.actions.items():
             if action not in ACTION_VALUES:
                 raise ValueError(f"{action}: not an action the connector writes back ({', '.join(ACTION_VALUES)})")
-            allowed = {*COMMON_VALUES, *ACTION_VALUES[action]}
+            allowed = {*COMMON_VALUES, *ACTION_VALUES[action], *self.constants}
             used = placeholders(template.url) | placeholders(template.headers) | placeholders(template.body)
             unknown = sorted(used - allowed)
             if unknown:
-                raise ValueError(f"{action}: unknown value {{{unknown[0]}}}; {action} may use "
-                                 + ", ".join(f"{{{name}}}" for name in sorted(allowed)))
-        return value
+                raise ValueError(f"actions.{action}: unknown value {{{unknown[0]}}}; {action} may use "
+                                 + ", ".join(f"{{{name}}}" for name in sorted(allowed))
+                                 + " (add your own under writeback.constants)")
+        return self
 
     @model_validator(mode="after")
     def _urls(self) -> HttpWriteback:

@@ -89,17 +89,23 @@ class MappedWriter:
         """True when the source has write-back templates and, if they authenticate, the secret is set."""
         if self._writeback is None or not self._writeback.actions:
             return False
+        if not all(self._writeback.constants.values()):  # a constant left empty (a preset's admin id): set it first
+            return False
         return self._writeback.auth is None or self._secret is not None
 
     def write(self, action: WriteAction) -> WriteResult:
         writeback = self._writeback
         if writeback is None or not self.configured:
-            return WriteResult(outcome="skipped", detail=f"sources.{self.source}.writeback is not configured")
+            empty = [k for k, v in (writeback.constants if writeback else {}).items() if not v]
+            detail = (f"sources.{self.source}.writeback.constants.{empty[0]} is empty" if empty
+                      else f"sources.{self.source}.writeback is not configured")
+            return WriteResult(outcome="skipped", detail=detail)
         template = writeback.actions.get(action.action)
         if template is None:
             return WriteResult(outcome="skipped",
                                detail=f"no template for {action.action} in sources.{self.source}.writeback.actions")
-        method, url, headers, body = self._request(writeback, template, action_values(action))
+        values = {**writeback.constants, **action_values(action)}
+        method, url, headers, body = self._request(writeback, template, values)
         try:
             response = self._session.request(method, url, json=body, headers=headers, allow_redirects=False,
                                              timeout=(CONNECT_TIMEOUT, writeback.timeout_seconds), stream=True)

@@ -112,7 +112,7 @@ def test_a_connection_error_is_transient_and_an_action_without_a_template_is_ski
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"actions": {"add_tags": {"url": "/x/{priority}"}}}, "add_tags: unknown value {priority}"),
+    ({"actions": {"add_tags": {"url": "/x/{priority}"}}}, "actions.add_tags: unknown value {priority}"),
     ({"actions": {"reopen": {"url": "/x"}}}, "reopen: not an action the connector writes back"),
     ({"base_url": None}, "is relative: give base_url"),
     ({"base_url": "ftp://acme"}, "must be an http:// or https:// URL"),

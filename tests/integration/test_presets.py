@@ -169,3 +169,47 @@ def test_the_github_preset_verifies_githubs_published_signature_vector(tmp_path)
     adapter.verify(InboundRequest(headers={"x-hub-signature-256": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d"
                                                                   "7586c22c46f4379c8b043e17"},
                                   body=b"Hello, World!", received_at=datetime.now(UTC)))
+
+
+def sign_sha1(data: bytes) -> str:
+    return "sha1=" + hmac.new(SECRET.encode(), data, hashlib.sha1).hexdigest()
+
+
+@responses.activate
+def test_intercom_end_to_end_notes_stop_nothing_a_reply_stops_first_response(store, tmp_path):
+    cfg = load_config(write_config(tmp_path, "intercom", {"preset": "intercom",
+                                                          "writeback": {"constants": {"admin_id": "814860"}}}))
+    settings = Settings.from_env({"INTERCOM_WEBHOOK_SECRET": SECRET, "INTERCOM_API_TOKEN": "dG9rOmFiYw=="},
+                                 database_url=store.url)
+    files = ["conversation_user_created.json", "conversation_admin_noted.json", "conversation_admin_replied.json"]
+    deliveries = []
+    for name in files:
+        data = (FIXTURES / "intercom" / name).read_bytes()
+        deliveries.append((data, {"X-Hub-Signature": sign_sha1(data)}))
+    deliveries.append((deliveries[0][0], {"X-Hub-Signature": sign_sha1(deliveries[0][0])}))  # Intercom's retry
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    assert run(store, cfg, settings, "intercom", deliveries, now) == [202, 202, 202, 200]
+    rows = clock_rows(store, "intercom")
+    first = rows["first_response"]
+    # the note at 14:10 is private: nothing stopped; the teammate's reply at 14:25 did (20 minutes)
+    assert (first.severity, first.status, first.elapsed_seconds, first.group_name) == ("P2", "met", 20 * 60,
+                                                                                      "5017691")
+
+
+@responses.activate
+def test_intercom_writes_an_internal_note_once_and_needs_its_admin_id(store, tmp_path):
+    responses.post("https://api.intercom.io/conversations/215472861/reply", status=200, json={})
+    data = (FIXTURES / "intercom" / "conversation_user_created.json").read_bytes()
+    late = datetime(2026, 3, 3, 18, 0, tzinfo=UTC)
+    settings = Settings.from_env({"INTERCOM_WEBHOOK_SECRET": SECRET, "INTERCOM_API_TOKEN": "dG9rOmFiYw=="},
+                                 database_url=store.url)
+    unset = load_config(write_config(tmp_path, "intercom", {"preset": "intercom"}))
+    assert not build_writer("intercom", settings, unset).configured  # type: ignore[union-attr]
+    cfg = load_config(write_config(tmp_path, "intercom", {"preset": "intercom",
+                                                          "writeback": {"constants": {"admin_id": "814860"}}}))
+    run(store, cfg, settings, "intercom", [(data, {"X-Hub-Signature": sign_sha1(data)})], late)
+    [call] = responses.calls
+    assert json.loads(call.request.body) == {"message_type": "note", "type": "admin", "admin_id": "814860",
+                                             "body": "First response was due 2026-03-02T18:05:00Z"}  # P2: 4 business hours
+    assert call.request.headers["Authorization"] == "Bearer dG9rOmFiYw=="
+    assert call.request.headers["Intercom-Version"] == "2.11"
