@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from types import MappingProxyType
@@ -214,9 +214,16 @@ class Event:
     ticket: Ticket
     comment: Comment | None = None
     schema: int = SCHEMA_VERSION
+    # a partial update: the ticket fields this event carries; the rest are the ticket's as it last stood
+    # (None: the snapshot is whole). The rules core merges it (`merge_partial`).
+    given: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         _require_aware("occurred_at", self.occurred_at)
+        if self.given is not None and not self.given <= TICKET_FIELDS:
+            unknown = sorted(self.given - TICKET_FIELDS)[0]
+            raise EventError(f"given: {short_text(unknown)!r} is not a ticket field "
+                             f"({', '.join(sorted(TICKET_FIELDS))})")
         for name in _EVENT_IDS:
             value = getattr(self, name)
             if not (0 < len(value) <= MAX_ID_LENGTH and value.isprintable()):
@@ -232,6 +239,8 @@ class Event:
         return (self.source, self.account, self.ticket_id)
 
 
+TICKET_FIELDS = frozenset({"status", "priority", "channel", "group", "assignee", "requester", "subject", "description",
+                           "tags", "fields", "created_at"})
 _TICKET_IDS = ("priority", "channel", "group", "assignee")
 _REQUESTER_IDS = ("id", "org", "tier")
 _EVENT_IDS = ("source", "account", "ticket_id", "event_id")
@@ -320,6 +329,9 @@ def parse_event(raw: Any) -> Event:
             automated=_bool(c, "automated", False, "comment."),
             author_id=_opt_str(c, "author_id", "comment."),
         )
+    given = raw.get("given")
+    if given is not None and (not isinstance(given, list | tuple) or not all(isinstance(g, str) for g in given)):
+        raise EventError("given: expected a list of ticket field names")
     return Event(
         source=_req_str(raw, "source"),
         account=_opt_str(raw, "account", "") or "default",
@@ -329,7 +341,20 @@ def parse_event(raw: Any) -> Event:
         type=_req_str(raw, "type"),
         ticket=parse_ticket(raw.get("ticket")),
         comment=comment,
+        given=None if given is None else frozenset(given),
     )
+
+
+def merge_partial(snapshot: Ticket | None, event: Event) -> Event:
+    """A partial update (`event.given`) as a whole one: the given fields over the ticket as it last stood
+    (`fields` merged key by key). Without a last snapshot, the given fields over the defaults."""
+    if event.given is None or snapshot is None:
+        return event
+    t = event.ticket
+    changes: dict[str, Any] = {name: getattr(t, name) for name in event.given if name != "fields"}
+    if "fields" in event.given:
+        changes["fields"] = MappingProxyType({**snapshot.fields, **t.fields})
+    return replace(event, ticket=replace(snapshot, **changes))
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -361,6 +386,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         c = event.comment
         out["comment"] = {"author_role": c.author_role, "public": c.public, "automated": c.automated,
                           "author_id": c.author_id}
+    if event.given is not None:
+        out["given"] = sorted(event.given)
     return out
 
 
@@ -438,6 +465,7 @@ class _WireEvent(msgspec.Struct):
     account: str | None = None
     ticket: _WireTicket | None = None
     comment: _WireComment | None = None
+    given: list[str] | None = None
 
 
 _WIRE = msgspec.json.Decoder(_WireEvent)
@@ -467,7 +495,7 @@ def _from_wire(w: _WireEvent) -> Event | None:
             fields=MappingProxyType(t.fields or {}),
             created_at=None if t.created_at is None else parse_instant(t.created_at, "ticket.created_at"),
         ),
-        comment=comment,
+        comment=comment, given=None if w.given is None else frozenset(w.given),
     )
 
 

@@ -190,6 +190,9 @@ class MappingSpec(_Strict):
     type_map: Annotated[ValueMap, _values_in(EVENT_TYPES, "event type")] = Field(default_factory=dict)
     ticket: TicketMap = Field(default_factory=TicketMap)
     comment: CommentMap | None = None
+    # each item changes only the ticket fields it gives (a field whose expression finds null is not given):
+    # the rest stay as the ticket last stood (HubSpot sends one changed property per item)
+    partial: bool = False
 
     _maps = field_validator("type_map", mode="before")(_keys_as_strings)
 
@@ -210,7 +213,7 @@ class DedupeSpec(_Strict):
 
 # --- write-back over HTTP ------------------------------------------------------------------------
 
-COMMON_VALUES = ("ticket_id", "account", "source", "key", "action")
+COMMON_VALUES = ("ticket_id", "account", "source", "key", "action", "now", "now_ms")
 ACTION_VALUES: dict[str, tuple[str, ...]] = {  # what each action's template may use, beside COMMON_VALUES
     "set_due_date": ("metric", "cycle", "due_at", "due_at_s", "due_at_ms", "due_at_date"),
     "add_tags": ("tags",),

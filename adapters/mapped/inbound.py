@@ -155,14 +155,30 @@ def _event(name: str, section: MappedSourceConfig, spec: MappingSpec, read: _Rea
     if kind == "comment.added" and comment is None:
         raise PayloadError(f"{read.where}mapping.comment: a comment.added event needs a comment; map one under "
                            f"mapping.comment")
+    given = _given(spec.ticket, read) if spec.partial else None
     try:
         return Event(source=name, account=read.text("account", spec.account) or section.account or "default",
                      ticket_id=read.text("ticket_id", spec.ticket_id, required=True) or "",
                      event_id=read.text("event_id", spec.event_id, required=True) or "",
                      occurred_at=read.instant("occurred_at", spec.occurred_at, required=True),  # type: ignore[arg-type]
-                     type=kind, ticket=ticket, comment=comment)
+                     type=kind, ticket=ticket, comment=comment, given=given)
     except EventError as err:
         raise PayloadError(short(f"{read.where}{err.message}")) from None
+
+
+def _given(spec: TicketMap, read: _Reader) -> frozenset[str]:
+    """The ticket fields a partial item gives: those whose expression finds a value."""
+    simple = {"status": spec.status, "priority": spec.priority, "channel": spec.channel, "group": spec.group,
+              "assignee": spec.assignee, "subject": spec.subject, "description": spec.description,
+              "tags": spec.tags, "created_at": spec.created_at}
+    given = {name for name, expression in simple.items()
+             if expression is not None and read.get(f"ticket.{name}", expression) is not None}
+    r = spec.requester
+    if any(e is not None and read.get("ticket.requester", e) is not None for e in (r.id, r.org, r.tier)):
+        given.add("requester")
+    if any(read.get(f"ticket.fields.{key}", e) is not None for key, e in spec.fields.items()):
+        given.add("fields")
+    return frozenset(given)
 
 
 def _ticket(spec: TicketMap, read: _Reader) -> Ticket:
@@ -175,7 +191,8 @@ def _ticket(spec: TicketMap, read: _Reader) -> Ticket:
         tags = tuple(tags_value)
     else:
         raise read.problem("ticket.tags", spec.tags or "", tags_value, "a list of text, or text")
-    fields = {key: read.get(f"ticket.fields.{key}", expression) for key, expression in spec.fields.items()}
+    fields = {key: value for key, expression in spec.fields.items()
+              if (value := read.get(f"ticket.fields.{key}", expression)) is not None}
     try:
         return Ticket(
             status=read.mapped("ticket.status", spec.status, spec.status_map, STATUSES, "canonical status", "new")

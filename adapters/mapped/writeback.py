@@ -13,6 +13,7 @@ import base64
 import string
 import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ from adapters.base import WriteAction, WriteResult
 from adapters.webhook.outbound import CONNECT_TIMEOUT, USER_AGENT, _json_safe, answer
 from connector.config import MappedSourceConfig
 from connector.errors import Permanent, Transient
-from connector.events import parse_instant
+from connector.events import format_instant, parse_instant
 from connector.mapping import EACH, HttpWriteback, RequestTemplate
 
 
@@ -104,7 +105,9 @@ class MappedWriter:
         if template is None:
             return WriteResult(outcome="skipped",
                                detail=f"no template for {action.action} in sources.{self.source}.writeback.actions")
-        values = {**writeback.constants, **action_values(action)}
+        now = self._clock()
+        values = {**writeback.constants, **action_values(action), "now_ms": int(now * 1000),
+                  "now": format_instant(datetime.fromtimestamp(int(now), UTC))}
         method, url, headers, body = self._request(writeback, template, values)
         try:
             response = self._session.request(method, url, json=body, headers=headers, allow_redirects=False,

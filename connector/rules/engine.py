@@ -20,7 +20,16 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from connector.events import Event, Ticket, event_to_dict, format_instant, order_events, parse_instant, parse_ticket
+from connector.events import (
+    Event,
+    Ticket,
+    event_to_dict,
+    format_instant,
+    merge_partial,
+    order_events,
+    parse_instant,
+    parse_ticket,
+)
 from connector.rules.clocks import FIRST_RESPONSE, RESOLUTION, Clock, PolicyBook, TicketClocks, _no_note, target_for
 from connector.rules.conditions import Facts, ticket_fields_read
 from connector.rules.escalation import Decision, Escalator, TicketRef
@@ -207,6 +216,8 @@ class Rulebook:
             if event.occurred_at < state.last_at:
                 raise OutOfOrder(f"event {event.event_id} at {format_instant(event.occurred_at)} is older than "
                                  f"the last one applied ({format_instant(state.last_at)})")
+            if event.given is not None:  # a partial update: the fields it carries over the ticket as it stood
+                event = merge_partial(state.snapshot, event)
             if print_ is not None and state.comments and _applied_before(state.comments, print_):
                 # the same comment reported again under another id (a webhook and a poll of the history):
                 # the comment counts once, but the ticket's snapshot after this event still applies

@@ -3,6 +3,7 @@ door and the worker to clocks, and the escalations' write-backs received by `res
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -23,7 +24,7 @@ from connector.runtime.outbox import Executor
 from connector.runtime.worker import TicketProcessor, Worker
 from connector.service import create_app
 from connector.settings import Settings
-from connector.store.schema import clocks, inbox
+from connector.store.schema import clocks, inbox, tickets
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "presets"
@@ -210,6 +211,59 @@ def test_intercom_writes_an_internal_note_once_and_needs_its_admin_id(store, tmp
     run(store, cfg, settings, "intercom", [(data, {"X-Hub-Signature": sign_sha1(data)})], late)
     [call] = responses.calls
     assert json.loads(call.request.body) == {"message_type": "note", "type": "admin", "admin_id": "814860",
-                                             "body": "First response was due 2026-03-02T18:05:00Z"}  # P2: 4 business hours
+                                             "body": "First response was due 2026-03-02T18:05:00Z"}  # P2: 4 h
     assert call.request.headers["Authorization"] == "Bearer dG9rOmFiYw=="
     assert call.request.headers["Intercom-Version"] == "2.11"
+
+
+def hubspot_headers(data: bytes, url: str = "http://localhost/hooks/hubspot") -> dict[str, str]:
+    stamp = str(int(datetime.now(UTC).timestamp() * 1000))
+    message = b"POST" + url.encode() + data + stamp.encode()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), message, hashlib.sha256).digest()).decode()
+    return {"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": stamp,
+            "Content-Type": "application/json"}
+
+
+@responses.activate
+def test_hubspot_end_to_end_partial_changes_keep_the_rest_of_the_ticket(store, tmp_path):
+    """A batch (creation, priority, subject), then stage changes, each one property: the priority set first
+    still holds when the stage changes (P1 stays P1), and closing the ticket meets resolution."""
+    cfg = load_config(write_config(tmp_path, "hubspot", {"preset": "hubspot"}))
+    settings = Settings.from_env({"HUBSPOT_CLIENT_SECRET": SECRET}, database_url=store.url)
+    deliveries = []
+    for name in ("created_batch.json", "stage_waiting_on_us.json", "stage_closed.json"):
+        data = (FIXTURES / "hubspot" / name).read_bytes()
+        deliveries.append((data, hubspot_headers(data)))
+    forged = deliveries[0][0].replace(b"URGENT", b"LOW")
+    deliveries.append((forged, {**deliveries[0][1]}))  # signed for another body
+    now = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)
+    assert run(store, cfg, settings, "hubspot", deliveries, now) == [202, 202, 202, 401]
+    rows = clock_rows(store, "hubspot")
+    resolution = rows["resolution"]
+    assert (resolution.severity, resolution.status, resolution.account) == ("P1", "met", "62515")
+    assert resolution.elapsed_seconds == (16 * 60 - (14 * 60 + 5)) * 60  # 14:05 → 16:00, 24x7 for P1
+    with store.read() as conn:
+        state = conn.execute(select(tickets.c.state).where(tickets.c.source == "hubspot")).scalar_one()
+    assert state["snapshot"]["subject"] == "Payments fail at checkout" and state["snapshot"]["priority"] == "urgent"
+    assert state["snapshot"]["status"] == "closed"
+
+
+@responses.activate
+def test_hubspot_notes_go_to_the_tickets_timeline_once(store, tmp_path):
+    responses.post("https://api.hubapi.com/crm/v3/objects/notes", status=201, json={"id": "1"})
+    responses.patch("https://api.hubapi.com/crm/v3/objects/tickets/1804275", status=200, json={})
+    cfg = load_config(write_config(tmp_path, "hubspot", {"preset": "hubspot"}))
+    settings = Settings.from_env({"HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_API_TOKEN": "pat-na1-x"},
+                                 database_url=store.url)
+    data = (FIXTURES / "hubspot" / "created_batch.json").read_bytes()
+    late = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)  # P1 first response (1 h) breached
+    run(store, cfg, settings, "hubspot", [(data, hubspot_headers(data))], late)
+    notes = [json.loads(c.request.body) for c in responses.calls if c.request.url.endswith("/notes")]
+    dues = [json.loads(c.request.body) for c in responses.calls if c.request.method == "PATCH"]
+    assert dues == [{"properties": {"sla_due_at": 1772463900000}},   # first response, 15:05
+                    {"properties": {"sla_due_at": 1772489100000}}]   # resolution, 22:05 (8 h)
+    assert len(notes) == 1
+    assert notes[0]["properties"]["hs_note_body"] == "First response was due 2026-03-02T15:05:00Z"
+    assert isinstance(notes[0]["properties"]["hs_timestamp"], int)
+    assert notes[0]["associations"] == [{"to": {"id": "1804275"}, "types": [
+        {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 228}]}]

@@ -167,3 +167,30 @@ def test_the_fast_path_reads_every_line_as_the_careful_path_does(raw):
 def test_the_fast_path_hands_odd_lines_to_the_careful_path(line):
     expected = [] if not line.strip() else [_careful(1, line)]
     assert list(iter_jsonl([line])) == expected
+
+
+def test_a_partial_update_changes_only_the_fields_it_gives():
+    """Issue 15: HubSpot-style deltas. The core merges `given` fields over the ticket as it last stood."""
+    from dataclasses import replace
+
+    from connector.events import merge_partial
+    from connector.rules.engine import Rulebook
+    from tests.helpers import config
+
+    first = event("2026-03-02 10:00", "ticket.created", status="open", priority="urgent", created="2026-03-02 10:00")
+    first = replace(first, ticket=replace(first.ticket, subject="Checkout down", tags=("vip",),
+                                          fields={"plan": "pro", "region": "eu"}))
+    delta = event("2026-03-02 11:00", status="solved", priority=None, event_id="d1")
+    delta = replace(delta, ticket=replace(delta.ticket, fields={"region": "us"}), given=frozenset({"status", "fields"}))
+    merged = merge_partial(first.ticket, delta)
+    assert merged.ticket.status == "solved" and merged.ticket.priority == "urgent"
+    assert merged.ticket.subject == "Checkout down" and merged.ticket.tags == ("vip",)
+    assert dict(merged.ticket.fields) == {"plan": "pro", "region": "us"}
+    assert merge_partial(None, delta) is delta  # nothing to merge into: the given fields over the defaults
+    states = Rulebook(config(priority_map={"zendesk": {"urgent": "P1", "normal": "P3"}})).run([first, delta])
+    [state] = states.values()
+    assert state.severity.classified == "P1" and state.snapshot.status == "solved"  # not reset to the default
+    assert parse_event(event_to_dict(delta)) == delta  # "given" survives the round trip (JSONL, the store)
+    assert list(iter_jsonl([json.dumps(event_to_dict(delta))])) == [delta]
+    with pytest.raises(EventError, match="given: 'colour' is not a ticket field"):
+        parse_event({**event_to_dict(delta), "given": ["colour"]})
