@@ -300,12 +300,13 @@ class HttpWriteback(_Strict):
                                  + " (add your own under writeback.constants)")
         return self
 
-    @model_validator(mode="after")
-    def _urls(self) -> HttpWriteback:
+    @property
+    def missing(self) -> str | None:
+        """What keeps these templates from being sent (a relative URL and no `base_url`), or None."""
         for action, template in self.actions.items():
             if not template.url.startswith(("http://", "https://")) and self.base_url is None:
-                raise ValueError(f"{action}: {template.url[:60]!r} is relative: give base_url")
-        return self
+                return f"base_url is not set ({action}'s URL is relative)"
+        return None
 
 
 # --- presets -------------------------------------------------------------------------------------

@@ -92,13 +92,17 @@ class MappedWriter:
             return False
         if not all(self._writeback.constants.values()):  # a constant left empty (a preset's admin id): set it first
             return False
+        if self._writeback.missing is not None:  # a preset used for its webhooks only: no base_url given
+            return False
         return self._writeback.auth is None or self._secret is not None
 
     def write(self, action: WriteAction) -> WriteResult:
         writeback = self._writeback
         if writeback is None or not self.configured:
             empty = [k for k, v in (writeback.constants if writeback else {}).items() if not v]
+            missing = writeback.missing if writeback else None
             detail = (f"sources.{self.source}.writeback.constants.{empty[0]} is empty" if empty
+                      else f"sources.{self.source}.writeback.{missing}" if missing
                       else f"sources.{self.source}.writeback is not configured")
             return WriteResult(outcome="skipped", detail=detail)
         template = writeback.actions.get(action.action)

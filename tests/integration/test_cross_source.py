@@ -109,3 +109,108 @@ def test_the_same_story_gives_the_same_clocks_from_every_source(fake_freshdesk):
     assert clocks_of(zendesk_events()) == generic
     assert clocks_of(freshdesk_events(fake_freshdesk)) == generic
     assert datetime(2026, 3, 2, 13, tzinfo=UTC) in {c[6] for c in generic}
+
+
+# --- the presets (issue 15): the same story told as Jira, GitHub and Intercom deliver it --------------------
+
+def preset_section(name: str, preset: str):
+    from connector.config import MappedSourceConfig
+    from connector.mapping import with_presets
+
+    sources, problems = with_presets({name: {"preset": preset}})
+    assert not problems
+    section = config(sources=sources).sources[name]
+    assert isinstance(section, MappedSourceConfig)
+    return section
+
+
+def _ms(at: str) -> int:
+    return int(utc(at).timestamp() * 1000)
+
+
+def jira_events():
+    from adapters.mapped import map_body
+
+    section = preset_section("jira", "jira-service-management")
+    names = {"open": "Waiting for support", "pending": "Waiting for customer", "solved": "Resolved"}
+    out = []
+    for n, (at, what, status) in enumerate(STORY):
+        issue = {"id": "10007", "key": "SUP-7", "fields": {
+            "summary": "Checkout is down", "created": STORY[0][0].replace("Z", ".000+0000"), "labels": [],
+            "priority": {"name": "Highest"}, "status": {"name": names[status]},
+            "reporter": {"accountId": CUSTOMER_ID}}}
+        body: dict = {"timestamp": _ms(at), "issue": issue,
+                      "webhookEvent": {"created": "jira:issue_created"}.get(what, "jira:issue_updated")}
+        if what in ("agent", "customer"):
+            body["webhookEvent"] = "comment_created"
+            body["comment"] = {"id": str(3000 + n), "created": at.replace("Z", ".000+0000"), "jsdPublic": True,
+                               "author": {"accountId": AGENT_ID if what == "agent" else CUSTOMER_ID,
+                                          "accountType": "atlassian" if what == "agent" else "customer"}}
+        out += map_body("jira", section, json.dumps(body).encode())
+    return out
+
+
+def github_events():
+    from adapters.mapped import map_body
+
+    section = preset_section("github", "github-issues")
+    out = []
+    for n, (at, what, status) in enumerate(STORY):
+        labels = [{"name": "priority:critical"}] + ([{"name": "status:waiting-on-customer"}]
+                                                   if status == "pending" else [])
+        issue = {"id": 555, "number": 7, "title": "Checkout is down", "user": {"login": CUSTOMER_ID},
+                 "labels": labels, "state": "closed" if status == "solved" else "open",
+                 "created_at": STORY[0][0], "updated_at": at, "body": "…"}
+        body: dict = {"action": {"created": "opened", "solved": "closed"}.get(what, "edited"), "issue": issue,
+                      "repository": {"full_name": "acme/shop"}}
+        if what in ("agent", "customer"):
+            body["action"] = "created"
+            body["comment"] = {"id": 4000 + n, "created_at": at, "updated_at": at, "body": "…",
+                               "user": {"login": AGENT_ID if what == "agent" else CUSTOMER_ID, "type": "User"},
+                               "author_association": "MEMBER" if what == "agent" else "NONE"}
+        out += map_body("github", section, json.dumps(body).encode())
+    return out
+
+
+def intercom_events():
+    from adapters.mapped import map_body
+
+    section = preset_section("intercom", "intercom")
+    states = {"open": "open", "pending": "snoozed", "solved": "closed"}
+    topics = {"created": "conversation.user.created", "agent": "conversation.admin.replied",
+              "customer": "conversation.user.replied", "solved": "conversation.admin.closed"}
+    out = []
+    for n, (at, what, status) in enumerate(STORY):
+        seconds = _ms(at) // 1000
+        parts = []
+        if what in ("agent", "customer", "solved"):
+            kind = "close" if what == "solved" else "comment"
+            author = {"type": "user" if what == "customer" else "admin",
+                      "id": CUSTOMER_ID if what == "customer" else AGENT_ID}
+            parts = [{"type": "conversation_part", "id": str(5000 + n), "part_type": kind, "created_at": seconds,
+                      "author": author}]
+        item = {"type": "conversation", "id": "7", "created_at": _ms(STORY[0][0]) // 1000, "updated_at": seconds,
+                "state": states[status], "priority": "priority", "title": "Checkout is down",
+                "tags": {"tags": []}, "contacts": {"contacts": [{"id": CUSTOMER_ID}]},
+                "conversation_parts": {"conversation_parts": parts}}
+        body = {"type": "notification_event", "id": f"notif_{n}", "created_at": seconds,
+                "topic": topics.get(what, "conversation.admin.snoozed"),
+                "data": {"type": "notification_event_data", "item": item}}
+        out += map_body("intercom", section, json.dumps(body).encode())
+    return out
+
+
+def test_the_same_story_gives_the_same_clocks_through_every_preset():
+    presets = config(priority_map={"webhook": {"urgent": "P1", "normal": "P3"}, "jira": {"urgent": "P1"},
+                                   "github": {"urgent": "P1"}, "intercom": {"high": "P1"}})
+    book = Rulebook(presets)
+
+    def clocks(events):
+        (state,) = book.run(events).values()
+        return [(c.metric, c.cycle, c.status, c.target_seconds, c.started_at, c.due_at, c.stopped_at,
+                 c.elapsed_seconds, c.breached) for c in book.evaluate(state, NOW).clocks]
+
+    generic = clocks(webhook_events())
+    assert clocks(jira_events()) == generic
+    assert clocks(github_events()) == generic
+    assert clocks(intercom_events()) == generic

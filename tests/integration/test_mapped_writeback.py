@@ -114,7 +114,6 @@ def test_a_connection_error_is_transient_and_an_action_without_a_template_is_ski
 @pytest.mark.parametrize(("change", "message"), [
     ({"actions": {"add_tags": {"url": "/x/{priority}"}}}, "actions.add_tags: unknown value {priority}"),
     ({"actions": {"reopen": {"url": "/x"}}}, "reopen: not an action the connector writes back"),
-    ({"base_url": None}, "is relative: give base_url"),
     ({"base_url": "ftp://acme"}, "must be an http:// or https:// URL"),
     ({"auth": {"scheme": "bearer", "secrets_env": "jira"}}, "must name an environment variable"),
 ])
@@ -122,6 +121,14 @@ def test_a_bad_writeback_is_a_config_error_naming_the_key(change, message):
     with pytest.raises(ConfigError) as err:
         jira_config(**change)
     assert "sources.jira.writeback" in str(err.value) and message in str(err.value)
+
+
+def test_without_a_base_url_the_writer_says_so_and_sends_nothing():
+    w = writer(base_url=None)
+    assert not w.configured
+    result = w.write(action("add_tags", tags=["x"]))
+    assert (result.outcome, result.detail) == ("skipped", "sources.jira.writeback.base_url is not set (add_tags's "
+                                                          "URL is relative)")
 
 
 def test_without_its_secret_the_writer_is_not_configured_and_actions_are_dry_run():
