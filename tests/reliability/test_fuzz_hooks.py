@@ -12,6 +12,7 @@ Prints one compass line per endpoint, e.g. ``R3 /hooks/webhook cases=3000 5xx=0 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -29,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.webhook import sign
+from connector.mapping import with_presets
 from connector.runtime.worker import TicketProcessor
 from connector.store import Store
 from tests import helpers
@@ -170,6 +172,63 @@ def mapped_requests(draw: st.DrawFn, token: str, hmac_secret: str) -> dict[str, 
             "headers": headers, "data": body}
 
 
+PRESETS = {"jira-service-management": "jsm", "github-issues": "gh", "intercom": "ic", "hubspot": "hs"}
+PRESET_BODIES = {preset: [json.loads(p.read_text())
+                          for p in sorted((FIXTURES.parent / "presets" / preset).glob("*.json"))]
+                 for preset in PRESETS}
+PRESET_EXAMPLES = 750
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into a JSON value (keys and list indexes), for replacing or removing one."""
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:3]):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+def preset_signature(preset: str, secret: str, body: bytes, path: str, delivery: str) -> dict[str, str]:
+    if preset == "hubspot":
+        stamp = str(int(time.time() * 1000))
+        message = b"POST" + f"http://localhost{path}".encode() + body + stamp.encode()
+        digest = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+        return {"X-HubSpot-Signature-v3": digest, "X-HubSpot-Request-Timestamp": stamp}
+    if preset == "intercom":
+        return {"X-Hub-Signature": "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()}
+    digest = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256" if preset == "github-issues" else "X-Hub-Signature": digest,
+            "X-GitHub-Delivery": delivery, "X-Atlassian-Webhook-Identifier": delivery}
+
+
+@st.composite
+def preset_requests(draw: st.DrawFn, preset: str, secret: str) -> dict[str, Any]:
+    """Requests to a preset's source: its fixtures with one value replaced (any JSON, hostile values) or removed,
+    or noise; half signed as the tool signs."""
+    path = f"/hooks/{PRESETS[preset]}"
+    if draw(st.integers(0, 4)) == 0:
+        body = draw(bodies())
+    else:
+        data = json.loads(json.dumps(draw(st.sampled_from(PRESET_BODIES[preset]))))
+        where = draw(st.sampled_from(_paths(data)))
+        parent: Any = data
+        for key in where[:-1]:
+            parent = parent[key]
+        if draw(st.booleans()):
+            parent[where[-1]] = draw(st.one_of(json_values, hostile_values))
+        elif isinstance(parent, dict):
+            parent.pop(where[-1], None)
+        body = json.dumps(data).encode()
+    headers = draw(random_headers)
+    if draw(st.booleans()):
+        headers.update(preset_signature(preset, secret, body, path, str(draw(st.integers(0, 10**9)))))
+    return {"path": path, "method": draw(st.sampled_from(["POST"] * 20 + METHODS)), "headers": headers,
+            "data": body}
+
+
 @st.composite
 def source_requests(draw: st.DrawFn) -> dict[str, Any]:
     return {"path": "/hooks/" + _segment(draw), "method": draw(st.sampled_from(["POST"] * 5 + METHODS)),
@@ -212,6 +271,7 @@ def probe_requests(draw: st.DrawFn) -> dict[str, Any]:
 @dataclass
 class Stats:
     name: str
+    examples: int = EXAMPLES
     statuses: Counter[int] = field(default_factory=Counter)
     refused_by_client: int = 0
     server_errors: int = 0
@@ -250,8 +310,8 @@ class Stats:
 
     @property
     def passed(self) -> bool:
-        return (self.server_errors == 0 and not self.not_json and self.cases + self.refused_by_client >= EXAMPLES
-                and self.refused_by_client <= EXAMPLES // 50)
+        return (self.server_errors == 0 and not self.not_json and self.cases + self.refused_by_client >= self.examples
+                and self.refused_by_client <= self.examples // 50)
 
 
 @dataclass
@@ -263,6 +323,7 @@ class Target:
     store: Store
     mapped_token: str = ""
     mapped_hmac: str = ""
+    preset_secret: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -281,19 +342,26 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
                   "JIRA_WEBHOOK_TOKEN": mapped_token, "GITHUB_WEBHOOK_SECRET": mapped_hmac}
     github = {**JIRA, "auth": {"scheme": "hmac", "secrets_env": "GITHUB_WEBHOOK_SECRET",
                                "header": "X-Hub-Signature-256", "prefix": "sha256="}}
-    cfg = helpers.config(sources={"jira": JIRA, "github": github}, priority_map={"jira": {"urgent": "P1"}})
+    preset_secret = new_token()
+    presets = {short: {"preset": preset, "auth": {"secrets_env": "PRESET_WEBHOOK_SECRET"}}
+               for preset, short in PRESETS.items()}
+    help_desks["PRESET_WEBHOOK_SECRET"] = preset_secret
+    sources, problems = with_presets(presets)
+    assert not problems
+    cfg = helpers.config(sources={"jira": JIRA, "github": github, **sources},
+                         priority_map={"jira": {"urgent": "P1"}})
     app = make_app(store, secret=secret, token=token, clock=lambda: now, limit=LIMIT, env=help_desks, config=cfg)
     app.testing = True  # an uncaught exception propagates into the test instead of becoming a 500
     yield Target(app=app, client=app.test_client(), secret=secret, token=token, store=store,
-                 mapped_token=mapped_token, mapped_hmac=mapped_hmac)
+                 mapped_token=mapped_token, mapped_hmac=mapped_hmac, preset_secret=preset_secret)
     store.dispose()
 
 
 def _run(name: str, strategy: st.SearchStrategy[dict[str, Any]], target: Target,
-         report: Callable[[str], None]) -> None:
-    stats = Stats(name)
+         report: Callable[[str], None], examples: int = EXAMPLES) -> None:
+    stats = Stats(name, examples=examples)
 
-    @FUZZ
+    @settings(FUZZ, max_examples=examples)
     @given(strategy)
     def case(spec: dict[str, Any]) -> None:
         stats.send(target.app, target.client, spec)
@@ -321,6 +389,12 @@ def test_r3_webhook_endpoint(target: Target, report: Callable[[str], None]):
 def test_r3_mapped_sources(target: Target, report: Callable[[str], None]):
     _run("/hooks/jira,/hooks/github (mapped)", mapped_requests(target.mapped_token, target.mapped_hmac), target,
          report)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_r3_every_preset(target: Target, report: Callable[[str], None], preset: str):
+    _run(f"/hooks/{PRESETS[preset]} ({preset} preset)", preset_requests(preset, target.preset_secret), target,
+         report, examples=PRESET_EXAMPLES)
 
 
 def test_r3_any_source(target: Target, report: Callable[[str], None]):

@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -28,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 
 from adapters.webhook import WebhookAdapter
 from connector import logs
+from connector.mapping import with_presets
 from connector.runtime.worker import TicketProcessor
 from connector.service import create_app
 from connector.settings import Settings
@@ -48,10 +50,11 @@ class Canaries:
     mapped_token: str = ""
     mapped_hmac: str = ""
     mapped_api: str = ""
+    preset_secret: str = ""
 
     def all(self) -> list[str]:
         return [self.webhook_secret, self.api_token, self.zendesk_token, self.mapped_token, self.mapped_hmac,
-                self.mapped_api]
+                self.mapped_api, self.preset_secret]
 
     def forms(self) -> dict[str, str]:
         """Every form a leak could take: raw, base64, hex, URL-quoted, and the webhook key itself."""
@@ -78,7 +81,9 @@ def canaries(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Canaries:
     c = Canaries(webhook_secret=new_webhook_secret(), api_token="canary-api-" + secrets.token_hex(16),
                  zendesk_token="canary-zd-" + secrets.token_hex(16), zendesk_email="ops@example.com",
                  mapped_token="canary-jira-" + secrets.token_hex(16), mapped_hmac="canary-gh-" + secrets.token_hex(16),
-                 mapped_api="bot@example.com:canary-jira-api-" + secrets.token_hex(16))
+                 mapped_api="bot@example.com:canary-jira-api-" + secrets.token_hex(16),
+                 preset_secret="canary-hubspot-" + secrets.token_hex(16))
+    monkeypatch.setenv("HUBSPOT_CLIENT_SECRET", c.preset_secret)
     monkeypatch.setenv("JIRA_WEBHOOK_TOKEN", c.mapped_token)
     monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", c.mapped_hmac)
     monkeypatch.setenv("JIRA_API_TOKEN", c.mapped_api)
@@ -112,7 +117,8 @@ def _config():
                                "header": "X-Hub-Signature-256", "prefix": "sha256="}}
     return helpers.config(sources={"jira": {**JIRA, "writeback": {
         "base_url": "https://acme.atlassian.net", "auth": {"scheme": "basic", "secrets_env": "JIRA_API_TOKEN"},
-        "actions": {"add_tags": {"method": "PUT", "url": "/rest/api/2/issue/{ticket_id}"}}}}, "github": github})
+        "actions": {"add_tags": {"method": "PUT", "url": "/rest/api/2/issue/{ticket_id}"}}}}, "github": github,
+        **with_presets({"hubspot": {"preset": "hubspot"}})[0]})
 
 
 @pytest.fixture
@@ -177,6 +183,14 @@ def _script(app: Flask, c: Canaries, monkeypatch: pytest.MonkeyPatch) -> list[tu
                 headers={"X-Hub-Signature-256": signature}) == 202
     assert send("mapped: the secret as the signature", "POST", "/hooks/github", data=jira + b" ",
                 headers={"X-Hub-Signature-256": f"sha256={c.mapped_hmac}"}) == 401
+    batch = (FIXTURES.parent / "presets" / "hubspot" / "created_batch.json").read_bytes()
+    stamp = str(int(time.time() * 1000))
+    v3 = base64.b64encode(hmac.new(c.preset_secret.encode(), b"POST" + b"http://localhost/hooks/hubspot" + batch
+                                   + stamp.encode(), hashlib.sha256).digest()).decode()
+    assert send("preset: HubSpot v3", "POST", "/hooks/hubspot", data=batch,
+                headers={"X-HubSpot-Signature-v3": v3, "X-HubSpot-Request-Timestamp": stamp}) == 202
+    assert send("preset: the client secret as the signature", "POST", "/hooks/hubspot", data=batch,
+                headers={"X-HubSpot-Signature-v3": c.preset_secret, "X-HubSpot-Request-Timestamp": stamp}) == 401
     assert send("mapped: the API token in the path", "POST", f"/hooks/{quote(c.mapped_api, safe='')}",
                 data=jira) == 404
 
