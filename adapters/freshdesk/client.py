@@ -58,6 +58,7 @@ import requests
 from freshdesk.v2.api import API
 from freshdesk.v2.errors import FreshdeskError
 
+from adapters.http import transport_errors
 from adapters.webhook.outbound import parse_retry_after
 from connector.errors import EventError, Permanent, Transient
 from connector.events import format_instant, parse_instant
@@ -217,16 +218,11 @@ class FreshdeskClient:
         if blocked_until > now:
             raise Transient("Freshdesk rate limit exhausted; waiting for the window to reset",
                             retry_after=blocked_until - now)
-        try:
-            body = getattr(self._api, f"_{verb}")(path, **kwargs)
-        except FreshdeskError as err:  # an HTTPError subclass: before the transport errors
-            self._raise_for(self._transport.last_response, what, err)
-        except requests.Timeout as err:
-            raise Transient(f"Freshdesk timed out on {what} ({type(err).__name__})") from err
-        except requests.ConnectionError as err:
-            raise Transient(f"could not reach Freshdesk for {what} ({type(err).__name__})") from err
-        except requests.RequestException as err:
-            raise Permanent(f"Freshdesk request for {what} could not be made ({type(err).__name__})") from err
+        with transport_errors("Freshdesk", what):
+            try:
+                body = getattr(self._api, f"_{verb}")(path, **kwargs)
+            except FreshdeskError as err:  # an HTTPError subclass: answered, not a transport error
+                self._raise_for(self._transport.last_response, what, err)
         response = self._transport.last_response
         if response is not None and not 200 <= response.status_code < 300:
             self._raise_for(response, what, None)  # e.g. a 3xx, which the library returns as {}

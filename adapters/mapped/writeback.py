@@ -20,9 +20,10 @@ from urllib.parse import quote
 import requests
 
 from adapters.base import WriteAction, WriteResult
+from adapters.http import transport_errors
 from adapters.webhook.outbound import CONNECT_TIMEOUT, USER_AGENT, _json_safe, answer
 from connector.config import MappedSourceConfig
-from connector.errors import Permanent, Transient
+from connector.errors import Permanent
 from connector.events import format_instant, parse_instant
 from connector.mapping import EACH, HttpWriteback, RequestTemplate
 
@@ -113,15 +114,9 @@ class MappedWriter:
         values = {**writeback.constants, **action_values(action), "now_ms": int(now * 1000),
                   "now": format_instant(datetime.fromtimestamp(int(now), UTC))}
         method, url, headers, body = self._request(writeback, template, values)
-        try:
+        with transport_errors(self.source):
             response = self._session.request(method, url, json=body, headers=headers, allow_redirects=False,
                                              timeout=(CONNECT_TIMEOUT, writeback.timeout_seconds), stream=True)
-        except requests.Timeout as err:
-            raise Transient(f"{self.source} timed out ({type(err).__name__})") from err
-        except requests.ConnectionError as err:
-            raise Transient(f"could not reach {self.source} ({type(err).__name__})") from err
-        except requests.RequestException as err:
-            raise Permanent(f"the request to {self.source} could not be made ({type(err).__name__})") from err
         try:
             return answer(response.status_code, response.headers.get("retry-after"), now=self._clock(),
                           who=self.source)

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import requests
 
 from adapters.base import WriteAction, WriteResult
+from adapters.http import transport_errors
 from adapters.webhook import signing
 from adapters.webhook.const import SOURCE
 from connector.errors import Conflict, Permanent, Transient
@@ -152,17 +153,11 @@ class WebhookWriter:
             "webhook-timestamp": str(now),
             "webhook-signature": signing.sign(self._secret, msg_id, now, body),
         }
-        try:
+        with transport_errors("the callback"):
             # stream=True: the status and headers are all we read; the body is never downloaded
             response = self._session.post(self._url, data=body, headers=headers,
                                           timeout=(CONNECT_TIMEOUT, self._timeout),
                                           allow_redirects=False, stream=True)
-        except requests.Timeout as err:
-            raise Transient(f"callback timed out ({type(err).__name__})") from err
-        except requests.ConnectionError as err:
-            raise Transient(f"could not reach the callback ({type(err).__name__})") from err
-        except requests.RequestException as err:
-            raise Permanent(f"callback request could not be made ({type(err).__name__})") from err
         try:
             return self._result(response.status_code, response.headers.get("retry-after"))
         finally:

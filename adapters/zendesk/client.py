@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from adapters.http import transport_errors
 from adapters.webhook.outbound import parse_retry_after
 from connector.errors import Conflict, Permanent, Transient
 
@@ -155,17 +156,11 @@ class ZendeskClient:
         if self._blocked_until > now:
             raise Transient("Zendesk rate limit exhausted; waiting for the window to reset",
                             retry_after=self._blocked_until - now)
-        try:
+        with transport_errors("Zendesk", what):
             response = self._session.request(
                 method, self._base + path, params=params, json=json, auth=self._auth,
                 headers={"accept": "application/json", "user-agent": USER_AGENT},
                 timeout=(CONNECT_TIMEOUT, self._timeout), allow_redirects=False)
-        except requests.Timeout as err:
-            raise Transient(f"Zendesk timed out on {what} ({type(err).__name__})") from err
-        except requests.ConnectionError as err:
-            raise Transient(f"could not reach Zendesk for {what} ({type(err).__name__})") from err
-        except requests.RequestException as err:
-            raise Permanent(f"Zendesk request for {what} could not be made ({type(err).__name__})") from err
         with response:
             self._track_rate_limit(response.headers)
             return self._result(response, what)

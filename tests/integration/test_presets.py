@@ -118,13 +118,19 @@ def test_jira_service_management_end_to_end(store, tmp_path):
     assert len(responses.calls) == calls  # exactly once
 
 
-@responses.activate
-def test_github_issues_end_to_end_the_connectors_own_note_stops_no_clock(store, tmp_path):
+def github_setup(store, tmp_path):
+    """The github-issues preset with both secrets, and GitHub's labels and comments endpoints (responses)."""
     cfg = load_config(write_config(tmp_path, "github", {"preset": "github-issues"}))
     settings = Settings.from_env({"GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_API_TOKEN": "github_pat_x"},
                                  database_url=store.url)
     responses.post("https://api.github.com/repos/orbital-labs/atlas/issues/42/labels", status=200, json=[])
     responses.post("https://api.github.com/repos/orbital-labs/atlas/issues/42/comments", status=201, json={})
+    return cfg, settings
+
+
+@responses.activate
+def test_github_issues_end_to_end_the_connectors_own_note_stops_no_clock(store, tmp_path):
+    cfg, settings = github_setup(store, tmp_path)
     files = ["issues_opened.json", "issue_comment_created_connector_note.json", "issue_comment_created_member.json"]
     deliveries = []
     for n, name in enumerate(files):
@@ -143,11 +149,7 @@ def test_github_issues_end_to_end_the_connectors_own_note_stops_no_clock(store, 
 
 @responses.activate
 def test_github_issues_write_back_reaches_the_repository_once(store, tmp_path):
-    cfg = load_config(write_config(tmp_path, "github", {"preset": "github-issues"}))
-    settings = Settings.from_env({"GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_API_TOKEN": "github_pat_x"},
-                                 database_url=store.url)
-    responses.post("https://api.github.com/repos/orbital-labs/atlas/issues/42/labels", status=200, json=[])
-    responses.post("https://api.github.com/repos/orbital-labs/atlas/issues/42/comments", status=201, json={})
+    cfg, settings = github_setup(store, tmp_path)
     data = (FIXTURES / "github-issues" / "issues_opened.json").read_bytes()
     late = datetime(2026, 3, 3, 18, 0, tzinfo=UTC)  # past the P2 first response
     run(store, cfg, settings, "github", [(data, {"X-Hub-Signature-256": sign(data), "X-GitHub-Delivery": "g1"})],
