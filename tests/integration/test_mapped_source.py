@@ -361,3 +361,21 @@ def test_the_door_dedupes_on_what_dedupe_names_and_records_the_ticket():
     digest = MappedAdapter("jira", section_of(jira_config(dedupe=None)), [TOKEN]).accept(
         request(body("jira_issue_created.json"), {})).dedupe_key
     assert digest == "sha256:" + hashlib.sha256(body("jira_issue_created.json")).hexdigest()
+
+
+def test_standard_webhooks_agree_with_the_maintained_package_both_ways():
+    """The `standard_webhooks` scheme reuses the generic webhook's verification; the maintained
+    `standardwebhooks` package signs what it accepts and accepts what it signs (issue 15)."""
+    from standardwebhooks.webhooks import Webhook
+
+    secret = "whsec_" + base64.b64encode(b"standard-webhooks-key-32-bytes!!").decode()
+    section = section_of(jira_config(auth={"scheme": "standard_webhooks", "secrets_env": "JIRA_WEBHOOK_SECRET"}))
+    adapter = MappedAdapter("jira", section, [secret])
+    data = body("jira_issue_created.json")
+    now = datetime.now(UTC).replace(microsecond=0)
+    theirs = Webhook(secret).sign("msg_2Lf0", now, data)
+    adapter.verify(request(data, {"webhook-id": "msg_2Lf0", "webhook-timestamp": str(int(now.timestamp())),
+                                  "webhook-signature": theirs}))
+    ours = signing.sign(secret, "msg_2Lf1", int(now.timestamp()), data)
+    Webhook(secret).verify(data, {"webhook-id": "msg_2Lf1", "webhook-timestamp": str(int(now.timestamp())),
+                                  "webhook-signature": ours})
