@@ -418,10 +418,8 @@ class _TicketStatements:
         self.save_clocks = upsert.on_conflict_do_update(
             index_elements=list(clock_keys),
             set_={c.name: upsert.excluded[c.name] for c in clocks.c if c.name not in (*clock_keys, "id")})
-        # a batch's rows go in with executemany; RETURNING makes SQLAlchemy send them as multi-row INSERTs
-        # ("insertmanyvalues", 1,000 rows a statement) instead of one INSERT per row: 3× faster on PostgreSQL
         self.add_decision = decisions.insert()
-        self.insert_events = events.insert()  # their ids were checked under the locks
+        self.insert_events = events.insert()  # a batch's new events: their ids were checked under the locks
         self.enqueue = insert(outbox).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.key)
         self.add_actions = insert(outbox).on_conflict_do_nothing(index_elements=["key"])
         self.outbox_keys = select(outbox.c.key).where(
