@@ -12,7 +12,7 @@ Vendor exceptions are translated here, `raise … from err`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -56,6 +56,17 @@ class Accepted:
     audit_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     events: int = 1
     ticket: str | None = None  # the one ticket the delivery is about (None: several, or not known at the door)
+
+
+def ticket_ref(source: str, account: str, ticket_id: str) -> str:
+    """The one ticket a delivery is about, as the door records it (`Accepted.ticket`)."""
+    return f"{source}/{account}/{ticket_id}"
+
+
+def only_ticket(events: Iterable[Event]) -> str | None:
+    """`ticket_ref` of the one ticket `events` are about; None when they are about several (or none)."""
+    keys = {event.key for event in events}
+    return ticket_ref(*next(iter(keys))) if len(keys) == 1 else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -56,7 +56,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from adapters.base import Accepted, InboundRequest
+from adapters.base import Accepted, InboundRequest, ticket_ref
 from adapters.freshdesk import auth, mapping
 from adapters.freshdesk.const import SOURCE
 from adapters.jsonbody import decode_object
@@ -291,7 +291,7 @@ class FreshdeskAdapter:
             if value is not None:
                 audit[name] = value[:MAX_AUDIT_VALUE]
         return Accepted(dedupe_key=delivery.dedupe_key, audit_headers=audit, events=1,
-                        ticket=f"{SOURCE}/{self.account}/{delivery.ticket_id}")
+                        ticket=ticket_ref(SOURCE, self.account, delivery.ticket_id))
 
     def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
         """Return the canonical event of a stored delivery, fetching from the API what the body lacks."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.base import secret_list
 from adapters.mapped.inbound import MappedAdapter
 from adapters.mapped.writeback import MappedWriter
 from connector.config import Config, MappedSourceConfig
@@ -25,9 +26,8 @@ def inbound(name: str, settings: Settings, config: Config | None) -> MappedAdapt
     value = settings.env_value(variable)
     if value is None:
         return None
-    secrets = [s.strip() for s in value.split(",") if s.strip()]
     try:
-        return MappedAdapter(name, section, secrets)
+        return MappedAdapter(name, section, secret_list(value))
     except ValueError as err:
         raise ConfigError(f"{variable} (sources.{name}.auth): {err}") from None
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from adapters.base import Accepted, InboundRequest
+from adapters.base import Accepted, InboundRequest, only_ticket
 from adapters.jsonbody import decode_json, json_type, short
 from adapters.webhook import signing
 from adapters.webhook.const import SOURCE
@@ -122,9 +122,8 @@ class WebhookAdapter:
             value = signing.header_value(request.headers, name)
             if value is not None:
                 audit[name] = value[:MAX_AUDIT_VALUE]
-        tickets = {event.key for event in events}
-        ticket = "/".join(next(iter(tickets))) if len(tickets) == 1 else None
-        return Accepted(dedupe_key=msg_id.strip(), audit_headers=audit, events=len(events), ticket=ticket)
+        return Accepted(dedupe_key=msg_id.strip(), audit_headers=audit, events=len(events),
+                        ticket=only_ticket(events))
 
     def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
         """Return the canonical events of a stored delivery (they already are canonical: no API calls)."""

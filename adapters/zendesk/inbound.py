@@ -49,7 +49,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from adapters.base import Accepted, InboundRequest
+from adapters.base import Accepted, InboundRequest, ticket_ref
 from adapters.jsonbody import decode_object, json_type, short
 from adapters.zendesk import mapping, signing
 from adapters.zendesk.const import SOURCE
@@ -384,7 +384,7 @@ class ZendeskAdapter:
                 audit[name] = value[:MAX_AUDIT_VALUE]
         return Accepted(dedupe_key=delivery.dedupe_key, audit_headers=audit,
                         events=0 if delivery.type is None else 1,
-                        ticket=f"{SOURCE}/{self.account}/{delivery.ticket_id}" if delivery.ticket_id else None)
+                        ticket=ticket_ref(SOURCE, self.account, delivery.ticket_id) if delivery.ticket_id else None)
 
     def normalize(self, body: bytes, headers: Mapping[str, str], received_at: datetime) -> list[Event]:
         """Return the canonical events of a stored delivery, fetching from the API what the body lacks."""

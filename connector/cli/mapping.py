@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from adapters.base import InboundRequest
+from adapters.base import InboundRequest, secret_list
 from adapters.mapped.inbound import MappedAdapter, check_body
 from adapters.mapped.source import mapped_sections
 from connector import jsontext
@@ -65,7 +65,7 @@ def check(config_path: str | None, source: str, sample: str, headers_path: str |
             request = InboundRequest(headers={str(k).lower(): v for k, v in headers.items()}, body=body,
                                      received_at=datetime.now(UTC))
             try:
-                adapter = MappedAdapter(source, section, [s.strip() for s in value.split(",") if s.strip()])
+                adapter = MappedAdapter(source, section, secret_list(value))
                 adapter.verify(request)
                 adapter.accept(request)
             except ValueError as err:
