@@ -320,14 +320,18 @@ def _merged(base: Any, override: Any) -> Any:
     if isinstance(base, Mapping) and isinstance(override, Mapping):
         out = dict(base)
         for key, value in override.items():
-            out[key] = _merged(base.get(key), value) if key in base else value
+            out[key] = _merged(base.get(key), value)
         return out
     return override
 
 
+def _preset_dirs(base_dir: Path | None) -> list[Path]:
+    """Where presets are looked for, in order: `presets/` beside the config file, then the project's."""
+    return [base_dir / "presets", PRESETS_DIR] if base_dir is not None else [PRESETS_DIR]
+
+
 def available_presets(base_dir: Path | None = None) -> list[str]:
-    dirs = [d for d in ((base_dir / "presets") if base_dir else None, PRESETS_DIR) if d is not None and d.is_dir()]
-    return sorted({p.stem for d in dirs for p in d.glob("*.yaml")})
+    return sorted({p.stem for d in _preset_dirs(base_dir) if d.is_dir() for p in d.glob("*.yaml")})
 
 
 def with_presets(sources: Any, base_dir: Path | None = None) -> tuple[Any, list[str]]:
@@ -348,9 +352,7 @@ def with_presets(sources: Any, base_dir: Path | None = None) -> tuple[Any, list[
         if not isinstance(preset, str) or not PRESET_NAME.fullmatch(preset):
             problems.append(f"{where}: expected a preset's name (lower-case letters, digits and -)")
             continue
-        candidates = [d / f"{preset}.yaml" for d in ((base_dir / "presets") if base_dir else None, PRESETS_DIR)
-                      if d is not None]
-        found = next((c for c in candidates if c.is_file()), None)
+        found = next((c for d in _preset_dirs(base_dir) if (c := d / f"{preset}.yaml").is_file()), None)
         if found is None:
             known = ", ".join(available_presets(base_dir)) or "none"
             problems.append(f"{where}: no preset {preset!r} (the presets: {known})")

@@ -21,7 +21,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
-from adapters.base import Accepted, InboundRequest, header_value
+from adapters.base import Accepted, InboundRequest, header_value, only_ticket
 from adapters.jsonbody import decode_json, json_type, short
 from adapters.mapped import auth as auth_schemes
 from connector.config import MappedSourceConfig
@@ -60,11 +60,13 @@ def _found(value: Any) -> str:
 
 
 class _Reader:
-    """Evaluates one item's expressions; every problem names the mapping key, the expression and the value."""
+    """Evaluates one item's expressions, each once (a partial item's fields are read for the ticket and for
+    `given`); every problem names the mapping key, the expression and the value."""
 
     def __init__(self, item: Any, where: str) -> None:
         self.item = item
         self.where = where
+        self._found: dict[str, Any] = {}
 
     def problem(self, key: str, expression: str, value: Any, expected: str) -> PayloadError:
         return PayloadError(short(f"{self.where}mapping.{key}: `{expression}` found {_found(value)}; "
@@ -73,8 +75,11 @@ class _Reader:
     def get(self, key: str, expression: str | None) -> Any:
         if expression is None:
             return None
+        if expression in self._found:
+            return self._found[expression]
         try:
-            return _compiled(expression).search(self.item)
+            found = self._found[expression] = _compiled(expression).search(self.item)
+            return found
         except JMESPathError as err:
             reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise PayloadError(short(f"{self.where}mapping.{key}: `{expression}` cannot be evaluated on this body "
@@ -110,7 +115,7 @@ class _Reader:
 
     def mapped(self, key: str, expression: str | None, table: Mapping[str, str], allowed: Sequence[str],
                what: str, default: str | None) -> str | None:
-        value = self.get(key, expression) if expression is not None else None
+        value = self.get(key, expression)
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, str | int):
@@ -131,9 +136,17 @@ class _Reader:
         raise self.problem(key, expression or "", value, "true or false")
 
 
+def decode_body(body: bytes) -> Any:
+    return decode_json(body, expected="a JSON body")
+
+
 def map_body(name: str, section: MappedSourceConfig, body: bytes) -> list[Event]:
     """The canonical events a mapped source's body gives; `PayloadError` for anything the mapping cannot read."""
-    data = decode_json(body, expected="a JSON body")
+    return map_data(name, section, decode_body(body))
+
+
+def map_data(name: str, section: MappedSourceConfig, data: Any) -> list[Event]:
+    """`map_body` of a body already decoded."""
     spec = section.mapping
     if spec.events is None:
         items, indexed = [data], False
@@ -255,11 +268,14 @@ def check_body(name: str, section: MappedSourceConfig, body: bytes) -> tuple[lis
     """The events a body gives, or every problem the mapping has with it (each key tried on its own), for
     `connector mapping check`."""
     try:
-        return map_body(name, section, body), []
+        data = decode_body(body)
+    except PayloadError as err:
+        return [], [err.reason]
+    try:
+        return map_data(name, section, data), []
     except PayloadError as first:
         problems = [first.reason]
     try:
-        data = decode_json(body, expected="a JSON body")
         items = [data] if section.mapping.events is None else _Reader(data, "").get("events", section.mapping.events)
     except PayloadError:
         return [], problems
@@ -302,12 +318,11 @@ class MappedAdapter:
 
     def accept(self, request: InboundRequest) -> Accepted:
         """Map the whole body (so nothing accepted fails to map later); dedupe on what `dedupe` names."""
-        events = map_body(self.source, self.section, request.body)
-        tickets = {event.key for event in events}
-        ticket = "/".join(next(iter(tickets))) if len(tickets) == 1 else None
-        return Accepted(dedupe_key=self._dedupe_key(request), events=len(events), ticket=ticket)
+        data = decode_body(request.body)
+        events = map_data(self.source, self.section, data)
+        return Accepted(dedupe_key=self._dedupe_key(request, data), events=len(events), ticket=only_ticket(events))
 
-    def _dedupe_key(self, request: InboundRequest) -> str:
+    def _dedupe_key(self, request: InboundRequest, data: Any) -> str:
         spec = self.section.dedupe
         if spec is None:
             return "sha256:" + hashlib.sha256(request.body).hexdigest()
@@ -317,7 +332,6 @@ class MappedAdapter:
                 raise PayloadError(f"missing {spec.header} header (dedupe.header)")
             key = value.strip()
         else:
-            data = decode_json(request.body, expected="a JSON body")
             key = _Reader(data, "").text("dedupe.expression", spec.expression, required=True) or ""
         if len(key) > MAX_DEDUPE or not key.isprintable():
             key = "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()

@@ -89,23 +89,28 @@ class MappedWriter:
     @property
     def configured(self) -> bool:
         """True when the source has write-back templates and, if they authenticate, the secret is set."""
-        if self._writeback is None or not self._writeback.actions:
-            return False
-        if not all(self._writeback.constants.values()):  # a constant left empty (a preset's admin id): set it first
-            return False
-        if self._writeback.missing is not None:  # a preset used for its webhooks only: no base_url given
-            return False
-        return self._writeback.auth is None or self._secret is not None
+        return self._unready() is None
+
+    def _unready(self) -> str | None:
+        """Why nothing can be sent (the skipped action's detail), or None when the writer is ready."""
+        writeback, where = self._writeback, f"sources.{self.source}.writeback"
+        if writeback is None:
+            return f"{where} is not configured"
+        empty = [name for name, value in writeback.constants.items() if not value]
+        if empty:  # a constant left empty (a preset's admin id): set it first
+            return f"{where}.constants.{empty[0]} is empty"
+        if writeback.missing is not None:  # a preset used for its webhooks only: no base_url given
+            return f"{where}.{writeback.missing}"
+        if not writeback.actions or (writeback.auth is not None and self._secret is None):
+            return f"{where} is not configured"
+        return None
 
     def write(self, action: WriteAction) -> WriteResult:
+        unready = self._unready()
+        if unready is not None:
+            return WriteResult(outcome="skipped", detail=unready)
         writeback = self._writeback
-        if writeback is None or not self.configured:
-            empty = [k for k, v in (writeback.constants if writeback else {}).items() if not v]
-            missing = writeback.missing if writeback else None
-            detail = (f"sources.{self.source}.writeback.constants.{empty[0]} is empty" if empty
-                      else f"sources.{self.source}.writeback.{missing}" if missing
-                      else f"sources.{self.source}.writeback is not configured")
-            return WriteResult(outcome="skipped", detail=detail)
+        assert writeback is not None  # `_unready` says so otherwise
         template = writeback.actions.get(action.action)
         if template is None:
             return WriteResult(outcome="skipped",
@@ -129,7 +134,8 @@ class MappedWriter:
         path = template.url.format_map(_Values(in_path))
         url = path if path.startswith(("http://", "https://")) else (writeback.base_url or "").rstrip("/") + "/" + \
             path.lstrip("/")
-        headers = {"content-type": "application/json", "user-agent": USER_AGENT, "idempotency-key": action_key(values)}
+        headers = {"content-type": "application/json", "user-agent": USER_AGENT,
+                   "idempotency-key": str(values["key"])[:255]}
         headers.update({k.lower(): str(render(v, values)) for k, v in template.headers.items()})
         auth = writeback.auth
         if auth is not None and self._secret is not None:
@@ -156,7 +162,4 @@ def _in_path(key: str, value: Any) -> Any:
         raise Permanent(f"account {text[:60]!r} cannot go into a URL path")
     return "/".join(quote(part, safe="") for part in parts)
 
-
-def action_key(values: Mapping[str, Any]) -> str:
-    return str(values["key"])[:255]
 
