@@ -269,3 +269,29 @@ def test_hubspot_notes_go_to_the_tickets_timeline_once(store, tmp_path):
     assert isinstance(notes[0]["properties"]["hs_timestamp"], int)
     assert notes[0]["associations"] == [{"to": {"id": "1804275"}, "types": [
         {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 228}]}]
+
+
+@pytest.mark.parametrize(("preset", "fixture", "drop", "message"), [
+    ("github-issues", "github-issues/issues_opened.json", ("issue", "number"),
+     "mapping.ticket_id: `issue.number` found null"),
+    ("hubspot", "hubspot/stage_closed.json", (0, "objectId"), "events[0]: mapping.ticket_id: `objectId` found null"),
+])
+def test_a_delivery_without_its_ticket_number_is_refused_not_filed_under_null(tmp_path, preset, fixture, drop,
+                                                                              message):
+    """`to_string(null)` is the text "null": a preset that wrapped the id in it filed such deliveries under a
+    ticket named "null". The ids are numbers, which the mapping reads as text by itself."""
+    from adapters.mapped import map_body
+    from connector.errors import PayloadError
+
+    section = load_config(write_config(tmp_path, "src", {"preset": preset})).sources["src"]
+    assert isinstance(section, MappedSourceConfig)
+    data = json.loads((FIXTURES / fixture).read_text())
+    [event] = map_body("src", section, json.dumps(data).encode())
+    assert event.ticket_id in ("42", "1804275")
+    parent = data
+    for key in drop[:-1]:
+        parent = parent[key]
+    del parent[drop[-1]]
+    with pytest.raises(PayloadError) as err:
+        map_body("src", section, json.dumps(data).encode())
+    assert message in err.value.reason
