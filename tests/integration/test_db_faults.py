@@ -246,3 +246,29 @@ def store_state(store: Store, key: tuple[str, str, str]) -> object:
         return store.ticket_state(key)
     except Exception:
         return None
+
+
+@pytest.mark.parametrize("fault", ["blackhole", "cut"])
+def test_a_mapped_source_is_acknowledged_in_bounded_time_and_kept(proxied: tuple[TcpProxy, Store], tmp_path: Path,
+                                                                  fault: str, secret: str):
+    """Issue 15: a mapped source's door (auth, mapping, dedupe) meets a sick database as the others do."""
+    from tests.helpers import config
+    from tests.integration.test_mapped_source import FIXTURES, JIRA, TOKEN
+
+    proxy, store = proxied
+    app = make_app(store, secret=secret, spool_dir=str(tmp_path / "spool"), env={"JIRA_WEBHOOK_TOKEN": TOKEN},
+                   config=config(sources={"jira": JIRA}))
+    client: FlaskClient = app.test_client()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    getattr(proxy, fault)()
+    for n in range(3):
+        data = json.loads((FIXTURES / "jira_issue_created.json").read_text())
+        data["issue"]["key"] = f"SUP-{n}"
+        response, took = timed(lambda d=data: client.post("/hooks/jira", data=json.dumps(d), headers=auth))
+        assert response.status_code == 202 and response.get_json()["spooled"] is True
+        assert took < BOUND
+    proxy.heal()
+    _wait_closed_breaker(store)
+    later = (FIXTURES / "jira_comment_created.json").read_bytes()
+    assert client.post("/hooks/jira", data=later, headers=auth).get_json()["id"] is not None
+    assert inbox_count(store) == 4  # the three spooled ones drained in, and the new one
