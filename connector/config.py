@@ -37,6 +37,7 @@ from pydantic import (
 from connector import mapping as mapped
 from connector.errors import ConfigError
 from connector.rules.calendar import BusinessCalendar, CalendarSpecError, zone_named
+from connector.rules.conditions import ticket_fields_read
 from connector.templates import NOTE_FIELDS, template_fields
 
 METRICS = ("first_response", "next_response", "periodic_update", "resolution")
@@ -298,6 +299,49 @@ class Escalation(_Frozen):
     actions: tuple[Action, ...] = Field(min_length=1)
 
 
+# --- teams and internal agreements (OLAs) --------------------------------------------------------
+
+INTERNAL_METRICS = ("ownership", "first_touch")
+HOLDERS_RESERVED = ("customer", "unassigned")  # the held_by keys that are not teams
+
+
+class Team(_Frozen):
+    """A team: the agents on it (assignee and comment author ids) and the help-desk groups it works in."""
+
+    agents: Names = ()
+    groups: Names = ()
+
+
+class OlaTargets(_Frozen):
+    ownership: Duration | None = None
+    first_touch: Duration | None = None
+    calendar: str | None = None
+
+    def target(self, metric: str) -> float | None:
+        """Return the target in business seconds for an internal metric, or None when it has none."""
+        value: float | None = getattr(self, metric)
+        return value
+
+
+class Ola(_Frozen):
+    """An internal agreement: how long a team may hold a ticket (ownership) and take to touch it (first_touch).
+
+    The team holds the ticket while `when` holds, or, without `when`, while the assignee is one of the
+    team's agents or the group one of its groups (`teams:`)."""
+
+    name: str
+    team: str
+    when: Condition | None = None
+    calendar: str = ALWAYS
+    pause_on: Names = ()
+    targets: dict[str, OlaTargets] = Field(default_factory=dict)
+    escalations: tuple[Escalation, ...] = ()
+
+    def calendar_for(self, severity: str) -> str:
+        targets = self.targets.get(severity)
+        return (targets.calendar if targets and targets.calendar else None) or self.calendar
+
+
 # --- sources and write-back ----------------------------------------------------------------------
 
 
@@ -552,6 +596,7 @@ class AuditSettings(_Frozen):
     lowered_within: Annotated[tuple[Literal["pct", "seconds"], float], BeforeValidator(_share_or_duration)] = \
         ("pct", 25.0)
     pause_within: Duration = 900          # a pause this soon after a customer's reply, with no agent reply
+    bounced_over: int = Field(default=2, ge=0)  # a ticket handed between teams more often than this bounced
 
     def lowered_window(self, target_seconds: float) -> float:
         """Return how many seconds before the old due instant a lowering counts as suspicious."""
@@ -593,6 +638,8 @@ class Config(_Frozen):
     classification: Classification
     policies: tuple[Policy, ...] = ()
     escalations: tuple[Escalation, ...] = ()
+    teams: dict[str, Team] = Field(default_factory=dict)
+    olas: tuple[Ola, ...] = ()
     sources: SourceSections = Field(default_factory=SourceSections)
     writeback: Writeback = Field(default_factory=Writeback)
     contracts: tuple[Contract, ...] = ()
@@ -725,6 +772,7 @@ def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None],
                 # a severity is not a help-desk priority; the adapter needs the tool's own value
                 problems.append(f"escalations[{i}].actions[{j}].set_priority: give the help desk's priority "
                                 f"(e.g. urgent), not the severity {action.set_priority!r}")
+    problems.extend(_check_olas(cfg, check_sev, check_cal, check_when, {e.name for e in cfg.escalations}))
     names = set()
     for i, contract in enumerate(cfg.contracts):
         if contract.name in names:
@@ -737,6 +785,58 @@ def _check_references(cfg: Config, built: Mapping[str, BusinessCalendar | None],
             check_sev(f"contracts[{i}].severities", sev)
         for j, exclusion in enumerate(contract.exclusions):
             check_when(f"contracts[{i}].exclusions[{j}].when", exclusion.when)
+    return problems
+
+
+def _check_olas(cfg: Config, check_sev: Any, check_cal: Any, check_when: Any, escalations: set[str]) -> list[str]:
+    """Check the teams and internal agreements: every team named exists (or the agreement says `when`), an
+    agent or group is on one team only, escalations name internal metrics and are named once overall."""
+    problems: list[str] = []
+    owner: dict[tuple[str, str], str] = {}
+    for team, spec in cfg.teams.items():
+        if team in HOLDERS_RESERVED:
+            problems.append(f"teams.{team}: {team!r} is reserved (time held by the {team} is reported under it)")
+        for kind, members in (("agent", spec.agents), ("group", spec.groups)):
+            for member in members:
+                other = owner.setdefault((kind, member), team)
+                if other != team:
+                    problems.append(f"teams.{team}.{kind}s: {kind} {member!r} is also on team {other!r}")
+    names: set[str] = set()
+    escalations = set(escalations)
+    for i, ola in enumerate(cfg.olas):
+        path = f"olas[{i}]"
+        if ola.name in names:
+            problems.append(f"{path}.name: duplicate agreement name {ola.name!r}")
+        names.add(ola.name)
+        if ola.team in HOLDERS_RESERVED:
+            problems.append(f"{path}.team: {ola.team!r} is reserved (time held by the {ola.team} is reported under it)")
+        elif ola.when is None and ola.team not in cfg.teams:
+            problems.append(f"{path}.team: unknown team {ola.team!r}: define it under `teams` "
+                            f"(its agents or groups) or say which tickets it holds with `when`")
+        check_cal(f"{path}.calendar", ola.calendar)
+        check_when(f"{path}.when", ola.when)
+        if ola.when is not None and "status" in ticket_fields_read([ola.when]):
+            problems.append(f"{path}.when: which team holds a ticket cannot depend on its status "
+                            f"(`pause_on` pauses ownership; a solve ends the cycle)")
+        for sev, targets in ola.targets.items():
+            check_sev(f"{path}.targets.{sev}", sev)
+            if targets.calendar is not None:
+                check_cal(f"{path}.targets.{sev}.calendar", targets.calendar)
+        for j, esc in enumerate(ola.escalations):
+            where = f"{path}.escalations[{j}]"
+            if esc.name in escalations:
+                problems.append(f"{where}.name: duplicate escalation name {esc.name!r} (names are unique across "
+                                f"`escalations` and every agreement's)")
+            escalations.add(esc.name)
+            for metric in esc.when.metric or ():
+                if metric not in INTERNAL_METRICS:
+                    problems.append(f"{where}.when.metric: unknown internal metric {metric!r} "
+                                    f"(metrics: {', '.join(INTERNAL_METRICS)})")
+            if esc.when.policy is not None:
+                problems.append(f"{where}.when.policy: an agreement's escalation applies to its own clocks; "
+                                f"leave `policy` out")
+            for sev in esc.when.severity or ():
+                check_sev(f"{where}.when.severity", sev)
     return problems
 
 
@@ -779,9 +879,15 @@ def _check_names(cfg: Config, built: Mapping[str, BusinessCalendar | None]) -> l
     for name in built:
         check(f"calendars.{name[:40]}", name, 255)
     for section, items in (("classification.rules", cfg.classification.rules), ("policies", cfg.policies),
-                           ("escalations", cfg.escalations), ("contracts", cfg.contracts)):
+                           ("escalations", cfg.escalations), ("contracts", cfg.contracts), ("olas", cfg.olas)):
         for i, item in enumerate(items):
             check(f"{section}[{i}].name", str(getattr(item, "name", "")), 255)
+    for i, ola in enumerate(cfg.olas):
+        check(f"olas[{i}].team", ola.team, 255)
+        for j, esc in enumerate(ola.escalations):
+            check(f"olas[{i}].escalations[{j}].name", esc.name, 255)
+    for team in cfg.teams:
+        check(f"teams.{team[:40]}", team, 255)
     return problems
 
 

@@ -85,10 +85,28 @@ def _gap_text(zone: ZoneInfo, gap: Gap) -> str:
     return f"{_at(zone, gap.start)} → {_at(zone, gap.end)}  {kind}"
 
 
+def _label(clock: Clock) -> str:
+    """Return a clock's name for a person; an internal one says its agreement and team."""
+    if clock.team is not None:
+        return f"{clock.policy} {clock.metric} #{clock.cycle} (internal, team {clock.team})"
+    return clock_label(clock.metric, clock.cycle)
+
+
+def _held_text(clock: Clock) -> str | None:
+    """Return `held by engineering 5h (71%), support 2h (29%)`: a customer clock's time by who held it."""
+    if not clock.held_by:
+        return None
+    total = sum(clock.held_by.values())
+    parts = sorted(clock.held_by.items(), key=lambda item: (-item[1], item[0]))
+    return "held by " + ", ".join(
+        f"{who} {duration_text(seconds)}" + (f" ({seconds / total:.0%})" if total > 0 and len(parts) > 1 else "")
+        for who, seconds in parts)
+
+
 def _clock_story(config: Config, run: ClockRun, clock: Clock, now: datetime, zone: ZoneInfo) -> list[str]:
     cal = config.calendar(clock.calendar)
     target = duration_text(clock.target_seconds)
-    lines = [f"{clock_label(clock.metric, clock.cycle)}: {clock.status.upper()}",
+    lines = [f"{_label(clock)}: {clock.status.upper()}",
              f"  target {target} of business time on {describe_calendar(config, clock.calendar)}",
              f"  started {_at(zone, clock.started_at)}"]
     previous_end: datetime | None = None
@@ -126,6 +144,9 @@ def _clock_story(config: Config, run: ClockRun, clock: Clock, now: datetime, zon
     elapsed = whole_seconds(clock.elapsed_seconds)
     left = whole_seconds(clock.target_seconds) - elapsed
     lines.append(f"  elapsed {duration_text(elapsed)} of {target}")
+    held = _held_text(clock)
+    if held is not None:
+        lines.append(f"  {held}")
     if clock.status == "paused":
         lines.append(f"  due: none while paused; {duration_text(left)} left when it resumes")
     elif clock.due_at is not None:
@@ -238,7 +259,7 @@ def explain(config: Config, events: Iterable[Event], ticket_id: str, *, now: dat
     for at, text in state.timeline or []:
         out.append(f"  {_at(zone, at)}  {text}")
     out += ["", "Clocks"]
-    pairs = state.clocks.views(now, config.calendar)
+    pairs = state.clocks.views(now, config.calendar, state.teams.holders)
     if not pairs:
         out.append("  (none: the policy sets no target for this severity)")
     zones: dict[tuple[str, int], ZoneInfo] = {}
@@ -246,10 +267,32 @@ def explain(config: Config, events: Iterable[Event], ticket_id: str, *, now: dat
         zones[(clock.metric, clock.cycle)] = clock_zone = display_zone(config, clock.calendar, zone)
         out += ["  " + line for line in _clock_story(config, run, clock, now, clock_zone)]
         out.append("")
+    out += _handoffs(state, zone)
+    internal = [(agreement, state.teams.views(agreement, now, config.calendar))
+                for agreement in book.agreements.items]
+    if any(pairs for _, pairs in internal):
+        out += ["Internal clocks (agreements between teams; never written to the help desk's due dates)"]
+        for _, agreement_pairs in internal:
+            for run, clock in agreement_pairs:
+                zones[(clock.metric, clock.cycle)] = clock_zone = display_zone(config, clock.calendar, zone)
+                out += ["  " + line for line in _clock_story(config, run, clock, now, clock_zone)]
+                out.append("")
     if report.actions:
         out += ["Actions due", *(f"  {_action_text(a, zones.get((a.metric or '', a.cycle or 0), zone))}"
                                  for a in report.actions)]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _handoffs(state: TicketState, zone: ZoneInfo) -> list[str]:
+    """Return who held the ticket when: each change of holder, and how often it changed teams."""
+    holders = state.teams.holders
+    if not holders:
+        return []
+    count = state.teams.handoffs()
+    out = [f"Who held it ({count} handoff{'' if count == 1 else 's'} between teams)"]
+    out += [f"  {_at(zone, at)}  {holder}" + (", awaiting the customer" if awaiting else "")
+            for at, holder, awaiting in holders]
+    return [*out, ""]
 
 
 UTC_ZONE = ZoneInfo("UTC")

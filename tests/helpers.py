@@ -27,14 +27,15 @@ def event(at: str | datetime, type: str = "ticket.updated", *, status: str = "op
           ticket_id: str = "1", source: str = "zendesk", account: str = "acme", comment: Comment | None = None,
           created: str | datetime | None = None, event_id: str | None = None, subject: str = "Help",
           description: str = "", tags: tuple[str, ...] = (), tier: str | None = None, org: str | None = None,
-          group: str | None = None, channel: str | None = "email", fields: dict[str, Any] | None = None) -> Event:
+          group: str | None = None, channel: str | None = "email", fields: dict[str, Any] | None = None,
+          assignee: str | None = None) -> Event:
     """Build a canonical event; `at` and `created` are UTC."""
     when = at if isinstance(at, datetime) else utc(at)
     made = None if created is None else (created if isinstance(created, datetime) else utc(created))
     return Event(
         source=source, account=account, ticket_id=ticket_id, event_id=event_id or f"ev-{next(_ids)}",
         occurred_at=when, type=type, comment=comment,
-        ticket=Ticket(status=status, priority=priority, channel=channel, group=group,
+        ticket=Ticket(status=status, priority=priority, channel=channel, group=group, assignee=assignee,
                       requester=Requester(id="r1", org=org, tier=tier), subject=subject, description=description,
                       tags=tags, fields=fields or {}, created_at=made),
     )

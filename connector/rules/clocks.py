@@ -27,6 +27,7 @@ Nothing here reads the clock: `evaluate(now)` takes the instant and mutates noth
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,7 @@ PERIODIC_UPDATE = "periodic_update"
 RESOLUTION = "resolution"
 METRIC_ORDER = (FIRST_RESPONSE, NEXT_RESPONSE, PERIODIC_UPDATE, RESOLUTION)
 PAUSABLE = frozenset({RESOLUTION, PERIODIC_UPDATE})
+CUSTOMER = "customer"  # who holds a ticket awaiting the customer (`held_by`), on the clocks that may pause
 
 # How a clock stopped
 MET = "met"              # its goal happened (reply, solve)
@@ -60,10 +62,14 @@ class Target:
 
     seconds: float
     calendar: str
-    policy: str
+    policy: str        # the policy's name; an internal agreement's name for an internal clock
+    team: str | None = None  # the team an internal agreement binds; None for the customer's clocks
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "calendar": self.calendar, "policy": self.policy}
+        data: dict[str, Any] = {"seconds": self.seconds, "calendar": self.calendar, "policy": self.policy}
+        if self.team is not None:
+            data["team"] = self.team
+        return data
 
 
 @dataclass(slots=True, kw_only=True)
@@ -126,7 +132,7 @@ class ClockRun:
             segments=[[inst(s), inst(e)] for s, e in data.get("segments", [])],
             stopped_at=inst(data.get("stopped_at")), stop=data.get("stop"), stop_reason=data.get("stop_reason"),
             target=None if target is None else Target(seconds=target["seconds"], calendar=target["calendar"],
-                                                      policy=target["policy"]),
+                                                      policy=target["policy"], team=target.get("team")),
         )
 
 
@@ -149,23 +155,51 @@ class Clock(NamedTuple):
     breached: bool
     breached_at: datetime | None
     stop_reason: str | None = None
+    team: str | None = None  # an internal clock's team (`policy` is then its agreement); None: the customer's
+    held_by: Mapping[str, float] | None = None  # a customer clock's elapsed time by who held the ticket
 
     @property
     def remaining_seconds(self) -> float:
         return self.target_seconds - self.elapsed_seconds
 
+    @property
+    def internal(self) -> bool:
+        return self.team is not None
+
     def as_dict(self) -> dict[str, Any]:
         # one unpacking instead of a field getter per value: replay calls this for every clock
-        (metric, cycle, status, target_seconds, calendar, _, started_at, due_at, stopped_at, elapsed_seconds,
-         breached, breached_at, _) = self
+        (metric, cycle, status, target_seconds, calendar, policy, started_at, due_at, stopped_at, elapsed_seconds,
+         breached, breached_at, _, team, held) = self
         # durations leave the core as whole seconds (`whole_seconds`; round is that function, inlined)
-        return {
+        elapsed = round(elapsed_seconds)
+        data = {
             "metric": metric, "cycle": cycle, "status": status,
             "target_seconds": round(target_seconds), "calendar": calendar,
             "started_at": format_instant(started_at), "due_at": format_instant(due_at),
-            "stopped_at": format_instant(stopped_at), "elapsed_seconds": round(elapsed_seconds),
+            "stopped_at": format_instant(stopped_at), "elapsed_seconds": elapsed,
             "breached": breached, "breached_at": format_instant(breached_at),
         }
+        if team is not None:
+            data["internal"] = True
+            data["agreement"] = policy
+            data["team"] = team
+        elif held is not None:
+            # whole seconds that sum to elapsed_seconds: one holder (the common case) takes it all
+            data["held_by"] = {next(iter(held)): elapsed} if len(held) == 1 else whole_parts(held, elapsed)
+        return data
+
+
+def whole_parts(parts: Mapping[str, float], total: int) -> dict[str, int]:
+    """Round parts to whole seconds that sum to `total` (largest remainder: the biggest fractions round up,
+    ties by name, so the split is the same every time)."""
+    floors = {name: int(value // 1) for name, value in parts.items()}
+    short = total - sum(floors.values())
+    if short:
+        order = sorted(parts, key=lambda name: (-(parts[name] - floors[name]), name))
+        step = 1 if short > 0 else -1
+        for name in (order if short > 0 else order[::-1])[:abs(short)]:
+            floors[name] += step
+    return floors
 
 
 _new_tuple = tuple.__new__
@@ -270,10 +304,20 @@ def measure(run: ClockRun, cal: BusinessCalendar, limit: datetime, amount: float
     return spent, due
 
 
-def view(run: ClockRun, cal: BusinessCalendar, target: Target, now: datetime) -> Clock:
-    """Return the public view of a run at `now` against a target."""
+def view(run: ClockRun, cal: BusinessCalendar, target: Target, now: datetime,
+         holders: list[tuple[datetime, str, bool]] | None = None) -> Clock:
+    """Return the public view of a run at `now` against a target; with the ticket's `holders` (a timeline
+    of who held it), the elapsed time split by holder (`held_by`)."""
     limit = run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else now
     spent, due = measure(run, cal, limit, target.seconds)
+    if holders is None:
+        held = None
+    elif holders and holders[-1][0] <= run.started_at:
+        # one holder for the whole run: the common case, nothing to measure
+        _, team, awaiting = holders[-1]
+        held = {CUSTOMER if awaiting and run.metric in PAUSABLE else team: spent}
+    else:
+        held = held_by(run, cal, limit, spent, holders)
     # breached: the clock was still running at some instant after its due instant
     active = last_active(run, limit)
     breached = due is not None and active is not None and active > due
@@ -297,8 +341,61 @@ def view(run: ClockRun, cal: BusinessCalendar, target: Target, now: datetime) ->
     return _new_tuple(Clock, (
         run.metric, run.cycle, status, target.seconds, target.calendar, target.policy, run.started_at, shown_due,
         run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else None,
-        spent, breached, due if breached else None, run.stop_reason,
+        spent, breached, due if breached else None, run.stop_reason, target.team, held,
     ))
+
+
+def lateness_by(run: ClockRun, cal: BusinessCalendar, clock: Clock, now: datetime,
+                holders: list[tuple[datetime, str, bool]]) -> dict[str, float]:
+    """Split a breached clock's lateness (its business time past the due instant) by who held the ticket."""
+    due = clock.breached_at or clock.due_at
+    late = max(clock.elapsed_seconds - clock.target_seconds, 0.0)
+    if due is None or not late:
+        return {}
+    after = ClockRun(metric=run.metric, cycle=run.cycle, started_at=due,
+                     segments=[[max(start, due), end] for start, end in run.segments
+                               if start is not None and (end is None or end > due)])
+    limit = run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else now
+    return held_by(after, cal, limit, late, holders)
+
+
+def held_by(run: ClockRun, cal: BusinessCalendar, limit: datetime, spent: float,
+            holders: list[tuple[datetime, str, bool]]) -> dict[str, float]:
+    """Split a run's business time up to `limit` (`spent`, already measured) by who held the ticket.
+
+    `holders` is the ticket's timeline of (since, team, awaiting the customer), in time order; before its
+    first entry the first holder held it. Time awaiting the customer is the `customer`'s on the clocks that
+    `pause_on` may pause (resolution, periodic update); the response clocks wait on the team whatever the
+    status. Each piece is measured on the run's calendar; what floating-point sums leave over goes to the
+    last holder, so the parts sum to `spent` exactly."""
+    if not holders:
+        return {"unassigned": spent}
+    customer = run.metric in PAUSABLE
+    names = [CUSTOMER if customer and awaiting else team for _, team, awaiting in holders]
+    times = [entry[0] for entry in holders]
+    parts: dict[str, float] = {}
+    for start, end in run.segments:
+        assert start is not None
+        if start >= limit:
+            break
+        stop = limit if end is None or end > limit else end
+        index = max(bisect_right(times, start) - 1, 0)
+        cursor = start
+        while cursor < stop:
+            nxt = times[index + 1] if index + 1 < len(times) else None
+            piece_end = stop if nxt is None or nxt >= stop else nxt
+            if piece_end > cursor:
+                who = names[index]
+                parts[who] = parts.get(who, 0.0) + cal.between(cursor, piece_end)
+            cursor = piece_end
+            index += 1
+    if not parts:
+        return {names[max(bisect_right(times, run.started_at) - 1, 0)]: spent}
+    drift = spent - sum(parts.values())
+    if drift:
+        last = next(reversed(parts))
+        parts[last] = max(parts[last] + drift, 0.0)
+    return parts
 
 
 # --- policies ------------------------------------------------------------------------------------
@@ -583,14 +680,16 @@ class TicketClocks:
 
     # -- evaluation
 
-    def views(self, now: datetime, calendars: Callable[[str], BusinessCalendar]) -> list[tuple[ClockRun, Clock]]:
-        """Return (run, view at `now`) for every clock that has a target, without changing any state."""
+    def views(self, now: datetime, calendars: Callable[[str], BusinessCalendar],
+              holders: list[tuple[datetime, str, bool]] | None = None) -> list[tuple[ClockRun, Clock]]:
+        """Return (run, view at `now`) for every clock that has a target, without changing any state; with
+        the ticket's `holders`, each view's elapsed time split by who held the ticket."""
         out = []
         for run in self.iter_targeted():
             assert run.target is not None
             if run.started_at > now:
                 continue
-            out.append((run, view(run, calendars(run.target.calendar), run.target, now)))
+            out.append((run, view(run, calendars(run.target.calendar), run.target, now, holders)))
         out.sort(key=lambda pair: (METRIC_ORDER.index(pair[1].metric), pair[1].cycle))
         return out
 

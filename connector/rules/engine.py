@@ -33,6 +33,7 @@ from connector.events import (
 from connector.rules.clocks import FIRST_RESPONSE, RESOLUTION, Clock, PolicyBook, TicketClocks, _no_note, target_for
 from connector.rules.conditions import Facts, ticket_fields_read
 from connector.rules.escalation import Decision, Escalator, TicketRef
+from connector.rules.internal import Agreements, TeamClocks
 from connector.rules.severity import RULE_DEFAULT, RULE_PRIORITY_MAP, Classifier, SeverityResult
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class TicketState:
     seen: set[str] = field(default_factory=set)
     comments: set[Fingerprint] = field(default_factory=set)  # of the comments applied (see `_fingerprint`)
     severity_changes: list[tuple[datetime, str | None, str, str]] = field(default_factory=list)
+    teams: TeamClocks = field(default_factory=TeamClocks)  # who held it when, and its internal clocks
     timeline: list[tuple[datetime, str]] | None = None  # kept only when asked (explain)
     facts_key: tuple[Any, ...] | None = None  # what severity and policy were last computed from; not persisted
 
@@ -135,6 +137,7 @@ class TicketState:
             "clocks": self.clocks.to_dict(), "last_at": format_instant(self.last_at), "seen": sorted(self.seen),
             "comments": sorted([list(c) for c in self.comments]),
             "severity_changes": [[format_instant(at), d, c, r] for at, d, c, r in self.severity_changes],
+            "teams": self.teams.to_dict(),
         }
 
     @classmethod
@@ -150,7 +153,15 @@ class TicketState:
             seen=set(data.get("seen", ())),
             comments={(int(c[0]), str(c[1]), bool(c[2])) for c in data.get("comments", ())},
             severity_changes=[(parse_instant(at, "at"), d, c, r) for at, d, c, r in data.get("severity_changes", [])],
+            teams=_stored_teams(data),
         )
+
+
+def _stored_teams(data: Mapping[str, Any]) -> TeamClocks:
+    """Return a stored ticket's handoffs; a state stored before they were kept starts its timeline with the
+    holder the next event finds, from that event on."""
+    teams = data.get("teams")
+    return TeamClocks() if teams is None else TeamClocks.from_dict(teams)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -179,13 +190,15 @@ class TicketReport:
 class Rulebook:
     """The compiled rules of one config."""
 
-    __slots__ = ("config", "classifier", "policies", "escalator", "calendar", "_policy_by_name", "_reads")
+    __slots__ = ("config", "classifier", "policies", "escalator", "agreements", "calendar", "_policy_by_name",
+                 "_reads")
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.classifier = Classifier(config)
         self.policies = PolicyBook(config)
         self.escalator = Escalator(config.escalations)
+        self.agreements = Agreements(config)
         self.calendar = {name: config.calendar(name) for name in (*config.calendars, "24x7")}.__getitem__
         self._policy_by_name = {p.name: p for p in config.policies}
         # severity and policy depend only on what the conditions read: a change elsewhere reuses them.
@@ -266,8 +279,13 @@ class Rulebook:
             c = event.comment
             state.note(at, f"{'public' if c.public else 'private'}{' automated' if c.automated else ''} comment by "
                            f"{_AUTHORS.get(c.author_role, c.author_role)}")
-        state.clocks.apply(at, event.ticket.status, event.comment, event.type == "ticket.created", policy,
-                           severity.classified, state.note if state.timeline is not None else _no_note)
+        note = state.note if state.timeline is not None else _no_note
+        is_creation = event.type == "ticket.created"
+        state.clocks.apply(at, event.ticket.status, event.comment, is_creation, policy, severity.classified, note)
+        # handoffs and internal clocks; a new ticket's team got it when it was created
+        state.teams.apply(self.agreements, state.created_at if len(state.seen) == 1 else at, event.source,
+                          event.account, event.ticket, severity.classified,
+                          None if is_creation else event.comment, note)
         return state
 
     def run(self, events: Iterable[Event], *, record: bool = False) -> dict[tuple[str, str, str], TicketState]:
@@ -280,19 +298,33 @@ class Rulebook:
 
     def evaluate(self, state: TicketState, now: datetime) -> TicketReport:
         """Report a ticket at `now`: its severity, policy, clocks and the actions due. Changes nothing."""
-        pairs = state.clocks.views(now, self.calendar)
+        pairs = state.clocks.views(now, self.calendar, state.teams.holders)
         ref = TicketRef(source=state.source, account=state.account, ticket_id=state.ticket_id,
                         severity=state.severity.classified)
         actions = self.escalator.decide(ref, pairs, now, self.calendar)
+        clocks = [clock for _, clock in pairs]
+        for agreement in self.agreements.items:
+            internal = state.teams.views(agreement, now, self.calendar)
+            if internal:
+                # an internal clock never sets the help desk's (customer-facing) due date
+                actions.extend(agreement.escalator.decide(ref, internal, now, self.calendar, due_dates=False))
+                clocks.extend(clock for _, clock in internal)
         return TicketReport(source=state.source, account=state.account, ticket_id=state.ticket_id,
                             severity=state.severity, policy=state.policy,
-                            clocks=tuple(clock for _, clock in pairs), actions=tuple(actions))
+                            clocks=tuple(clocks), actions=tuple(actions))
 
     def next_check(self, state: TicketState, now: datetime) -> datetime | None:
         """Return when the scheduler must evaluate this ticket again (None: only a new event changes it)."""
         ref = TicketRef(source=state.source, account=state.account, ticket_id=state.ticket_id,
                         severity=state.severity.classified)
-        return self.escalator.next_check(ref, state.clocks.views(now, self.calendar), now, self.calendar)
+        soonest = self.escalator.next_check(ref, state.clocks.views(now, self.calendar), now, self.calendar)
+        for agreement in self.agreements.items:
+            internal = state.teams.views(agreement, now, self.calendar)
+            if internal:
+                at = agreement.escalator.next_check(ref, internal, now, self.calendar)
+                if at is not None and (soonest is None or at < soonest):
+                    soonest = at
+        return soonest
 
     def policy(self, name: str | None) -> Any:
         return None if name is None else self._policy_by_name.get(name)

@@ -158,13 +158,14 @@ class Escalator:
         self._rules = tuple(_compile(e) for e in escalations)
 
     def decide(self, ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]], now: datetime,
-               calendars: Callable[[str], BusinessCalendar]) -> list[Decision]:
-        """Return every action due for a ticket at `now`: due dates of active clocks, then escalations."""
+               calendars: Callable[[str], BusinessCalendar], *, due_dates: bool = True) -> list[Decision]:
+        """Return every action due for a ticket at `now`: due dates of active clocks (unless `due_dates` is
+        false: internal clocks), then escalations."""
         source, account, ticket_id = ticket.source, ticket.account, ticket.ticket_id
         prefix = f"{source}:{account}:{ticket_id}"
         out: list[Decision] = []
         pairs = list(clocks)
-        for run, clock in pairs:
+        for run, clock in pairs if due_dates else ():
             if run.active and clock.due_at is not None:
                 # Decision(action, source, account, ticket_id, key, cause, params, metric, cycle, due_since)
                 # through tuple.__new__, skipping the NamedTuple's Python __new__: replay builds hundreds

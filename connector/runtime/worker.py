@@ -203,7 +203,7 @@ class TicketProcessor:
             "due_at": c.due_at, "stopped_at": c.stopped_at, "elapsed_seconds": c.elapsed_seconds,
             "breached": c.breached, "breached_at": c.breached_at, "group_name": snapshot.group,
             "requester_org": snapshot.requester.org, "updated_at": now,
-        } for c in report.clocks])
+        } for c in report.clocks if c.team is None])  # the customer's clocks: internal ones live in the state
         tx.add_decision(event_id=event_id, decided_at=now, severity=sev.classified, declared=sev.declared,
                         rule=sev.rule, policy=state.policy,
                         summary={"clocks": [c.as_dict() for c in report.clocks], "added": added})
