@@ -26,7 +26,8 @@ TEST_CONTRACT: dict[str, Any] = {
                 {"below": "70%", "credit": "25%"}],
 }
 CHARTS = {"sla": ("attainment", "percentiles"), "credits": ("credits",),
-          "kpis": ("backlog", "trends", "escalations"), "audit": ("confusion", "top-share")}
+          "kpis": ("backlog", "trends", "escalations"), "audit": ("confusion", "top-share"),
+          "olas": ("attainment", "handoffs"), "attribution": ("attribution",)}
 
 
 def example_config(*, contracts: bool = True) -> Config:

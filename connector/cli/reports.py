@@ -1,4 +1,5 @@
-"""`connector report sla|credits|kpis|audit`: the reports, offline from a JSONL history or live from the store.
+"""`connector report sla|credits|kpis|audit|olas|attribution`: the reports, offline from a JSONL history or
+live from the store.
 
     connector report sla --config F --events E.jsonl [--from D --to D] [--now ISO] [--by …] [--period …]
                          [--tz ZONE] [--format json|csv|html] [--table NAME] [--output FILE]
@@ -41,7 +42,12 @@ HELP = {
            "p50/p90/p95/max, breach minutes and the breach list.",
     "credits": "Service credits per contract (config `contracts`) and period: attainment and the credit due.",
     "kpis": "Leading KPIs: backlog by age and severity, trends, reopen rate, paused share, escalations, groups.",
-    "audit": "Severity audit: declared vs classified severity, P1 share, rules fired, suspicious patterns.",
+    "audit": "Severity audit: declared vs classified severity, P1 share, rules fired, suspicious patterns, "
+             "bounced tickets.",
+    "olas": "Internal agreements (config `olas`): attainment and p50/p90/p95 per agreement, team, metric and "
+            "severity, breached cycles, handoffs per ticket.",
+    "attribution": "Breached customer clocks: the share of lateness and of time each team (and the customer) "
+                   "held the ticket, per period, with the worst breaches.",
 }
 
 
@@ -82,6 +88,11 @@ def _make(name: str) -> click.Command:
         click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output."),
         _skip_option,
     ]
+    if name in ("olas", "attribution"):
+        params.insert(6, click.option("--breach-limit", metavar="N", default=str(DEFAULT_BREACH_LIMIT),
+                                      show_default=True,
+                                      help=f"At most this many breaches listed, 0 to {MAX_BREACH_LIMIT} "
+                                           "(all are counted)."))
     if name == "sla":
         params.insert(6, click.option("--by", multiple=True, metavar="KEYS",
                                       help=f"Group by these (comma-separated or repeated): {', '.join(GROUPINGS)}. "
@@ -142,7 +153,8 @@ def _make(name: str) -> click.Command:
 
 @click.group()
 def report() -> None:
-    """Reports: SLA attainment, service credits, leading KPIs, severity audit (JSON, CSV or HTML)."""
+    """Reports: SLA attainment, service credits, leading KPIs, severity audit, internal agreements, breach
+    attribution (JSON, CSV or HTML)."""
 
 
 for _name in REPORTS:

@@ -7,7 +7,9 @@
   organization, per group and per agent (assignee) — "everything is P1" shows here;
 - **rules**: how often each classification rule fired (`priority_map` and `default` included);
 - **findings**: severity lowered shortly before a breach, and pauses right after a customer reply (see
-  `connector.reports.dataset`), with counts per kind.
+  `connector.reports.dataset`), with counts per kind;
+- **bounced**: the tickets handed between teams more than `reports.audit.bounced_over` times (default 2),
+  the most first, with the path they took (`support → engineering → support → engineering`).
 
 Tickets are counted as they stand at `now`, in the window by creation; findings by the instant they happened.
 """
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo
 from connector.config import Config
 from connector.events import format_instant
 from connector.reports.dataset import Dataset, TicketRow
+from connector.reports.olas import most_bounced
 from connector.reports.stats import EVERYTHING, Window, period_label, share_pct
 
 NONE = "(none)"
@@ -78,6 +81,7 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
                                                                           if kv[0][1] in severities else 99))]
 
     findings = [f for f in dataset.findings if f.at in window]
+    over = config.reports.audit.bounced_over
     return {
         "report": "audit", "now": format_instant(dataset.now), **window.as_dict(), "timezone": zone.key,
         "period": period, "top_severity": top,
@@ -90,4 +94,7 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
         "rules": rules,
         "findings": {"counts": {k: sum(1 for f in findings if f.kind == k) for k in FINDING_KINDS},
                      "items": [f.as_dict() for f in findings]},
+        # tickets handed between teams more than `reports.audit.bounced_over` times (the handoffs view)
+        "bounced": {"over": over, "tickets": sum(1 for t in tickets if t.handoffs > over),
+                    "items": most_bounced(tickets, over)},
     }

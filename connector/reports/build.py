@@ -30,6 +30,7 @@ from connector.reports.audit import audit_report
 from connector.reports.credits import credits_report
 from connector.reports.dataset import collect
 from connector.reports.kpis import kpi_report
+from connector.reports.olas import attribution_report, olas_report
 from connector.reports.sla import normalize_by, sla_report
 from connector.reports.stats import PERIODS, TooManyPeriods, Window, check_periods, parse_bound
 from connector.rules.calendar import zone_named
@@ -37,7 +38,7 @@ from connector.rules.calendar import zone_named
 if TYPE_CHECKING:
     from connector.store import Store
 
-REPORTS = ("sla", "credits", "kpis", "audit")
+REPORTS = ("sla", "credits", "kpis", "audit", "olas", "attribution")
 
 # Every table of each report (CSV and HTML, `connector.reports.render`), by the name `--table` and `?table=`
 # take and the HTML ids derive from; `skipped` is every report's last table: what the store held that the
@@ -47,7 +48,9 @@ TABLES = {
     "credits": ("rows", "breaches", "exclusions"),
     "kpis": ("backlog", "trends", "reopens", "paused", "escalations", "groups"),
     "audit": ("confusion", "top_share_by_period", "top_share_by_org", "top_share_by_group", "top_share_by_agent",
-              "rules", "findings"),
+              "rules", "findings", "bounced"),
+    "olas": ("rows", "breaches", "handoffs", "bounced"),
+    "attribution": ("rows", "totals", "worst"),
 }
 SKIPPED_TABLE = "skipped"
 
@@ -166,7 +169,7 @@ def build_report(name: str, config: Config, *, events: Sequence[Event] | None = 
                       period=options.period, tz=tz, breach_limit=options.breach_limit)
     except TooManyPeriods as err:
         # the sla report splits by `period`; credits by each contract's period, over the window
-        raise ReportError(str(err), parameter="period" if name == "sla" else "from") from None
+        raise ReportError(str(err), parameter="period" if name in ("sla", "olas") else "from") from None
 
 
 def _build(name: str, config: Config, *, events: Sequence[Event] | None, store: Store | None,
@@ -191,16 +194,22 @@ def _build(name: str, config: Config, *, events: Sequence[Event] | None, store: 
         raise ReportError("no events to report on")
     dataset = collect(config, events, now)
     data: dict[str, Any]
+    if name in ("sla", "olas") and period is not None:
+        starts = [c.started_at for c in (dataset.clocks if name == "sla" else dataset.internal)
+                  if c.started_at in window]
+        if starts:  # the store's SQL labels every period between the first and the last: the same limit
+            check_periods(min(starts), max(starts), period, tz)
     if name == "sla":
-        if period is not None:
-            starts = [c.started_at for c in dataset.clocks if c.started_at in window]
-            if starts:  # the store's SQL labels every period between the first and the last: the same limit
-                check_periods(min(starts), max(starts), period, tz)
         data = sla_report(config, dataset, window=window, by=by, period=period, tz=tz, breach_limit=breach_limit)
     elif name == "credits":
         data = credits_report(config, dataset, window=window, tz=tz)
     elif name == "kpis":
         data = kpi_report(config, dataset, window=window, period=period or "week", tz=tz)
+    elif name == "olas":
+        data = olas_report(config, dataset, window=window, period=period, tz=tz, breach_limit=breach_limit)
+    elif name == "attribution":
+        data = attribution_report(config, dataset, window=window, period=period or "week", tz=tz,
+                                  breach_limit=breach_limit)
     else:
         data = audit_report(config, dataset, window=window, period=period or "week", tz=tz)
     data["skipped"] = skipped

@@ -17,14 +17,14 @@ Nothing here reads the clock or does I/O: `now` is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from connector.config import Config
 from connector.events import DONE_STATUSES, Event, Ticket, format_instant, order_events
-from connector.rules.clocks import instant_of, target_for
+from connector.rules.clocks import instant_of, lateness_by, target_for
 from connector.rules.engine import Rulebook, TicketState
 
 TicketKey = tuple[str, str, str]
@@ -52,10 +52,18 @@ class ClockRow:
     breached_at: datetime | None
     group: str | None
     org: str | None
+    team: str | None = None  # an internal clock's team (its agreement is `policy`); None: the customer's
+    held_by: Mapping[str, float] | None = None  # a customer clock's elapsed time by who held the ticket
+    late_by: Mapping[str, float] | None = None  # a breached customer clock's lateness by who held the ticket
 
     @property
     def ticket_key(self) -> TicketKey:
         return (self.source, self.account, self.ticket_id)
+
+    @property
+    def agreement(self) -> str:
+        """An internal clock's agreement (the `policy` column of the customer's clocks)."""
+        return self.policy
 
     @property
     def late_seconds(self) -> float:
@@ -84,6 +92,8 @@ class TicketRow:
     solves: int
     paused_seconds: float   # wall-clock seconds spent in the policy's pause_on statuses
     open_seconds: float     # wall-clock seconds not solved or closed
+    handoffs: int = 0       # how often the ticket changed teams (the customer and unassigned aside)
+    holders: tuple[tuple[datetime, str, bool], ...] = ()  # since when, which team, awaiting the customer
 
     @property
     def key(self) -> TicketKey:
@@ -134,6 +144,7 @@ class Dataset:
     tickets: tuple[TicketRow, ...]
     escalations: tuple[EscalationRow, ...]
     findings: tuple[Finding, ...]
+    internal: tuple[ClockRow, ...] = ()  # the internal agreements' clocks (OLAs), one per cycle
 
 
 @dataclass(slots=True)
@@ -200,6 +211,7 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
         _observe(walk, state, event, old_sev, old_policy, rank, repeat=repeat)
     findings: list[Finding] = []
     clocks: list[ClockRow] = []
+    internal: list[ClockRow] = []
     tickets: list[TicketRow] = []
     escalations: list[EscalationRow] = []
     audit = config.reports.audit
@@ -209,13 +221,18 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
         report = book.evaluate(state, now)
         snap = state.snapshot
         sev = state.severity
+        holders = state.teams.holders
         for c in report.clocks:
-            clocks.append(ClockRow(
+            late_by = None
+            if c.status == "breached" and c.team is None:
+                run = next(r for r in state.clocks.runs if r.metric == c.metric and r.cycle == c.cycle)
+                late_by = lateness_by(run, book.calendar(c.calendar), c, now, holders)
+            (internal if c.team is not None else clocks).append(ClockRow(
                 source=state.source, account=state.account, ticket_id=state.ticket_id, metric=c.metric,
                 cycle=c.cycle, status=c.status, severity=sev.classified, policy=c.policy, calendar=c.calendar,
                 target_seconds=c.target_seconds, started_at=c.started_at, due_at=c.due_at, stopped_at=c.stopped_at,
                 elapsed_seconds=c.elapsed_seconds, breached=c.breached, breached_at=c.breached_at,
-                group=snap.group, org=snap.requester.org))
+                group=snap.group, org=snap.requester.org, team=c.team, held_by=c.held_by, late_by=late_by))
         fired: set[tuple[str, str, int]] = set()
         for action in report.actions:
             if action.cause == "due_date" or action.metric is None or action.cycle is None:
@@ -232,7 +249,8 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
             source=state.source, account=state.account, ticket_id=state.ticket_id, created_at=state.created_at,
             status=snap.status, declared=sev.declared, classified=sev.classified, rule=sev.rule,
             policy=state.policy, group=snap.group, org=snap.requester.org, assignee=snap.assignee, snapshot=snap,
-            reopens=walk.reopens, solves=walk.solves, paused_seconds=walk.paused, open_seconds=walk.open))
+            reopens=walk.reopens, solves=walk.solves, paused_seconds=walk.paused, open_seconds=walk.open,
+            handoffs=state.teams.handoffs(), holders=tuple(holders)))
         findings.extend(_lowered_findings(book, state, walk))
         findings.extend(Finding(kind="pause_after_customer_reply", source=state.source, account=state.account,
                                 ticket_id=state.ticket_id, at=at, group=snap.group, org=snap.requester.org,
@@ -242,7 +260,7 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
                         if (at - reply).total_seconds() <= audit.pause_within)
     findings.sort(key=lambda f: (f.at, f.source, f.account, f.ticket_id, f.kind))
     return Dataset(now=now, clocks=tuple(clocks), tickets=tuple(tickets), escalations=tuple(escalations),
-                   findings=tuple(findings))
+                   findings=tuple(findings), internal=tuple(internal))
 
 
 def _observe(walk: _Walk, state: TicketState, event: Event, old_sev: str | None, old_policy: str | None,

@@ -67,7 +67,16 @@ SHARE_COLUMNS = ("tickets", "top", "share_pct")
 FINDING_COLUMNS = ("kind", "ticket_source", "ticket_account", "ticket_id", "at", "detail", "group", "org")
 ALL = "(all)"   # the label of a total row added beside per-severity rows
 
-TITLES = {"sla": "SLA attainment", "credits": "Service credits", "kpis": "Leading KPIs", "audit": "Severity audit"}
+TITLES = {"sla": "SLA attainment", "credits": "Service credits", "kpis": "Leading KPIs", "audit": "Severity audit",
+          "olas": "Internal agreements (OLAs)", "attribution": "Breach attribution: who held the ticket"}
+OLA_BREACH_COLUMNS = ("agreement", "team", "ticket_source", "ticket_account", "ticket_id", "metric", "cycle",
+                      "severity", "group", "started_at", "due_at", "stopped_at", "target_seconds", "elapsed_seconds",
+                      "late_seconds")
+BOUNCED_COLUMNS = ("ticket_source", "ticket_account", "ticket_id", "handoffs", "path", "group", "severity",
+                   "status")
+WORST_COLUMNS = ("ticket_source", "ticket_account", "ticket_id", "metric", "cycle", "severity", "policy", "group",
+                 "due_at", "stopped_at", "elapsed_seconds", "late_seconds", "late_by", "held_by")
+HOLDER_COLUMNS = ("holder", "clocks", "late_seconds", "late_share_pct", "elapsed_seconds", "elapsed_share_pct")
 
 # --- flattening: nested objects become prefixed columns, lists of scalars one cell -------------------
 
@@ -118,7 +127,7 @@ def _sla_columns(report: Row) -> list[str]:
 # a spreadsheet reads as missing data, not as "nobody".
 NONE_LABELS = {"agent": "(unassigned)", "group": "(no group)", "org": "(no organization)"}
 
-CSV_DEFAULT = {"sla": ("rows",), "credits": ("rows",)}   # without `table`; kpis and audit: every table
+CSV_DEFAULT = {"sla": ("rows",), "credits": ("rows",), "olas": ("rows",), "attribution": ("rows",)}  # kpis, audit: all
 SKIPPED_COLUMNS = ("what", "count", "reason")
 
 
@@ -181,8 +190,27 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
              ["agent", *SHARE_COLUMNS]),
             ("rules", [_flat(r) for r in report["rules"]], ["rule", "severity", "tickets"]),
             ("findings", [_flat(r) for r in report["findings"]["items"]], list(FINDING_COLUMNS)),
+            ("bounced", [_flat(r) for r in report["bounced"]["items"]], list(BOUNCED_COLUMNS)),
         ]
+    if name == "olas":
+        handoffs = report["handoffs"]
+        return [("rows", [_flat(r) for r in report["rows"]], _sla_columns(report)),
+                ("breaches", [_flat(r) for r in report["breaches"]], list(OLA_BREACH_COLUMNS)),
+                ("handoffs", [_flat(r) for r in handoffs["rows"]], ["handoffs", "tickets", "share_pct"]),
+                ("bounced", [_flat(r) for r in handoffs["most"]], list(BOUNCED_COLUMNS))]
+    if name == "attribution":
+        return [("rows", [_flat(r) for r in report["rows"]], ["period", *HOLDER_COLUMNS]),
+                ("totals", [_flat(r) for r in report["totals"]], list(HOLDER_COLUMNS)),
+                ("worst", [_worst_row(r) for r in report["worst"]], list(WORST_COLUMNS))]
     raise ValueError(f"unknown report {name!r}; reports are {', '.join(TITLES)}")
+
+
+def _worst_row(row: Row) -> dict[str, Any]:
+    """A breached clock with its splits as text: `engineering 5h; support 1h` (whole seconds in the JSON)."""
+    out = _flat({k: v for k, v in row.items() if k not in ("late_by", "held_by")})
+    for key in ("late_by", "held_by"):
+        out[key] = "; ".join(f"{holder} {_nice_duration(seconds)}" for holder, seconds in (row.get(key) or {}).items())
+    return out
 
 
 # --- what was left out --------------------------------------------------------------------------------
@@ -223,7 +251,7 @@ def _write_table(writer: Any, rows: Sequence[Row], columns: Sequence[str]) -> No
 def render_csv(report: dict[str, Any], *, table: str | None = None) -> str:
     """Return the report's tables as CSV; `table` names one of them (`table_names`), written alone.
 
-    Without `table`: sla and credits give their first table, kpis and audit every table, each after a
+    Without `table`: sla, credits, olas and attribution give their first table, kpis and audit every table, each after a
     `# <name>` line and a blank line apart; a last `# skipped` table when something was left out. Text cells
     are quoted and neutralized against formula injection (`csv_cell`); numbers are bare.
     """
@@ -529,8 +557,67 @@ def _audit_charts(report: Row) -> list[tuple[str, str, str | None]]:
     return charts
 
 
+def _attribution_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    """Per period, one bar of 100 %: the share of breached clocks' lateness each holder had."""
+    rows = report["rows"]
+    if not rows:
+        return [("attribution", "Share of lateness per holder and period", None)]
+    periods = sorted({r["period"] for r in rows})[-MAX_BARS:]
+    holders = [t["holder"] for t in report["totals"]]
+    fig = _figure(0.32 * len(periods) + 1.3)
+    ax = fig.add_subplot()
+    y = list(range(len(periods)))[::-1]
+    left = [0.0] * len(periods)
+    for j, holder in enumerate(holders):
+        shares = [next((r["late_share_pct"] or 0.0 for r in rows if r["period"] == p and r["holder"] == holder), 0.0)
+                  for p in periods]
+        if not any(shares):
+            continue
+        ax.barh(y, shares, left=left, height=0.6, color=PALETTE[j % len(PALETTE)], label=_printable(holder))
+        for yi, x0, share in zip(y, left, shares, strict=True):
+            if share >= 8:
+                ax.text(x0 + share / 2, yi, f"{share:.0f}%", ha="center", va="center", fontsize=7, color="white")
+        left = [a + b for a, b in zip(left, shares, strict=True)]
+    ax.set_yticks(y, periods)
+    ax.set_xlim(0, 100)
+    ax.xaxis.set_major_formatter(_percent_formatter())
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=min(len(holders), 6), fontsize=8, frameon=False)
+    return [("attribution", f"Share of breached clocks' lateness per holder, per {report.get('period') or 'period'}",
+             _svg(fig, "attribution"))]
+
+
+def _ola_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    keys = ("agreement", "team", "metric", "severity")
+    decided = [r for r in report["rows"] if r.get("attainment_pct") is not None][:MAX_BARS]
+    charts: list[tuple[str, str, str | None]] = []
+    if decided:
+        fig = _figure(0.28 * len(decided) + 0.9)
+        ax = fig.add_subplot()
+        _attainment_bars(ax, [_label(r, (*(["period"] if report.get("period") else []), *keys)) for r in decided],
+                         [r["attainment_pct"] for r in decided],
+                         [f"({r['met']}/{r['met'] + r['breached']})" for r in decided])
+        charts.append(("attainment", "Attainment % per agreement, team, metric and severity", _svg(fig, "attainment")))
+    else:
+        charts.append(("attainment", "Attainment % per agreement", None))
+    rows = report["handoffs"]["rows"]
+    if rows:
+        fig = _figure(2.6)
+        ax = fig.add_subplot()
+        ax.bar([str(r["handoffs"]) for r in rows], [r["tickets"] for r in rows], color=PALETTE[1], width=0.6)
+        ax.set_xlabel("handoffs between teams")
+        ax.set_ylabel("tickets")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="y", color="#e4e4e4")
+        ax.set_axisbelow(True)
+        charts.append(("handoffs", "Tickets by number of handoffs (ping-pong)", _svg(fig, "handoffs")))
+    else:
+        charts.append(("handoffs", "Tickets by number of handoffs", None))
+    return charts
+
+
 CHARTS: dict[str, Callable[[Row], list[tuple[str, str, str | None]]]] = {
-    "sla": _sla_charts, "credits": _credit_charts, "kpis": _kpi_charts, "audit": _audit_charts}
+    "sla": _sla_charts, "credits": _credit_charts, "kpis": _kpi_charts, "audit": _audit_charts,
+    "olas": _ola_charts, "attribution": _attribution_charts}
 
 # --- HTML ---------------------------------------------------------------------------------------------
 
@@ -579,11 +666,14 @@ FOOTNOTES = {
                "scale's step for it.",
     "kpis": "Backlog ages and paused/open times are wall-clock seconds; trend percentiles are business seconds.",
     "audit": "Tickets count in the window by creation, as classified at the report's instant.",
+    "olas": "Durations are business seconds on each agreement's calendar; each assignment to a team is a cycle.",
+    "attribution": "Breached customer clocks by start; lateness is business time past the due instant, split by "
+                   "who held the ticket (customer: pending).",
 }
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CSP_HEADER = f"{CSP}; frame-ancestors 'none'"   # no page may frame a report (only a header can say so)
 WIDE_TEXT = {"detail"}
-WORDS = {"dates", "organizations"}
+WORDS = {"dates", "organizations", "late_by", "held_by", "path"}
 
 
 def _esc(value: Any) -> str:
@@ -662,6 +752,20 @@ def _summaries(report: Row) -> str:
                          ("reopen rate", _pct(reopens["reopen_rate_pct"])),
                          ("time paused", _pct(report["paused"]["paused_pct"])),
                          ("escalations fired", report["escalations"]["total"])])
+    if name == "olas":
+        rows = report["rows"]
+        met = sum(r["met"] for r in rows)
+        breached = sum(r["breached"] for r in rows)
+        handoffs = report["handoffs"]
+        return _summary([("agreements", len(report["agreements"])), ("cycles met", met),
+                         ("cycles breached", breached), ("attainment, all rows", _pct(share_pct(met, met + breached))),
+                         ("tickets handed off", handoffs["handed_off"]), ("handoffs", handoffs["total"])])
+    if name == "attribution":
+        top = report["totals"][0] if report["totals"] else None
+        return _summary([("breached clocks", report["breached_clocks"]),
+                         ("lateness", _nice_duration(report["late_seconds"] or 0)),
+                         ("most of the lateness", "–" if top is None else
+                          f"{top['holder']} {_pct(top['late_share_pct'])}")])
     confusion = report["confusion"]
     share = report["top_share"]
     counts = report["findings"]["counts"]
@@ -684,6 +788,11 @@ SECTION_TITLES = {
     ("audit", "top_share_by_group"): "Top-severity share per group",
     ("audit", "top_share_by_agent"): "Top-severity share per agent (assignee)",
     ("audit", "rules"): "Classification rules that fired", ("audit", "findings"): "Findings",
+    ("audit", "bounced"): "Bounced tickets (handed between teams more often than allowed)",
+    ("olas", "rows"): "Attainment per agreement", ("olas", "breaches"): "Breached cycles",
+    ("olas", "handoffs"): "Handoffs per ticket", ("olas", "bounced"): "Most-bounced tickets",
+    ("attribution", "rows"): "Lateness and time per holder and period", ("attribution", "totals"): "Overall",
+    ("attribution", "worst"): "Worst breaches",
 }
 TABLE_IDS = {("credits", "breaches"): "table-credit-breaches", ("credits", "exclusions"): "table-credit-exclusions"}
 CREDIT_VIEW = ("contract", "organizations", "period", "contract_period", "dates", "counted", "met", "breached",
@@ -751,7 +860,7 @@ def render_html(report: dict[str, Any]) -> str:
     for section, rows, fallback in _tables(report):
         heading = SECTION_TITLES.get((name, section), section)
         note = ""
-        if name == "sla" and section == "breaches" and report["breaches_total"] > len(rows):
+        if name in ("sla", "olas") and section == "breaches" and report["breaches_total"] > len(rows):
             note = (f'<p class="note">The {len(rows)} latest of {report["breaches_total"]} breaches, by lateness '
                     "(raise breach_limit for more).</p>")
         table_id = TABLE_IDS.get((name, section)) or "table-" + re.sub(r"\W+", "-", section)

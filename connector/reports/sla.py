@@ -29,6 +29,7 @@ from connector.events import format_instant
 from connector.reports.dataset import ClockRow, Dataset
 from connector.reports.stats import EVERYTHING, PERCENTILES, Window, percentile, period_label, share_pct, whole
 from connector.rules.clocks import METRIC_ORDER
+from connector.rules.internal import INTERNAL_ORDER
 
 GROUPINGS = ("metric", "severity", "policy", "group", "source", "org")
 DEFAULT_BY = ("metric", "severity", "policy")
@@ -48,17 +49,21 @@ def row_sort_key(config: Config, keys: Sequence[str]) -> Any:
     """Order rows for a reader: periods in time, metrics in SLA order, severities by rank, policies as configured."""
     sev_rank = {s: i for i, s in enumerate(config.severities)}
     pol_rank = {p.name: i for i, p in enumerate(config.policies)}
+    ola_rank = {o.name: i for i, o in enumerate(config.olas)}
+    metrics = (*METRIC_ORDER, *INTERNAL_ORDER)
 
     def key(row: dict[str, Any]) -> tuple[Any, ...]:
         out: list[Any] = [row.get("period") or ""]
         for k in keys:
             v = row.get(k)
             if k == "metric":
-                out.append(METRIC_ORDER.index(v) if v in METRIC_ORDER else 99)
+                out.append(metrics.index(v) if v in metrics else 99)
             elif k == "severity":
                 out.append(sev_rank.get(v or "", 99))
             elif k == "policy":
                 out.append((pol_rank.get(v or "", 99), v or ""))
+            elif k == "agreement":
+                out.append((ola_rank.get(v or "", 99), v or ""))
             else:
                 out.append((v is None, v or ""))
         return tuple(out)

@@ -1,7 +1,7 @@
 """The reports over the store: `GET /reports/<name>`, behind the API token (auth.py).
 
-    GET /reports/<sla|credits|kpis|audit>?format=html|json|csv&from=D&to=D&period=P&by=a,b&tz=Z&breach_limit=N
-                                          &table=NAME
+    GET /reports/<sla|credits|kpis|audit|olas|attribution>?format=html|json|csv&from=D&to=D&period=P&by=a,b
+                                          &tz=Z&breach_limit=N&table=NAME
     200 the report: text/html (one self-contained page), application/json, or text/csv (`table`: that one
         table alone, e.g. the audit's `findings`; a `table` without a format is CSV)
     401/403 as /tickets, the bearer token or a browser session (auth.py)     404 unknown report

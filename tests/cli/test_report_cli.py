@@ -182,7 +182,7 @@ def test_table_gives_one_table_as_plain_csv() -> None:
 @pytest.mark.parametrize("args, message", [
     (["audit", "--table", "agents"], "--table: the audit report has no table 'agents'; its tables are confusion, "
                                      "top_share_by_period, top_share_by_org, top_share_by_group, top_share_by_agent, "
-                                     "rules, findings, skipped"),
+                                     "rules, findings, bounced, skipped"),
     (["sla", "--table", "findings"], "--table: the sla report has no table 'findings'; its tables are rows, "
                                      "breaches, skipped"),
     (["audit", "--table", "rules", "--format", "json"], "--table: one table alone is CSV"),

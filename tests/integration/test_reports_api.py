@@ -68,7 +68,7 @@ def test_sla_json_numbers(api: Flask, token: str):
     assert list(data["rows"][0])[:3] == ["metric", "severity", "policy"]
     row = next(r for r in data["rows"] if (r["metric"], r["severity"], r["policy"]) ==
                ("first_response", "P1", "standard"))
-    assert (row["met"], row["breached"], row["attainment_pct"]) == (2, 1, 66.67)
+    assert (row["met"], row["breached"], row["attainment_pct"]) == (3, 1, 75.0)
     assert data["breaches_total"] == len(data["breaches"]) > 0
 
 
@@ -241,7 +241,7 @@ def test_one_table_alone_as_csv(api: Flask, token: str, fed: Store, config: Conf
 @pytest.mark.parametrize("query, reason", [
     ("audit?format=csv&table=agents", "table: the audit report has no table 'agents'; its tables are confusion, "
                                       "top_share_by_period, top_share_by_org, top_share_by_group, top_share_by_agent, "
-                                      "rules, findings, skipped"),
+                                      "rules, findings, bounced, skipped"),
     ("kpis?table=top_share_by_agent", "table: the kpis report has no table 'top_share_by_agent'; its tables are "
                                       "backlog, trends, reopens, paused, escalations, groups, skipped"),
     ("audit?format=json&table=rules", "table: one table alone is CSV"),

@@ -116,6 +116,18 @@ def test_the_dom_has_the_tables_with_the_json_numbers(loaded: Loaded):
         assert tables["table-escalations"]["headers"] == ["escalation", "severity", "count"]
         assert sum(int(r[2]) for r in tables["table-escalations"]["rows"]) == report["escalations"]["total"]
         assert tables["table-trends"]["rows"][0][5] == shown(report["trends"][0]["attainment_pct"])
+    elif name == "olas":
+        rows = tables["table-rows"]
+        assert rows["headers"] == list(report["rows"][0])
+        assert rows["rows"] == [[shown(v) for v in row.values()] for row in report["rows"]]
+        assert [r[:2] for r in tables["table-breaches"]["rows"]] == \
+            [[b["agreement"], b["team"]] for b in report["breaches"]]
+        assert tables["table-handoffs"]["rows"] == [[shown(v) for v in r.values()] for r in report["handoffs"]["rows"]]
+    elif name == "attribution":
+        totals = tables["table-totals"]
+        assert totals["headers"] == list(report["totals"][0])
+        assert totals["rows"] == [[shown(v) for v in row.values()] for row in report["totals"]]
+        assert len(tables["table-worst"]["rows"]) == len(report["worst"])
     else:
         confusion = tables["table-confusion"]
         assert confusion["headers"] == ["declared", "P1", "P2", "P3", "P4", "total"]

@@ -98,3 +98,35 @@ def test_connector_report_reads_the_store_or_a_file(store: Store, tmp_path, monk
                                    "--now", "2026-04-03T10:00:00Z"])
     assert offline.exit_code == 0, offline.output
     assert json.loads(live.output)["rows"] == json.loads(offline.output)["rows"]
+
+
+@pytest.mark.parametrize("name", ["olas", "attribution", "audit"])
+def test_internal_agreement_reports_from_the_store_match_offline(store: Store, name: str) -> None:
+    """The example's support ↔ engineering handoff (zendesk 1008, an engineering OLA breach) through the worker."""
+    from tests.report_support import example_config, example_events
+
+    cfg = example_config()
+    events = example_events()
+    processor = TicketProcessor(store, cfg, {}, clock=lambda: utc("2026-01-01 00:00"))
+    for e in sorted(events, key=lambda e: e.occurred_at):
+        processor.apply_event(e)
+    now = utc("2026-12-01 15:00")
+    options = ReportOptions(period="week") if name != "audit" else ReportOptions()
+    live = build_report(name, cfg, store=store, now=now, options=options)
+    offline = build_report(name, cfg, events=events, now=now, options=options)
+    assert live == offline
+    if name == "olas":
+        breached = [(b["agreement"], b["metric"], b["ticket"]["id"]) for b in live["breaches"]]
+        assert ("engineering-triage", "ownership", "1008") in breached
+    if name == "attribution":
+        worst = next(w for w in live["worst"] if w["ticket"]["id"] == "1008" and w["metric"] == "resolution")
+        # 24x7 P1: due Mon 22:10Z; engineering held it until Tue 13:00Z, support until the reply at 13:30Z
+        assert worst["late_by"] == {"engineering": 14 * 3600 + 50 * 60, "support": 1800}
+    # the live ticket (`GET /tickets`) shows the internal clocks beside the customer's, as replay does
+    report = processor.report(("zendesk", "acme", "1008"), now)
+    assert report is not None
+    internal = [c for c in report.clocks if c.internal]
+    assert {(c.policy, c.metric, c.status) for c in internal} >= {("engineering-triage", "ownership", "breached")}
+    # and the store's clock rows (what the SLA report aggregates) hold the customer's clocks only
+    rows = build_report("sla", cfg, store=store, now=now)["rows"]
+    assert {r["metric"] for r in rows} <= {"first_response", "next_response", "periodic_update", "resolution"}

