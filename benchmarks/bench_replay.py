@@ -10,6 +10,8 @@ rules), writes them as JSONL in memory, then times, in one run:
 - core: ordering, classification, policy selection and every clock (`Rulebook.run`);
 - evaluate: every ticket's clocks and actions at `now`;
 - end to end: `connector.replay.replay` from parsed events to the JSON-ready result;
+- the cost of internal agreements: replay with the config's `olas` (two in the example) against the same
+  config without them (target, issue 16: at most 1.25x the time);
 - the whole command a user runs, `connector replay --events F` as a process (start-up, reading the file,
   replaying, printing the JSON), and the same on one event (what start-up alone costs).
 
@@ -34,7 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connector.config import load_config  # noqa: E402
+import yaml  # noqa: E402
+
+from connector.config import Config, load_config, parse_config  # noqa: E402
 from connector.events import Comment, Event, Requester, Ticket, read_jsonl, write_jsonl  # noqa: E402
 from connector.replay import replay  # noqa: E402
 from connector.rules.engine import Rulebook  # noqa: E402
@@ -44,6 +48,7 @@ SUBJECTS = ["Checkout is down", "Invoice shows wrong VAT", "How do I rotate my A
 AGENT = Comment(author_role="agent", public=True, automated=False, author_id="a")
 CUSTOMER = Comment(author_role="end_user", public=True, automated=False, author_id="c")
 NOTE = Comment(author_role="agent", public=False, automated=False, author_id="a")
+ENGINEERS = ("agent-21", "agent-22")  # the example config's engineering team
 START = datetime(2026, 1, 5, 8, tzinfo=UTC)
 
 
@@ -69,12 +74,13 @@ def _ticket_history(rng: random.Random, ticket_no: int) -> list[Event]:
     tier = rng.choice(["enterprise", "standard", "standard", None])
     tags = tuple(rng.sample(["vip", "urgent", "how_to", "billing", "api"], k=rng.randint(0, 2)))
     group = rng.choice(["support", "support", "billing"])
+    assignee: str | None = None
     at = START + timedelta(minutes=rng.randint(0, 60 * 24 * 300))
     created = at
     status = "new"
 
     def emit(kind: str, comment: Comment | None = None) -> None:
-        ticket = Ticket(status=status, priority=priority, channel="email", group=group,
+        ticket = Ticket(status=status, priority=priority, channel="email", group=group, assignee=assignee,
                         requester=Requester(id=f"r{ticket_no}", org=f"org{ticket_no % 50}", tier=tier),
                         subject=subject, description="Details follow.", tags=tags, created_at=created)
         events.append(Event(source=source, account="acme", ticket_id=str(ticket_no),
@@ -93,6 +99,16 @@ def _ticket_history(rng: random.Random, ticket_no: int) -> list[Event]:
             emit("comment.added", CUSTOMER)
         elif roll < 0.68:
             emit("comment.added", NOTE)
+        elif roll < 0.74:
+            # a handoff: support sends the ticket to engineering (an engineer assigned), or it comes back
+            if group == "engineering":
+                group, assignee = rng.choice(["support", "billing"]), None
+            else:
+                group, assignee = "engineering", rng.choice(ENGINEERS)
+            emit("ticket.updated")
+            if group == "engineering" and rng.random() < 0.6:
+                at += timedelta(minutes=rng.randint(5, 60 * 8))
+                emit("comment.added", Comment(author_role="agent", public=False, author_id=assignee))
         elif roll < 0.8:
             status = rng.choice(["pending", "on_hold", "open"])
             emit("ticket.updated")
@@ -134,6 +150,12 @@ def whole_command(config: str, text: str, now: str) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def without_agreements(path: str) -> Config:
+    """Return the config at `path` without its internal agreements and teams (the baseline of their cost)."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return parse_config({k: v for k, v in raw.items() if k not in ("olas", "teams")}, base_dir=Path(path).parent)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=120_000)
@@ -165,13 +187,31 @@ def main() -> None:
     result, t_e2e = timed(lambda: replay(cfg, parsed))
     assert len(result["tickets"]) == n_tickets
 
+    # the cost of internal agreements: the same replay with the config's `olas` and `teams` left out
+    plain = without_agreements(args.config)
+    agreements = len(cfg.olas)
+    t_with, t_without = t_e2e, None
+    if agreements:
+        for _ in range(2):  # alternate, best of two each: the machine is shared
+            _, seconds = timed(lambda: replay(plain, parsed))
+            t_without = seconds if t_without is None else min(t_without, seconds)
+            _, seconds = timed(lambda: replay(cfg, parsed))
+            t_with = min(t_with, seconds)
+    internal = sum(1 for t in result["tickets"] for c in t["clocks"] if c.get("internal"))
+    del result
+
     rows = [("parse JSONL", t_parse), ("core (apply every event)", t_core), ("evaluate at now", t_eval),
             ("replay (core + evaluate + JSON-ready dicts)", t_e2e),
             ("connector replay as a whole (parse + replay)", t_parse + t_e2e)]
     print(f"{'stage':<45} {'seconds':>8} {'events/s':>12}")
     for name, seconds in rows:
         print(f"{name:<45} {seconds:>8.2f} {len(events) / seconds:>12,.0f}")
-    print(f"{clocks:,} clocks and {actions:,} actions for {n_tickets:,} tickets")
+    print(f"{clocks:,} clocks ({internal:,} internal) and {actions:,} actions for {n_tickets:,} tickets")
+    if t_without is not None:
+        ratio = t_with / t_without
+        print(f"internal agreements: replay with {agreements} vs none {ratio:.2f}x the time "
+              f"({len(events) / t_with:,.0f} vs {len(events) / t_without:,.0f} events/s); "
+              f"target <= 1.25x: {'met' if ratio <= 1.25 else 'NOT met'}")
     gc.enable()
     command, startup = whole_command(args.config, text, format_instant_text(now))
     print(f"{'`connector replay` as a process (whole command)':<45} {command:>8.2f} {len(events) / command:>12,.0f}")

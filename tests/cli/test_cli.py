@@ -34,7 +34,7 @@ def ticket(data: dict, source: str, ticket_id: str) -> dict:
 def test_replay_prints_the_contract_json():
     data = replay_json()
     assert data["now"] == "2026-12-01T15:00:00Z"  # the last event's time
-    assert len(data["tickets"]) == 11
+    assert len(data["tickets"]) == 12
     for t in data["tickets"]:
         assert set(t) >= {"ticket", "severity", "policy", "clocks", "actions"}
         assert set(t["ticket"]) == {"source", "account", "id"}
@@ -55,7 +55,7 @@ def test_replay_values_of_a_hand_checked_ticket():
     assert fr == {"metric": "first_response", "cycle": 1, "status": "breached", "target_seconds": 28800,
                   "calendar": "business", "started_at": "2026-11-25T20:00:00Z", "due_at": "2026-11-27T20:00:00Z",
                   "stopped_at": "2026-11-30T16:05:00Z", "elapsed_seconds": 43500, "breached": True,
-                  "breached_at": "2026-11-27T20:00:00Z"}
+                  "breached_at": "2026-11-27T20:00:00Z", "held_by": {"support": 43500}}  # billing is support's
 
 
 def test_replay_at_an_earlier_now_leaves_later_events_out():
@@ -131,8 +131,8 @@ def test_skip_bad_warns_and_goes_on(tmp_path):
     path.write_text(Path(EVENTS).read_text() + "garbage\n")
     result = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path), "--skip-bad"])
     assert result.exit_code == 0
-    assert "line 46 skipped: not valid JSON" in result.stderr
-    assert len(json.loads(result.stdout)["tickets"]) == 11
+    assert "line 53 skipped: not valid JSON" in result.stderr
+    assert len(json.loads(result.stdout)["tickets"]) == 12
 
 
 @pytest.mark.parametrize(("args", "message"), [

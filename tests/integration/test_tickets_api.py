@@ -205,7 +205,7 @@ def test_the_api_shows_each_ticket_as_replay_does_at_the_services_second(store: 
         write_jsonl(events, fh)
 
     offline = json.loads(_cli("replay", "--config", str(EXAMPLE_CONFIG), "--events", str(history), "--now", second))
-    assert offline["now"] == "2026-12-01T15:00:07Z" and len(offline["tickets"]) == 11
+    assert offline["now"] == "2026-12-01T15:00:07Z" and len(offline["tickets"]) == 12
     for expected in offline["tickets"]:
         ref = expected["ticket"]
         path = f"/tickets/webhook/{ref['id']}?account={ref['account']}"
