@@ -303,12 +303,15 @@ class Rulebook:
                         severity=state.severity.classified)
         actions = self.escalator.decide(ref, pairs, now, self.calendar)
         clocks = [clock for _, clock in pairs]
+        runs = state.teams.runs
         for agreement in self.agreements.items:
+            if agreement.name not in runs:
+                continue  # the agreement never held this ticket
             internal = state.teams.views(agreement, now, self.calendar)
             if internal:
-                # an internal clock never sets the help desk's (customer-facing) due date
-                actions.extend(agreement.escalator.decide(ref, internal, now, self.calendar, due_dates=False))
                 clocks.extend(clock for _, clock in internal)
+                if agreement.escalator:  # an internal clock never sets the help desk's (customer-facing) due date
+                    actions.extend(agreement.escalator.decide(ref, internal, now, self.calendar, due_dates=False))
         return TicketReport(source=state.source, account=state.account, ticket_id=state.ticket_id,
                             severity=state.severity, policy=state.policy,
                             clocks=tuple(clocks), actions=tuple(actions))
@@ -319,6 +322,8 @@ class Rulebook:
                         severity=state.severity.classified)
         soonest = self.escalator.next_check(ref, state.clocks.views(now, self.calendar), now, self.calendar)
         for agreement in self.agreements.items:
+            if agreement.name not in state.teams.runs:
+                continue
             internal = state.teams.views(agreement, now, self.calendar)
             if internal:
                 at = agreement.escalator.next_check(ref, internal, now, self.calendar)

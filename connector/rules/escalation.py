@@ -157,6 +157,10 @@ class Escalator:
     def __init__(self, escalations: Iterable[Escalation]) -> None:
         self._rules = tuple(_compile(e) for e in escalations)
 
+    def __bool__(self) -> bool:
+        """Whether there is any escalation to decide on."""
+        return bool(self._rules)
+
     def decide(self, ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]], now: datetime,
                calendars: Callable[[str], BusinessCalendar], *, due_dates: bool = True) -> list[Decision]:
         """Return every action due for a ticket at `now`: due dates of active clocks (unless `due_dates` is

@@ -69,8 +69,8 @@ _SOLVED_PREFIX = "ticket "  # the stop reason of a cycle that a solve (or close)
 class Agreement:
     """One internal agreement, compiled: how it binds, who touches, its targets and escalations."""
 
-    __slots__ = ("name", "team", "index", "_match", "_agents", "_groups", "toucher", "pause_on", "escalator",
-                 "_ola", "_targets")
+    __slots__ = ("name", "team", "index", "_match", "_agents", "_groups", "toucher", "touched", "pause_on", "moving",
+                 "escalator", "_ola", "_targets")
 
     def __init__(self, ola: Ola, index: int, config: Config) -> None:
         self.name = ola.name
@@ -83,7 +83,11 @@ class Agreement:
         self._groups = frozenset(team.groups) if team is not None else frozenset()
         # who touches for the team: its agents when it lists any, else any human agent
         self.toucher: frozenset[str] | None = self._agents or None
+        self.touched = f"touched by {ola.team}"  # the stop reason of a first touch
         self.pause_on = frozenset(ola.pause_on)
+        # the statuses whose coming or going stops, pauses or resumes a cycle; a change between two others
+        # (new → open, open → pending without pausing) leaves the cycle's runs as they are
+        self.moving = self.pause_on | DONE_STATUSES | {DELETED}
         self.escalator = Escalator(ola.escalations)
         self._targets: dict[tuple[str, str], Target | None] = {}
 
@@ -118,7 +122,7 @@ class Agreement:
 class Agreements:
     """The config's internal agreements and teams, compiled once (part of the `Rulebook`)."""
 
-    __slots__ = ("items", "reads", "_team_of_agent", "_team_of_group", "static")
+    __slots__ = ("items", "reads", "_team_of_agent", "_team_of_group", "static", "unbound")
 
     def __init__(self, config: Config) -> None:
         self.items = tuple(Agreement(ola, i, config) for i, ola in enumerate(config.olas))
@@ -131,6 +135,7 @@ class Agreements:
         # unchanged they are not computed again
         self.reads = attrgetter(*sorted(reads))
         self.static = not any(ola.when is not None for ola in config.olas)  # no condition: no severity read
+        self.unbound = (False,) * len(self.items)  # a ticket no agreement holds yet
 
     def bindings(self, source: str, account: str, ticket: Ticket, severity: str) -> tuple[bool, ...]:
         return tuple(a.binds(source, account, ticket, severity) for a in self.items)
@@ -150,15 +155,19 @@ class Agreements:
 
 @dataclass(slots=True, kw_only=True)
 class TeamClocks:
-    """One ticket's handoffs and internal clocks, fed one event at a time after its customer clocks."""
+    """One ticket's handoffs and internal clocks, fed one event at a time after its customer clocks.
+
+    An agreement's runs are kept cycle by cycle, ownership then first touch; a cycle ends (both runs
+    stopped) before the next starts, so only the latest two runs can be active."""
 
     holders: list[Holding] = field(default_factory=list)  # (since, team, awaiting the customer), in time order
     bound: tuple[bool, ...] = ()  # per agreement, in config order
     runs: dict[str, list[ClockRun]] = field(default_factory=dict)  # agreement name → its cycles' runs
     severity: str | None = None   # the severity the running cycles' targets are for
     status: str = "new"
-    deleted: bool = False
-    key: tuple[Any, ...] | None = None  # what `bound` was computed from; not persisted
+    # what the last event's holder, bindings and status came from: (fields read, status, severity); not
+    # persisted (a state read back recomputes them once)
+    signature: tuple[Any, ...] | None = None
 
     def handoffs(self) -> int:
         """Return how many times the ticket changed hands between teams (the customer and unassigned aside)."""
@@ -176,17 +185,23 @@ class TeamClocks:
               severity: str, comment: Comment | None, note: Note = _no_note) -> None:
         """Advance by one event: who holds the ticket, the cycles it starts or ends, its status and severity."""
         status = ticket.status
+        reads = agreements.reads(ticket)
+        signature = (reads, status, severity)
+        if signature == self.signature:
+            # nothing that decides who holds the ticket, or how its clocks run, changed: only a touch can matter
+            if comment is not None and True in self.bound and comment.author_role == "agent" \
+                    and not comment.automated:
+                self._touch(agreements, at, comment, note)
+            return
+        last, self.signature = self.signature, signature
         before = self.bound
         items = agreements.items
-        if items:
-            key = agreements.reads(ticket) if agreements.static else (agreements.reads(ticket), severity)
-            if key != self.key:
-                bound = agreements.bindings(source, account, ticket, severity)
-                self.key = key
-            else:
-                bound = before
+        if not items:
+            bound: tuple[bool, ...] = ()
+        elif last is None or last[0] != reads or (not agreements.static and last[2] != severity):
+            bound = agreements.bindings(source, account, ticket, severity)
         else:
-            bound = ()
+            bound = before
         holder = agreements.holder(ticket, bound)
         awaiting = status == AWAITING_CUSTOMER
         holders = self.holders
@@ -202,25 +217,25 @@ class TeamClocks:
             return
         touched = comment is not None and comment.author_role == "agent" and not comment.automated
         if bound == before and status == self.status and severity == self.severity:
-            if touched:  # only a touch can move a clock: the first touch of an agreement holding the ticket
-                for agreement, on in zip(items, bound):  # noqa: B905 (equal lengths: `bound` comes from items)
-                    if on and agreement.touches(comment):  # type: ignore[arg-type]
-                        self._stop(self.runs.get(agreement.name, []), FIRST_TOUCH, at, MET,
-                                   f"touched by {agreement.team}", agreement, note)
+            if touched:
+                assert comment is not None
+                self._touch(agreements, at, comment, note)
             return
         self.bound = bound
         was_status = self.status
         self.status = status
         if len(before) != len(bound):  # a new ticket, or the config's agreements changed since it was stored
-            before = (False,) * len(bound)
+            before = agreements.unbound
         retarget = severity != self.severity
         for agreement, was, now in zip(agreements.items, before, bound, strict=True):
             if not was and not now:
                 continue  # an agreement that does not hold the ticket has no active cycle (see `_status_change`)
-            runs = self.runs.setdefault(agreement.name, [])
+            runs = self.runs.get(agreement.name)
+            if runs is None:
+                runs = self.runs[agreement.name] = []
             touch = touched and comment is not None and agreement.touches(comment)
             if was and touch:
-                self._stop(runs, FIRST_TOUCH, at, MET, f"touched by {agreement.team}", agreement, note)
+                self._stop(runs, FIRST_TOUCH, at, MET, agreement.touched, agreement, note)
             if was and not now:
                 self._stop(runs, OWNERSHIP, at, MET, f"handed on to {holder}", agreement, note)
                 self._stop(runs, FIRST_TOUCH, at, CANCELLED, f"handed on to {holder} before a touch", agreement,
@@ -229,14 +244,15 @@ class TeamClocks:
                 self._retarget(runs, agreement, severity, at, note)
             started = now and not was
             if started:
-                cycle = sum(1 for run in runs if run.metric == OWNERSHIP) + 1
+                cycle = len(runs) // 2 + 1  # runs come in pairs, one pair per cycle
                 for metric in INTERNAL_ORDER:
                     runs.append(ClockRun(metric=metric, cycle=cycle, started_at=at,
                                          target=agreement.target(severity, metric)))
-                note(at, f"{agreement.team} gets the ticket: {agreement.name} cycle #{cycle} starts")
+                if note is not _no_note:
+                    note(at, f"{agreement.team} gets the ticket: {agreement.name} cycle #{cycle} starts")
                 if touch:
-                    self._stop(runs, FIRST_TOUCH, at, MET, f"touched by {agreement.team}", agreement, note)
-            if status != was_status:
+                    self._stop(runs, FIRST_TOUCH, at, MET, agreement.touched, agreement, note)
+            if status != was_status and (status in agreement.moving or was_status in agreement.moving):
                 self._status_change(runs, agreement, now, was_status, status, at, note)
                 self._settle(runs, agreement, at, note)
             elif started:
@@ -245,22 +261,29 @@ class TeamClocks:
 
     # -- transitions
 
+    def _touch(self, agreements: Agreements, at: datetime, comment: Comment, note: Note) -> None:
+        """A human agent's comment: the first touch of each agreement holding the ticket whose team wrote it."""
+        for agreement, on in zip(agreements.items, self.bound):  # noqa: B905 (`bound` is per agreement)
+            if on and agreement.touches(comment):
+                self._stop(self.runs.get(agreement.name, []), FIRST_TOUCH, at, MET, agreement.touched,
+                           agreement, note)
+
     @staticmethod
     def _stop(runs: list[ClockRun], metric: str, at: datetime, how: str, reason: str, agreement: Agreement,
               note: Note) -> None:
         """Stop the active run of a metric, if any (the latest cycle's: runs are kept in cycle order)."""
-        for run in reversed(runs):
+        for run in reversed(runs[-2:]):
             if run.metric != metric:
                 continue
             if run.stop is None:
                 run.finish(at, how, reason)
-                if run.target is not None:
+                if run.target is not None and note is not _no_note:
                     note(at, f"{_label(agreement, run)} {'stops' if how == MET else 'cancelled'}: {reason}")
             return
 
     @staticmethod
     def _retarget(runs: list[ClockRun], agreement: Agreement, severity: str, at: datetime, note: Note) -> None:
-        for run in runs:
+        for run in runs[-2:]:  # the latest cycle: an earlier one has stopped
             if not run.active:
                 continue
             new = agreement.target(severity, run.metric)  # cached: the same object for the same target
@@ -271,32 +294,32 @@ class TeamClocks:
 
     def _status_change(self, runs: list[ClockRun], agreement: Agreement, bound: bool, before: str, status: str,
                        at: datetime, note: Note) -> None:
+        current = runs[-2:]  # the latest cycle (ownership, first touch): an earlier one has stopped for good
         if status == DELETED and before != DELETED:
-            for run in runs:
+            for run in current:
                 if run.active:
                     run.finish(at, CANCELLED, DELETED_REASON)
             return
         if before == DELETED and status != DELETED:
             if bound:  # resumed only while the team holds the ticket: an unbound agreement has no active cycle
-                for run in runs:
+                for run in current:
                     if run.stop == CANCELLED and run.stop_reason == DELETED_REASON:
                         run.reactivate()
             before = "open"
         if status in DONE_STATUSES and before not in DONE_STATUSES:
-            for run in runs:
+            for run in current:
                 if run.active:
                     if run.metric == OWNERSHIP:
                         run.finish(at, MET, f"ticket {status}")
                     else:
                         run.finish(at, CANCELLED, f"ticket {status} before a touch")
-                    if run.target is not None:
+                    if run.target is not None and note is not _no_note:
                         note(at, f"{_label(agreement, run)} {'stops' if run.stop == MET else 'cancelled'}: "
                                  f"{run.stop_reason}")
         elif before in DONE_STATUSES and status not in DONE_STATUSES and bound:
             # a reopen while the team still holds the ticket continues the cycle the solve ended
-            for metric in INTERNAL_ORDER:
-                latest = next((r for r in reversed(runs) if r.metric == metric), None)
-                if latest is not None and not latest.active and latest.stop_reason is not None \
+            for latest in current:
+                if not latest.active and latest.stop_reason is not None \
                         and latest.stop_reason.startswith(_SOLVED_PREFIX):
                     latest.reactivate()
                     if latest.target is not None:
@@ -306,16 +329,16 @@ class TeamClocks:
         """Open or close each active cycle's segment to match the status."""
         stopped = self.status in DONE_STATUSES or self.status == DELETED
         paused = self.status in agreement.pause_on
-        for run in runs:
+        for run in runs[-2:]:  # the latest cycle: an earlier one has stopped
             if run.stop is not None:
                 continue
             want = not stopped and not (paused and run.metric == OWNERSHIP)
             if want and not run.running:
-                if run.segments and run.target is not None:
+                if run.segments and run.target is not None and note is not _no_note:
                     note(at, f"{_label(agreement, run)} resumes (status {self.status})")
                 run.segments.append([at, None])
             elif not want and run.running:
-                if run.target is not None:
+                if run.target is not None and note is not _no_note:
                     note(at, f"{_label(agreement, run)} pauses (status {self.status})")
                 run.segments[-1][1] = at
 
@@ -325,12 +348,12 @@ class TeamClocks:
               calendars: Callable[[str], BusinessCalendar]) -> list[tuple[ClockRun, Clock]]:
         """Return (run, view at `now`) of an agreement's cycles that have a target, cycle by cycle."""
         out = []
+        # runs are kept in cycle order, ownership before first touch (`apply` appends them so): no sort
         for run in self.runs.get(agreement.name, ()):
             target = run.target
             if target is None or run.started_at > now:
                 continue
             out.append((run, view(run, calendars(target.calendar), target, now)))
-        out.sort(key=lambda pair: (pair[1].cycle, INTERNAL_ORDER.index(pair[1].metric)))
         return out
 
     def iter_runs(self) -> Iterator[tuple[str, ClockRun]]:
