@@ -58,6 +58,19 @@ def test_replay_values_of_a_hand_checked_ticket():
                   "breached_at": "2026-11-27T20:00:00Z", "held_by": {"support": 43500}}  # billing is support's
 
 
+def test_replay_of_the_examples_handoff_to_engineering():
+    # Zendesk 1008: P1 (urgent) on 24x7, support 14:10–15:00Z, engineering 15:00Z–13:00Z next day, support
+    # again until the reply at 13:30Z that sets it pending (resolution pauses there).
+    t = ticket(replay_json(), "zendesk", "1008")
+    res = next(c for c in t["clocks"] if c["metric"] == "resolution")
+    assert (res["status"], res["elapsed_seconds"]) == ("breached", 84000)       # 23h20m
+    assert res["held_by"] == {"support": 4800, "engineering": 79200}            # 50m + 30m; 22h
+    own = next(c for c in t["clocks"] if c.get("agreement") == "engineering-triage" and c["metric"] == "ownership")
+    assert (own["internal"], own["team"], own["status"], own["breached_at"]) == \
+        (True, "engineering", "breached", "2026-11-30T19:00:00Z")                # 4h after 15:00Z
+    assert {a["cause"] for a in t["actions"] if a["metric"] == "ownership"} == {"engineering-triage-breach"}
+
+
 def test_replay_at_an_earlier_now_leaves_later_events_out():
     data = replay_json("--now", "2026-03-02T14:30:00Z")
     (t,) = data["tickets"]

@@ -130,3 +130,10 @@ def test_internal_agreement_reports_from_the_store_match_offline(store: Store, n
     # and the store's clock rows (what the SLA report aggregates) hold the customer's clocks only
     rows = build_report("sla", cfg, store=store, now=now)["rows"]
     assert {r["metric"] for r in rows} <= {"first_response", "next_response", "periodic_update", "resolution"}
+    # the agreement's escalation is in the outbox, once; no internal clock set a due date
+    outbox = [r for r in store.outbox_rows(limit=1000) if r.ticket_id == "1008"]
+    internal_actions = [r for r in outbox if r.cause == "engineering-triage-breach"]
+    assert sorted(r.action for r in internal_actions) == ["add_note", "add_tags"]
+    assert all(":ownership#1:breached:" in r.key for r in internal_actions)
+    assert {r.params.get("metric") for r in outbox if r.action == "set_due_date"} <= {"first_response", "resolution",
+                                                                                       "next_response"}

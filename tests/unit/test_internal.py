@@ -361,3 +361,35 @@ def test_held_by_always_sums_to_the_clock_and_live_state_equals_replay(steps, la
         assert sum(clock.held_by.values()) == pytest.approx(clock.elapsed_seconds, abs=1e-6)
         assert sum(data["held_by"].values()) == data["elapsed_seconds"]
         assert all(v >= 0 for v in data["held_by"].values())
+
+
+# --- hostile config ---------------------------------------------------------------------------------
+
+JUNK = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["name", "team", "when", "calendar", "pause_on", "targets", "escalations",
+                                         "agents", "groups", "P1", "ownership", "first_touch", "x"]), inner,
+                        max_size=4), max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(JUNK, JUNK)
+def test_any_olas_or_teams_section_loads_or_is_a_config_error(olas, teams):
+    try:
+        cfg = config(olas=olas, teams=teams)
+    except ConfigError as err:
+        assert str(err)
+        return
+    Rulebook(cfg).run(HANDBACK)  # whatever loads also runs
+
+
+def test_names_as_long_or_odd_as_allowed_still_run():
+    team = "t" * 255
+    cfg = config(teams={team: {"groups": ["engineering"], "agents": ["=SUM(1)", "x" * 255]}},
+                 olas=[{"name": "n" * 255, "team": team, "targets": {"P3": {"ownership": "1h"}}}])
+    c = clocks_of(HANDBACK, now="2026-03-02 16:00", cfg=cfg)
+    assert c[f"{'n' * 255}:ownership#1"].team == team
+    with pytest.raises(ConfigError, match="olas\\[0\\].name: a name is 1-255 printable characters"):
+        config(olas=[{"name": "n" * 256, "team": "x", "when": {"group": ["g"]}}])
+    with pytest.raises(ConfigError, match="a name holds a control character"):
+        config(teams={"a\x00b": {"groups": ["g"]}})
