@@ -1,4 +1,4 @@
-"""Regenerate the report screenshots in docs/: report-sla.png, report-credits.png, report-kpis.png, report-audit.png.
+"""Regenerate the report screenshots in docs/: report-<name>.png for every report (sla, credits, kpis, audit, olas, attribution).
 
     python docs/screenshots.py [--config config/example.yaml] [--events examples/events.jsonl]
                                [--chromium /usr/bin/chromium] [--out docs]
