@@ -67,6 +67,7 @@ class Settings:
     database_url: str = "sqlite:///connector.db"
     config_path: str | None = None
     api_token: Secret | None = None
+    board_token: Secret | None = None   # read-only: the live board alone, for a wall screen (?token=)
     webhook_secrets: tuple[Secret, ...] = ()
     max_body_bytes: int = 1024 * 1024
     host: str = "127.0.0.1"
@@ -92,8 +93,9 @@ class Settings:
         every message would only make the logs unreadable.
         """
         values = [s.reveal() for s in self.webhook_secrets]
-        if self.api_token is not None:
-            values.append(self.api_token.reveal())
+        for token in (self.api_token, self.board_token):
+            if token is not None:
+                values.append(token.reveal())
         values += [v.reveal() for k, v in self.env.items() if k.endswith(SECRET_SUFFIXES)]
         return [v for v in values if v]
 
@@ -107,6 +109,7 @@ class Settings:
             "database_url": _database_url(env.get("CONNECTOR_DATABASE_URL") or "sqlite:///connector.db"),
             "config_path": config,
             "api_token": Secret(token) if token else None,
+            "board_token": Secret(env["CONNECTOR_BOARD_TOKEN"]) if env.get("CONNECTOR_BOARD_TOKEN") else None,
             "webhook_secrets": _secrets(env.get("CONNECTOR_WEBHOOK_SECRET")),
             "max_body_bytes": int(_positive(env, "CONNECTOR_MAX_BODY_BYTES", 1024 * 1024)),
             "claim_lease_seconds": _positive(env, "CONNECTOR_CLAIM_LEASE_SECONDS", 300.0),

@@ -43,6 +43,11 @@ def event(at: str | datetime, type: str = "ticket.updated", *, status: str = "op
 
 def config(**overrides: Any) -> Config:
     """A small valid config (UTC business hours Mon–Fri 09–17, no holidays) with overrides per top-level key."""
+    return parse_config(config_data(**overrides))
+
+
+def config_data(**overrides: Any) -> dict[str, Any]:
+    """The raw mapping of `config(**overrides)` (to write as a YAML file for the command line)."""
     data: dict[str, Any] = {
         "version": 1,
         "calendars": {"business": {"timezone": "UTC", "hours": {"mon-fri": ["09:00-17:00"]}}},
@@ -58,4 +63,4 @@ def config(**overrides: Any) -> Config:
         "escalations": [],
     }
     data.update(overrides)
-    return parse_config(data)
+    return data

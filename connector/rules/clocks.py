@@ -157,6 +157,7 @@ class Clock(NamedTuple):
     stop_reason: str | None = None
     team: str | None = None  # an internal clock's team (`policy` is then its agreement); None: the customer's
     held_by: Mapping[str, float] | None = None  # a customer clock's elapsed time by who held the ticket
+    running: bool = False  # running at the instant of the view (not stopped, not paused): its time still grows
 
     @property
     def remaining_seconds(self) -> float:
@@ -169,7 +170,7 @@ class Clock(NamedTuple):
     def as_dict(self) -> dict[str, Any]:
         # one unpacking instead of a field getter per value: replay calls this for every clock
         (metric, cycle, status, target_seconds, calendar, policy, started_at, due_at, stopped_at, elapsed_seconds,
-         breached, breached_at, _, team, held) = self
+         breached, breached_at, _, team, held, _) = self
         # durations leave the core as whole seconds (`whole_seconds`; round is that function, inlined)
         elapsed = round(elapsed_seconds)
         data = {
@@ -342,6 +343,7 @@ def view(run: ClockRun, cal: BusinessCalendar, target: Target, now: datetime,
         run.metric, run.cycle, status, target.seconds, target.calendar, target.policy, run.started_at, shown_due,
         run.stopped_at if run.stopped_at is not None and run.stopped_at <= now else None,
         spent, breached, due if breached else None, run.stop_reason, target.team, held,
+        run.stop is None and run.running and run.started_at <= now,
     ))
 
 

@@ -204,6 +204,15 @@ class TicketProcessor:
             "breached": c.breached, "breached_at": c.breached_at, "group_name": snapshot.group,
             "requester_org": snapshot.requester.org, "updated_at": now,
         } for c in report.clocks if c.team is None])  # the customer's clocks: internal ones live in the state
+        # the clocks running now, the customer's and internal ones, for the live board
+        tx.save_board([{
+            "source": state.source, "account": state.account, "ticket_id": state.ticket_id,
+            "agreement": c.policy if c.team is not None else "", "metric": c.metric, "cycle": c.cycle,
+            "team": c.team, "severity": sev.classified, "declared": sev.declared,
+            "policy": c.policy if c.team is None else None, "calendar": c.calendar,
+            "target_seconds": c.target_seconds, "started_at": c.started_at, "due_at": c.due_at,
+            "group_name": snapshot.group, "assignee": snapshot.assignee, "updated_at": now,
+        } for c in report.clocks if c.running and c.due_at is not None])
         tx.add_decision(event_id=event_id, decided_at=now, severity=sev.classified, declared=sev.declared,
                         rule=sev.rule, policy=state.policy,
                         summary={"clocks": [c.as_dict() for c in report.clocks], "added": added})

@@ -27,7 +27,7 @@ from connector.config import Config, load_config
 from connector.errors import ConfigError
 from connector.logs import register_secret
 from connector.runtime.worker import TicketProcessor, utc_now
-from connector.service import errors, health, hooks, reports, session, tickets
+from connector.service import board, errors, health, hooks, reports, session, tickets
 from connector.service.context import ServiceContext
 from connector.service.metrics import Metrics
 from connector.settings import Settings
@@ -90,7 +90,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.extensions["connector"] = ServiceContext(
         settings=settings, store=store, config=config,
         processor=TicketProcessor(store, config, writers={}, clock=clock),
-        adapters=dict(adapters), sources=sources, metrics=Metrics(store, clock, sources, spool=spool), clock=clock,
+        adapters=dict(adapters), sources=sources, metrics=Metrics(store, clock, sources, spool=spool, config=config),
+        clock=clock,
         max_body_bytes=settings.max_body_bytes, dedupe_window=timedelta(seconds=settings.dedupe_window_seconds),
         spool=spool,
     )
@@ -99,5 +100,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.register_blueprint(health.bp)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(reports.bp)
+    app.register_blueprint(board.bp)
     app.register_blueprint(session.bp)
     return app

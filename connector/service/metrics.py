@@ -13,7 +13,12 @@ Counters (per app registry, so two apps in one process — tests — never share
 Gauges, from `Store.stats(now=…)` at each scrape: inbox depth and oldest pending age, failed deliveries,
 outbox actions by source and state (write-backs by outcome), oldest pending action, dead letters, breached
 clocks by severity, and `connector_store_up` (0 when the store cannot be read; the other gauges are then
-left out rather than reported as zero); `connector_spool_depth` from the spool directory.
+left out rather than reported as zero); `connector_spool_depth` from the spool directory; from the board's
+table, what breaches next (`connector.reports.board`):
+
+    connector_clocks_due_within_seconds{window,severity,group}   running, not yet breached, due within
+                                                                 window = 3600, 14400 or 86400 business seconds
+    connector_clocks_breached_running{severity,group}           running past their due instant
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from connector.config import Config
+from connector.reports.board import board_counts
 from connector.store import Store
 from connector.store.spool import Spool
 
@@ -81,6 +88,34 @@ class StoreCollector(Collector):
         yield breaches
 
 
+class BoardCollector(Collector):
+    """What breaches next, for alerting: running clocks due within 1/4/24 business hours and those running
+    past their due instant, by severity and group (the board's counts, `connector.reports.board`)."""
+
+    def __init__(self, store: Store, config: Config, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            counts = board_counts(self.store, self.config, self.clock())
+        except Exception as err:  # a scrape must not fail because the database is down (store_up says so)
+            log.warning("metrics: board unavailable", extra={"outcome": type(err).__name__})
+            return
+        due = GaugeMetricFamily("connector_clocks_due_within_seconds",
+                                "Running clocks (customer and internal) not yet breached and due within `window` "
+                                "business seconds on their calendar", labels=["window", "severity", "group"])
+        late = GaugeMetricFamily("connector_clocks_breached_running",
+                                 "Running clocks past their due instant", labels=["severity", "group"])
+        for (severity, group), numbers in sorted(counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            for window in ("3600", "14400", "86400"):
+                due.add_metric([window, severity, group or ""], numbers[window])
+            late.add_metric([severity, group or ""], numbers["breached"])
+        yield due
+        yield late
+
+
 class SpoolCollector(Collector):
     """The spool's depth: deliveries acknowledged while the database could not be written, not yet in the inbox."""
 
@@ -96,7 +131,7 @@ class Metrics:
     """One app's registry and its ingress counters."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime], sources: Iterable[str], *,
-                 spool: Spool | None = None) -> None:
+                 spool: Spool | None = None, config: Config | None = None) -> None:
         sources = sorted(sources)
         self.registry = CollectorRegistry()
         self.received = Counter("connector_events_received", "Webhook deliveries received, every outcome",
@@ -116,3 +151,5 @@ class Metrics:
         self.registry.register(StoreCollector(store, clock, sources))
         if spool is not None:
             self.registry.register(SpoolCollector(spool))
+        if config is not None:
+            self.registry.register(BoardCollector(store, config, clock))

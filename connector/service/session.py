@@ -62,7 +62,7 @@ SESSION_TTL_SECONDS = 8 * 3600      # a working day
 CLOCK_SKEW_SECONDS = 60             # a link issued on a machine whose clock runs this far ahead still works
 KEEP_SPENT_SECONDS = 3600           # spent codes are kept this long after they expire: clocks of machines differ
 COOKIE = "connector_session"
-COOKIE_PATHS = ("/reports", "/tickets")
+COOKIE_PATHS = ("/reports", "/tickets", "/board", "/board.json")  # a cookie's path /board misses /board.json
 LANDING = "/reports/sla"
 MAX_NEXT = 512
 MAX_TOKEN = 4096
@@ -203,11 +203,12 @@ def wants_html() -> bool:
 
 
 def safe_next(text: str | None) -> str:
-    """Return where to go after signing in: a /reports or /tickets path of this app, else the SLA report."""
+    """Return where to go after signing in: a /reports, /tickets or /board path of this app, else the SLA report."""
     value = text or ""
     parts = urlsplit(value)
     if (len(value) > MAX_NEXT or not value.isascii() or not value.isprintable() or " " in value or "\\" in value
-            or "//" in value or parts.scheme or parts.netloc or not value.startswith(("/reports/", "/tickets/"))):
+            or "//" in value or parts.scheme or parts.netloc
+            or not (value.startswith(("/reports/", "/tickets/")) or value == "/board" or value.startswith("/board?"))):
         return LANDING
     return value
 

@@ -4,6 +4,8 @@
     events        canonical events normalized from the inbox, one row per (source, account, event_id)
     tickets       each ticket's rules-core state (JSON) and when the scheduler must look at it next
     clocks        one row per clock (metric × cycle) as last evaluated: what reports aggregate
+    board         one row per clock running now (the customer's and internal ones), with its due instant:
+                  what the live board lists, replaced for a ticket each time it is evaluated
     decisions     the audit log: severity, policy and clocks after every event, and the actions decided
     outbox        write-back actions, unique by idempotency key, with their delivery state
     dead_letters  actions that gave up, with the reason
@@ -141,6 +143,29 @@ clocks = Table(
     # covering index of the attainment report (migration 0002): groups read sorted, from the index alone
     Index("ix_clocks_report", "metric", "severity", "policy", "elapsed_seconds", "status", "target_seconds",
           "due_at", "started_at", "source", "account", "ticket_id"),
+)
+
+board = Table(
+    "board", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("account", String(255), primary_key=True),
+    Column("ticket_id", String(255), primary_key=True),
+    Column("agreement", String(255), primary_key=True),   # '' for the customer's clocks
+    Column("metric", String(32), primary_key=True),
+    Column("cycle", Integer, primary_key=True),
+    Column("team", String(255)),                          # an internal clock's team
+    Column("severity", String(32), nullable=False),
+    Column("declared", String(32)),
+    Column("policy", String(255)),
+    Column("calendar", String(255), nullable=False),
+    Column("target_seconds", Float, nullable=False),
+    Column("started_at", Instant, nullable=False),
+    Column("due_at", Instant, nullable=False),
+    Column("group_name", String(255)),
+    Column("assignee", String(255)),
+    Column("updated_at", Instant, nullable=False),
+    # the board reads each calendar's clocks in due order (within a calendar, the order of time remaining)
+    Index("ix_board_calendar_due_at", "calendar", "due_at"),
 )
 
 decisions = Table(

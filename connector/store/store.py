@@ -32,7 +32,7 @@ from connector.errors import StoreUnavailable
 from connector.events import Event, event_to_dict, parse_event
 from connector.store import db
 from connector.store.breaker import Breaker, describe, is_unavailable
-from connector.store.schema import clocks, dead_letters, decisions, events, inbox, outbox, tickets
+from connector.store.schema import board, clocks, dead_letters, decisions, events, inbox, outbox, tickets
 
 TicketKey = tuple[str, str, str]
 
@@ -419,6 +419,10 @@ class _TicketStatements:
             index_elements=list(clock_keys),
             set_={c.name: upsert.excluded[c.name] for c in clocks.c if c.name not in (*clock_keys, "id")})
         self.add_decision = decisions.insert()
+        self.board_clear = board.delete().where(
+            board.c.source == bindparam("k_source"), board.c.account == bindparam("k_account"),
+            board.c.ticket_id == bindparam("k_ticket"))
+        self.board_add = board.insert()
         self.insert_events = events.insert()  # a batch's new events: their ids were checked under the locks
         self.enqueue = insert(outbox).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.key)
         self.add_actions = insert(outbox).on_conflict_do_nothing(index_elements=["key"])
@@ -521,16 +525,23 @@ class BatchTx:
         """Write the batch's events, each ticket's last state and clock rows (what its events' writes would
         have left) and the decisions, in that order."""
         self.flush_events()
-        states, clock_rows = [], []
+        states, clock_rows, cleared, running = [], [], [], []
         for tx in self._tickets.values():  # every ticket's rows in one statement each (executemany)
-            state, rows = tx.take_deferred()
+            state, rows, on_board = tx.take_deferred()
             if state is not None:
                 states.append(state)
             clock_rows += rows
+            if on_board is not None:
+                cleared.append(_key_params(tx.key))
+                running += on_board
         if states:
             self.conn.execute(self.store.ticket_statements.save, states)
         if clock_rows:
             self.conn.execute(self.store.ticket_statements.save_clocks, clock_rows)
+        if cleared:
+            self.conn.execute(self.store.ticket_statements.board_clear, cleared)
+        if running:
+            self.conn.execute(self.store.ticket_statements.board_add, running)
         if self.pending_decisions:
             self.conn.execute(self.store.ticket_statements.add_decision, self.pending_decisions)
             self.pending_decisions = []
@@ -569,6 +580,7 @@ class TicketTx:
             self._preloaded = batch.states.get(key)
         self._state: dict[str, Any] | None = None
         self._clocks: dict[tuple[Any, Any], dict[str, Any]] = {}
+        self._board: list[dict[str, Any]] | None = None  # the ticket's running clocks, if evaluated in the batch
 
     def add_event(self, event: Event, inbox_id: int | None) -> bool:
         """Record a canonical event; False if it was already recorded (a repeat)."""
@@ -616,12 +628,21 @@ class TicketTx:
         elif rows:
             self.conn.execute(self.store.ticket_statements.save_clocks, [dict(r) for r in rows])
 
-    def take_deferred(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    def save_board(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the ticket's rows on the board: its clocks running now (none: the ticket leaves it)."""
+        if self.batch is not None:  # the last evaluation's rows are what the replacements would have left
+            self._board = [dict(r) for r in rows]
+            return
+        self.conn.execute(self.store.ticket_statements.board_clear, _key_params(self.key))
+        if rows:
+            self.conn.execute(self.store.ticket_statements.board_add, [dict(r) for r in rows])
+
+    def take_deferred(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]] | None]:
         """Hand over what this transaction kept within its batch, for the batch to write: the ticket row's
-        values and its clock rows."""
+        values, its clock rows and its board rows (None: not evaluated)."""
         taken = None if self._state is None else {**self._state, "state": dict(self._state["state"]())}, \
-            list(self._clocks.values())
-        self._state, self._clocks = None, {}
+            list(self._clocks.values()), self._board
+        self._state, self._clocks, self._board = None, {}, None
         return taken
 
     def add_decision(self, *, event_id: str | None, decided_at: datetime, severity: str, declared: str | None,

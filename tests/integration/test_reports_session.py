@@ -106,7 +106,7 @@ def test_the_link_sets_the_session_cookie_and_redirects_to_the_report(browser: F
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert response.headers["Cache-Control"] == "no-store"
     cookies = _cookies(response)
-    assert set(cookies) == {"/reports", "/tickets"}                 # only where it is needed
+    assert set(cookies) == {"/reports", "/tickets", "/board", "/board.json"}                 # only where it is needed
     for cookie in cookies.values():
         assert cookie["name"] == COOKIE
         assert "httponly" in cookie and cookie["samesite"] == "Strict" and "secure" not in cookie   # plain http
@@ -226,7 +226,7 @@ def test_a_browser_without_a_session_gets_the_form_and_comes_back(browser: Flask
 
     signed_in = browser.post("/login", data={"token": token, "next": wanted})
     assert signed_in.status_code == 303 and signed_in.headers["Location"] == wanted
-    assert set(_cookies(signed_in)) == {"/reports", "/tickets"}
+    assert set(_cookies(signed_in)) == {"/reports", "/tickets", "/board", "/board.json"}
     assert browser.get(wanted).status_code == 200
 
 
@@ -252,7 +252,7 @@ def test_a_link_opened_from_another_site_moves_on_by_itself(browser: FlaskClient
     response = browser.get(_path(_link(token)), headers={**HTML, "Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 200
     assert '<meta http-equiv="refresh" content="0; url=/reports/sla">' in response.get_data(as_text=True)
-    assert set(_cookies(response)) == {"/reports", "/tickets"}
+    assert set(_cookies(response)) == {"/reports", "/tickets", "/board", "/board.json"}
     assert browser.get("/reports/sla?format=json").status_code == 200
 
 
