@@ -21,9 +21,10 @@ TINY = {
     "bench_ingest.py": ["--requests", "260", "--concurrency", "2", "--workers", "1"],
     "bench_reports.py": ["--rows", "3000"],
     "bench_worker.py": ["--deliveries", "60"],
+    "bench_board.py": ["--clocks", "400", "--repeat", "1"],
 }
 PRINTS = {"bench_calendar.py": "ops/s", "bench_replay.py": "events/s", "bench_ingest.py": "req/s",
-          "bench_reports.py": "rows", "bench_worker.py": "events/s"}
+          "bench_reports.py": "rows", "bench_worker.py": "events/s", "bench_board.py": "running clocks"}
 
 
 def _listed() -> list[str]:

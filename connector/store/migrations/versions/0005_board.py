@@ -2,7 +2,8 @@
 
 One row per running clock with a due instant (the customer's and the internal agreements'), replaced for a
 ticket each time the worker or the scheduler evaluates it; indexed by calendar and due instant, so the
-board reads each calendar's clocks in the order of their time remaining.
+board reads each calendar's clocks in the order of their time remaining, with the filtered columns in the
+index so filtered counts read it alone.
 
 Revision ID: 0005
 Revises: 0004
@@ -43,7 +44,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("source", "account", "ticket_id", "agreement", "metric", "cycle",
                                 name=op.f("pk_board")),
     )
-    op.create_index("ix_board_calendar_due_at", "board", ["calendar", "due_at"], unique=False)
+    op.create_index("ix_board_calendar_due_at", "board",
+                    ["calendar", "due_at", "severity", "group_name", "metric", "source", "assignee"], unique=False)
 
 
 def downgrade() -> None:
