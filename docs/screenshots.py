@@ -1,4 +1,4 @@
-"""Regenerate the report screenshots in docs/: report-<name>.png for every report (sla, credits, kpis, audit, olas, attribution).
+"""Regenerate the screenshots in docs/: report-<name>.png for every report, and board.png (the live board).
 
     python docs/screenshots.py [--config config/example.yaml] [--events examples/events.jsonl]
                                [--chromium /usr/bin/chromium] [--out docs]
@@ -74,6 +74,46 @@ def main() -> None:
             png = args.out / f"report-{name}.png"
             shoot(args.chromium, page, png, Path(tmp) / "profile")
             print(f"wrote {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
+        png = args.out / "board.png"
+        shoot_board(args.chromium, config, events, png, Path(tmp))
+        print(f"wrote {png.relative_to(ROOT) if png.is_relative_to(ROOT) else png}")
+
+
+def shoot_board(chromium: str, config: Config, events: list, png: Path, tmp: Path) -> None:
+    """Photograph the live board: the events applied by the worker into a store, served at their last instant."""
+    import secrets
+    import threading
+
+    from connector.runtime.worker import TicketProcessor
+    from connector.service import create_app
+    from connector.service.server import make_server
+    from connector.settings import Secret, Settings
+    from connector.store import Store
+
+    store = Store(f"sqlite:///{tmp / 'board.db'}")
+    store.upgrade()
+    now = max(e.occurred_at for e in events)
+    processor = TicketProcessor(store, config, {}, clock=lambda: now)
+    for e in sorted(events, key=lambda e: e.occurred_at):
+        processor.apply_event(e)
+    wall = secrets.token_urlsafe(24)
+    settings = Settings(database_url=store.url, api_token=Secret(secrets.token_urlsafe(24)), board_token=Secret(wall))
+    server = make_server(create_app(settings, store=store, config=config, clock=lambda: now), host="127.0.0.1",
+                         port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        # virtual time lets the page's script fetch board.json and draw before the picture is taken
+        subprocess.run([chromium, *FLAGS, f"--user-data-dir={tmp / 'board-profile'}", "--window-size=1280,1000",
+                        "--virtual-time-budget=5000", f"--screenshot={png}",
+                        f"http://127.0.0.1:{server.effective_port}/board?token={wall}"],
+                       check=True, timeout=120, capture_output=True)
+    finally:
+        server.close()
+        thread.join(timeout=10)
+        store.dispose()
+    if not png.is_file() or png.stat().st_size == 0:
+        raise SystemExit(f"chromium wrote no screenshot to {png}")
 
 
 if __name__ == "__main__":

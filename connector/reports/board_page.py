@@ -2,7 +2,8 @@
 
 Nothing is fetched but `board.json` from the same origin (`connect-src 'self'`); the one inline script is
 allowed by its hash in the Content-Security-Policy, styles are inline, and every value from a ticket is
-written with `textContent` (never as HTML). The page asks again every `POLL_SECONDS` with `If-None-Match`,
+written with `textContent` (never as HTML). The page asks again every `POLL_SECONDS` (or `?every=N`) with
+`If-None-Match`,
 so an unchanged board costs a 304; it says when it last heard from the service, and when the service cannot
 answer (the database is down: 503) it keeps the last board on screen under a red banner saying since when.
 
@@ -19,7 +20,8 @@ import html
 from connector.reports.board import FILTERS
 from connector.reports.render import CSS
 
-POLL_SECONDS = 10
+POLL_SECONDS = 10            # how often the page asks again; `?every=N` (2 to 600 seconds) changes it
+POLL_LEAST, POLL_MOST = 2, 600
 
 BOARD_CSS = CSS + """
 main{max-width:1600px}
@@ -38,9 +40,10 @@ td .zone{color:#7a8294;font-size:11px;display:block}
 
 SCRIPT = """(function () {
   "use strict";
-  var POLL = %(poll)d * 1000;
-  var FILTERS = %(filters)s;
   var own = new URLSearchParams(window.location.search);
+  var every = parseInt(own.get("every") || "", 10);
+  var POLL = (every >= %(least)d && every <= %(most)d ? every : %(poll)d) * 1000;
+  var FILTERS = %(filters)s;
   var etag = null, lastOk = null, shown = false;
   function el(id) { return document.getElementById(id); }
   function text(node, value) { node.textContent = value === null || value === undefined ? "\\u2013" : String(value); }
@@ -144,7 +147,8 @@ SCRIPT = """(function () {
 
 
 def _script() -> str:
-    return SCRIPT % {"poll": POLL_SECONDS, "filters": "[" + ", ".join(f'"{f}"' for f in FILTERS) + "]"}
+    names = "[" + ", ".join(f'"{f}"' for f in FILTERS) + "]"
+    return SCRIPT % {"poll": POLL_SECONDS, "least": POLL_LEAST, "most": POLL_MOST, "filters": names}
 
 
 SCRIPT_TEXT = _script()

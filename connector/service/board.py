@@ -5,7 +5,8 @@
             (`connector.reports.board`), with an ETag: `If-None-Match` with it answers 304 while nothing changed
         400 an unknown parameter, a value over 100 characters or with a control character, a bad limit
         503 the database cannot be read (with Retry-After): the page keeps its last board and says so
-    GET /board[?filters][&token=T]   the page (connector.reports.board_page)
+    GET /board[?filters][&token=T][&every=N]   the page (connector.reports.board_page), asking again every N
+                                               seconds (2 to 600, default 10)
 
 Both take the API token or a browser session, like /reports; and, when `CONNECTOR_BOARD_TOKEN` is set, that
 read-only token as `?token=` — for a wall screen that cannot sign in. It opens the board and nothing else.
@@ -19,7 +20,7 @@ from flask import Blueprint, Response, request
 
 from connector.jsontext import dumps
 from connector.reports.board import DEFAULT_LIMIT, FILTERS, MAX_LIMIT, BoardQuery, board_data, parse_filters
-from connector.reports.board_page import BOARD_CSP, render_board_page
+from connector.reports.board_page import BOARD_CSP, POLL_LEAST, POLL_MOST, render_board_page
 from connector.service import session
 from connector.service.auth import authorize
 from connector.service.context import ServiceContext, context
@@ -42,11 +43,12 @@ def _authorize(ctx: ServiceContext) -> Response | None:
     return authorize(ctx)
 
 
-def _checked_args() -> tuple[dict[str, str], Response | None]:
-    unknown = sorted(set(request.args) - set(PARAMETERS))
+def _checked_args(*, page: bool = False) -> tuple[dict[str, str], Response | None]:
+    known = (*PARAMETERS, "every") if page else PARAMETERS
+    unknown = sorted(set(request.args) - set(known))
     if unknown:
         return {}, error_response(400, "bad_request", f"unknown parameter {unknown[0][:40]!r}; parameters are "
-                                                      f"{', '.join(PARAMETERS)}")
+                                                      f"{', '.join(known)}")
     args = {key: request.args.get(key, "") for key in request.args}
     bad = next((key for key, value in args.items() if len(value) > MAX_VALUE or not value.isprintable()), None)
     if bad is not None:
@@ -85,9 +87,14 @@ def board_page() -> Response:
     refused = _authorize(ctx)
     if refused is not None:
         return refused
-    _, bad = _checked_args()
+    args, bad = _checked_args(page=True)
     if bad is not None:
         return bad
+    every = args.get("every", "").strip()
+    if every and not (every.isascii() and every.isdigit() and len(every) <= 3
+                      and POLL_LEAST <= int(every) <= POLL_MOST):
+        return error_response(400, "bad_request", f"every: must be a whole number of seconds from {POLL_LEAST} "
+                                                  f"to {POLL_MOST}")
     return Response(render_board_page(), content_type="text/html; charset=utf-8",
                     headers={"Content-Security-Policy": BOARD_CSP, "Cache-Control": "no-cache",
                              "Referrer-Policy": "no-referrer"})

@@ -230,7 +230,7 @@ def test_a_sign_in_link_opens_the_sla_report_and_a_reload_keeps_it_open(chromium
         assert all("code=" not in url for url in tab.history())            # nor in the tab's history
         assert tab.evaluate("document.cookie") == ""                       # HttpOnly: no script can read it
         cookies = {c["path"]: c for c in browser.cookies() if c["name"] == COOKIE}
-        assert set(cookies) == {"/reports", "/tickets"}
+        assert set(cookies) == {"/reports", "/tickets", "/board", "/board.json"}
         assert all(c["httpOnly"] and c["sameSite"] == "Strict" and not c["secure"] for c in cookies.values())
 
         tab.reload()                                                        # without the link: the cookie is enough
