@@ -19,7 +19,7 @@ import click
 
 from connector.cli.common import _config, _config_option, _now, open_store
 from connector.cli.errors import cli_errors
-from connector.reports.board import DEFAULT_LIMIT, FILTERS, MAX_LIMIT, BoardQuery, board_data
+from connector.reports.board import DEFAULT_LIMIT, FILTERS, FORECAST_DAYS, MAX_LIMIT, BoardQuery, board_data
 from connector.rules.clocks import duration_text
 
 COLUMNS = (("ticket", 12), ("source", 10), ("sev", 4), ("metric", 22), ("remaining", 10), ("due (UTC)", 17),
@@ -45,6 +45,9 @@ def render_table(data: dict[str, Any]) -> str:
         lines.append(" ".join(f"{_cut(v, w):<{w}}" for v, (_, w) in zip(values, COLUMNS, strict=True)).rstrip())
     if any(r["internal"] for r in data["rows"]):
         lines.append("* an internal agreement's clock")
+    ahead = data.get("forecast")
+    if ahead is not None:
+        lines += ["", "forecast:", *(f"  {r['summary']}" for r in ahead["rows"] if r["replies_due_24h"])]
     return "\n".join(lines)
 
 
@@ -75,11 +78,11 @@ def board_command(config_path: str | None, once: bool, interval: float, limit: i
             now = fixed or datetime.now(UTC).replace(microsecond=0)
             if once:
                 with cli_errors():
-                    data = board_data(store, cfg, now, query)
+                    data = board_data(store, cfg, now, query, forecast_days=FORECAST_DAYS)
                 click.echo(json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else render_table(data))
                 return
             try:
-                text = render_table(board_data(store, cfg, now, query))
+                text = render_table(board_data(store, cfg, now, query, forecast_days=FORECAST_DAYS))
             except Exception as err:  # the database is down: say so, keep trying
                 text = f"as of {now:%Y-%m-%d %H:%M:%S}Z the store cannot answer ({type(err).__name__}); retrying"
             click.clear()

@@ -22,6 +22,12 @@ in Python.
   the ticket in its help desk (Zendesk, Freshdesk; null for other sources).
 
 Filters (`source`, `group`, `assignee`, `severity`, `metric`) apply to rows and counts alike.
+
+**Forecast** (`forecast`), per group and severity: how many running clocks breach within 1/4/24 business
+hours if nothing changes, and how many of the reply clocks due within 24 business hours breach at the
+group's recent pace — its replies over the last `days` days per business hour, serving its queue in order
+of time remaining (`FORECAST_METHOD` says it in words, and the page shows it). Only the `group` and
+`severity` filters narrow the forecast: a team serves its whole queue, whatever the board shows.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from connector.events import format_instant
 from connector.rules.calendar import BusinessCalendar
 from connector.rules.clocks import whole_seconds
 from connector.store import Store
-from connector.store.schema import board
+from connector.store.schema import board, clocks
 
 WINDOWS = (("within_1h", 3600), ("within_4h", 4 * 3600), ("within_24h", 24 * 3600))
 FILTERS = ("source", "group", "assignee", "severity", "metric")
@@ -93,8 +99,10 @@ def next_opening(cal: BusinessCalendar, now: datetime) -> datetime | None:
     return None if end >= now + _OPENING_HORIZON else end
 
 
-def board_data(store: Store, config: Config, now: datetime, query: BoardQuery = BoardQuery()) -> dict[str, Any]:
-    """Return the board at `now`: the first `query.limit` running clocks by time remaining, and the counts."""
+def board_data(store: Store, config: Config, now: datetime, query: BoardQuery = BoardQuery(), *,
+               forecast_days: int | None = None) -> dict[str, Any]:
+    """Return the board at `now`: the first `query.limit` running clocks by time remaining, and the counts;
+    with `forecast_days`, the forecast too (`forecast`), for the groups and severities the filters allow."""
     where = query.where()
     names = list(dict.fromkeys([*config.calendars, "24x7"]))
     rows: list[dict[str, Any]] = []
@@ -128,9 +136,16 @@ def board_data(store: Store, config: Config, now: datetime, query: BoardQuery = 
             board.c.calendar.not_in(names), *(() if where is None else (where,)))).scalar() or 0
     rows.sort(key=lambda r: (r["remaining_seconds"], r["due_at"], r["source"], r["account"], r["ticket_id"],
                              r["metric"], r["cycle"]))
-    return {"as_of": format_instant(now), "rows": rows[:query.limit], "counts": counts, "total": total,
+    data = {"as_of": format_instant(now), "rows": rows[:query.limit], "counts": counts, "total": total,
             "shown": min(len(rows), query.limit), "filters": {k: v for k, v in query.filters.items() if v is not None},
             "skipped": {"calendars": unknown} if unknown else {}}
+    if forecast_days is not None:
+        ahead = forecast(store, config, now, days=forecast_days)
+        group, severity = query.filters.get("group"), query.filters.get("severity")
+        ahead["rows"] = [r for r in ahead["rows"] if (group is None or r["group"] == group)
+                         and (severity is None or r["severity"] == severity)]
+        data["forecast"] = ahead
+    return data
 
 
 def _row(r: Any, cal: BusinessCalendar, now: datetime, opens: datetime | None) -> dict[str, Any]:
@@ -177,3 +192,80 @@ def board_counts(store: Store, config: Config, now: datetime) -> dict[tuple[str,
                 for (_, seconds), n in zip(WINDOWS, within, strict=True):
                     into[str(seconds)] += int(n or 0)
     return out
+
+
+# --- forecast ------------------------------------------------------------------------------------------
+
+REPLY_METRICS = ("first_response", "next_response")
+FORECAST_DAYS = 7
+FORECAST_METHOD = (
+    "If nothing changes, a running clock breaches when its due instant passes: the counts per window are the "
+    "clocks due within 1, 4 and 24 business hours on their calendars. At the current pace: each group's pace "
+    "is the replies it sent (first and next responses met or breached) over the last {days} days, per business "
+    "hour of the calendar most of those ran on; its reply clocks due within 24 business hours are answered in "
+    "order of time remaining, one every 1/pace business hours, and a clock whose turn comes after its due "
+    "instant is counted as breaching. A group with no reply in that time has no pace: all of them breach.")
+
+
+def forecast(store: Store, config: Config, now: datetime, *, days: int = FORECAST_DAYS,
+             counts: Mapping[tuple[str, str | None], Mapping[str, int]] | None = None) -> dict[str, Any]:
+    """Return, per group and severity, how many running clocks breach within 1/4/24 business hours if nothing
+    changes, and how many of the reply clocks due within 24 business hours breach at the group's recent pace."""
+    since = now - timedelta(days=days)
+    names = list(dict.fromkeys([*config.calendars, "24x7"]))
+    answered = (clocks.c.metric.in_(REPLY_METRICS), clocks.c.status.in_(("met", "breached")),
+                clocks.c.stopped_at > since, clocks.c.stopped_at <= now)
+    queue: dict[str | None, list[tuple[float, str]]] = {}
+    with store.read() as conn:
+        sent = conn.execute(select(clocks.c.group_name, clocks.c.calendar, func.count()).where(*answered)
+                            .group_by(clocks.c.group_name, clocks.c.calendar)).all()
+        for name in names:
+            cal = config.calendar(name)
+            waiting = conn.execute(select(board.c.group_name, board.c.severity, board.c.due_at).where(
+                board.c.calendar == name, board.c.due_at >= now, board.c.due_at <= cal.add(now, 86400),
+                board.c.agreement == "", board.c.metric.in_(REPLY_METRICS))).all()
+            for group, severity, at in waiting:
+                queue.setdefault(group, []).append((remaining(cal, now, at), severity))
+    replies: dict[str | None, int] = {}
+    hours_on: dict[str | None, tuple[int, str]] = {}
+    for group, calendar, n in sent:
+        replies[group] = replies.get(group, 0) + n
+        if calendar in names and n > hours_on.get(group, (0, ""))[0]:
+            hours_on[group] = (n, calendar)
+    pace: dict[str | None, float | None] = {}
+    for group, n in replies.items():
+        hours = config.calendar(hours_on[group][1]).between(since, now) / 3600 if group in hours_on else 0.0
+        pace[group] = n / hours if hours > 0 else None
+    at_pace: dict[tuple[str | None, str], list[int]] = {}
+    for group, clocks_due in queue.items():
+        rate = pace.get(group)
+        for turn, (left, severity) in enumerate(sorted(clocks_due), start=1):
+            late = rate is None or turn / rate * 3600 > left
+            tally = at_pace.setdefault((group, severity), [0, 0])
+            tally[0] += 1
+            tally[1] += late
+    counts = board_counts(store, config, now) if counts is None else counts
+    keys = set(counts) | {(severity, group) for group, severity in at_pace}
+    rank = {s: i for i, s in enumerate(config.severities)}
+    rows = []
+    for severity, group in sorted(keys, key=lambda k: (k[1] is None, k[1] or "", rank.get(k[0], 99), k[0])):
+        numbers = counts.get((severity, group), {})
+        due, breaching = at_pace.get((group, severity), [0, 0])
+        rate = pace.get(group)
+        rows.append({
+            "group": group, "severity": severity, "breached": numbers.get("breached", 0),
+            "breach_within_1h": numbers.get("3600", 0), "breach_within_4h": numbers.get("14400", 0),
+            "breach_within_24h": numbers.get("86400", 0), "replies_due_24h": due,
+            "pace_per_hour": None if rate is None else round(rate, 2), "replies_breaching_at_pace": breaching,
+            "summary": _forecast_words(group, severity, due, breaching, rate),
+        })
+    return {"days": days, "method": FORECAST_METHOD.format(days=days), "rows": rows}
+
+
+def _forecast_words(group: str | None, severity: str, due: int, breaching: int, rate: float | None) -> str:
+    who = group or "(no group)"
+    if not due:
+        return f"{who}: no {severity} reply due within 24 business hours"
+    pace = "with no reply sent lately" if rate is None else \
+        f"at the current pace ({rate:.1f} replies per business hour)"
+    return f"{who}: {pace}, {breaching} of the {due} {severity} replies due within 24 business hours will breach"

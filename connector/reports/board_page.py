@@ -107,6 +107,21 @@ SCRIPT = """(function () {
     var table = el("board");
     table.replaceChild(body, table.tBodies[0]);
     el("empty").style.display = data.rows.length ? "none" : "block";
+    if (data.forecast) {
+      text(el("method"), data.forecast.method);
+      var rows = document.createElement("tbody");
+      data.forecast.rows.forEach(function (f) {
+        var tr = document.createElement("tr");
+        cell(tr, f.group); cell(tr, f.severity); cell(tr, f.breached, "num late");
+        cell(tr, f.breach_within_1h, "num"); cell(tr, f.breach_within_4h, "num"); cell(tr, f.breach_within_24h, "num");
+        cell(tr, f.replies_due_24h, "num"); cell(tr, f.pace_per_hour, "num");
+        cell(tr, f.replies_breaching_at_pace, f.replies_breaching_at_pace ? "num soon" : "num");
+        cell(tr, f.summary, "text");
+        rows.appendChild(tr);
+      });
+      var forecast = el("forecast");
+      forecast.replaceChild(rows, forecast.tBodies[0]);
+    }
     shown = true;
   }
   function down(message) {
@@ -155,6 +170,8 @@ SCRIPT_TEXT = _script()
 SCRIPT_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SCRIPT_TEXT.encode("utf-8")).digest()).decode("ascii")
 BOARD_CSP = (f"default-src 'none'; style-src 'unsafe-inline'; script-src '{SCRIPT_HASH}'; connect-src 'self'; "
              "img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+FORECAST_HEADERS = ("group", "severity", "breached", "breach within 1 h", "within 4 h", "within 24 h",
+                    "replies due in 24 h", "pace (replies per business hour)", "breaching at that pace", "in words")
 HEADERS = ("ticket", "source", "severity", "metric", "policy / agreement", "due (yours; the team's)",
            "remaining (business time)", "calendar", "group", "assignee")
 
@@ -167,6 +184,7 @@ def render_board_page() -> str:
         ("breached", "breached now"), ("within_1h", "within 1 h"), ("within_4h", "within 4 h"),
         ("within_24h", "within 24 h")))
     head = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in HEADERS)
+    forecast_head = "".join(f'<th scope="col">{html.escape(h)}</th>' for h in FORECAST_HEADERS)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -178,6 +196,8 @@ def render_board_page() -> str:
         f'<form class="filters" id="filters">{filters}</form>'
         f'<div class="table-wrap"><table id="board"><thead><tr>{head}</tr></thead><tbody></tbody></table></div>'
         '<p class="note" id="empty" style="display:none">No clock is running.</p>'
+        f'<h2>Forecast</h2><div class="table-wrap"><table id="forecast"><thead><tr>{forecast_head}</tr></thead>'
+        '<tbody></tbody></table></div><p class="note" id="method"></p>'
         "<footer>Every running clock, the customer's and the internal agreements', by business time remaining "
         "on its calendar; within 1/4/24 h counts clocks not yet breached. Times due: yours, then the "
         "team's zone.</footer>"

@@ -19,7 +19,15 @@ import hashlib
 from flask import Blueprint, Response, request
 
 from connector.jsontext import dumps
-from connector.reports.board import DEFAULT_LIMIT, FILTERS, MAX_LIMIT, BoardQuery, board_data, parse_filters
+from connector.reports.board import (
+    DEFAULT_LIMIT,
+    FILTERS,
+    FORECAST_DAYS,
+    MAX_LIMIT,
+    BoardQuery,
+    board_data,
+    parse_filters,
+)
 from connector.reports.board_page import BOARD_CSP, POLL_LEAST, POLL_MOST, render_board_page
 from connector.service import session
 from connector.service.auth import authorize
@@ -71,7 +79,8 @@ def board_json() -> Response:
         if not (text.isascii() and text.isdigit()) or len(text) > 5 or not 1 <= int(text) <= MAX_LIMIT:
             return error_response(400, "bad_request", f"limit: must be a whole number from 1 to {MAX_LIMIT}")
         limit = int(text)
-    data = board_data(ctx.store, ctx.config, ctx.processor.now(), BoardQuery(filters=parse_filters(args), limit=limit))
+    data = board_data(ctx.store, ctx.config, ctx.processor.now(), BoardQuery(filters=parse_filters(args), limit=limit),
+                      forecast_days=FORECAST_DAYS)
     body = dumps(data)
     # everything but the instant it was read at: while calendars are closed nothing moves, and it is a 304
     tag = '"' + hashlib.sha256(dumps({k: v for k, v in data.items() if k != "as_of"}).encode("utf-8")

@@ -143,6 +143,8 @@ clocks = Table(
     # covering index of the attainment report (migration 0002): groups read sorted, from the index alone
     Index("ix_clocks_report", "metric", "severity", "policy", "elapsed_seconds", "status", "target_seconds",
           "due_at", "started_at", "source", "account", "ticket_id"),
+    # the board's forecast: the replies each group sent lately (migration 0005)
+    Index("ix_clocks_metric_stopped_at", "metric", "stopped_at", "status", "group_name", "calendar"),
 )
 
 board = Table(

@@ -15,6 +15,8 @@ UTC Mon–Fri 09–17; P3 first response 4h and resolution 2d on it, P1 first re
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -126,7 +128,8 @@ def test_board_json_is_the_board_with_an_etag(board_client: FlaskClient, token: 
     response = board_client.get("/board.json?severity=P1", headers=_auth(token))
     assert response.status_code == 200
     data = response.get_json()
-    assert data == board_data(store, helpers.config(), NOW, BoardQuery(filters={"severity": "P1"}))
+    assert data == board_data(store, helpers.config(), NOW, BoardQuery(filters={"severity": "P1"}), forecast_days=7)
+    assert {r["severity"] for r in data["forecast"]["rows"]} == {"P1"}
     etag = response.headers["ETag"]
     again = board_client.get("/board.json?severity=P1", headers={**_auth(token), "If-None-Match": etag})
     assert again.status_code == 304 and not again.data
@@ -206,6 +209,63 @@ def test_connector_board_prints_the_rows(store: Store, monkeypatch: pytest.Monke
     as_json = runner.invoke(main, ["board", "--once", "--now", "2026-03-02T11:00:00Z", "--format", "json"])
     assert as_json.exit_code == 0
     import json
-    assert json.loads(as_json.output) == board_data(store, helpers.config(), NOW)
+    assert json.loads(as_json.output) == board_data(store, helpers.config(), NOW, forecast_days=7)
     late = runner.invoke(main, ["board", "--once", "--limit", "0"])
     assert late.exit_code != 0 and "limit" in late.output
+
+
+# --- forecast (hand-computed queue) -------------------------------------------------------------------------
+
+TUESDAY = utc("2026-03-03 09:00")   # the last day: Monday 09–17 is 8 business hours on `business`, 24 on 24x7
+
+
+def _clock_row(group: str, calendar: str, stopped: str, n: int) -> dict:
+    at = utc(stopped)
+    return {"source": "zendesk", "account": "acme", "ticket_id": f"{group}-{n}", "metric": "first_response",
+            "cycle": 1, "status": "met", "severity": "P3", "policy": "standard", "calendar": calendar,
+            "target_seconds": 14400.0, "started_at": at - timedelta(hours=1), "due_at": at + timedelta(hours=3),
+            "stopped_at": at, "elapsed_seconds": 3600.0, "breached": False, "breached_at": None,
+            "group_name": group, "requester_org": None, "updated_at": at}
+
+
+def _board_row(ticket: str, group: str, severity: str, metric: str, calendar: str, due: str) -> dict:
+    at = utc(due)
+    return {"source": "zendesk", "account": "acme", "ticket_id": ticket, "agreement": "", "metric": metric,
+            "cycle": 1, "team": None, "severity": severity, "declared": severity, "policy": "standard",
+            "calendar": calendar, "target_seconds": 14400.0, "started_at": at - timedelta(hours=4), "due_at": at,
+            "group_name": group, "assignee": None, "updated_at": TUESDAY}
+
+
+def test_the_forecast_counts_what_breaches_if_nothing_changes_and_at_the_groups_pace(store: Store):
+    from connector.reports.board import forecast
+    from connector.store.schema import board, clocks
+
+    with store.write() as conn:
+        # support answered 8 in the last day (8 business hours): 1 per hour; billing 2 on 24x7: 1 per 12 h
+        conn.execute(clocks.insert(), [_clock_row("support", "business", f"2026-03-02 {9 + n:02d}:30", n)
+                                       for n in range(8)]
+                     + [_clock_row("billing", "24x7", f"2026-03-02 1{n}:00", 10 + n) for n in range(2)])
+        conn.execute(board.insert(), [
+            _board_row("a", "support", "P2", "first_response", "business", "2026-03-03 10:30"),   # 1h30m left
+            _board_row("b", "support", "P2", "next_response", "business", "2026-03-03 11:30"),    # 2h30m
+            _board_row("c", "support", "P3", "first_response", "business", "2026-03-03 11:45"),   # 2h45m
+            _board_row("c", "support", "P3", "resolution", "business", "2026-03-03 12:00"),       # not a reply
+            _board_row("d", "billing", "P2", "first_response", "24x7", "2026-03-03 14:00"),       # 5h
+            _board_row("e", "tier2", "P1", "first_response", "24x7", "2026-03-03 20:00"),         # 11h, no pace
+        ])
+    ahead = forecast(store, helpers.config(), TUESDAY, days=1)
+    rows = {(r["group"], r["severity"]): r for r in ahead["rows"]}
+    # support answers one an hour in order of time left: a at 1h (of 1h30m), b at 2h (of 2h30m), c at 3h: late
+    assert (rows[("support", "P2")]["replies_due_24h"], rows[("support", "P2")]["replies_breaching_at_pace"]) == (2, 0)
+    assert (rows[("support", "P3")]["replies_due_24h"], rows[("support", "P3")]["replies_breaching_at_pace"]) == (1, 1)
+    assert rows[("support", "P2")]["pace_per_hour"] == 1.0
+    # billing's first answer comes after 12 h: d (5 h left) breaches; tier2 sent nothing: no pace, all breach
+    assert (rows[("billing", "P2")]["pace_per_hour"], rows[("billing", "P2")]["replies_breaching_at_pace"]) == \
+        (round(2 / 24, 2), 1)
+    assert (rows[("tier2", "P1")]["pace_per_hour"], rows[("tier2", "P1")]["replies_breaching_at_pace"]) == (None, 1)
+    # if nothing changes: due within 1/4/24 business hours, every metric
+    assert [rows[("support", "P3")][k] for k in ("breach_within_1h", "breach_within_4h", "breach_within_24h")] == \
+        [0, 2, 2]
+    assert rows[("support", "P3")]["summary"] == ("support: at the current pace (1.0 replies per business hour), "
+                                                  "1 of the 1 P3 replies due within 24 business hours will breach")
+    assert "one every 1/pace business hours" in ahead["method"]

@@ -3,7 +3,8 @@
 One row per running clock with a due instant (the customer's and the internal agreements'), replaced for a
 ticket each time the worker or the scheduler evaluates it; indexed by calendar and due instant, so the
 board reads each calendar's clocks in the order of their time remaining, with the filtered columns in the
-index so filtered counts read it alone.
+index so filtered counts read it alone; and an index of the clocks by metric and stop instant, for the
+forecast's pace (the replies each group sent lately).
 
 Revision ID: 0005
 Revises: 0004
@@ -46,8 +47,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_board_calendar_due_at", "board",
                     ["calendar", "due_at", "severity", "group_name", "metric", "source", "assignee"], unique=False)
+    op.create_index("ix_clocks_metric_stopped_at", "clocks",
+                    ["metric", "stopped_at", "status", "group_name", "calendar"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_clocks_metric_stopped_at", table_name="clocks")
     op.drop_index("ix_board_calendar_due_at", table_name="board")
     op.drop_table("board")
