@@ -269,3 +269,27 @@ def test_the_forecast_counts_what_breaches_if_nothing_changes_and_at_the_groups_
     assert rows[("support", "P3")]["summary"] == ("support: at the current pace (1.0 replies per business hour), "
                                                   "1 of the 1 P3 replies due within 24 business hours will breach")
     assert "one every 1/pace business hours" in ahead["method"]
+
+
+def test_upgrading_a_store_schedules_its_tickets_so_the_board_fills(store: Store):
+    """A store from before the board (migration 0004): its running clocks reach the board at the next sweep."""
+    from sqlalchemy import select, update
+
+    from connector.runtime.scheduler import Sweeper
+    from connector.store import db
+    from connector.store.schema import tickets
+
+    fill(store, _queue())
+    with store.write() as conn:  # as the store stood at 0004: no board, every check days ahead
+        conn.execute(update(tickets).values(next_check_at=utc("2026-03-09 09:00")))
+        conn.exec_driver_sql("DROP TABLE board")
+        conn.exec_driver_sql("DROP INDEX ix_clocks_metric_stopped_at")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
+    db.upgrade(store.engine)
+    with store.read() as conn:
+        checks = dict(conn.execute(select(tickets.c.ticket_id, tickets.c.next_check_at)).all())
+    assert checks == {"1": utc("2026-03-02 10:00"), "2": utc("2026-03-02 09:00"), "3": utc("2026-03-02 08:00")}
+    assert board_data(store, helpers.config(), NOW)["total"] == 0
+    processor = TicketProcessor(store, helpers.config(), {}, clock=lambda: NOW)
+    Sweeper(store, processor, clock=lambda: NOW).sweep()
+    assert board_data(store, helpers.config(), NOW)["total"] == 6

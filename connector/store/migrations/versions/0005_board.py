@@ -49,6 +49,9 @@ def upgrade() -> None:
                     ["calendar", "due_at", "severity", "group_name", "metric", "source", "assignee"], unique=False)
     op.create_index("ix_clocks_metric_stopped_at", "clocks",
                     ["metric", "stopped_at", "status", "group_name", "calendar"], unique=False)
+    # the board fills as tickets are evaluated: every ticket the scheduler was to look at again (each running
+    # clock makes one) is due now, so its next sweep puts the store's running clocks on the board
+    op.execute("UPDATE tickets SET next_check_at = last_event_at WHERE next_check_at IS NOT NULL")
 
 
 def downgrade() -> None:
