@@ -170,17 +170,22 @@ class Classification(_Frozen):
     rules: tuple[ClassificationRule, ...] = ()
 
 
-class Targets(_Frozen):
-    first_response: Duration | None = None
-    next_response: Duration | None = None
-    periodic_update: Duration | None = None
-    resolution: Duration | None = None
+class _Targets(_Frozen):
+    """Targets per metric for one severity, and the calendar they run on (None: the policy's or agreement's)."""
+
     calendar: str | None = None
 
     def target(self, metric: str) -> float | None:
         """Return the target in business seconds for a metric, or None when it has none."""
         value: float | None = getattr(self, metric)
         return value
+
+
+class Targets(_Targets):
+    first_response: Duration | None = None
+    next_response: Duration | None = None
+    periodic_update: Duration | None = None
+    resolution: Duration | None = None
 
 
 class Policy(_Frozen):
@@ -312,15 +317,9 @@ class Team(_Frozen):
     groups: Names = ()
 
 
-class OlaTargets(_Frozen):
+class OlaTargets(_Targets):
     ownership: Duration | None = None
     first_touch: Duration | None = None
-    calendar: str | None = None
-
-    def target(self, metric: str) -> float | None:
-        """Return the target in business seconds for an internal metric, or None when it has none."""
-        value: float | None = getattr(self, metric)
-        return value
 
 
 class Ola(_Frozen):

@@ -255,13 +255,20 @@ def test_the_scheduler_is_woken_for_an_internal_breach():
     assert book.next_check(state, utc("2026-03-02 10:30")) == utc("2026-03-02 11:00:01")
 
 
-def test_the_state_keeps_handoffs_and_internal_clocks_through_json():
-    book = Rulebook(CFG)
+def _live(book: Rulebook, events) -> TicketState:
+    """Apply the events one at a time, the state read back from JSON between them (as the worker stores it)."""
     state = None
-    for e in HANDBACK:
+    for e in events:
         if state is not None:
             state = TicketState.from_dict(json.loads(json.dumps(state.to_dict())))
         state = book.apply(state, e)
+    assert state is not None
+    return state
+
+
+def test_the_state_keeps_handoffs_and_internal_clocks_through_json():
+    book = Rulebook(CFG)
+    state = _live(book, HANDBACK)
     (whole,) = book.run(HANDBACK).values()
     now = utc("2026-03-02 16:00")
     assert book.evaluate(state, now) == book.evaluate(whole, now)
@@ -344,11 +351,7 @@ def test_held_by_always_sums_to_the_clock_and_live_state_equals_replay(steps, la
     events = _history(steps)
     now = events[-1].occurred_at + timedelta(minutes=later)
     book = Rulebook(CFG)
-    state = None
-    for e in events:
-        if state is not None:
-            state = TicketState.from_dict(json.loads(json.dumps(state.to_dict())))
-        state = book.apply(state, e)
+    state = _live(book, events)
     (whole,) = book.run(events).values()
     report = book.evaluate(whole, now)
     assert book.evaluate(state, now) == report
