@@ -135,6 +135,20 @@ def _bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
         raise ReportError(str(err).removeprefix(f"{what}: "), parameter=what) from None
 
 
+def resolve_window(config: Config, options: ReportOptions) -> tuple[Window, ZoneInfo]:
+    """Return the window and zone the options ask for; raise `ReportError` naming a zone, period or bound
+    that makes no sense (shared by every report and by `connector simulate`)."""
+    tz = _zone(config, options.timezone)
+    if options.period is not None and options.period not in PERIODS:
+        raise ReportError(f"unknown period {options.period!r}; periods are {', '.join(PERIODS)}",
+                          parameter="period")
+    start = None if options.start is None else _bound(options.start, tz, end=False)
+    end = None if options.end is None else _bound(options.end, tz, end=True)
+    if start is not None and end is not None and end <= start:
+        raise ReportError("must be after `from`", parameter="to")
+    return Window(start, end), tz
+
+
 def build_report(name: str, config: Config, *, events: Sequence[Event] | None = None, store: Store | None = None,
                  now: datetime | None = None, options: ReportOptions = ReportOptions()) -> dict[str, Any]:
     """Return report `name` as JSON-ready data; raise `ReportError` for options that make no sense."""
@@ -147,17 +161,9 @@ def build_report(name: str, config: Config, *, events: Sequence[Event] | None = 
             check_instant(now, "now")
         except ConnectorError as err:
             raise ReportError(str(err).removeprefix("now: "), parameter="now") from None
-    tz = _zone(config, options.timezone)
-    if options.period is not None and options.period not in PERIODS:
-        raise ReportError(f"unknown period {options.period!r}; periods are {', '.join(PERIODS)}",
-                          parameter="period")
+    window, tz = resolve_window(config, options)
     if not 0 <= options.breach_limit <= MAX_BREACH_LIMIT:
         raise ReportError(f"must be a whole number from 0 to {MAX_BREACH_LIMIT}", parameter="breach_limit")
-    start = None if options.start is None else _bound(options.start, tz, end=False)
-    end = None if options.end is None else _bound(options.end, tz, end=True)
-    if start is not None and end is not None and end <= start:
-        raise ReportError("must be after `from`", parameter="to")
-    window = Window(start, end)
     try:
         by = normalize_by(options.by)
     except ValueError as err:

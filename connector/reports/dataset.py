@@ -145,6 +145,7 @@ class Dataset:
     escalations: tuple[EscalationRow, ...]
     findings: tuple[Finding, ...]
     internal: tuple[ClockRow, ...] = ()  # the internal agreements' clocks (OLAs), one per cycle
+    actions: Mapping[str, int] = field(default_factory=dict)  # write-back actions due at `now`, by kind
 
 
 @dataclass(slots=True)
@@ -212,6 +213,7 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
     findings: list[Finding] = []
     clocks: list[ClockRow] = []
     internal: list[ClockRow] = []
+    actions: dict[str, int] = {}
     tickets: list[TicketRow] = []
     escalations: list[EscalationRow] = []
     audit = config.reports.audit
@@ -235,6 +237,7 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
                 group=snap.group, org=snap.requester.org, team=c.team, held_by=c.held_by, late_by=late_by))
         fired: set[tuple[str, str, int]] = set()
         for action in report.actions:
+            actions[action.action] = actions.get(action.action, 0) + 1
             if action.cause == "due_date" or action.metric is None or action.cycle is None:
                 continue
             ident = (action.cause, action.metric, action.cycle)
@@ -260,7 +263,7 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
                         if (at - reply).total_seconds() <= audit.pause_within)
     findings.sort(key=lambda f: (f.at, f.source, f.account, f.ticket_id, f.kind))
     return Dataset(now=now, clocks=tuple(clocks), tickets=tuple(tickets), escalations=tuple(escalations),
-                   findings=tuple(findings), internal=tuple(internal))
+                   findings=tuple(findings), internal=tuple(internal), actions=actions)
 
 
 def _observe(walk: _Walk, state: TicketState, event: Event, old_sev: str | None, old_policy: str | None,
