@@ -2,7 +2,7 @@
 
     connector simulate --config current.yaml --proposed proposed.yaml --events history.jsonl
                        [--from D --to D] [--now ISO] [--by group,org] [--period month] [--tz Z]
-                       [--format json|csv] [--table rows|changed] [--output FILE]
+                       [--format json|csv|html] [--table rows|changed|actions|escalations|credits] [-o FILE]
     connector simulate --config current.yaml --proposed proposed.yaml        # the store's events
 
 The JSON is `connector.reports.simulate` (DESIGN §3.4.1); each changed clock carries the two `connector
@@ -12,8 +12,6 @@ difference columns) or, with `--table changed`, the changed clocks. A bad option
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import shlex
 from datetime import UTC, datetime
@@ -24,13 +22,12 @@ import click
 from connector.cli.common import _config, _events, _now, _skip_option, open_store
 from connector.cli.errors import cli_errors
 from connector.cli.reports import OPTIONS, _write
-from connector.reports.build import ReportError, ReportOptions, resolve_window, split_keys
-from connector.reports.render import csv_cell
-from connector.reports.simulate import COMPARED, simulate
+from connector.reports.build import ReportError, ReportOptions, resolve_window, split_keys, table_names
+from connector.reports.simulate import simulate
 from connector.reports.sla import GROUPINGS, normalize_by
 from connector.reports.stats import PERIODS
 
-TABLES = ("rows", "changed")
+TABLES = table_names("simulate")
 
 
 def _explain(config: str, proposed: str, events: str | None, change: dict[str, Any]) -> dict[str, str | None]:
@@ -40,31 +37,6 @@ def _explain(config: str, proposed: str, events: str | None, change: dict[str, A
     tail = ["--events", events, "--ticket", ticket["id"], "--source", ticket["source"]]
     return {side: shlex.join(["connector", "explain", "--config", path, *tail])
             for side, path in (("current", config), ("proposed", proposed))}
-
-
-def render_csv(data: dict[str, Any], table: str = "rows") -> str:
-    """The comparison as CSV: one table, cells neutralized against spreadsheet formulas."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-    if table == "changed":
-        columns = ["ticket_source", "ticket_account", "ticket_id", "metric", "cycle", "kind", "current", "proposed",
-                   "severity_current", "severity_proposed", "policy_current", "policy_proposed", "elapsed_seconds"]
-        rows = [{"ticket_source": c["ticket"]["source"], "ticket_account": c["ticket"]["account"],
-                 "ticket_id": c["ticket"]["id"], "metric": c["metric"], "cycle": c["cycle"], "kind": c["kind"],
-                 "current": c["current"], "proposed": c["proposed"], "severity_current": c["severity"]["current"],
-                 "severity_proposed": c["severity"]["proposed"], "policy_current": c["policy"]["current"],
-                 "policy_proposed": c["policy"]["proposed"], "elapsed_seconds": c["elapsed_seconds"]}
-                for c in data["changed"]]
-    else:
-        keys = (["period"] if data.get("period") else []) + list(data["by"])
-        columns = [*keys, *(f"{side}_{n}" for side in ("current", "proposed", "difference") for n in COMPARED)]
-        rows = [{**{k: r.get(k) for k in keys},
-                 **{f"{side}_{n}": (r[side] or {}).get(n) for side in ("current", "proposed", "difference")
-                    for n in COMPARED}} for r in data["rows"]]
-    writer.writerow([csv_cell(c) for c in columns])
-    for row in rows:
-        writer.writerow([csv_cell(row.get(c)) for c in columns])
-    return out.getvalue()
 
 
 @click.command("simulate")
@@ -80,13 +52,14 @@ def render_csv(data: dict[str, Any], table: str = "rows") -> str:
 @click.option("--by", multiple=True, metavar="KEYS", help=f"Also group by: {', '.join(GROUPINGS)}.")
 @click.option("--period", type=click.Choice(PERIODS), help="Split the rows by period.")
 @click.option("--tz", metavar="ZONE", help="Zone of dates and periods (default: reports.timezone).")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-@click.option("--table", type=click.Choice(TABLES), default="rows", show_default=True, help="The CSV's table.")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default=None,
+              help="Output format (default json; csv with --table).")
+@click.option("--table", type=click.Choice(TABLES), help="One table alone, as CSV (default: rows).")
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
 @_skip_option
 def simulate_command(config_path: str | None, proposed_path: str, events_path: str | None, start: str | None,
                      end: str | None, now_text: str | None, by: tuple[str, ...], period: str | None, tz: str | None,
-                     fmt: str, table: str, output: str | None, skip_bad: bool) -> None:
+                     fmt: str | None, table: str | None, output: str | None, skip_bad: bool) -> None:
     """What if: the same history under the current and a proposed config, side by side."""
     current = _config(config_path)
     proposed = _config(proposed_path)
@@ -116,7 +89,15 @@ def simulate_command(config_path: str | None, proposed_path: str, events_path: s
         data = simulate(current, proposed, events, now=now, window=window, by=keys, period=period, tz=zone)
     for change in data["changed"]:
         change["explain"] = _explain(config_path or "", proposed_path, events_path, change)
-    text = json.dumps(data, indent=2, ensure_ascii=False) if fmt == "json" else render_csv(data, table)
+    fmt = fmt or ("csv" if table else "json")
+    if table is not None and fmt != "csv":
+        raise click.ClickException("--table: one table alone is CSV: leave out --format, or give --format csv")
+    if fmt == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    else:
+        from connector.reports.render import render_csv, render_html
+
+        text = render_csv(data, table=table) if fmt == "csv" else render_html(data)
     _write(text, output)
 
 

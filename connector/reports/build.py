@@ -51,6 +51,7 @@ TABLES = {
               "rules", "findings", "bounced"),
     "olas": ("rows", "breaches", "handoffs", "bounced"),
     "attribution": ("rows", "totals", "worst"),
+    "simulate": ("rows", "changed", "actions", "escalations", "credits"),   # `connector simulate`, not a report
 }
 SKIPPED_TABLE = "skipped"
 

@@ -68,7 +68,9 @@ FINDING_COLUMNS = ("kind", "ticket_source", "ticket_account", "ticket_id", "at",
 ALL = "(all)"   # the label of a total row added beside per-severity rows
 
 TITLES = {"sla": "SLA attainment", "credits": "Service credits", "kpis": "Leading KPIs", "audit": "Severity audit",
-          "olas": "Internal agreements (OLAs)", "attribution": "Breach attribution: who held the ticket"}
+          "olas": "Internal agreements (OLAs)", "attribution": "Breach attribution: who held the ticket",
+          "simulate": "What if: the current config and the proposed one"}
+SIMULATE_VIEW = ("attainment_pct", "breached", "p90_seconds")  # a page's columns per side (CSV: all)
 OLA_BREACH_COLUMNS = ("agreement", "team", "ticket_source", "ticket_account", "ticket_id", "metric", "cycle",
                       "severity", "group", "started_at", "due_at", "stopped_at", "target_seconds", "elapsed_seconds",
                       "late_seconds")
@@ -127,7 +129,8 @@ def _sla_columns(report: Row) -> list[str]:
 # a spreadsheet reads as missing data, not as "nobody".
 NONE_LABELS = {"agent": "(unassigned)", "group": "(no group)", "org": "(no organization)"}
 
-CSV_DEFAULT = {"sla": ("rows",), "credits": ("rows",), "olas": ("rows",), "attribution": ("rows",)}  # kpis, audit: all
+CSV_DEFAULT = {"sla": ("rows",), "credits": ("rows",), "olas": ("rows",), "attribution": ("rows",),
+               "simulate": ("rows",)}  # kpis, audit: every table
 SKIPPED_COLUMNS = ("what", "count", "reason")
 
 
@@ -198,11 +201,47 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
                 ("breaches", [_flat(r) for r in report["breaches"]], list(OLA_BREACH_COLUMNS)),
                 ("handoffs", [_flat(r) for r in handoffs["rows"]], ["handoffs", "tickets", "share_pct"]),
                 ("bounced", [_flat(r) for r in handoffs["most"]], list(BOUNCED_COLUMNS))]
+    if name == "simulate":
+        keys = [*(["period"] if report.get("period") else []), *report.get("by", ())]
+        rows = [{**{k: r.get(k) for k in keys},
+                 **{f"{side}_{n}": (r.get(side) or {}).get(n) for side in ("current", "proposed", "difference")
+                    for n in SIMULATE_NUMBERS}} for r in report["rows"]]
+        changed = [_flat(c) for c in report["changed"]]
+        credits = [{"side": side, **r} for side in ("current", "proposed") for r in report["credits"][side]]
+        return [("rows", rows, [*keys, *(f"{s}_{n}" for s in ("current", "proposed", "difference")
+                                         for n in SIMULATE_NUMBERS)]),
+                ("changed", changed, ["ticket_source", "ticket_account", "ticket_id", "metric", "cycle", "current",
+                                      "proposed", "kind"]),
+                ("actions", _sides(report["actions"], "action"), ["action", "current", "proposed", "difference"]),
+                ("escalations", _sides(report["escalations"], "escalation"),
+                 ["escalation", "current", "proposed", "difference"]),
+                ("credits", credits, ["side", "contract", "period", "attainment_pct", "credit_pct"])]
     if name == "attribution":
         return [("rows", [_flat(r) for r in report["rows"]], ["period", *HOLDER_COLUMNS]),
                 ("totals", [_flat(r) for r in report["totals"]], list(HOLDER_COLUMNS)),
                 ("worst", [_worst_row(r) for r in report["worst"]], list(WORST_COLUMNS))]
     raise ValueError(f"unknown report {name!r}; reports are {', '.join(TITLES)}")
+
+
+SIMULATE_NUMBERS = ("tickets", "met", "breached", "running", "paused", "cancelled", "attainment_pct", "p50_seconds",
+                    "p90_seconds", "p95_seconds", "max_seconds", "breach_seconds")
+
+
+def _sides(block: Row, label: str) -> list[dict[str, Any]]:
+    """`{"current": {name: n}, "proposed": {...}, "difference": {...}}` as one row per name."""
+    return [{label: key, "current": block["current"].get(key), "proposed": block["proposed"].get(key),
+             "difference": block["difference"].get(key)} for key in block["current"]]
+
+
+def _simulate_view(report: Row, rows: list[dict[str, Any]], section: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """The comparison's tables for a page: fewer numbers per side, no explain commands (the CSV has them all)."""
+    if section == "rows":
+        keys = [*(["period"] if report.get("period") else []), *report.get("by", ())]
+        columns = [*keys, *(f"{s}_{n}" for n in SIMULATE_VIEW for s in ("current", "proposed", "difference"))]
+        return rows, columns
+    columns = ["ticket_source", "ticket_id", "metric", "cycle", "current", "proposed", "kind", "severity_current",
+               "severity_proposed"]
+    return rows, columns
 
 
 def _worst_row(row: Row) -> dict[str, Any]:
@@ -615,9 +654,49 @@ def _ola_charts(report: Row) -> list[tuple[str, str, str | None]]:
     return charts
 
 
+def _simulate_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    keys = [*(["period"] if report.get("period") else []), *report.get("by", ())]
+    rows = [r for r in report["rows"] if any((r.get(side) or {}).get("attainment_pct") is not None
+                                             for side in ("current", "proposed"))][:MAX_BARS]
+    charts: list[tuple[str, str, str | None]] = []
+    if rows:
+        fig = _figure(0.42 * len(rows) + 1.1)
+        ax = fig.add_subplot()
+        n = len(rows)
+        for j, side in enumerate(("current", "proposed")):
+            values = [(r.get(side) or {}).get("attainment_pct") or 0 for r in rows]
+            ax.barh([(n - 1 - i) + (0.5 - j) * 0.38 for i in range(n)], values, height=0.38, color=PALETTE[j],
+                    label=side)
+        ax.set_yticks(list(range(n))[::-1], [_label(r, keys) for r in rows])
+        ax.set_xlim(0, 105)
+        ax.xaxis.set_major_formatter(_percent_formatter())
+        ax.grid(axis="x", color="#e4e4e4")
+        ax.set_axisbelow(True)
+        ax.legend(loc="lower right", fontsize=8)
+        charts.append(("attainment", "Attainment % per row: current and proposed", _svg(fig, "attainment")))
+    else:
+        charts.append(("attainment", "Attainment % per row: current and proposed", None))
+    counts = report.get("changed_counts") or {}
+    if counts:
+        fig = _figure(0.3 * len(counts) + 0.9)
+        ax = fig.add_subplot()
+        names = sorted(counts)
+        y = list(range(len(names)))[::-1]
+        ax.barh(y, [counts[k] for k in names], color=PALETTE[3], height=0.6)
+        for yi, k in zip(y, names, strict=True):
+            ax.text(counts[k], yi, f" {counts[k]}", va="center", fontsize=8)
+        ax.set_yticks(y, [k.replace("_", " ") for k in names])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0, max(counts.values()) * 1.15 + 0.5)
+        charts.append(("changed", "Clocks whose outcome changes, by kind", _svg(fig, "changed")))
+    else:
+        charts.append(("changed", "Clocks whose outcome changes", None))
+    return charts
+
+
 CHARTS: dict[str, Callable[[Row], list[tuple[str, str, str | None]]]] = {
     "sla": _sla_charts, "credits": _credit_charts, "kpis": _kpi_charts, "audit": _audit_charts,
-    "olas": _ola_charts, "attribution": _attribution_charts}
+    "olas": _ola_charts, "attribution": _attribution_charts, "simulate": _simulate_charts}
 
 # --- HTML ---------------------------------------------------------------------------------------------
 
@@ -669,6 +748,8 @@ FOOTNOTES = {
     "olas": "Durations are business seconds on each agreement's calendar; each assignment to a team is a cycle.",
     "attribution": "Breached customer clocks by start; lateness is business time past the due instant, split by "
                    "who held the ticket (customer: pending).",
+    "simulate": "The same history under both configs at the same instant; difference = proposed − current. "
+                "The CSV has every number and each changed clock's explain commands.",
 }
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 CSP_HEADER = f"{CSP}; frame-ancestors 'none'"   # no page may frame a report (only a header can say so)
@@ -760,6 +841,11 @@ def _summaries(report: Row) -> str:
         return _summary([("agreements", len(report["agreements"])), ("cycles met", met),
                          ("cycles breached", breached), ("attainment, all rows", _pct(share_pct(met, met + breached))),
                          ("tickets handed off", handoffs["handed_off"]), ("handoffs", handoffs["total"])])
+    if name == "simulate":
+        counts = report.get("changed_counts") or {}
+        return _summary([("clocks changed", sum(counts.values())), ("met → breached", counts.get("met_to_breached", 0)),
+                         ("breached → met", counts.get("breached_to_met", 0)),
+                         ("write-backs, difference", sum(report["actions"]["difference"].values()))])
     if name == "attribution":
         top = report["totals"][0] if report["totals"] else None
         return _summary([("breached clocks", report["breached_clocks"]),
@@ -793,6 +879,9 @@ SECTION_TITLES = {
     ("olas", "handoffs"): "Handoffs per ticket", ("olas", "bounced"): "Most-bounced tickets",
     ("attribution", "rows"): "Lateness and time per holder and period", ("attribution", "totals"): "Overall",
     ("attribution", "worst"): "Worst breaches",
+    ("simulate", "rows"): "Attainment under each config", ("simulate", "changed"): "Clocks whose outcome changes",
+    ("simulate", "actions"): "Write-back actions due, by kind",
+    ("simulate", "escalations"): "Escalations fired", ("simulate", "credits"): "Service credits",
 }
 TABLE_IDS = {("credits", "breaches"): "table-credit-breaches", ("credits", "exclusions"): "table-credit-exclusions"}
 CREDIT_VIEW = ("contract", "organizations", "period", "contract_period", "dates", "counted", "met", "breached",
@@ -867,6 +956,8 @@ def render_html(report: dict[str, Any]) -> str:
         columns = _columns(rows, fallback)
         if name == "credits" and section == "rows":
             rows, columns = _credit_view(report, rows)
+        if name == "simulate" and section in ("rows", "changed"):
+            rows, columns = _simulate_view(report, rows, section)
         sections.append(f"<h2>{_esc(heading)}</h2>{note}"
                         f"{_table(rows, columns, table_id=table_id, total_label=ALL)}")
     return (

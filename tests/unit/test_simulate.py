@@ -126,3 +126,15 @@ def test_the_proposed_config_is_required(missing):
     result = CliRunner().invoke(main, ["simulate", "--config", "config/example.yaml", "--events",
                                        "examples/events.jsonl"])
     assert result.exit_code == 2 and missing in result.output
+
+
+def test_the_html_page_and_every_csv_table():
+    from connector.reports.render import render_csv, render_html
+
+    data = simulate(CURRENT, PROPOSED, EVENTS, now=utc("2026-03-03 12:00"))
+    page = render_html(data)
+    assert page.count("<svg") == 2 and "What if" in page and "met_to_breached" in page
+    for table in ("rows", "changed", "actions", "escalations", "credits"):
+        assert render_csv(data, table=table).startswith('"')
+    assert list(csv.DictReader(io.StringIO(render_csv(data, table="actions")))) == [
+        {"action": "set_due_date", "current": "3", "proposed": "3", "difference": "0"}]  # each resolution

@@ -1,0 +1,45 @@
+"""The what-if page in headless Chromium (issue 18): the example's "P3 first response 8h → 4h" comparison
+loads with its two charts as inline SVG, its tables hold the JSON's numbers, and no table scrolls sideways
+on a laptop screen. Skips without Chromium, unless CI is set (see test_reports_chromium).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connector.config import load_config
+from connector.events import read_jsonl
+from connector.reports.render import render_html
+from connector.reports.simulate import simulate
+from tests.browser import Chromium
+from tests.integration.test_reports_chromium import OVERFLOWING, chromium  # noqa: F401 (the fixture)
+from tests.report_support import read_page, shown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _comparison() -> dict:
+    with (ROOT / "examples" / "events.jsonl").open(encoding="utf-8") as fh:
+        events = read_jsonl(fh)
+    return simulate(load_config(ROOT / "config" / "example.yaml"),
+                    load_config(ROOT / "examples" / "proposed-p3-first-response-4h.yaml"), events)
+
+
+def test_the_what_if_page_in_a_browser(chromium: Path, tmp_path: Path):  # noqa: F811
+    data = _comparison()
+    page = tmp_path / "simulate.html"
+    page.write_text(render_html(data), encoding="utf-8")
+    with Chromium(chromium, tmp_path / "profile") as browser:
+        tab = browser.tab(width=1280, height=800)
+        tab.open(page.as_uri())
+        assert tab.evaluate(OVERFLOWING) == []
+        reader = read_page(tab.evaluate("document.documentElement.outerHTML"))
+    assert reader.charts == {"attainment": 1, "changed": 1}
+    rows = reader.tables["table-rows"]
+    assert rows["headers"][:3] == ["metric", "severity", "policy"]
+    p3 = next(r for r in rows["rows"] if r[:3] == ["first_response", "P3", "standard"])
+    expected = next(r for r in data["rows"] if (r["metric"], r["severity"], r["policy"]) ==
+                    ("first_response", "P3", "standard"))
+    assert p3[3:6] == [shown(expected["current"]["attainment_pct"]), shown(expected["proposed"]["attainment_pct"]),
+                       shown(expected["difference"]["attainment_pct"])]
+    assert [r[1] for r in reader.tables["table-changed"]["rows"]] == ["1005"]
