@@ -27,7 +27,7 @@ from connector.config import Config, load_config
 from connector.errors import ConfigError
 from connector.logs import register_secret
 from connector.runtime.worker import TicketProcessor, utc_now
-from connector.service import board, errors, health, hooks, reports, session, tickets
+from connector.service import board, errors, health, hooks, reports, session, simulate, tickets
 from connector.service.context import ServiceContext
 from connector.service.metrics import Metrics
 from connector.settings import Settings
@@ -101,5 +101,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None, 
     app.register_blueprint(tickets.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(board.bp)
+    app.register_blueprint(simulate.bp)
     app.register_blueprint(session.bp)
     return app

@@ -1,0 +1,85 @@
+"""`POST /simulate` (and `GET` with a body): the store's history under the app's config and a proposed one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from flask.testing import FlaskClient
+
+from connector.reports.simulate import simulate
+from connector.runtime.worker import TicketProcessor
+from connector.store import Store
+from tests.helpers import config_data, utc
+from tests.integration.support import make_app
+from tests.unit.test_simulate import CURRENT, EVENTS, PROPOSED, _policy
+
+NOW = utc("2026-03-03 12:00")
+
+
+@pytest.fixture
+def api(store: Store, token: str) -> FlaskClient:
+    processor = TicketProcessor(store, CURRENT, {}, clock=lambda: utc("2026-01-01 00:00"))
+    for e in sorted(EVENTS, key=lambda e: e.occurred_at):
+        processor.apply_event(e)
+    return make_app(store, token=token, config=CURRENT, clock=lambda: NOW).test_client()
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+PROPOSED_YAML = yaml.safe_dump(config_data(policies=_policy("4h")))
+
+
+@pytest.mark.parametrize("method", ["post", "get"])
+def test_the_store_history_under_the_proposed_config(api: FlaskClient, token: str, method: str):
+    response = getattr(api, method)("/simulate", data=PROPOSED_YAML, headers=_auth(token))
+    assert response.status_code == 200, response.get_json()
+    expected = json.loads(json.dumps(simulate(CURRENT, PROPOSED, EVENTS, now=NOW)))
+    assert response.get_json() == expected
+    assert [c["ticket"]["id"] for c in response.get_json()["changed"]] == ["2"]
+
+
+def test_json_bodies_pages_and_tables(api: FlaskClient, token: str):
+    as_json = api.post("/simulate?format=csv&table=changed", data=json.dumps(config_data(policies=_policy("4h"))),
+                       headers=_auth(token))
+    assert as_json.status_code == 200 and as_json.content_type.startswith("text/csv")
+    assert '"met_to_breached"' in as_json.get_data(as_text=True)
+    page = api.post("/simulate?format=html", data=PROPOSED_YAML, headers=_auth(token))
+    assert page.status_code == 200 and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_an_invalid_proposed_config_lists_every_problem_by_key(api: FlaskClient, token: str):
+    bad = config_data(policies=[{"name": "x", "calendar": "nope", "targets": {"P9": {"first_response": "soon"}}}])
+    response = api.post("/simulate", data=yaml.safe_dump(bad), headers=_auth(token))
+    data = response.get_json()
+    assert response.status_code == 400 and data["error"] == "invalid_config"
+    assert any(p.startswith("policies[0].targets.P9.first_response:") for p in data["problems"])
+
+
+@pytest.mark.parametrize(("body", "status", "reason"), [
+    (b"", 400, "send the proposed config"),
+    (b"\xff\xfe", 400, "must be UTF-8"),
+    (b"a: [1, 2", 400, "not valid YAML"),
+    (b"a: &x [1, 2]\nb: *x\n", 400, "aliases"),
+    (b"x" * (1024 * 1024 + 10), 413, ""),
+])
+def test_a_bad_body_is_a_clear_4xx(api: FlaskClient, token: str, body: bytes, status: int, reason: str):
+    response = api.post("/simulate", data=body, headers=_auth(token))
+    assert response.status_code == status and reason in response.get_json()["reason"]
+
+
+@pytest.mark.parametrize(("query", "reason"), [
+    ("?colour=red", "unknown parameter 'colour'"), ("?format=pdf", "format: must be one of"),
+    ("?by=colour", "by: unknown grouping"), ("?table=rows&format=json", "table: one table alone is CSV"),
+    ("?from=2026-13-01", "from:"),
+])
+def test_bad_parameters_are_400(api: FlaskClient, token: str, query: str, reason: str):
+    response = api.post("/simulate" + query, data=PROPOSED_YAML, headers=_auth(token))
+    assert response.status_code == 400 and response.get_json()["reason"].startswith(reason)
+
+
+def test_the_endpoint_needs_the_token(api: FlaskClient):
+    assert api.post("/simulate", data=PROPOSED_YAML).status_code == 401
