@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from connector.cli import board, freshdesk, mapping, offline, reports, service, simulate, zendesk
+from connector.cli import board, capacity, freshdesk, mapping, offline, reports, service, simulate, zendesk
 from connector.cli.common import CONTEXT
 
 
@@ -34,8 +34,8 @@ def backfill() -> None:
 
 backfill.add_command(zendesk.backfill_command)
 backfill.add_command(freshdesk.backfill_command)
-for _command in (*offline.COMMANDS, *mapping.COMMANDS, *reports.COMMANDS, *simulate.COMMANDS, *board.COMMANDS,
-                 *service.COMMANDS, zendesk.zendesk, backfill):
+for _command in (*offline.COMMANDS, *mapping.COMMANDS, *reports.COMMANDS, *simulate.COMMANDS, *capacity.COMMANDS,
+                 *board.COMMANDS, *service.COMMANDS, zendesk.zendesk, backfill):
     main.add_command(_command)
 
 __all__ = ["backfill", "main"]

@@ -11,11 +11,17 @@ docs/erlang-c-sources.md:
 
 from __future__ import annotations
 
+import json
 import math
+from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 
+from connector.cli import main
+from connector.reports.capacity import WEEK_HOURS, CapacityError, capacity, parse_goal, simulate_queue
 from connector.reports.erlang import agents_needed, average_speed_of_answer, erlang_c, service_level
+from tests.helpers import config, event, utc
 
 
 @pytest.mark.parametrize(("agents", "wait", "within_20s", "asa"), [
@@ -58,3 +64,84 @@ def test_agents_needed_for_a_service_level():  # S7: 1000 calls an hour of 120 s
 def test_too_few_agents_never_catch_up():
     assert erlang_c(10, 10) == 1.0 and service_level(10, 9, 20, 180) == 0.0
     assert average_speed_of_answer(10, 10, 180) == math.inf
+
+
+# --- the simulation against Erlang C, and the staffing per hour ---------------------------------------------
+
+@pytest.mark.parametrize(("agents", "tolerance"), [(12, 0.03), (14, 0.02)])
+def test_the_simulation_agrees_with_erlang_c_on_a_stationary_queue(agents, tolerance):
+    """200 arrivals an hour of 180 s (10 erlangs), answered within 20 s, around the clock for a week (about
+    33,600 tickets): the simulated share is within `tolerance` of Erlang C's (S2: 0.640 with 12, 0.888 with 14)."""
+    always = config().calendar("24x7")
+    arrived, in_time = simulate_queue([200.0] * WEEK_HOURS, [agents] * WEEK_HOURS, 180, 20, always,
+                                      utc("2026-03-02 00:00"), weeks=1, seed=11)
+    simulated = sum(in_time) / sum(arrived)
+    assert sum(arrived) == pytest.approx(200 * WEEK_HOURS, rel=0.02)
+    assert simulated == pytest.approx(service_level(10, agents, 20, 180), abs=tolerance)
+
+
+BUSINESS = config(policies=[{"name": "standard", "calendar": "business",
+                             "targets": {"P3": {"first_response": "1h"}}}])
+
+
+def _history() -> list:
+    """Two weeks of P3 tickets, four each weekday between 10:00 and 11:00 UTC (business hours 09–17)."""
+    out = []
+    for day in range(12):
+        start = utc("2026-03-02 10:00") + timedelta(days=day)
+        if start.weekday() >= 5:
+            continue
+        for quarter in range(4):
+            at = start + timedelta(minutes=15 * quarter)
+            out.append(event(at, "ticket.created", status="new", created=at, ticket_id=f"{day}-{quarter}"))
+    return out
+
+
+def test_staffing_per_weekday_and_hour_by_hand():
+    # 4 arrivals an hour of 30 minutes: 2 erlangs; with 3 agents 94 % wait under the 1 h target (1 − 0.444 ·
+    # e^(−2)), so 3 answer 90 %; with 25 % shrinkage 4 must be scheduled. Closed hours need no one.
+    data = capacity(BUSINESS, _history(), [parse_goal("P3 first_response 90%", BUSINESS)], handling=1800,
+                    shrinkage_pct=25, weeks=2)
+    hours = {(h["weekday"], h["hour"]): h for h in data["hours"]}
+    monday_10 = hours[("mon", 10)]
+    assert (monday_10["arrivals"], monday_10["agents_erlang_c"]) == (4.0, 4)
+    assert monday_10["expected_attainment_pct"] == pytest.approx(100 * service_level(2, 3, 3600, 1800), abs=0.01)
+    assert hours[("mon", 11)]["agents_erlang_c"] == 0 and hours[("sat", 10)]["open"] == 0.0
+    (target,) = data["targets"]
+    assert (target["weeks_of_history"], target["arrivals_per_week"], target["peak_agents_erlang_c"]) == (2, 20.0, 4)
+    assert target["simulated_attainment_pct"] is not None and target["peak_agents_simulated"] >= 4
+
+
+def test_the_other_way_round_with_a_given_staffing():
+    data = capacity(BUSINESS, _history(), [parse_goal("P3 first_response 90%", BUSINESS)], handling=1800,
+                    agents=3, weeks=2)
+    monday_10 = next(h for h in data["hours"] if (h["weekday"], h["hour"]) == ("mon", 10))
+    assert monday_10["expected_attainment_pct"] == pytest.approx(100 * service_level(2, 3, 3600, 1800), abs=0.01)
+    assert monday_10["agents_simulated"] == 3  # given, not tuned
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("P3 first_response", "write it as SEVERITY METRIC PERCENT"),
+    ("P9 first_response 90%", "unknown severity 'P9'"),
+    ("P3 ownership 90%", "unknown metric 'ownership'"),
+    ("P3 first_response 100%", "below 100%"),
+    ("P3 periodic_update 90%", "has no periodic_update target for P3"),
+])
+def test_a_bad_target_names_itself(text, message):
+    with pytest.raises(CapacityError, match=message):
+        parse_goal(text, BUSINESS)
+
+
+def test_connector_capacity_on_the_example(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["capacity", "--config", "config/example.yaml", "--events", "examples/events.jsonl",
+                                  "--target", "P3 first_response 90%", "--policy", "standard", "--aht", "30m",
+                                  "--shrinkage", "25%", "--weeks", "1"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["targets"][0]["policy"] == "standard" and len(data["hours"]) == WEEK_HOURS
+    assert set(data["hours"][0]) >= {"weekday", "hour", "arrivals", "agents_erlang_c", "agents_simulated",
+                                     "expected_attainment_pct"}
+    bad = runner.invoke(main, ["capacity", "--config", "config/example.yaml", "--events", "examples/events.jsonl",
+                               "--target", "P3 first_response 90%", "--aht", "soon"])
+    assert bad.exit_code == 1 and "--aht:" in bad.output
