@@ -2,7 +2,7 @@
 
     connector capacity --config F --events history.jsonl --target "P1 first_response 90%" [--target …]
                        --aht 12m [--shrinkage 30%] [--agents N] [--policy NAME] [--weeks 4] [--seed 7]
-                       [--format json|csv] [-o FILE]
+                       [--format json|csv|html] [-o FILE]
 
 `connector.reports.capacity` says how: arrivals per weekday and hour from the history, Erlang C per open
 hour, and a `simpy` simulation of the same queue (business hours, backlog) as a cross-check. Without
@@ -11,8 +11,6 @@ hour, and a `simpy` simulation of the same queue (business hours, backlog) as a 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime
 
@@ -23,7 +21,6 @@ from connector.cli.errors import cli_errors
 from connector.cli.reports import _write
 from connector.config import parse_duration
 from connector.reports.capacity import CapacityError, capacity, parse_goal
-from connector.reports.render import csv_cell
 
 
 def _percent(text: str) -> float:
@@ -47,7 +44,8 @@ def _percent(text: str) -> float:
 @click.option("--weeks", type=click.IntRange(min=1, max=52), default=4, show_default=True,
               help="Weeks the simulation runs.")
 @click.option("--seed", type=int, default=7, show_default=True, help="The simulation's random seed.")
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True,
+              help="JSON; CSV (every hour); HTML (the staffing curve per weekday and hour, and the tables).")
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
 @_skip_option
 def capacity_command(config_path: str | None, events_path: str | None, targets: tuple[str, ...], aht: str,
@@ -82,13 +80,9 @@ def capacity_command(config_path: str | None, events_path: str | None, targets: 
     if fmt == "json":
         _write(json.dumps(data, indent=2, ensure_ascii=False), output)
         return
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-    columns = list(data["hours"][0]) if data["hours"] else ["target", "weekday", "hour"]
-    writer.writerow(columns)
-    for row in data["hours"]:
-        writer.writerow([csv_cell(row.get(c)) for c in columns])
-    _write(out.getvalue(), output)
+    from connector.reports.render import render_csv, render_html
+
+    _write(render_csv(data) if fmt == "csv" else render_html(data), output)
 
 
 COMMANDS = (capacity_command,)

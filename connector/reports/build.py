@@ -52,6 +52,7 @@ TABLES = {
     "olas": ("rows", "breaches", "handoffs", "bounced"),
     "attribution": ("rows", "totals", "worst"),
     "simulate": ("rows", "changed", "actions", "escalations", "credits"),   # `connector simulate`, not a report
+    "capacity": ("targets", "hours"),                                       # `connector capacity`, nor this
 }
 SKIPPED_TABLE = "skipped"
 

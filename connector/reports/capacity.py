@@ -252,7 +252,9 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
                 "arrivals": round(rates[h], 3), "agents_erlang_c": erlang[h], "agents_simulated": simulated[h],
                 "expected_attainment_pct": expected[h], "simulated_attainment_pct": _pct(in_time[h], arrived[h]),
             })
-    return {"report": "capacity", "now": format_instant(data.now), "targets": targets, "hours": hours}
+    zones = sorted({config.calendar(goal.calendar).timezone.key for goal in goals})
+    return {"report": "capacity", "now": format_instant(data.now), "timezone": ", ".join(zones), "targets": targets,
+            "hours": hours}
 
 
 def _monday(at: datetime, cal: BusinessCalendar) -> datetime:

@@ -69,7 +69,8 @@ ALL = "(all)"   # the label of a total row added beside per-severity rows
 
 TITLES = {"sla": "SLA attainment", "credits": "Service credits", "kpis": "Leading KPIs", "audit": "Severity audit",
           "olas": "Internal agreements (OLAs)", "attribution": "Breach attribution: who held the ticket",
-          "simulate": "What if: the current config and the proposed one"}
+          "simulate": "What if: the current config and the proposed one",
+          "capacity": "Capacity: the agents each promise needs"}
 SIMULATE_VIEW = ("attainment_pct", "breached", "p90_seconds")  # a page's columns per side (CSV: all)
 OLA_BREACH_COLUMNS = ("agreement", "team", "ticket_source", "ticket_account", "ticket_id", "metric", "cycle",
                       "severity", "group", "started_at", "due_at", "stopped_at", "target_seconds", "elapsed_seconds",
@@ -130,7 +131,7 @@ def _sla_columns(report: Row) -> list[str]:
 NONE_LABELS = {"agent": "(unassigned)", "group": "(no group)", "org": "(no organization)"}
 
 CSV_DEFAULT = {"sla": ("rows",), "credits": ("rows",), "olas": ("rows",), "attribution": ("rows",),
-               "simulate": ("rows",)}  # kpis, audit: every table
+               "simulate": ("rows",), "capacity": ("hours",)}  # kpis, audit: every table
 SKIPPED_COLUMNS = ("what", "count", "reason")
 
 
@@ -201,6 +202,10 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
                 ("breaches", [_flat(r) for r in report["breaches"]], list(OLA_BREACH_COLUMNS)),
                 ("handoffs", [_flat(r) for r in handoffs["rows"]], ["handoffs", "tickets", "share_pct"]),
                 ("bounced", [_flat(r) for r in handoffs["most"]], list(BOUNCED_COLUMNS))]
+    if name == "capacity":
+        return [("targets", [{k: r.get(k) for k in CAPACITY_VIEW} for r in report["targets"]], list(CAPACITY_VIEW)),
+                ("hours", [_flat(r) for r in report["hours"] if r["open"] or r["arrivals"]],
+                 ["target", "weekday", "hour", "arrivals", "agents_erlang_c", "agents_simulated"])]
     if name == "simulate":
         keys = [*(["period"] if report.get("period") else []), *report.get("by", ())]
         rows = [{**{k: r.get(k) for k in keys},
@@ -223,6 +228,8 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
     raise ValueError(f"unknown report {name!r}; reports are {', '.join(TITLES)}")
 
 
+CAPACITY_VIEW = ("target", "policy", "calendar", "target_seconds", "aht_seconds", "shrinkage_pct", "arrivals_per_week",
+                 "expected_attainment_pct", "simulated_attainment_pct", "peak_agents_erlang_c", "peak_agents_simulated")
 SIMULATE_NUMBERS = ("tickets", "met", "breached", "running", "paused", "cancelled", "attainment_pct", "p50_seconds",
                     "p90_seconds", "p95_seconds", "max_seconds", "breach_seconds")
 
@@ -654,6 +661,33 @@ def _ola_charts(report: Row) -> list[tuple[str, str, str | None]]:
     return charts
 
 
+def _capacity_charts(report: Row) -> list[tuple[str, str, str | None]]:
+    """Per target, the staffing curve: agents per hour of the day, one line per weekday (Erlang C)."""
+    charts: list[tuple[str, str, str | None]] = []
+    for n, target in enumerate(report["targets"]):
+        mine = [h for h in report["hours"] if h["target"] == target["target"]]
+        key = f"staffing-{n + 1}"
+        if not any(h["agents_erlang_c"] for h in mine):
+            charts.append((key, f"Agents per hour for {target['target']}", None))
+            continue
+        fig = _figure(3.0)
+        ax = fig.add_subplot()
+        for j, day in enumerate(dict.fromkeys(h["weekday"] for h in mine)):
+            points = sorted((h["hour"], h["agents_erlang_c"]) for h in mine if h["weekday"] == day)
+            ax.step([p[0] for p in points], [p[1] for p in points], where="post", color=PALETTE[j % len(PALETTE)],
+                    label=day)
+        ax.set_xticks(range(0, 24, 2))
+        ax.set_xlabel(f"hour of the day ({target['calendar']})")
+        ax.set_ylabel("agents to schedule")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(axis="y", color="#e4e4e4")
+        ax.set_axisbelow(True)
+        ax.legend(fontsize=8, ncol=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
+        charts.append((key, f"Agents per hour for {target['target']} (Erlang C, shrinkage included)",
+                       _svg(fig, key)))
+    return charts or [("staffing-1", "Agents per hour", None)]
+
+
 def _simulate_charts(report: Row) -> list[tuple[str, str, str | None]]:
     keys = [*(["period"] if report.get("period") else []), *report.get("by", ())]
     rows = [r for r in report["rows"] if any((r.get(side) or {}).get("attainment_pct") is not None
@@ -696,7 +730,8 @@ def _simulate_charts(report: Row) -> list[tuple[str, str, str | None]]:
 
 CHARTS: dict[str, Callable[[Row], list[tuple[str, str, str | None]]]] = {
     "sla": _sla_charts, "credits": _credit_charts, "kpis": _kpi_charts, "audit": _audit_charts,
-    "olas": _ola_charts, "attribution": _attribution_charts, "simulate": _simulate_charts}
+    "olas": _ola_charts, "attribution": _attribution_charts, "simulate": _simulate_charts,
+    "capacity": _capacity_charts}
 
 # --- HTML ---------------------------------------------------------------------------------------------
 
@@ -748,6 +783,9 @@ FOOTNOTES = {
     "olas": "Durations are business seconds on each agreement's calendar; each assignment to a team is a cycle.",
     "attribution": "Breached customer clocks by start; lateness is business time past the due instant, split by "
                    "who held the ticket (customer: pending).",
+    "capacity": "Arrivals per weekday and hour from the history; Erlang C per open hour, then a simulation of "
+                "the same queue over business hours (closed hours carry their backlog); hours with no one open "
+                "and no arrival are left out of the table.",
     "simulate": "The same history under both configs at the same instant; difference = proposed − current. "
                 "The CSV has every number and each changed clock's explain commands.",
 }
@@ -841,6 +879,9 @@ def _summaries(report: Row) -> str:
         return _summary([("agreements", len(report["agreements"])), ("cycles met", met),
                          ("cycles breached", breached), ("attainment, all rows", _pct(share_pct(met, met + breached))),
                          ("tickets handed off", handoffs["handed_off"]), ("handoffs", handoffs["total"])])
+    if name == "capacity":
+        return _summary([(t["target"], f"peak {t['peak_agents_erlang_c']} (simulated {t['peak_agents_simulated']})")
+                         for t in report["targets"]])
     if name == "simulate":
         counts = report.get("changed_counts") or {}
         return _summary([("clocks changed", sum(counts.values())), ("met → breached", counts.get("met_to_breached", 0)),
@@ -879,6 +920,7 @@ SECTION_TITLES = {
     ("olas", "handoffs"): "Handoffs per ticket", ("olas", "bounced"): "Most-bounced tickets",
     ("attribution", "rows"): "Lateness and time per holder and period", ("attribution", "totals"): "Overall",
     ("attribution", "worst"): "Worst breaches",
+    ("capacity", "targets"): "Targets", ("capacity", "hours"): "Per weekday and hour",
     ("simulate", "rows"): "Attainment under each config", ("simulate", "changed"): "Clocks whose outcome changes",
     ("simulate", "actions"): "Write-back actions due, by kind",
     ("simulate", "escalations"): "Escalations fired", ("simulate", "credits"): "Service credits",

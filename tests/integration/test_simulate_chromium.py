@@ -43,3 +43,22 @@ def test_the_what_if_page_in_a_browser(chromium: Path, tmp_path: Path):  # noqa:
     assert p3[3:6] == [shown(expected["current"]["attainment_pct"]), shown(expected["proposed"]["attainment_pct"]),
                        shown(expected["difference"]["attainment_pct"])]
     assert [r[1] for r in reader.tables["table-changed"]["rows"]] == ["1005"]
+
+
+def test_the_capacity_page_in_a_browser(chromium: Path, tmp_path: Path):  # noqa: F811
+    from connector.reports.capacity import capacity, parse_goal
+
+    config = load_config(ROOT / "config" / "example.yaml")
+    with (ROOT / "examples" / "events.jsonl").open(encoding="utf-8") as fh:
+        events = read_jsonl(fh)
+    goals = [parse_goal(t, config, "standard") for t in ("P3 first_response 90%", "P1 first_response 95%")]
+    data = capacity(config, events, goals, handling=1800, shrinkage_pct=25, weeks=1)
+    page = tmp_path / "capacity.html"
+    page.write_text(render_html(data), encoding="utf-8")
+    with Chromium(chromium, tmp_path / "profile") as browser:
+        tab = browser.tab(width=1280, height=800)
+        tab.open(page.as_uri())
+        assert tab.evaluate(OVERFLOWING) == []
+        reader = read_page(tab.evaluate("document.documentElement.outerHTML"))
+    assert reader.charts == {"staffing-1": 1, "staffing-2": 1}
+    assert [r[0] for r in reader.tables["table-targets"]["rows"]] == ["P3 first_response 90%", "P1 first_response 95%"]
