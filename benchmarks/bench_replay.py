@@ -12,6 +12,8 @@ rules), writes them as JSONL in memory, then times, in one run:
 - end to end: `connector.replay.replay` from parsed events to the JSON-ready result;
 - the cost of internal agreements: replay with the config's `olas` (two in the example) against the same
   config without them (target, issue 16: at most 1.25x the time);
+- what-if: `connector.reports.simulate` of the same events under the config and a proposal halving P3
+  first responses, both sides at once (target, issue 18: at least 25,000 events/s);
 - the whole command a user runs, `connector replay --events F` as a process (start-up, reading the file,
   replaying, printing the JSON), and the same on one event (what start-up alone costs).
 
@@ -38,9 +40,10 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from connector.config import Config, load_config, parse_config  # noqa: E402
+from connector.config import Config, load_config, parse_config, parse_duration  # noqa: E402
 from connector.events import Comment, Event, Requester, Ticket, read_jsonl, write_jsonl  # noqa: E402
 from connector.replay import replay  # noqa: E402
+from connector.reports.simulate import simulate  # noqa: E402
 from connector.rules.engine import Rulebook  # noqa: E402
 
 SUBJECTS = ["Checkout is down", "Invoice shows wrong VAT", "How do I rotate my API key?", "Export times out",
@@ -150,6 +153,16 @@ def whole_command(config: str, text: str, now: str) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def tightened(path: str) -> Config:
+    """Return the config at `path` with every P3 first response target halved (a what-if proposal)."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    for policy in raw.get("policies", []):
+        targets = (policy.get("targets") or {}).get("P3")
+        if isinstance(targets, dict) and "first_response" in targets:
+            targets["first_response"] = parse_duration(targets["first_response"]) / 2
+    return parse_config(raw, base_dir=Path(path).parent)
+
+
 def without_agreements(path: str) -> Config:
     """Return the config at `path` without its internal agreements and teams (the baseline of their cost)."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -199,6 +212,12 @@ def main() -> None:
             t_with = min(t_with, seconds)
     internal = sum(1 for t in result["tickets"] for c in t["clocks"] if c.get("internal"))
     del result
+    # what-if (issue 18): the same events under the config and a proposal that changes one target, both sides
+    # walked at once (the proposal's in a forked process), as `connector simulate` runs them
+    proposal = tightened(args.config)
+    compared, t_simulate = timed(lambda: simulate(cfg, proposal, parsed, parallel=True))
+    moved = len(compared["changed"])
+    del compared
 
     rows = [("parse JSONL", t_parse), ("core (apply every event)", t_core), ("evaluate at now", t_eval),
             ("replay (core + evaluate + JSON-ready dicts)", t_e2e),
@@ -207,6 +226,9 @@ def main() -> None:
     for name, seconds in rows:
         print(f"{name:<45} {seconds:>8.2f} {len(events) / seconds:>12,.0f}")
     print(f"{clocks:,} clocks ({internal:,} internal) and {actions:,} actions for {n_tickets:,} tickets")
+    print(f"what-if, both configs (connector simulate, parallel)  {t_simulate:>8.2f} {len(events) / t_simulate:>12,.0f}"
+          f"  ({moved:,} clocks change; target >= 25,000 events/s: "
+          f"{'met' if len(events) / t_simulate >= 25_000 else 'NOT met'})")
     if t_without is not None:
         ratio = t_with / t_without
         print(f"internal agreements: replay with {agreements} vs none {ratio:.2f}x the time "

@@ -86,7 +86,8 @@ def simulate_command(config_path: str | None, proposed_path: str, events_path: s
                 events, _ = stored_events(store, until=now)
             finally:
                 store.dispose()
-        data = simulate(current, proposed, events, now=now, window=window, by=keys, period=period, tz=zone)
+        data = simulate(current, proposed, events, now=now, window=window, by=keys, period=period, tz=zone,
+                        parallel=True)
     for change in data["changed"]:
         change["explain"] = _explain(config_path or "", proposed_path, events_path, change)
     fmt = fmt or ("csv" if table else "json")

@@ -23,16 +23,18 @@ A clock counts in the window by its start, as in the SLA report.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from connector.config import Config
 from connector.events import Event, format_instant, order_events
 from connector.reports.credits import credits_report
-from connector.reports.dataset import ClockRow, Dataset, collect
+from connector.reports.dataset import Dataset, collect
 from connector.reports.sla import aggregate, normalize_by, row_sort_key
 from connector.reports.stats import EVERYTHING, Window
 from connector.rules.clocks import METRIC_ORDER
@@ -58,25 +60,56 @@ def _difference(current: dict[str, Any] | None, proposed: dict[str, Any] | None)
     return out
 
 
-def _joined(current: Config, proposed: Config, a: Dataset, b: Dataset, keys: Sequence[str], period: str | None,
-            zone: ZoneInfo, window: Window) -> list[dict[str, Any]]:
-    labels = (["period"] if period else []) + list(keys)
+class _Clock(NamedTuple):
+    status: str
+    severity: str
+    policy: str
+    elapsed: float
+    due: datetime | None
 
-    def rows(config: Config, data: Dataset) -> dict[tuple[Any, ...], dict[str, Any]]:
-        found = aggregate(config, [c for c in data.clocks if c.started_at in window], keys, period, zone)
-        return {tuple(r.get(k) for k in labels): {k: v for k, v in r.items() if k not in labels} for r in found}
 
-    left, right = rows(current, a), rows(proposed, b)
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """What the comparison needs of one config's walk (small enough to come back from another process)."""
+
+    rows: dict[tuple[Any, ...], dict[str, Any]]           # the SLA rows by their grouping
+    clocks: dict[ClockKey, _Clock]
+    actions: dict[str, int]
+    fired: dict[str, int]
+    credits: list[dict[str, Any]]
+
+
+def _labels(keys: Sequence[str], period: str | None) -> list[str]:
+    return (["period"] if period else []) + list(keys)
+
+
+def _side(config: Config, ordered: Sequence[Event], now: datetime, window: Window, keys: Sequence[str],
+          period: str | None, zone: ZoneInfo) -> _Side:
+    data = collect(config, ordered, now)
+    labels = _labels(keys, period)
+    found = aggregate(config, [c for c in data.clocks if c.started_at in window], keys, period, zone)
+    return _Side(
+        rows={tuple(r.get(k) for k in labels): {k: v for k, v in r.items() if k not in labels} for r in found},
+        clocks={(c.source, c.account, c.ticket_id, c.metric, c.cycle): _Clock(c.status, c.severity, c.policy,
+                                                                               c.elapsed_seconds, c.due_at)
+                for c in data.clocks if c.started_at in window},
+        actions=dict(data.actions), fired=dict(Counter(e.escalation for e in data.escalations if e.at in window)),
+        credits=_credits(config, data, window, zone))
+
+
+def _joined(current: Config, left: _Side, right: _Side, keys: Sequence[str], period: str | None
+            ) -> list[dict[str, Any]]:
+    labels = _labels(keys, period)
     out = []
-    for key in dict.fromkeys([*left, *right]):
-        now_row, new_row = left.get(key), right.get(key)
+    for key in dict.fromkeys([*left.rows, *right.rows]):
+        now_row, new_row = left.rows.get(key), right.rows.get(key)
         out.append({**dict(zip(labels, key, strict=True)), "current": now_row, "proposed": new_row,
                     "difference": _difference(now_row, new_row)})
     out.sort(key=row_sort_key(current, keys))
     return out
 
 
-def _kind(a: ClockRow | None, b: ClockRow | None) -> str:
+def _kind(a: _Clock | None, b: _Clock | None) -> str:
     if a is None:
         return "only_proposed"
     if b is None:
@@ -90,27 +123,24 @@ def _kind(a: ClockRow | None, b: ClockRow | None) -> str:
     return "status"
 
 
-def _changed(a: Dataset, b: Dataset, window: Window) -> list[dict[str, Any]]:
-    def index(data: Dataset) -> dict[ClockKey, ClockRow]:
-        return {(c.source, c.account, c.ticket_id, c.metric, c.cycle): c for c in data.clocks
-                if c.started_at in window}
-
-    left, right = index(a), index(b)
+def _changed(left: _Side, right: _Side) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for key in dict.fromkeys([*left, *right]):
-        x, y = left.get(key), right.get(key)
+    for key in dict.fromkeys([*left.clocks, *right.clocks]):
+        x, y = left.clocks.get(key), right.clocks.get(key)
         if x is not None and y is not None and (x.status, x.severity) == (y.status, y.severity):
             continue
         source, account, ticket_id, metric, cycle = key
+        either = x if x is not None else y
+        assert either is not None
         out.append({
             "ticket": {"source": source, "account": account, "id": ticket_id}, "metric": metric, "cycle": cycle,
             "current": None if x is None else x.status, "proposed": None if y is None else y.status,
             "kind": _kind(x, y),
             "severity": {"current": None if x is None else x.severity, "proposed": None if y is None else y.severity},
             "policy": {"current": None if x is None else x.policy, "proposed": None if y is None else y.policy},
-            "elapsed_seconds": round((x or y).elapsed_seconds),  # type: ignore[union-attr]
-            "due_at": {"current": None if x is None else format_instant(x.due_at),
-                       "proposed": None if y is None else format_instant(y.due_at)},
+            "elapsed_seconds": round(either.elapsed),
+            "due_at": {"current": None if x is None else format_instant(x.due),
+                       "proposed": None if y is None else format_instant(y.due)},
         })
     order = {m: i for i, m in enumerate(METRIC_ORDER)}
     out.sort(key=lambda c: (c["ticket"]["source"], c["ticket"]["account"], c["ticket"]["id"],
@@ -130,10 +160,24 @@ def _credits(config: Config, data: Dataset, window: Window, zone: ZoneInfo) -> l
                                    "credit_pct", "credit_amount", "currency")} for r in report["rows"]]
 
 
+# the arguments of the proposed side's walk, for a forked process to read (fork copies them; nothing is pickled)
+_FORKED: tuple[Any, ...] | None = None
+PARALLEL_FROM = 20_000  # events: below this, a second process costs more than it saves
+
+
+def _forked_side() -> _Side:
+    assert _FORKED is not None
+    return _side(*_FORKED)
+
+
 def simulate(current: Config, proposed: Config, events: Iterable[Event], *, now: datetime | None = None,
              window: Window = EVERYTHING, by: Sequence[str] | None = None, period: str | None = None,
-             tz: ZoneInfo | None = None) -> dict[str, Any]:
-    """Return the comparison of one history under two configs, at the same `now` (default: the last event)."""
+             tz: ZoneInfo | None = None, parallel: bool = False) -> dict[str, Any]:
+    """Return the comparison of one history under two configs, at the same `now` (default: the last event).
+
+    With `parallel` (the command line, single-threaded), a long history's proposed side is walked in a forked
+    process while this one walks the current side: the two are independent, and a machine has two cores."""
+    global _FORKED
     ordered = order_events(events)  # once, for both
     if now is None:
         if not ordered:
@@ -141,17 +185,26 @@ def simulate(current: Config, proposed: Config, events: Iterable[Event], *, now:
         now = ordered[-1].occurred_at
     keys = normalize_by(by)
     zone = tz or ZoneInfo(current.reports.timezone)
-    a, b = collect(current, ordered, now), collect(proposed, ordered, now)
-    changed = _changed(a, b, window)
-    fired_a = Counter(e.escalation for e in a.escalations if e.at in window)
-    fired_b = Counter(e.escalation for e in b.escalations if e.at in window)
+    args = (ordered, now, window, keys, period, zone)
+    if parallel and len(ordered) >= PARALLEL_FROM and "fork" in multiprocessing.get_all_start_methods():
+        _FORKED = (proposed, *args)
+        try:
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                pending = pool.apply_async(_forked_side)
+                left = _side(current, *args)
+                right = pending.get()
+        finally:
+            _FORKED = None
+    else:
+        left, right = _side(current, *args), _side(proposed, *args)
+    changed = _changed(left, right)
     return {
         "report": "simulate", "now": format_instant(now), **window.as_dict(), "timezone": zone.key,
         "by": list(keys), "period": period,
-        "rows": _joined(current, proposed, a, b, keys, period, zone, window),
+        "rows": _joined(current, left, right, keys, period),
         "changed": changed,
         "changed_counts": dict(Counter(c["kind"] for c in changed)),
-        "actions": _side_by_side(dict(a.actions), dict(b.actions)),
-        "escalations": _side_by_side(dict(fired_a), dict(fired_b)),
-        "credits": {"current": _credits(current, a, window, zone), "proposed": _credits(proposed, b, window, zone)},
+        "actions": _side_by_side(left.actions, right.actions),
+        "escalations": _side_by_side(left.fired, right.fired),
+        "credits": {"current": left.credits, "proposed": right.credits},
     }

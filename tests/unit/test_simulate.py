@@ -138,3 +138,11 @@ def test_the_html_page_and_every_csv_table():
         assert render_csv(data, table=table).startswith('"')
     assert list(csv.DictReader(io.StringIO(render_csv(data, table="actions")))) == [
         {"action": "set_due_date", "current": "3", "proposed": "3", "difference": "0"}]  # each resolution
+
+
+def test_the_proposed_side_in_a_forked_process_gives_the_same_comparison(monkeypatch):
+    from connector.reports import simulate as module
+
+    monkeypatch.setattr(module, "PARALLEL_FROM", 0)  # fork even for this short history
+    at = utc("2026-03-03 12:00")
+    assert simulate(CURRENT, PROPOSED, EVENTS, now=at, parallel=True) == simulate(CURRENT, PROPOSED, EVENTS, now=at)
