@@ -32,12 +32,11 @@ from connector.reports.board_page import BOARD_CSP, POLL_LEAST, POLL_MOST, rende
 from connector.service import session
 from connector.service.auth import authorize
 from connector.service.context import ServiceContext, context
-from connector.service.errors import error_response
+from connector.service.errors import error_response, query_args
 
 bp = Blueprint("board", __name__)
 
 PARAMETERS = (*FILTERS, "limit", "token")
-MAX_VALUE = 100
 
 
 def _authorize(ctx: ServiceContext) -> Response | None:
@@ -52,16 +51,7 @@ def _authorize(ctx: ServiceContext) -> Response | None:
 
 
 def _checked_args(*, page: bool = False) -> tuple[dict[str, str], Response | None]:
-    known = (*PARAMETERS, "every") if page else PARAMETERS
-    unknown = sorted(set(request.args) - set(known))
-    if unknown:
-        return {}, error_response(400, "bad_request", f"unknown parameter {unknown[0][:40]!r}; parameters are "
-                                                      f"{', '.join(known)}")
-    args = {key: request.args.get(key, "") for key in request.args}
-    bad = next((key for key, value in args.items() if len(value) > MAX_VALUE or not value.isprintable()), None)
-    if bad is not None:
-        return {}, error_response(400, "bad_request", f"{bad}: must be at most {MAX_VALUE} printable characters")
-    return args, None
+    return query_args((*PARAMETERS, "every") if page else PARAMETERS)
 
 
 @bp.get("/board.json")

@@ -116,3 +116,20 @@ def register(app: Flask) -> None:
 
     app.before_request(_refuse_ambiguous_framing)
     app.after_request(_security_headers)
+
+
+MAX_PARAMETER = 100  # no query parameter of the read endpoints needs more
+
+
+def query_args(known: tuple[str, ...]) -> tuple[dict[str, str], Response | None]:
+    """Return the request's query parameters, or the 400 for an unknown one, or one over `MAX_PARAMETER`
+    characters or holding a control character (shared by /reports, /board and /simulate)."""
+    unknown = sorted(set(request.args) - set(known))
+    if unknown:
+        return {}, error_response(400, "bad_request", f"unknown parameter {unknown[0][:40]!r}; parameters are "
+                                                      f"{', '.join(known)}")
+    args = {key: request.args.get(key, "") for key in request.args}
+    bad = next((key for key, value in args.items() if len(value) > MAX_PARAMETER or not value.isprintable()), None)
+    if bad is not None:
+        return {}, error_response(400, "bad_request", f"{bad}: must be at most {MAX_PARAMETER} printable characters")
+    return args, None

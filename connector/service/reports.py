@@ -20,7 +20,7 @@ show the same numbers; `from`/`to` are dates (local to `tz`, `to` inclusive) or 
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from connector.reports.build import (
     REPORTS,
@@ -34,13 +34,12 @@ from connector.reports.build import (
 from connector.reports.render import CSP_HEADER, render_csv, render_html
 from connector.service.auth import authorize
 from connector.service.context import context
-from connector.service.errors import error_response
+from connector.service.errors import error_response, query_args
 
 bp = Blueprint("reports", __name__)
 
 FORMATS = ("html", "json", "csv")
 PARAMETERS = ("format", "from", "to", "period", "by", "tz", "breach_limit", "table")
-MAX_VALUE = 100   # no parameter needs more; a longer one is refused before it reaches a parser
 REPORT_PATIENCE = 120.0  # seconds a report's statements may take (the store's timeout is for requests)
 
 
@@ -63,14 +62,9 @@ def report(name: str) -> Response:
         return refused
     if name not in REPORTS:
         return error_response(404, "not_found", f"no such report; reports are {', '.join(REPORTS)}")
-    unknown = sorted(set(request.args) - set(PARAMETERS))
-    if unknown:
-        return error_response(400, "bad_request", f"unknown parameter {unknown[0][:40]!r}; parameters are "
-                                                  f"{', '.join(PARAMETERS)}")
-    args = {key: request.args.get(key, "") for key in request.args}
-    too_long = next((key for key, value in args.items() if len(value) > MAX_VALUE or not value.isprintable()), None)
-    if too_long is not None:
-        return error_response(400, "bad_request", f"{too_long}: must be at most {MAX_VALUE} printable characters")
+    args, bad = query_args(PARAMETERS)
+    if bad is not None:
+        return bad
     table = args.get("table") or None
     fmt = args.get("format") or ("csv" if table else "html")
     if fmt not in FORMATS:

@@ -30,13 +30,12 @@ from connector.reports.sla import normalize_by
 from connector.reports.store_events import stored_events
 from connector.service.auth import authorize
 from connector.service.context import context
-from connector.service.errors import error_response, safe_reason
+from connector.service.errors import error_response, query_args, safe_reason
 
 bp = Blueprint("simulate", __name__)
 
 PARAMETERS = ("format", "from", "to", "period", "by", "tz", "table")
 FORMATS = ("json", "html", "csv")
-MAX_VALUE = 100
 PATIENCE = 120.0  # seconds the store's statements may take: two replays of the whole history
 
 
@@ -79,14 +78,9 @@ def simulate_view() -> Response:
     refused = authorize(ctx)
     if refused is not None:
         return refused
-    unknown = sorted(set(request.args) - set(PARAMETERS))
-    if unknown:
-        return error_response(400, "bad_request", f"unknown parameter {unknown[0][:40]!r}; parameters are "
-                                                  f"{', '.join(PARAMETERS)}")
-    args = {key: request.args.get(key, "") for key in request.args}
-    bad = next((key for key, value in args.items() if len(value) > MAX_VALUE or not value.isprintable()), None)
+    args, bad = query_args(PARAMETERS)
     if bad is not None:
-        return error_response(400, "bad_request", f"{bad}: must be at most {MAX_VALUE} printable characters")
+        return bad
     table = args.get("table") or None
     fmt = args.get("format") or ("csv" if table else "json")
     if fmt not in FORMATS:

@@ -13,7 +13,7 @@ from connector.reports.render import render_html
 from connector.reports.simulate import simulate
 from tests.browser import Chromium
 from tests.integration.test_reports_chromium import OVERFLOWING, chromium  # noqa: F401 (the fixture)
-from tests.report_support import read_page, shown
+from tests.report_support import PageReader, read_page, shown
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,15 +25,20 @@ def _comparison() -> dict:
                     load_config(ROOT / "examples" / "proposed-p3-first-response-4h.yaml"), events)
 
 
-def test_the_what_if_page_in_a_browser(chromium: Path, tmp_path: Path):  # noqa: F811
-    data = _comparison()
-    page = tmp_path / "simulate.html"
+def _opened(chromium: Path, tmp_path: Path, data: dict) -> PageReader:  # noqa: F811
+    """Open the page of `data` at a laptop's width; no table may scroll sideways; return what it shows."""
+    page = tmp_path / f"{data['report']}.html"
     page.write_text(render_html(data), encoding="utf-8")
     with Chromium(chromium, tmp_path / "profile") as browser:
         tab = browser.tab(width=1280, height=800)
         tab.open(page.as_uri())
         assert tab.evaluate(OVERFLOWING) == []
-        reader = read_page(tab.evaluate("document.documentElement.outerHTML"))
+        return read_page(tab.evaluate("document.documentElement.outerHTML"))
+
+
+def test_the_what_if_page_in_a_browser(chromium: Path, tmp_path: Path):  # noqa: F811
+    data = _comparison()
+    reader = _opened(chromium, tmp_path, data)
     assert reader.charts == {"attainment": 1, "changed": 1}
     rows = reader.tables["table-rows"]
     assert rows["headers"][:3] == ["metric", "severity", "policy"]
@@ -53,12 +58,6 @@ def test_the_capacity_page_in_a_browser(chromium: Path, tmp_path: Path):  # noqa
         events = read_jsonl(fh)
     goals = [parse_goal(t, config, "standard") for t in ("P3 first_response 90%", "P1 first_response 95%")]
     data = capacity(config, events, goals, handling=1800, shrinkage_pct=25, weeks=1)
-    page = tmp_path / "capacity.html"
-    page.write_text(render_html(data), encoding="utf-8")
-    with Chromium(chromium, tmp_path / "profile") as browser:
-        tab = browser.tab(width=1280, height=800)
-        tab.open(page.as_uri())
-        assert tab.evaluate(OVERFLOWING) == []
-        reader = read_page(tab.evaluate("document.documentElement.outerHTML"))
+    reader = _opened(chromium, tmp_path, data)
     assert reader.charts == {"staffing-1": 1, "staffing-2": 1}
     assert [r[0] for r in reader.tables["table-targets"]["rows"]] == ["P3 first_response 90%", "P1 first_response 95%"]
