@@ -27,7 +27,7 @@ Nothing here reads the clock: `evaluate(now)` takes the instant and mutates noth
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -373,8 +373,14 @@ def held_by(run: ClockRun, cal: BusinessCalendar, limit: datetime, spent: float,
     if not holders:
         return {"unassigned": spent}
     customer = run.metric in PAUSABLE
-    names = [CUSTOMER if customer and awaiting else team for _, team, awaiting in holders]
+    # only the entries from the one in force at the run's start to the last before `limit` matter
     times = [entry[0] for entry in holders]
+    first = max(bisect_right(times, run.started_at) - 1, 0)
+    last = max(bisect_left(times, limit), first + 1)
+    names = [CUSTOMER if customer and awaiting else team for _, team, awaiting in holders[first:last]]
+    if names.count(names[0]) == len(names):
+        return {names[0]: spent}  # one holder all along for this clock (e.g. only the awaiting flag changed)
+    times = times[first:last]
     parts: dict[str, float] = {}
     for start, end in run.segments:
         assert start is not None
@@ -392,11 +398,11 @@ def held_by(run: ClockRun, cal: BusinessCalendar, limit: datetime, spent: float,
             cursor = piece_end
             index += 1
     if not parts:
-        return {names[max(bisect_right(times, run.started_at) - 1, 0)]: spent}
+        return {names[0]: spent}
     drift = spent - sum(parts.values())
     if drift:
-        last = next(reversed(parts))
-        parts[last] = max(parts[last] + drift, 0.0)
+        final = next(reversed(parts))
+        parts[final] = max(parts[final] + drift, 0.0)
     return parts
 
 
