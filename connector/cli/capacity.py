@@ -1,7 +1,8 @@
 """`connector capacity`: the agents a promise needs per weekday and hour, or what a staffing would attain.
 
     connector capacity --config F --events history.jsonl --target "P1 first_response 90%" [--target …]
-                       --aht 12m [--shrinkage 30%] [--agents N] [--policy NAME] [--weeks 4] [--seed 7]
+                       --aht 12m [--shrinkage 30%] [--agents N] [--policy NAME] [--channel C] [--weeks 4]
+                       [--seed 7]
                        [--format json|csv|html] [-o FILE]
 
 `connector.reports.capacity` says how: arrivals per weekday and hour from the history, Erlang C per open
@@ -41,6 +42,7 @@ def _percent(text: str) -> float:
 @click.option("--shrinkage", default="0%", show_default=True, help="Share of scheduled time not answering.")
 @click.option("--agents", type=click.IntRange(min=0), help="Scheduled agents per open hour: the attainment to expect.")
 @click.option("--policy", help="The policy whose targets apply (default: the first with the target).")
+@click.option("--channel", help="Only the tickets of this channel (email, web, phone, chat …).")
 @click.option("--weeks", type=click.IntRange(min=1, max=52), default=4, show_default=True,
               help="Weeks the simulation runs.")
 @click.option("--seed", type=int, default=7, show_default=True, help="The simulation's random seed.")
@@ -49,8 +51,8 @@ def _percent(text: str) -> float:
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of standard output.")
 @_skip_option
 def capacity_command(config_path: str | None, events_path: str | None, targets: tuple[str, ...], aht: str,
-                     shrinkage: str, agents: int | None, policy: str | None, weeks: int, seed: int, fmt: str,
-                     output: str | None, skip_bad: bool) -> None:
+                     shrinkage: str, agents: int | None, policy: str | None, channel: str | None, weeks: int,
+                     seed: int, fmt: str, output: str | None, skip_bad: bool) -> None:
     """Staffing: agents per weekday and hour for each target (Erlang C and a simulation), or the attainment
     a given staffing would reach."""
     cfg = _config(config_path)
@@ -74,7 +76,7 @@ def capacity_command(config_path: str | None, events_path: str | None, targets: 
             if not events:
                 raise CapacityError("no events: the history is empty")
             data = capacity(cfg, events, goals, handling=handling, shrinkage_pct=_percent(shrinkage), agents=agents,
-                            weeks=weeks, seed=seed)
+                            weeks=weeks, seed=seed, channel=channel)
         except CapacityError as err:
             raise click.ClickException(str(err)) from None
     if fmt == "json":

@@ -6,9 +6,9 @@
 
 For each target (`P1 first_response 90%`: that share answered within the policy's target for the metric):
 
-- **arrivals** per weekday and hour: the history's tickets of that severity (as the rules classify them),
-  counted by the hour they were created in the target calendar's zone, divided by the weeks the history
-  spans;
+- **arrivals** per weekday and hour: the history's tickets of that severity (as the rules classify them;
+  of one channel with `channel`), counted by the hour they were created in the target calendar's zone,
+  divided by the weeks the history spans;
 - **Erlang C** per open hour: traffic = arrivals × handling time; the fewest agents answering `pct` % within
   the target (`connector.reports.erlang`), divided by (1 − shrinkage) for the staff to schedule. A closed
   hour needs no one: what arrives then waits for the opening;
@@ -189,7 +189,8 @@ def _pct(part: float, whole: float) -> float | None:
 
 
 def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, handling: float,
-             shrinkage_pct: float = 0.0, agents: int | None = None, weeks: int = 4, seed: int = 7) -> dict[str, Any]:
+             shrinkage_pct: float = 0.0, agents: int | None = None, weeks: int = 4, seed: int = 7,
+             channel: str | None = None) -> dict[str, Any]:
     """Return the staffing each goal needs per weekday and hour (Erlang C and simulated), or with `agents`
     scheduled, the attainment to expect."""
     if handling <= 0:
@@ -202,7 +203,8 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
     hours: list[dict[str, Any]] = []
     for goal in goals:
         cal = config.calendar(goal.calendar)
-        created = [t.created_at for t in data.tickets if t.classified == goal.severity]
+        created = [t.created_at for t in data.tickets if t.classified == goal.severity
+                   and (channel is None or t.snapshot.channel == channel)]
         rates, span = arrivals_per_hour(created, cal)
         week_start = _monday(data.now, cal)
         share = open_share(cal, week_start)
@@ -240,7 +242,7 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
         targets.append({
             "target": goal.text, "severity": goal.severity, "metric": goal.metric, "pct": goal.pct,
             "target_seconds": round(goal.seconds), "calendar": goal.calendar, "policy": goal.policy,
-            "aht_seconds": round(handling), "shrinkage_pct": shrinkage_pct, "agents": agents,
+            "aht_seconds": round(handling), "shrinkage_pct": shrinkage_pct, "agents": agents, "channel": channel,
             "weeks_of_history": span, "arrivals_per_week": round(sum(rates), 2),
             "expected_attainment_pct": None if not weight else round(weighted / weight, 2),
             "simulated_attainment_pct": _pct(total_in, total), "simulated_weeks": weeks,

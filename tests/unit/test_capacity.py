@@ -145,3 +145,12 @@ def test_connector_capacity_on_the_example(tmp_path):
     bad = runner.invoke(main, ["capacity", "--config", "config/example.yaml", "--events", "examples/events.jsonl",
                                "--target", "P3 first_response 90%", "--aht", "soon"])
     assert bad.exit_code == 1 and "--aht:" in bad.output
+
+
+def test_arrivals_of_one_channel():
+    history = _history()
+    goal = [parse_goal("P3 first_response 90%", BUSINESS)]
+    email = capacity(BUSINESS, history, goal, handling=1800, weeks=1, channel="email")  # every helper event's
+    assert email["targets"][0]["arrivals_per_week"] == 20.0 and email["targets"][0]["channel"] == "email"
+    phone = capacity(BUSINESS, history, goal, handling=1800, weeks=1, channel="phone")
+    assert phone["targets"][0]["arrivals_per_week"] == 0.0 and phone["targets"][0]["peak_agents_erlang_c"] == 0
