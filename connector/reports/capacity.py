@@ -247,12 +247,16 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
             "expected_attainment_pct": None if not weight else round(weighted / weight, 2),
             "simulated_attainment_pct": _pct(total_in, total), "simulated_weeks": weeks,
             "peak_agents_erlang_c": max(erlang, default=0), "peak_agents_simulated": max(simulated, default=0),
+            # where the simulation (business hours, backlog, long handling) asks for more than Erlang C
+            "hours_differing": [f"{WEEKDAYS[h // 24]} {h % 24:02d}:00" for h in range(WEEK_HOURS)
+                                if simulated[h] != erlang[h]],
         })
         for h in range(WEEK_HOURS):
             hours.append({
                 "target": goal.text, "weekday": WEEKDAYS[h // 24], "hour": h % 24, "open": round(share[h], 3),
                 "arrivals": round(rates[h], 3), "agents_erlang_c": erlang[h], "agents_simulated": simulated[h],
                 "expected_attainment_pct": expected[h], "simulated_attainment_pct": _pct(in_time[h], arrived[h]),
+                "differs": simulated[h] != erlang[h],
             })
     zones = sorted({config.calendar(goal.calendar).timezone.key for goal in goals})
     return {"report": "capacity", "now": format_instant(data.now), "timezone": ", ".join(zones), "targets": targets,

@@ -174,10 +174,12 @@ def _advance(walk: _Walk, state: TicketState, at: datetime) -> None:
     walk.since = at
 
 
-def collect(config: Config, events: Iterable[Event], now: datetime | None = None) -> Dataset:
+def collect(config: Config, events: Iterable[Event], now: datetime | None = None, *, walk: bool = True) -> Dataset:
     """Run the rules core over a history and return what the reports read, as it stood at `now`.
 
-    `now` defaults to the last event's time; events after it are left out (as in replay).
+    `now` defaults to the last event's time; events after it are left out (as in replay). Without `walk`,
+    only what the core itself tells (clocks, tickets, escalations, actions): no findings, and the tickets'
+    reopens, solves and paused or open times are left at 0 — what the what-if compares, faster.
     """
     book = Rulebook(config)
     ordered = order_events(events)
@@ -188,28 +190,34 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
     rank = {sev: i for i, sev in enumerate(config.severities)}
     states: dict[TicketKey, TicketState] = {}
     walks: dict[TicketKey, _Walk] = {}
-    for event in ordered:
+    apply = book.apply
+    for event in ordered if not walk else ():
+        if event.occurred_at > now:
+            break
+        key = (event.source, event.account, event.ticket_id)
+        states[key] = apply(states.get(key), event)
+    for event in ordered if walk else ():
         if event.occurred_at > now:
             break
         key = event.key
         before = states.get(key)
-        walk = walks.get(key)
-        if walk is None:
-            walk = walks[key] = _Walk()
+        walk_ = walks.get(key)
+        if walk_ is None:
+            walk_ = walks[key] = _Walk()
         old_sev = None if before is None else before.severity.classified
         old_policy = None if before is None else before.policy
         if before is not None:
-            _advance(walk, before, event.occurred_at)
+            _advance(walk_, before, event.occurred_at)
         comments_before = 0 if before is None else len(before.comments)
         state = book.apply(before, event)
         states[key] = state
         if before is None:
-            walk.since = state.created_at
-            _advance(walk, state, event.occurred_at)
+            walk_.since = state.created_at
+            _advance(walk_, state, event.occurred_at)
         # the same comment reported again under another id (webhook and poll) is applied once by the core
         repeat = (before is not None and event.type == "comment.added" and event.comment is not None
                   and bool(event.comment.author_id) and len(state.comments) == comments_before)
-        _observe(walk, state, event, old_sev, old_policy, rank, repeat=repeat)
+        _observe(walk_, state, event, old_sev, old_policy, rank, repeat=repeat)
     findings: list[Finding] = []
     clocks: list[ClockRow] = []
     internal: list[ClockRow] = []
@@ -218,8 +226,8 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
     escalations: list[EscalationRow] = []
     audit = config.reports.audit
     for key, state in states.items():
-        walk = walks[key]
-        _advance(walk, state, now)
+        ticket_walk = walks.get(key) or _Walk()  # no walk: every total stays 0
+        _advance(ticket_walk, state, now)
         report = book.evaluate(state, now)
         snap = state.snapshot
         sev = state.severity
@@ -252,14 +260,15 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
             source=state.source, account=state.account, ticket_id=state.ticket_id, created_at=state.created_at,
             status=snap.status, declared=sev.declared, classified=sev.classified, rule=sev.rule,
             policy=state.policy, group=snap.group, org=snap.requester.org, assignee=snap.assignee, snapshot=snap,
-            reopens=walk.reopens, solves=walk.solves, paused_seconds=walk.paused, open_seconds=walk.open,
+            reopens=ticket_walk.reopens, solves=ticket_walk.solves, paused_seconds=ticket_walk.paused,
+            open_seconds=ticket_walk.open,
             handoffs=state.teams.handoffs(), holders=tuple(holders)))
-        findings.extend(_lowered_findings(book, state, walk))
+        findings.extend(_lowered_findings(book, state, ticket_walk))
         findings.extend(Finding(kind="pause_after_customer_reply", source=state.source, account=state.account,
                                 ticket_id=state.ticket_id, at=at, group=snap.group, org=snap.requester.org,
                                 detail=f"status {status} {_minutes((at - reply).total_seconds())} after a "
                                        f"customer reply at {format_instant(reply)}, with no agent reply")
-                        for at, reply, status in walk.pauses
+                        for at, reply, status in ticket_walk.pauses
                         if (at - reply).total_seconds() <= audit.pause_within)
     findings.sort(key=lambda f: (f.at, f.source, f.account, f.ticket_id, f.kind))
     return Dataset(now=now, clocks=tuple(clocks), tickets=tuple(tickets), escalations=tuple(escalations),

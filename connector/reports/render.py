@@ -203,9 +203,10 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
                 ("handoffs", [_flat(r) for r in handoffs["rows"]], ["handoffs", "tickets", "share_pct"]),
                 ("bounced", [_flat(r) for r in handoffs["most"]], list(BOUNCED_COLUMNS))]
     if name == "capacity":
-        return [("targets", [{k: r.get(k) for k in CAPACITY_VIEW} for r in report["targets"]], list(CAPACITY_VIEW)),
+        return [("targets", [{**{k: r.get(k) for k in CAPACITY_VIEW}, "hours_differing": len(r["hours_differing"])}
+                             for r in report["targets"]], [*CAPACITY_VIEW, "hours_differing"]),
                 ("hours", [_flat(r) for r in report["hours"] if r["open"] or r["arrivals"]],
-                 ["target", "weekday", "hour", "arrivals", "agents_erlang_c", "agents_simulated"])]
+                 ["target", "weekday", "hour", "arrivals", "agents_erlang_c", "agents_simulated", "differs"])]
     if name == "simulate":
         keys = [*(["period"] if report.get("period") else []), *report.get("by", ())]
         rows = [{**{k: r.get(k) for k in keys},

@@ -85,7 +85,7 @@ def _labels(keys: Sequence[str], period: str | None) -> list[str]:
 
 def _side(config: Config, ordered: Sequence[Event], now: datetime, window: Window, keys: Sequence[str],
           period: str | None, zone: ZoneInfo) -> _Side:
-    data = collect(config, ordered, now)
+    data = collect(config, ordered, now, walk=False)  # clocks, tickets and actions: no findings needed
     labels = _labels(keys, period)
     found = aggregate(config, [c for c in data.clocks if c.started_at in window], keys, period, zone)
     return _Side(

@@ -110,6 +110,7 @@ def test_staffing_per_weekday_and_hour_by_hand():
     (target,) = data["targets"]
     assert (target["weeks_of_history"], target["arrivals_per_week"], target["peak_agents_erlang_c"]) == (2, 20.0, 4)
     assert target["simulated_attainment_pct"] is not None and target["peak_agents_simulated"] >= 4
+    assert target["hours_differing"] == [f"{h['weekday']} {h['hour']:02d}:00" for h in data["hours"] if h["differs"]]
 
 
 def test_the_other_way_round_with_a_given_staffing():
