@@ -21,6 +21,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.cli import main
 from connector.reports.board import BoardQuery, board_data, next_opening, ticket_link
@@ -293,3 +295,17 @@ def test_upgrading_a_store_schedules_its_tickets_so_the_board_fills(store: Store
     processor = TicketProcessor(store, helpers.config(), {}, clock=lambda: NOW)
     Sweeper(store, processor, clock=lambda: NOW).sweep()
     assert board_data(store, helpers.config(), NOW)["total"] == 6
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["source", "group", "assignee", "severity", "metric", "limit", "token",
+                                        "every", "x"]),
+                       st.one_of(st.text(max_size=30), st.sampled_from(["=1+2", "0", "5001", "-1", "9" * 200,
+                                                                        "\x00", "' OR 1=1 --"])), max_size=4))
+def test_any_query_is_an_answer_never_a_500(board_client: FlaskClient, token: str, query: dict):
+    from urllib.parse import urlencode
+
+    response = board_client.get("/board.json?" + urlencode(query), headers=_auth(token))
+    assert response.status_code in (200, 400), (response.status_code, query)
+    data = response.get_json()
+    assert ("rows" in data) if response.status_code == 200 else data["error"] == "bad_request"

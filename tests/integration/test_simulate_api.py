@@ -7,6 +7,8 @@ import json
 import pytest
 import yaml
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connector.reports.simulate import simulate
 from connector.runtime.worker import TicketProcessor
@@ -83,3 +85,20 @@ def test_bad_parameters_are_400(api: FlaskClient, token: str, query: str, reason
 
 def test_the_endpoint_needs_the_token(api: FlaskClient):
     assert api.post("/simulate", data=PROPOSED_YAML).status_code == 401
+
+
+JUNK = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True)
+                    | st.text(max_size=12) | st.sampled_from(["=1+2", "\x00", "9" * 400, "0001-01-01"]),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                        st.sampled_from(["version", "severities", "classification", "policies", "calendars",
+                                         "olas", "teams", "targets", "P2", "first_response", "default", "x"]),
+                        inner, max_size=4), max_leaves=15)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(JUNK.map(lambda v: yaml.safe_dump(v)), JUNK.map(lambda v: json.dumps(v, default=str)),
+                      st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
+def test_any_body_is_an_answer_never_a_500(api: FlaskClient, token: str, body: str):
+    response = api.post("/simulate", data=body.encode("utf-8", "surrogatepass"), headers=_auth(token))
+    assert response.status_code in (200, 400), (response.status_code, body[:200])
+    assert response.is_json and ("error" in response.get_json()) == (response.status_code == 400)
