@@ -30,7 +30,16 @@ from connector.events import (
     parse_instant,
     parse_ticket,
 )
-from connector.rules.clocks import FIRST_RESPONSE, RESOLUTION, Clock, PolicyBook, TicketClocks, _no_note, target_for
+from connector.rules.clocks import (
+    FIRST_RESPONSE,
+    RESOLUTION,
+    Clock,
+    ClockRun,
+    PolicyBook,
+    TicketClocks,
+    _no_note,
+    target_for,
+)
 from connector.rules.conditions import Facts, ticket_fields_read
 from connector.rules.escalation import Decision, Escalator, TicketRef
 from connector.rules.internal import Agreements, TeamClocks
@@ -296,40 +305,53 @@ class Rulebook:
             states[key] = self.apply(states.get(key), event, record=record)
         return states
 
-    def evaluate(self, state: TicketState, now: datetime) -> TicketReport:
-        """Report a ticket at `now`: its severity, policy, clocks and the actions due. Changes nothing."""
-        pairs = state.clocks.views(now, self.calendar, state.teams.holders)
+    def _views(self, state: TicketState, now: datetime, *, held: bool = True
+               ) -> tuple[TicketRef, list[tuple[ClockRun, Clock]], list[tuple[Any, list[tuple[ClockRun, Clock]]]]]:
+        """The ticket's reference, its customer clocks' views and each agreement's that ever held it."""
+        pairs = state.clocks.views(now, self.calendar, state.teams.holders if held else None)
         ref = TicketRef(source=state.source, account=state.account, ticket_id=state.ticket_id,
                         severity=state.severity.classified)
+        runs = state.teams.runs
+        internal = [(agreement, state.teams.views(agreement, now, self.calendar))
+                    for agreement in self.agreements.items if agreement.name in runs]
+        return ref, pairs, internal
+
+    def _report(self, state: TicketState, now: datetime, ref: TicketRef, pairs: list[tuple[ClockRun, Clock]],
+                internal: list[tuple[Any, list[tuple[ClockRun, Clock]]]]) -> TicketReport:
         actions = self.escalator.decide(ref, pairs, now, self.calendar)
         clocks = [clock for _, clock in pairs]
-        runs = state.teams.runs
-        for agreement in self.agreements.items:
-            if agreement.name not in runs:
-                continue  # the agreement never held this ticket
-            internal = state.teams.views(agreement, now, self.calendar)
-            if internal:
-                clocks.extend(clock for _, clock in internal)
+        for agreement, views in internal:
+            if views:
+                clocks.extend(clock for _, clock in views)
                 if agreement.escalator:  # an internal clock never sets the help desk's (customer-facing) due date
-                    actions.extend(agreement.escalator.decide(ref, internal, now, self.calendar, due_dates=False))
+                    actions.extend(agreement.escalator.decide(ref, views, now, self.calendar, due_dates=False))
         return TicketReport(source=state.source, account=state.account, ticket_id=state.ticket_id,
                             severity=state.severity, policy=state.policy,
                             clocks=tuple(clocks), actions=tuple(actions))
 
-    def next_check(self, state: TicketState, now: datetime) -> datetime | None:
-        """Return when the scheduler must evaluate this ticket again (None: only a new event changes it)."""
-        ref = TicketRef(source=state.source, account=state.account, ticket_id=state.ticket_id,
-                        severity=state.severity.classified)
-        soonest = self.escalator.next_check(ref, state.clocks.views(now, self.calendar), now, self.calendar)
-        for agreement in self.agreements.items:
-            if agreement.name not in state.teams.runs:
-                continue
-            internal = state.teams.views(agreement, now, self.calendar)
-            if internal:
-                at = agreement.escalator.next_check(ref, internal, now, self.calendar)
+    def _soonest(self, now: datetime, ref: TicketRef, pairs: list[tuple[ClockRun, Clock]],
+                 internal: list[tuple[Any, list[tuple[ClockRun, Clock]]]]) -> datetime | None:
+        soonest = self.escalator.next_check(ref, pairs, now, self.calendar)
+        for agreement, views in internal:
+            if views:
+                at = agreement.escalator.next_check(ref, views, now, self.calendar)
                 if at is not None and (soonest is None or at < soonest):
                     soonest = at
         return soonest
+
+    def evaluate(self, state: TicketState, now: datetime) -> TicketReport:
+        """Report a ticket at `now`: its severity, policy, clocks and the actions due. Changes nothing."""
+        return self._report(state, now, *self._views(state, now))
+
+    def next_check(self, state: TicketState, now: datetime) -> datetime | None:
+        """Return when the scheduler must evaluate this ticket again (None: only a new event changes it)."""
+        ref, pairs, internal = self._views(state, now, held=False)
+        return self._soonest(now, ref, pairs, internal)
+
+    def assess(self, state: TicketState, now: datetime) -> tuple[TicketReport, datetime | None]:
+        """`evaluate` and `next_check` at once, the clocks viewed once (what the worker records each time)."""
+        ref, pairs, internal = self._views(state, now)
+        return self._report(state, now, ref, pairs, internal), self._soonest(now, ref, pairs, internal)
 
     def policy(self, name: str | None) -> Any:
         return None if name is None else self._policy_by_name.get(name)

@@ -185,13 +185,12 @@ class TicketProcessor:
 
     def _record(self, tx: TicketTx, state: TicketState, event_id: str | None) -> list[str]:
         now = max(self.now(), state.last_at)
-        report = self.book.evaluate(state, now)
+        report, check = self.book.assess(state, now)  # the clocks viewed once for both
         # an action known to be in the outbox already (within a batch) needs no row built for it
         added = tx.enqueue([self._new_action(d) for d in report.actions if not tx.has_action(d.key)], now=now)
         sev = state.severity
         # tickets are evaluated at whole seconds, so a check is due at the first whole second at or after the
         # instant (a threshold crossed at 10:45:00.4 is seen at 10:45:01, never missed at 10:45:00)
-        check = self.book.next_check(state, now)
         tx.save(state=state.to_dict, last_event_at=state.last_at,
                 next_check_at=None if check is None else next_whole_second(check),
                 severity=sev.classified, policy=state.policy, now=now)

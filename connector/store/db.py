@@ -44,9 +44,10 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) ->
     """Create an engine; SQLite gets WAL, a busy timeout and explicit BEGIN so IMMEDIATE can be asked for;
     PostgreSQL gets a bound of `timeout` seconds on connecting, on every answer and on the pool."""
     url = normalize_url(url)
-    # JSON columns are written with orjson (about 5× the standard library on the worker's rows); they are
-    # read with the standard library, which keeps integers beyond 64 bits exact (orjson reads them as floats)
+    # JSON columns are written and read with orjson (about 5× the standard library on the worker's rows),
+    # falling back to the standard library where orjson cannot: integers beyond 64 bits stay exact
     kwargs.setdefault("json_serializer", jsontext.dumps)
+    kwargs.setdefault("json_deserializer", jsontext.loads)
     if url.startswith("sqlite"):
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":

@@ -194,3 +194,26 @@ def test_a_partial_update_changes_only_the_fields_it_gives():
     assert list(iter_jsonl([json.dumps(event_to_dict(delta))])) == [delta]
     with pytest.raises(EventError, match="given: 'colour' is not a ticket field"):
         parse_event({**event_to_dict(delta), "given": ["colour"]})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(max_size=20) | st.integers(min_value=2**63, max_value=2**90)
+                    | st.integers(min_value=-(2**90), max_value=-(2**63)),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                    max_leaves=20))
+def test_jsontext_loads_reads_what_the_standard_library_reads(value):
+    import json
+
+    from connector import jsontext
+
+    text = json.dumps(value)
+    assert jsontext.loads(text) == json.loads(text)
+    assert jsontext.loads(text.encode()) == json.loads(text)
+
+
+def test_jsontext_loads_keeps_big_integers_and_what_orjson_refuses():
+    from connector import jsontext
+
+    assert jsontext.loads("[18446744073709551616, -9223372036854775809]") == [2**64, -(2**63) - 1]
+    assert jsontext.loads('{"n": NaN, "big": 1e400}')["big"] == float("inf")

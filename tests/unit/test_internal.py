@@ -355,6 +355,7 @@ def test_held_by_always_sums_to_the_clock_and_live_state_equals_replay(steps, la
     (whole,) = book.run(events).values()
     report = book.evaluate(whole, now)
     assert book.evaluate(state, now) == report
+    assert book.assess(whole, now) == (report, book.next_check(whole, now))  # what the worker records
     for clock in report.clocks:
         data = clock.as_dict()
         if clock.internal:
