@@ -178,8 +178,9 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
     """Run the rules core over a history and return what the reports read, as it stood at `now`.
 
     `now` defaults to the last event's time; events after it are left out (as in replay). Without `walk`,
-    only what the core itself tells (clocks, tickets, escalations, actions): no findings, and the tickets'
-    reopens, solves and paused or open times are left at 0 — what the what-if compares, faster.
+    only what the core itself tells (clocks, tickets, escalations, actions): no findings, no split of a
+    breach's lateness, and the tickets' reopens, solves and paused or open times left at 0 — what the what-if
+    compares, faster.
     """
     book = Rulebook(config)
     ordered = order_events(events)
@@ -234,7 +235,7 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
         holders = state.teams.holders
         for c in report.clocks:
             late_by = None
-            if c.status == "breached" and c.team is None:
+            if walk and c.status == "breached" and c.team is None:  # the attribution report's split
                 run = next(r for r in state.clocks.runs if r.metric == c.metric and r.cycle == c.cycle)
                 late_by = lateness_by(run, book.calendar(c.calendar), c, now, holders)
             (internal if c.team is not None else clocks).append(ClockRow(
