@@ -656,6 +656,10 @@ class Config(_Frozen):
         """Return the built calendar of that name (`24x7` is always there)."""
         return self._built[name]
 
+    def calendar_names(self) -> tuple[str, ...]:
+        """Return the names of every calendar, `24x7` included."""
+        return tuple(self._built)
+
     def severity_rank(self, severity: str) -> int:
         """Return the position of a severity in `severities` (0 is the most severe)."""
         return self.severities.index(severity)

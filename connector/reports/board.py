@@ -104,7 +104,7 @@ def board_data(store: Store, config: Config, now: datetime, query: BoardQuery = 
     """Return the board at `now`: the first `query.limit` running clocks by time remaining, and the counts;
     with `forecast_days`, the forecast too (`forecast`), for the groups and severities the filters allow."""
     where = query.where()
-    names = list(dict.fromkeys([*config.calendars, "24x7"]))
+    names = config.calendar_names()
     rows: list[dict[str, Any]] = []
     counts = {"breached": 0, **{name: 0 for name, _ in WINDOWS}}
     total = 0
@@ -174,7 +174,7 @@ def board_counts(store: Store, config: Config, now: datetime) -> dict[tuple[str,
 
     One grouped statement per calendar, each window a conditional count (bounded by the distinct severities
     and groups, not by the clocks)."""
-    names = list(dict.fromkeys([*config.calendars, "24x7"]))
+    names = config.calendar_names()
     out: dict[tuple[str, str | None], dict[str, int]] = {}
     with store.read() as conn:
         for name in names:
@@ -212,7 +212,7 @@ def forecast(store: Store, config: Config, now: datetime, *, days: int = FORECAS
     """Return, per group and severity, how many running clocks breach within 1/4/24 business hours if nothing
     changes, and how many of the reply clocks due within 24 business hours breach at the group's recent pace."""
     since = now - timedelta(days=days)
-    names = list(dict.fromkeys([*config.calendars, "24x7"]))
+    names = config.calendar_names()
     answered = (clocks.c.metric.in_(REPLY_METRICS), clocks.c.status.in_(("met", "breached")),
                 clocks.c.stopped_at > since, clocks.c.stopped_at <= now)
     queue: dict[str | None, list[tuple[float, str]]] = {}

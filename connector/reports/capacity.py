@@ -198,7 +198,7 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
     if not 0 <= shrinkage_pct < 100:
         raise CapacityError("--shrinkage: must be from 0% to below 100%")
     present = 1 - shrinkage_pct / 100  # the share of scheduled agents actually answering
-    data = collect(config, events)
+    data = collect(config, events, walk=False)  # the tickets' creation, severity and channel are enough
     targets: list[dict[str, Any]] = []
     hours: list[dict[str, Any]] = []
     for goal in goals:
@@ -209,19 +209,19 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
         week_start = _monday(data.now, cal)
         share = open_share(cal, week_start)
         erlang: list[int] = []
+        staff: list[int] = []  # agents at work each hour (scheduled, less shrinkage)
         expected: list[float | None] = []
         for h in range(WEEK_HOURS):
-            # what arrives while closed is answered in the open hours: each open hour carries its share
+            # Erlang C staffs each open hour for its own arrivals; what arrives while closed waits for the
+            # opening (the simulation carries that backlog)
             load = rates[h] if share[h] > 0 else 0.0
             traffic = load * handling / 3600
             need = agents_needed(traffic, goal.seconds, handling, goal.pct) if share[h] > 0 and traffic else 0
             erlang.append(math.ceil(need / present) if need else 0)
             scheduled = erlang[-1] if agents is None else (agents if share[h] > 0 else 0)
-            working = math.floor(scheduled * present)
-            expected.append(None if not traffic else round(100 * service_level(traffic, working, goal.seconds,
+            staff.append(math.floor(scheduled * present))
+            expected.append(None if not traffic else round(100 * service_level(traffic, staff[-1], goal.seconds,
                                                                                   handling), 2))
-        staff = [math.floor((erlang[h] if agents is None else (agents if share[h] > 0 else 0)) * present)
-                 for h in range(WEEK_HOURS)]
         arrived, in_time = simulate_queue(rates, staff, handling, goal.seconds, cal, week_start, weeks=weeks, seed=seed)
         simulated = list(erlang)
         if agents is None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from connector.config import Config
 from connector.events import DONE_STATUSES, Event, Ticket, format_instant, order_events
+from connector.replay import build_states
 from connector.rules.clocks import instant_of, lateness_by, target_for
 from connector.rules.engine import Rulebook, TicketState
 
@@ -182,43 +183,17 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
     breach's lateness, and the tickets' reopens, solves and paused or open times left at 0 — what the what-if
     compares, faster.
     """
-    book = Rulebook(config)
     ordered = order_events(events)
     if now is None:
         if not ordered:
             raise ValueError("no events and no `now`: nothing to report on")
         now = ordered[-1].occurred_at
-    rank = {sev: i for i, sev in enumerate(config.severities)}
-    states: dict[TicketKey, TicketState] = {}
-    walks: dict[TicketKey, _Walk] = {}
-    apply = book.apply
-    for event in ordered if not walk else ():
-        if event.occurred_at > now:
-            break
-        key = (event.source, event.account, event.ticket_id)
-        states[key] = apply(states.get(key), event)
-    for event in ordered if walk else ():
-        if event.occurred_at > now:
-            break
-        key = event.key
-        before = states.get(key)
-        walk_ = walks.get(key)
-        if walk_ is None:
-            walk_ = walks[key] = _Walk()
-        old_sev = None if before is None else before.severity.classified
-        old_policy = None if before is None else before.policy
-        if before is not None:
-            _advance(walk_, before, event.occurred_at)
-        comments_before = 0 if before is None else len(before.comments)
-        state = book.apply(before, event)
-        states[key] = state
-        if before is None:
-            walk_.since = state.created_at
-            _advance(walk_, state, event.occurred_at)
-        # the same comment reported again under another id (webhook and poll) is applied once by the core
-        repeat = (before is not None and event.type == "comment.added" and event.comment is not None
-                  and bool(event.comment.author_id) and len(state.comments) == comments_before)
-        _observe(walk_, state, event, old_sev, old_policy, rank, repeat=repeat)
+    if walk:
+        book = Rulebook(config)
+        states, walks = _walk_history(book, ordered, now)
+    else:  # the core alone, as replay runs it
+        states, _, book = build_states(config, ordered, now)
+        walks = {}
     findings: list[Finding] = []
     clocks: list[ClockRow] = []
     internal: list[ClockRow] = []
@@ -274,6 +249,37 @@ def collect(config: Config, events: Iterable[Event], now: datetime | None = None
     findings.sort(key=lambda f: (f.at, f.source, f.account, f.ticket_id, f.kind))
     return Dataset(now=now, clocks=tuple(clocks), tickets=tuple(tickets), escalations=tuple(escalations),
                    findings=tuple(findings), internal=tuple(internal), actions=actions)
+
+
+def _walk_history(book: Rulebook, ordered: list[Event], now: datetime
+                  ) -> tuple[dict[TicketKey, TicketState], dict[TicketKey, _Walk]]:
+    """Apply the events up to `now`, and walk beside the core what only the history tells (see `_Walk`)."""
+    rank = {sev: i for i, sev in enumerate(book.config.severities)}
+    states: dict[TicketKey, TicketState] = {}
+    walks: dict[TicketKey, _Walk] = {}
+    for event in ordered:
+        if event.occurred_at > now:
+            break
+        key = event.key
+        before = states.get(key)
+        walk = walks.get(key)
+        if walk is None:
+            walk = walks[key] = _Walk()
+        old_sev = None if before is None else before.severity.classified
+        old_policy = None if before is None else before.policy
+        if before is not None:
+            _advance(walk, before, event.occurred_at)
+        comments_before = 0 if before is None else len(before.comments)
+        state = book.apply(before, event)
+        states[key] = state
+        if before is None:
+            walk.since = state.created_at
+            _advance(walk, state, event.occurred_at)
+        # the same comment reported again under another id (webhook and poll) is applied once by the core
+        repeat = (before is not None and event.type == "comment.added" and event.comment is not None
+                  and bool(event.comment.author_id) and len(state.comments) == comments_before)
+        _observe(walk, state, event, old_sev, old_policy, rank, repeat=repeat)
+    return states, walks
 
 
 def _observe(walk: _Walk, state: TicketState, event: Event, old_sev: str | None, old_policy: str | None,

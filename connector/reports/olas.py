@@ -26,20 +26,15 @@ from connector.reports.dataset import ClockRow, Dataset, TicketRow
 from connector.reports.sla import aggregate, breach_entry
 from connector.reports.stats import EVERYTHING, Window, period_label, share_pct, whole
 from connector.rules.clocks import whole_parts
-from connector.rules.internal import UNASSIGNED
+from connector.rules.internal import turns
 
 OLA_KEYS = ("agreement", "team", "metric", "severity")
 BOUNCED_SHOWN = 100  # the most-bounced tickets listed
 
 
 def _path(ticket: TicketRow) -> str:
-    """Return the teams that held a ticket in turn: `support → engineering → support` (unassigned spells left
-    out, as in the handoff count)."""
-    names: list[str] = []
-    for _, holder, _ in ticket.holders:
-        if holder != UNASSIGNED and (not names or names[-1] != holder):
-            names.append(holder)
-    return " → ".join(names)
+    """Return the teams that held a ticket in turn: `support → engineering → support` (as the handoffs count)."""
+    return " → ".join(turns(ticket.holders))
 
 
 def bounced_entry(ticket: TicketRow) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from connector.events import parse_instant
 from connector.reports.build import SKIPPED_TABLE, TABLES, check_table, table_names
+from connector.reports.simulate import COMPARED as SIMULATE_NUMBERS
 from connector.reports.stats import share_pct
 
 __all__ = ["CSP_HEADER", "TABLES", "check_table", "render_csv", "render_html", "table_names"]
@@ -231,8 +232,6 @@ def _tables(report: Row) -> list[tuple[str, list[dict[str, Any]], list[str]]]:
 
 CAPACITY_VIEW = ("target", "policy", "calendar", "target_seconds", "aht_seconds", "shrinkage_pct", "arrivals_per_week",
                  "expected_attainment_pct", "simulated_attainment_pct", "peak_agents_erlang_c", "peak_agents_simulated")
-SIMULATE_NUMBERS = ("tickets", "met", "breached", "running", "paused", "cancelled", "attainment_pct", "p50_seconds",
-                    "p90_seconds", "p95_seconds", "max_seconds", "breach_seconds")
 
 
 def _sides(block: Row, label: str) -> list[dict[str, Any]]:

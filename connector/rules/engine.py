@@ -208,7 +208,7 @@ class Rulebook:
         self.policies = PolicyBook(config)
         self.escalator = Escalator(config.escalations)
         self.agreements = Agreements(config)
-        self.calendar = {name: config.calendar(name) for name in (*config.calendars, "24x7")}.__getitem__
+        self.calendar = {name: config.calendar(name) for name in config.calendar_names()}.__getitem__
         self._policy_by_name = {p.name: p for p in config.policies}
         # severity and policy depend only on what the conditions read: a change elsewhere reuses them.
         # The requester is read as its three strings: comparing those is cheaper than the dataclass's __eq__.

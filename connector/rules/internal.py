@@ -29,7 +29,7 @@ they never pause), so a ticket set pending without a reply stays the team's time
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from operator import attrgetter
@@ -153,6 +153,15 @@ class Agreements:
         return team or UNASSIGNED
 
 
+def turns(holders: Iterable[Holding]) -> list[str]:
+    """Return the teams that held a ticket in turn (unassigned spells left out, a team once per turn)."""
+    names: list[str] = []
+    for _, holder, _ in holders:
+        if holder != UNASSIGNED and (not names or names[-1] != holder):
+            names.append(holder)
+    return names
+
+
 @dataclass(slots=True, kw_only=True)
 class TeamClocks:
     """One ticket's handoffs and internal clocks, fed one event at a time after its customer clocks.
@@ -170,16 +179,8 @@ class TeamClocks:
     signature: tuple[Any, ...] | None = None
 
     def handoffs(self) -> int:
-        """Return how many times the ticket changed hands between teams (the customer and unassigned aside)."""
-        count = 0
-        last = None
-        for _, holder, _ in self.holders:
-            if holder == UNASSIGNED:
-                continue
-            if last is not None and holder != last:
-                count += 1
-            last = holder
-        return count
+        """Return how many times the ticket changed hands between teams (unassigned spells aside)."""
+        return max(len(turns(self.holders)) - 1, 0)
 
     def apply(self, agreements: Agreements, at: datetime, source: str, account: str, ticket: Ticket,
               severity: str, comment: Comment | None, note: Note = _no_note) -> None:
@@ -187,10 +188,11 @@ class TeamClocks:
         status = ticket.status
         reads = agreements.reads(ticket)
         signature = (reads, status, severity)
+        touched = comment is not None and comment.author_role == "agent" and not comment.automated
         if signature == self.signature:
             # nothing that decides who holds the ticket, or how its clocks run, changed: only a touch can matter
-            if comment is not None and True in self.bound and comment.author_role == "agent" \
-                    and not comment.automated:
+            if touched and True in self.bound:
+                assert comment is not None
                 self._touch(agreements, at, comment, note)
             return
         last, self.signature = self.signature, signature
@@ -215,7 +217,6 @@ class TeamClocks:
         if not items:
             self.status = status
             return
-        touched = comment is not None and comment.author_role == "agent" and not comment.automated
         if bound == before and status == self.status and severity == self.severity:
             if touched:
                 assert comment is not None
