@@ -46,6 +46,7 @@ from adapters.zendesk import ZendeskAdapter  # noqa: E402
 from connector.config import load_config  # noqa: E402
 from connector.events import parse_event  # noqa: E402
 from connector.rules.engine import Rulebook  # noqa: E402
+from connector.runtime import settle_heap  # noqa: E402
 from connector.runtime.worker import TicketProcessor, Worker  # noqa: E402
 from connector.store import Store  # noqa: E402
 from tests.pg import fresh_schema  # noqa: E402
@@ -195,6 +196,7 @@ def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool, lat
     store = fill(url, bodies)
     processor = TicketProcessor(store, load_config(str(CONFIG)), {})
     worker = Worker(store, processor, adapters(deliveries(bodies, latency)[1]), batch=batch)
+    settle_heap()  # as `connector worker` does once started
     default = worker_module.NORMALIZE_THREADS
     worker_module.NORMALIZE_THREADS = threads or default
     try:

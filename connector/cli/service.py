@@ -208,16 +208,19 @@ def _schedule_reconciliation(scheduler: Any, rt: Any) -> list[str]:
 
 def _loops(rt: Any) -> tuple[Any, Any]:
     """The inbox worker and the outbox executor of a runtime, with the configured lease."""
+    from connector.runtime import settle_heap
     from connector.runtime.outbox import Executor
     from connector.runtime.worker import Worker
     from connector.store.spool import for_database
 
     lease = timedelta(seconds=rt.settings.claim_lease_seconds)
     spool = for_database(rt.settings.spool_dir, rt.store.url) if rt.settings.spool_dir else None
-    return (Worker(rt.store, rt.processor, rt.adapters, lease=lease, spool=spool,
+    loops = (Worker(rt.store, rt.processor, rt.adapters, lease=lease, spool=spool,
                    dedupe_window=timedelta(seconds=rt.settings.dedupe_window_seconds)),
             Executor(rt.store, rt.writers, max_attempts=rt.config.writeback.max_attempts,
                      lease=min(lease, timedelta(minutes=2))))
+    settle_heap()  # start-up is over: what it built stays (see connector/runtime)
+    return loops
 
 
 def _where(url: str) -> str:

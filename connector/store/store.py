@@ -32,6 +32,7 @@ from connector.errors import StoreUnavailable
 from connector.events import Event, event_to_dict, parse_event
 from connector.store import db
 from connector.store.breaker import Breaker, describe, is_unavailable
+from connector.store.bulk import BulkWriter
 from connector.store.schema import board, clocks, dead_letters, decisions, events, inbox, outbox, tickets
 
 TicketKey = tuple[str, str, str]
@@ -113,6 +114,7 @@ class Store:
         self._same_key = select(inbox.c.id).where(inbox.c.source == bindparam("source"),
                                                   inbox.c.dedupe_key == bindparam("key"))
         self.ticket_statements = _TicketStatements(self)
+        self.bulk = BulkWriter(self.engine.dialect)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -408,27 +410,40 @@ class _TicketStatements:
         self.state = select(tickets.c.state).where(
             tickets.c.source == bindparam("k_source"), tickets.c.account == bindparam("k_account"),
             tickets.c.ticket_id == bindparam("k_ticket"))
-        saved = ("state", "last_event_at", "next_check_at", "severity", "policy", "updated_at")
-        upsert = insert(tickets)
-        self.save = upsert.on_conflict_do_update(
-            index_elements=["source", "account", "ticket_id"],
-            set_={**{c: upsert.excluded[c] for c in saved}, "version": tickets.c.version + 1})
-        clock_keys = ("source", "account", "ticket_id", "metric", "cycle")
-        upsert = insert(clocks)
-        self.save_clocks = upsert.on_conflict_do_update(
-            index_elements=list(clock_keys),
-            set_={c.name: upsert.excluded[c.name] for c in clocks.c if c.name not in (*clock_keys, "id")})
+        self.save = _upsert_ticket(insert(tickets))
+        self.save_clocks = _upsert_clocks(insert(clocks))
         self.add_decision = decisions.insert()
         self.board_clear = board.delete().where(
             board.c.source == bindparam("k_source"), board.c.account == bindparam("k_account"),
             board.c.ticket_id == bindparam("k_ticket"))
         self.board_add = board.insert()
-        self.insert_events = events.insert()  # a batch's new events: their ids were checked under the locks
-        self.enqueue = insert(outbox).on_conflict_do_nothing(index_elements=["key"]).returning(outbox.c.key)
-        self.add_actions = insert(outbox).on_conflict_do_nothing(index_elements=["key"])
+        self.enqueue = _actions_once(insert(outbox)).returning(outbox.c.key)
         self.outbox_keys = select(outbox.c.key).where(
             outbox.c.source == bindparam("k_source"), outbox.c.account == bindparam("k_account"),
             outbox.c.ticket_id == bindparam("k_ticket"))
+
+
+def _upsert_ticket(upsert: Any) -> Any:
+    """A ticket row's upsert, from an insert construct of `tickets` (rows one at a time, or in bulk)."""
+    saved = ("state", "last_event_at", "next_check_at", "severity", "policy", "updated_at")
+    return upsert.on_conflict_do_update(
+        index_elements=["source", "account", "ticket_id"],
+        set_={**{c: upsert.excluded[c] for c in saved}, "version": tickets.c.version + 1})
+
+
+CLOCK_KEY = ("source", "account", "ticket_id", "metric", "cycle")
+
+
+def _upsert_clocks(upsert: Any) -> Any:
+    """Clock rows' upsert (one per metric and cycle), from an insert construct of `clocks`."""
+    return upsert.on_conflict_do_update(
+        index_elements=list(CLOCK_KEY),
+        set_={c.name: upsert.excluded[c.name] for c in clocks.c if c.name not in (*CLOCK_KEY, "id")})
+
+
+def _actions_once(insert_: Any) -> Any:
+    """Actions added unless their key is in the outbox already, from an insert construct of `outbox`."""
+    return insert_.on_conflict_do_nothing(index_elements=["key"])
 
 
 CLAIM_LOCK = 0x534C4143  # the advisory lock that serializes workers' claims (PostgreSQL)
@@ -512,7 +527,7 @@ class BatchTx:
 
     def flush_events(self) -> None:
         if self.pending_events:
-            self.conn.execute(self.store.ticket_statements.insert_events, self.pending_events)
+            self.store.bulk.insert(self.conn, "events", events, self.pending_events)
             self.pending_events = []
 
     def ticket(self, key: TicketKey) -> TicketTx:
@@ -526,28 +541,24 @@ class BatchTx:
         have left) and the decisions, in that order."""
         self.flush_events()
         states, clock_rows, cleared, running = [], [], [], []
-        for tx in self._tickets.values():  # every ticket's rows in one statement each (executemany)
+        for tx in self._tickets.values():  # every ticket's rows, to write in one statement per table
             state, rows, on_board = tx.take_deferred()
             if state is not None:
                 states.append(state)
             clock_rows += rows
             if on_board is not None:
-                cleared.append(_key_params(tx.key))
+                cleared.append(dict(zip(("source", "account", "ticket_id"), tx.key, strict=True)))
                 running += on_board
-        if states:
-            self.conn.execute(self.store.ticket_statements.save, states)
-        if clock_rows:
-            self.conn.execute(self.store.ticket_statements.save_clocks, clock_rows)
-        if cleared:
-            self.conn.execute(self.store.ticket_statements.board_clear, cleared)
-        if running:
-            self.conn.execute(self.store.ticket_statements.board_add, running)
-        if self.pending_decisions:
-            self.conn.execute(self.store.ticket_statements.add_decision, self.pending_decisions)
-            self.pending_decisions = []
-        if self.pending_actions:  # their keys were checked against the preloaded ones, under the locks
-            self.conn.execute(self.store.ticket_statements.add_actions, self.pending_actions)
-            self.pending_actions = []
+        bulk = self.store.bulk  # each table's rows in one statement (see connector/store/bulk.py)
+        bulk.insert(self.conn, "tickets", tickets, states, _upsert_ticket)
+        bulk.insert(self.conn, "clocks", clocks, clock_rows, _upsert_clocks)
+        bulk.delete(self.conn, "board", board, cleared)
+        bulk.insert(self.conn, "board", board, running)
+        bulk.insert(self.conn, "decisions", decisions, self.pending_decisions)
+        self.pending_decisions = []
+        # the actions' keys were checked against the preloaded ones, under the locks
+        bulk.insert(self.conn, "outbox", outbox, self.pending_actions, _actions_once)
+        self.pending_actions = []
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
         """Mark the batch's deliveries done, in the same transaction as their effects."""
