@@ -176,7 +176,8 @@ def apply_events(processor: TicketProcessor, events: Sequence[Event], *, unseen:
     by_ticket: dict[TicketKey, list[Event]] = {}
     for event in events:
         by_ticket.setdefault(event.key, []).append(event)
-    fresh = [event for key, batch in by_ticket.items() for event in unseen(batch, processor.store.ticket_events(key))]
+    stored = processor.store.events_of(by_ticket)  # every ticket's stored events, in one query
+    fresh = [event for key, batch in by_ticket.items() for event in unseen(batch, stored[key])]
     if not fresh:
         return result
     try:

@@ -130,7 +130,7 @@ class BulkWriter:
         for at, name in enumerate(compiled.positiontup):
             bind = compiled.binds[name]
             if name not in columns:
-                picks.append(lambda _row, fixed=compiled.params[name]: fixed)
+                picks.append(_constant(compiled.params[name]))
                 continue
             picks.append(itemgetter(name))
             if isinstance(bind.type, UTCDateTime):
@@ -144,6 +144,10 @@ class BulkWriter:
         else:
             values = _each(picks)
         return str(compiled), values, converters
+
+
+def _constant(value: Any) -> Callable[[Mapping[str, Any]], Any]:
+    return lambda _row: value
 
 
 def _one(pick: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str, Any]], tuple[Any]]:

@@ -289,6 +289,23 @@ class Store:
         with self.read() as conn:
             return _load_events(conn, key)
 
+    def events_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, list[Event]]:
+        """Return the stored events of several tickets (each in the order the core applies them), with one
+        query per source, account and 500 tickets instead of one per ticket (a page of history's tickets)."""
+        wanted: dict[tuple[str, str], set[str]] = {}
+        for source, account, ticket_id in keys:
+            wanted.setdefault((source, account), set()).add(ticket_id)
+        out: dict[TicketKey, list[Event]] = {(s, a, t): [] for (s, a), ids in wanted.items() for t in ids}
+        with self.read() as conn:
+            for (source, account), ids in wanted.items():
+                for chunk in _chunks(sorted(ids)):
+                    rows = conn.execute(select(events.c.ticket_id, events.c.payload).where(
+                        events.c.source == source, events.c.account == account, events.c.ticket_id.in_(chunk))
+                        .order_by(events.c.occurred_at, events.c.id))
+                    for row in rows:
+                        out[(source, account, row.ticket_id)].append(parse_event(row.payload))
+        return out
+
     def all_events(self, *, until: datetime | None = None) -> list[Event]:
         """Return every stored event (up to `until`), in the order the core applies them."""
         query = select(events.c.payload).order_by(events.c.occurred_at, events.c.id)

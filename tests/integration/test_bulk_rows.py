@@ -172,3 +172,19 @@ def test_any_text_and_number_in_a_json_column_round_trip_in_bulk(store, texts, n
     for row in rows:
         got = stored[row["ticket_id"]]
         assert got["summary"] == row["summary"] and got["rule"] == row["rule"] and got["declared"] == row["declared"]
+
+
+def test_a_page_of_historys_tickets_are_read_in_one_go_as_one_at_a_time(store):
+    from connector.events import event_to_dict, parse_event
+    from tests.reliability.procs import canonical
+
+    evs = [parse_event(canonical(f"T{n % 3}", f"e{n}", f"2026-03-02T09:{n:02d}:00Z")) for n in range(9)]
+    with store.write() as conn:
+        conn.execute(events.insert(), [{"source": e.source, "account": e.account, "ticket_id": e.ticket_id,
+                                        "event_id": e.event_id, "occurred_at": e.occurred_at, "type": e.type,
+                                        "payload": event_to_dict(e),
+                                        "inbox_id": None} for e in reversed(evs)])
+    keys = [evs[0].key, evs[1].key, ("webhook", evs[0].account, "never-seen"), ("zendesk", "other", "T0")]
+    together = store.events_of(keys)
+    assert together == {key: store.ticket_events(key) for key in keys}
+    assert [e.event_id for e in together[evs[0].key]] == ["e0", "e3", "e6"] and not together[keys[2]]
