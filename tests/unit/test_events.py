@@ -207,9 +207,9 @@ def test_jsontext_loads_reads_what_the_standard_library_reads(value):
 
     from connector import jsontext
 
-    text = json.dumps(value)
-    assert jsontext.loads(text) == json.loads(text)
-    assert jsontext.loads(text.encode()) == json.loads(text)
+    for text in (json.dumps(value), json.dumps(value, ensure_ascii=False)):
+        assert jsontext.loads(text) == json.loads(text)
+        assert jsontext.loads(text.encode("utf-8", "surrogatepass")) == json.loads(text)
 
 
 def test_jsontext_loads_keeps_big_integers_and_what_orjson_refuses():
@@ -217,3 +217,7 @@ def test_jsontext_loads_keeps_big_integers_and_what_orjson_refuses():
 
     assert jsontext.loads("[18446744073709551616, -9223372036854775809]") == [2**64, -(2**63) - 1]
     assert jsontext.loads('{"n": NaN, "big": 1e400}')["big"] == float("inf")
+    lone = '["\\ud800", "\\ud83d\\ude00", "caf\\u00e9"]'  # a lone surrogate escaped, a pair, a plain escape
+    assert jsontext.loads(lone) == ["\ud800", "\U0001F600", "café"]
+    with pytest.raises(ValueError):
+        jsontext.loads('{"unfinished": ')  # what neither reads raises as the standard library does
