@@ -59,6 +59,20 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
 
         raise ConfigError(f"{name}: expected a positive number of seconds, got {text[:40]!r}")
     return value
+
+
+def _niceness(env: Mapping[str, str], name: str, default: int) -> int:
+    """A niceness increment (0 to 19) from the environment; `ConfigError` naming the variable otherwise."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    if not (text.isdigit() and int(text) <= 19):
+        from connector.errors import ConfigError
+
+        raise ConfigError(f"{name}: expected a whole number from 0 to 19, got {text[:40]!r}")
+    return int(text)
+
+
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET", "_PASSWORD")
 
 
@@ -74,6 +88,7 @@ class Settings:
     port: int = 8080
     dedupe_window_seconds: int = 3 * 24 * 3600
     claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
+    worker_niceness: int = 10           # `connector worker` yields the CPU to the webhook door (see decisions)
     db_timeout_seconds: float = 5.0
     http_read_timeout_seconds: float = 10.0
     spool_dir: str | None = None        # None: no spool (from_env gives the default directory)
@@ -113,6 +128,7 @@ class Settings:
             "webhook_secrets": _secrets(env.get("CONNECTOR_WEBHOOK_SECRET")),
             "max_body_bytes": int(_positive(env, "CONNECTOR_MAX_BODY_BYTES", 1024 * 1024)),
             "claim_lease_seconds": _positive(env, "CONNECTOR_CLAIM_LEASE_SECONDS", 300.0),
+            "worker_niceness": _niceness(env, "CONNECTOR_WORKER_NICENESS", 10),
             "db_timeout_seconds": _positive(env, "CONNECTOR_DB_TIMEOUT_SECONDS", 5.0),
             "http_read_timeout_seconds": _positive(env, "CONNECTOR_HTTP_READ_TIMEOUT_SECONDS", 10.0),
             "spool_dir": env.get("CONNECTOR_SPOOL_DIR", str(DEFAULT_SPOOL)) or None,

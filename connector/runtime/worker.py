@@ -28,7 +28,7 @@ from connector.errors import ConnectorError, PayloadError, StoreUnavailable, Tra
 from connector.events import Event, format_instant
 from connector.rules.engine import OutOfOrder, Rulebook, TicketReport, TicketState
 from connector.rules.escalation import Decision
-from connector.store import InboxRow, NewAction, Store, TicketKey, TicketTx
+from connector.store import BatchConflict, InboxRow, NewAction, Store, TicketKey, TicketTx
 from connector.store.spool import Spool
 
 log = logging.getLogger("connector.worker")
@@ -134,10 +134,21 @@ class TicketProcessor:
         Exactly what `apply_event` does one event at a time — the same states, clocks, decisions and actions
         — with one commit (and, on PostgreSQL, every ticket lock taken once, in one order) instead of one per
         event. Anything that fails rolls the whole batch back: the caller then goes one delivery at a time.
+
+        On SQLite the batch is computed before the write lock is taken (`Store.batch_tx`, optimistic), so the
+        webhook door's inserts wait for the batch's writes only, not for its rules; if a ticket changed
+        meanwhile, the batch is done again under the lock.
         """
+        try:
+            return self._apply_batch(deliveries, finished_at=finished_at, optimistic=True)
+        except BatchConflict:  # a ticket changed meanwhile (SQLite): again, holding the lock from the start
+            return self._apply_batch(deliveries, finished_at=finished_at, optimistic=False)
+
+    def _apply_batch(self, deliveries: Sequence[tuple[int | None, Sequence[Event]]], *, finished_at: datetime,
+                     optimistic: bool) -> list[list[list[str]]]:
         keys = {event.key for _, events in deliveries for event in events}
         added: list[list[list[str]]] = []
-        with self.store.batch_tx(keys) as batch:
+        with self.store.batch_tx(keys, optimistic=optimistic) as batch:
             batch.preload(event for _, events in deliveries for event in events)
             for inbox_id, events in deliveries:
                 added.append([self._apply(batch.ticket(event.key), event, inbox_id) for event in events])

@@ -49,8 +49,16 @@ def rows_document(rows: Sequence[Mapping[str, Any]]) -> bytes:
         return json.dumps(rows, default=_iso, ensure_ascii=False).encode()
 
 
+# a prepared write: every value converted and the statement chosen, only the database's part left to run
+Write = Callable[[Connection], None]
+
+
 class BulkWriter:
-    """Write many rows of one table in one go, as the statement `shape` builds it for the dialect."""
+    """Write many rows of one table in one go, as the statement `shape` builds it for the dialect.
+
+    `prepared_insert` and `prepared_delete` do the Python part (choosing the statement, converting every
+    value) and return what is left: running it on a connection. A batch prepares its writes before it takes
+    SQLite's write lock, so the lock is held for the database's part only."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -61,8 +69,17 @@ class BulkWriter:
                shape: Callable[[Insert], Any] = lambda stmt: stmt) -> None:
         """INSERT the rows (every row has the same keys) into `target`; `shape` adds an ON CONFLICT clause
         to the dialect's insert construct (`sqlalchemy.dialects.postgresql.insert` or `sqlite.insert`)."""
+        self.prepared_insert(name, target, rows, shape)(conn)
+
+    def delete(self, conn: Connection, name: str, target: Table, keys: Sequence[Mapping[str, Any]]) -> None:
+        """DELETE the rows of `target` whose columns equal one of `keys` (every key has the same columns)."""
+        self.prepared_delete(name, target, keys)(conn)
+
+    def prepared_insert(self, name: str, target: Table, rows: Sequence[Mapping[str, Any]],
+                        shape: Callable[[Insert], Any] = lambda stmt: stmt) -> Write:
+        """`insert`, prepared: what is left is to run it on a connection."""
         if not rows:
-            return
+            return _nothing
         columns = tuple(c.name for c in target.c if c.name in rows[0])
         key = (name, columns)
         if self.postgresql:
@@ -71,14 +88,13 @@ class BulkWriter:
                 rows_set = self._recordset(target, columns)
                 stmt = self._compiled[key] = shape(postgresql.insert(target).from_select(
                     list(columns), select(*(rows_set.c[c] for c in columns))))
-            conn.execute(stmt, {"rows": rows_document(rows).decode()})
-            return
-        self._executemany(conn, key, lambda: shape(self._sqlite_insert(target)), columns, rows)
+            return _execute(stmt, {"rows": rows_document(rows).decode()})
+        return self._executemany(key, lambda: shape(self._sqlite_insert(target)), columns, rows)
 
-    def delete(self, conn: Connection, name: str, target: Table, keys: Sequence[Mapping[str, Any]]) -> None:
-        """DELETE the rows of `target` whose columns equal one of `keys` (every key has the same columns)."""
+    def prepared_delete(self, name: str, target: Table, keys: Sequence[Mapping[str, Any]]) -> Write:
+        """`delete`, prepared: what is left is to run it on a connection."""
         if not keys:
-            return
+            return _nothing
         columns = tuple(keys[0])
         key = (name, columns)
         if self.postgresql:
@@ -86,10 +102,9 @@ class BulkWriter:
             if stmt is None:
                 rows = self._recordset(target, columns)
                 stmt = self._compiled[key] = delete(target).where(*(target.c[c] == rows.c[c] for c in columns))
-            conn.execute(stmt, {"rows": rows_document(keys).decode()})
-            return
-        self._executemany(conn, key, lambda: delete(target).where(*(target.c[c] == bindparam(c) for c in columns)),
-                          columns, keys)
+            return _execute(stmt, {"rows": rows_document(keys).decode()})
+        return self._executemany(key, lambda: delete(target).where(*(target.c[c] == bindparam(c) for c in columns)),
+                                 columns, keys)
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -106,9 +121,9 @@ class BulkWriter:
 
         return sqlite.insert(target)
 
-    def _executemany(self, conn: Connection, key: tuple[str, tuple[str, ...]], build: Callable[[], Any],
-                     columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run the statement `build` makes once per row, the rows as tuples in the statement's order (SQLite)."""
+    def _executemany(self, key: tuple[str, tuple[str, ...]], build: Callable[[], Any], columns: Sequence[str],
+                     rows: Sequence[Mapping[str, Any]]) -> Write:
+        """The statement `build` makes, run once per row, the rows as tuples in the statement's order (SQLite)."""
         plan = self._compiled.get(key)
         if plan is None:
             plan = self._compiled[key] = self._plan(build(), columns)
@@ -119,7 +134,10 @@ class BulkWriter:
             for at, convert in converters:
                 line[at] = convert(line[at])
             params.append(tuple(line))
-        conn.exec_driver_sql(sql, params)
+
+        def run(conn: Connection) -> None:
+            conn.exec_driver_sql(sql, params)
+        return run
 
     def _plan(self, stmt: Any, columns: Sequence[str]) -> tuple[str, Callable[[Mapping[str, Any]], Any], list[Any]]:
         """The statement's text; a function picking a row's values in the order of its parameters (a constant
@@ -144,6 +162,16 @@ class BulkWriter:
         else:
             values = _each(picks)
         return str(compiled), values, converters
+
+
+def _nothing(_conn: Connection) -> None:
+    return None
+
+
+def _execute(stmt: Any, params: Mapping[str, Any]) -> Write:
+    def run(conn: Connection) -> None:
+        conn.execute(stmt, params)
+    return run
 
 
 def _constant(value: Any) -> Callable[[Mapping[str, Any]], Any]:

@@ -32,7 +32,7 @@ from connector.errors import StoreUnavailable
 from connector.events import Event, event_to_dict, parse_event
 from connector.store import db
 from connector.store.breaker import Breaker, describe, is_unavailable
-from connector.store.bulk import BulkWriter
+from connector.store.bulk import BulkWriter, Write
 from connector.store.schema import board, clocks, dead_letters, decisions, events, inbox, outbox, tickets
 
 TicketKey = tuple[str, str, str]
@@ -257,9 +257,26 @@ class Store:
             yield TicketTx(self, conn, key)
 
     @contextmanager
-    def batch_tx(self, keys: Iterable[TicketKey]) -> Iterator[BatchTx]:
+    def batch_tx(self, keys: Iterable[TicketKey], *, optimistic: bool = False) -> Iterator[BatchTx]:
         """Work on several tickets in one transaction, holding all their locks (taken in one global order,
-        so two workers whose batches share tickets wait for each other instead of deadlocking)."""
+        so two workers whose batches share tickets wait for each other instead of deadlocking).
+
+        `optimistic` (SQLite, where a transaction that writes holds the one write lock of the whole database,
+        and the webhook door waits behind it): the batch reads what it needs and computes in a read
+        transaction, then takes the write lock only to check that none of its tickets changed meanwhile
+        (their versions) and to write. A ticket that changed, or an event older than its ticket's last one
+        (its history is read back with the batch's events in it), raises `BatchConflict`: the caller does the
+        batch again the usual way. On PostgreSQL, where the door's inserts never wait for a batch, the flag
+        changes nothing."""
+        if optimistic and self.dialect == "sqlite":
+            with self.read() as conn:
+                batch = BatchTx(self, conn, optimistic=True)
+                yield batch
+            batch.prepare()  # the values converted before the lock is taken
+            with self.write() as conn:
+                batch.start_writing(conn)
+                batch.flush()
+            return
         with self.write() as conn:
             if self.dialect == "postgresql":
                 _advisory_locks(conn, sorted({_lock_id(key) for key in keys}))
@@ -427,6 +444,9 @@ class _TicketStatements:
         self.state = select(tickets.c.state).where(
             tickets.c.source == bindparam("k_source"), tickets.c.account == bindparam("k_account"),
             tickets.c.ticket_id == bindparam("k_ticket"))
+        self.state_version = select(tickets.c.state, tickets.c.version).where(
+            tickets.c.source == bindparam("k_source"), tickets.c.account == bindparam("k_account"),
+            tickets.c.ticket_id == bindparam("k_ticket"))
         self.save = _upsert_ticket(insert(tickets))
         self.save_clocks = _upsert_clocks(insert(clocks))
         self.add_decision = decisions.insert()
@@ -504,12 +524,22 @@ def _outbox_row(r: Any) -> OutboxRow:
                      next_try_at=r.next_try_at, last_error=r.last_error, created_at=r.created_at)
 
 
+class BatchConflict(Exception):
+    """An optimistic batch cannot write what it computed (a ticket changed since it read it, or it needs to
+    write before its end): it is to be done again, holding the lock from the start."""
+
+
 class BatchTx:
     """The transaction of a worker's batch: each ticket's part of it, and the deliveries it finishes."""
 
-    def __init__(self, store: Store, conn: Connection) -> None:
+    def __init__(self, store: Store, conn: Connection, *, optimistic: bool = False) -> None:
         self.store = store
         self.conn = conn
+        self.optimistic = optimistic
+        self.writing = not optimistic   # an optimistic batch writes only once `start_writing` has checked
+        self.versions: dict[TicketKey, int | None] = {}  # each ticket's version as read (None: no row yet)
+        self._finished: tuple[list[int], datetime] | None = None  # an optimistic batch's deliveries, done
+        self._prepared: list[Write] | None = None
         self._tickets: dict[TicketKey, TicketTx] = {}
         self.known_events: set[tuple[str, str, str]] = set()  # (source, account, event_id) stored or pending
         self.pending_events: list[dict[str, Any]] = []
@@ -535,14 +565,41 @@ class BatchTx:
                 self.known_events.update((source, account, event_id) for event_id in found.scalars())
             for chunk in _chunks(sorted(ticket_ids)):
                 self.outbox_keys.update({(source, account, t): set() for t in chunk})
-                for row in self.conn.execute(select(tickets.c.ticket_id, tickets.c.state).where(
+                self.versions.update({(source, account, t): None for t in chunk})
+                for held in self.conn.execute(select(tickets.c.ticket_id, tickets.c.state, tickets.c.version).where(
                         tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk))):
-                    self.states[(source, account, row.ticket_id)] = row.state
+                    self.states[(source, account, held.ticket_id)] = held.state
+                    self.versions[(source, account, held.ticket_id)] = held.version
                 for row in self.conn.execute(select(outbox.c.ticket_id, outbox.c.key).where(
                         outbox.c.source == source, outbox.c.account == account, outbox.c.ticket_id.in_(chunk))):
                     self.outbox_keys[(source, account, row.ticket_id)].add(row.key)
 
+    def start_writing(self, conn: Connection) -> None:
+        """Move an optimistic batch to its write transaction, once none of its tickets changed since read."""
+        self.conn = conn
+        for tx in self._tickets.values():
+            tx.conn = conn
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for source, account, ticket_id in self.versions:
+            wanted.setdefault((source, account), []).append(ticket_id)
+        now: dict[TicketKey, int | None] = dict.fromkeys(self.versions)
+        for (source, account), ticket_ids in wanted.items():
+            for chunk in _chunks(sorted(ticket_ids)):
+                for row in conn.execute(select(tickets.c.ticket_id, tickets.c.version).where(
+                        tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk))):
+                    now[(source, account, row.ticket_id)] = row.version
+        if now != self.versions:
+            raise BatchConflict("a ticket of the batch changed since it was read")
+        self.writing = True
+        if self._finished is not None:
+            self.finish_inbox(self._finished[0], now=self._finished[1])
+
+    def _needs_writing(self, why: str) -> None:
+        if not self.writing:
+            raise BatchConflict(why)
+
     def flush_events(self) -> None:
+        self._needs_writing("a ticket's history is read back with the batch's events in it")
         if self.pending_events:
             self.store.bulk.insert(self.conn, "events", events, self.pending_events)
             self.pending_events = []
@@ -553,10 +610,11 @@ class BatchTx:
             tx = self._tickets[key] = TicketTx(self.store, self.conn, key, batch=self)
         return tx
 
-    def flush(self) -> None:
-        """Write the batch's events, each ticket's last state and clock rows (what its events' writes would
-        have left) and the decisions, in that order."""
-        self.flush_events()
+    def prepare(self) -> None:
+        """Build the batch's writes, every value converted (see `BulkWriter`): its events, each ticket's last
+        state and clock rows (what its events' writes would have left), its board rows, the decisions and the
+        new actions. An optimistic batch prepares them before it takes the write lock."""
+        bulk = self.store.bulk
         states, clock_rows, cleared, running = [], [], [], []
         for tx in self._tickets.values():  # every ticket's rows, to write in one statement per table
             state, rows, on_board = tx.take_deferred()
@@ -566,19 +624,31 @@ class BatchTx:
             if on_board is not None:
                 cleared.append(dict(zip(("source", "account", "ticket_id"), tx.key, strict=True)))
                 running += on_board
-        bulk = self.store.bulk  # each table's rows in one statement (see connector/store/bulk.py)
-        bulk.insert(self.conn, "tickets", tickets, states, _upsert_ticket)
-        bulk.insert(self.conn, "clocks", clocks, clock_rows, _upsert_clocks)
-        bulk.delete(self.conn, "board", board, cleared)
-        bulk.insert(self.conn, "board", board, running)
-        bulk.insert(self.conn, "decisions", decisions, self.pending_decisions)
-        self.pending_decisions = []
-        # the actions' keys were checked against the preloaded ones, under the locks
-        bulk.insert(self.conn, "outbox", outbox, self.pending_actions, _actions_once)
-        self.pending_actions = []
+        self._prepared = [
+            bulk.prepared_insert("events", events, self.pending_events),
+            bulk.prepared_insert("tickets", tickets, states, _upsert_ticket),
+            bulk.prepared_insert("clocks", clocks, clock_rows, _upsert_clocks),
+            bulk.prepared_delete("board", board, cleared),
+            bulk.prepared_insert("board", board, running),
+            bulk.prepared_insert("decisions", decisions, self.pending_decisions),
+            # the actions' keys were checked against the preloaded ones, under the locks
+            bulk.prepared_insert("outbox", outbox, self.pending_actions, _actions_once),
+        ]
+        self.pending_events, self.pending_decisions, self.pending_actions = [], [], []
+
+    def flush(self) -> None:
+        """Write what the batch prepared (`prepare`, if not done yet), one statement per table."""
+        if self._prepared is None:
+            self.prepare()
+        for write in self._prepared or ():
+            write(self.conn)
+        self._prepared = None
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
         """Mark the batch's deliveries done, in the same transaction as their effects."""
+        if not self.writing:  # an optimistic batch: with its writes
+            self._finished = (list(inbox_ids), now)
+            return
         if inbox_ids:
             self.conn.execute(update(inbox).where(inbox.c.id.in_(list(inbox_ids))).values(
                 state="done", error=None, processed_at=now, claimed_by=None, claimed_until=None))
@@ -603,7 +673,9 @@ class TicketTx:
             if key not in batch.outbox_keys:  # a ticket the batch did not preload (a rebuilt history's)
                 batch.outbox_keys[key] = set(conn.execute(store.ticket_statements.outbox_keys,
                                                           _key_params(key)).scalars())
-                batch.states[key] = conn.execute(store.ticket_statements.state, _key_params(key)).scalar()
+                row = conn.execute(store.ticket_statements.state_version, _key_params(key)).first()
+                batch.states[key] = None if row is None else row.state
+                batch.versions[key] = None if row is None else row.version
             self.outbox_keys = batch.outbox_keys[key]
             self._preloaded = batch.states.get(key)
         self._state: dict[str, Any] | None = None

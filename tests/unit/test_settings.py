@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from connector.settings import Secret, Settings
 
 
@@ -21,3 +23,26 @@ def test_defaults_and_overrides():
     assert settings.database_url == "sqlite:///connector.db" and settings.port == 9000
     assert settings.api_token is None and settings.webhook_secrets == ()
     assert Settings.from_env({"CONNECTOR_CLAIM_LEASE_SECONDS": "2"}).claim_lease_seconds == 2.0
+
+
+def test_the_worker_niceness_is_a_whole_number_from_0_to_19():
+    from connector.errors import ConfigError
+
+    assert Settings.from_env({}).worker_niceness == 10
+    assert Settings.from_env({"CONNECTOR_WORKER_NICENESS": "0"}).worker_niceness == 0
+    assert Settings.from_env({"CONNECTOR_WORKER_NICENESS": " 19 "}).worker_niceness == 19
+    for bad in ("20", "-1", "5.5", "ten", "9" * 400):
+        with pytest.raises(ConfigError, match="CONNECTOR_WORKER_NICENESS: expected a whole number from 0 to 19"):
+            Settings.from_env({"CONNECTOR_WORKER_NICENESS": bad})
+
+
+def test_connector_worker_lowers_its_own_cpu_priority(monkeypatch):
+    import os
+
+    from connector.cli import service
+
+    asked: list[int] = []
+    monkeypatch.setattr(os, "nice", asked.append)
+    service._yield_cpu(10)
+    service._yield_cpu(0)  # 0 leaves the priority as it is
+    assert asked == [10]
