@@ -17,9 +17,10 @@ figure is the adapter's work and the store's, not a network's. Printed, per data
 - the whole command a user runs, `connector worker --once` as a process (start-up, migrations check,
   drain), on the same inbox;
 - history applied to the store in pages, as `connector backfill … --store` and the polls do;
-- with `--scale-out` (PostgreSQL): 1, 2 and 4 `connector worker --once` processes on one inbox (Freshdesk's
-  fake answering at once, so the store is what scales), with the exactly-once effects and the final ticket
-  states checked against the one-worker run.
+- with `--scale-out` (PostgreSQL): 1, 2 and 4 `connector worker --once` processes on one inbox of the
+  deliveries that wait on no API (the generic and Zendesk ones: the store and the cores are what scale, not
+  the benchmark's own fake of Freshdesk), with the exactly-once effects and the final ticket states checked
+  against the one-worker run.
 """
 
 from __future__ import annotations
@@ -350,19 +351,19 @@ def main() -> None:
                       f"({together / alone:.2f}x)")
             print(f"{label}: history into the store (backfill, polls), pages of 100 {backfill:,.0f} events/s")
         if args.scale_out and args.postgres:
-            # the store's scale-out: Freshdesk's fake answers at once (the API-bound figure is above)
-            (Path(tmp) / "instant").mkdir()
-            instant = FreshdeskOnLoopback(deliveries(bodies)[1], Path(tmp) / "instant", 0.0)
-            stack.callback(instant.close)
+            # the store's scale-out: the deliveries that need no help desk's API (the generic and the Zendesk
+            # ones), so that what the workers share is the database and the two cores, not the fake of
+            # Freshdesk's API (one Python process in this benchmark's own, answering every worker)
+            local = [b for b in bodies if int(b["ticket_id"].lstrip("T")) % 3 != 2]
             rates, seen = {}, {}
             for n in (1, 2, 4):
                 url = stack.enter_context(fresh_schema(args.postgres, "bench"))
-                rates[n] = drain_processes(url, bodies, n, instant)
+                rates[n] = drain_processes(url, local, n, freshdesk)
                 seen[n] = effects(url)
             same = all(seen[n] == seen[1] for n in (2, 4))
-            once = all(s["events"] == s["distinct_events"] == len(bodies) and not s["not_done"] for s in seen.values())
-            print(f"PostgreSQL scale-out (API answering at once): 1 worker {rates[1]:,.0f}/s, "
-                  f"2 workers {rates[2]:,.0f}/s "
+            once = all(s["events"] == s["distinct_events"] == len(local) and not s["not_done"] for s in seen.values())
+            print(f"PostgreSQL scale-out ({len(local)} generic and Zendesk deliveries, no API to wait on; whole "
+                  f"`connector worker --once` processes): 1 worker {rates[1]:,.0f}/s, 2 workers {rates[2]:,.0f}/s "
                   f"({rates[2] / rates[1]:.2f}x), 4 workers {rates[4]:,.0f}/s ({rates[4] / rates[1]:.2f}x); "
                   f"exactly once {'yes' if once else 'NO'}, same final states and actions as 1 worker "
                   f"{'yes' if same else 'NO'}")
