@@ -34,14 +34,8 @@ from sqlalchemy import select, text  # noqa: E402
 
 from connector.config import Config, load_config  # noqa: E402
 from connector.jsontext import dumps  # noqa: E402
-from connector.reports.board import (  # noqa: E402
-    FORECAST_DAYS,
-    WINDOWS,
-    BoardQuery,
-    board_counts,
-    board_data,
-    remaining,
-)
+from connector.reports.board import BoardQuery, board_counts, board_data, remaining  # noqa: E402
+from connector.reports.board_query import FORECAST_DAYS, WINDOWS  # noqa: E402
 from connector.store import Store  # noqa: E402
 from connector.store.schema import board, clocks  # noqa: E402
 from tests.pg import fresh_schema  # noqa: E402

@@ -19,7 +19,7 @@ import click
 
 from connector.cli.common import _config, _config_option, _now, open_store
 from connector.cli.errors import cli_errors
-from connector.reports.board import DEFAULT_LIMIT, FILTERS, FORECAST_DAYS, MAX_LIMIT, BoardQuery, board_data
+from connector.reports.board_query import DEFAULT_LIMIT, FILTERS, FORECAST_DAYS, MAX_LIMIT
 from connector.rules.clocks import duration_text
 
 COLUMNS = (("ticket", 12), ("source", 10), ("sev", 4), ("metric", 22), ("remaining", 10), ("due (UTC)", 17),
@@ -67,6 +67,8 @@ def render_table(data: dict[str, Any]) -> str:
 def board_command(config_path: str | None, once: bool, interval: float, limit: int, now_text: str | None, fmt: str,
                   **filters: str | None) -> None:
     """What breaches next: every running clock (customer and internal) by business time remaining."""
+    from connector.reports.board import BoardQuery, board_data  # the store's queries: only for this command
+
     if not 1 <= limit <= MAX_LIMIT:
         raise click.ClickException(f"--limit: must be a whole number from 1 to {MAX_LIMIT}")
     cfg = _config(config_path)

@@ -42,15 +42,12 @@ from sqlalchemy import and_, case, func, select
 
 from connector.config import Config
 from connector.events import format_instant
+from connector.reports.board_query import DEFAULT_LIMIT, FILTERS, FORECAST_DAYS, WINDOWS
 from connector.rules.calendar import BusinessCalendar
 from connector.rules.clocks import whole_seconds
 from connector.store import Store
 from connector.store.schema import board, clocks
 
-WINDOWS = (("within_1h", 3600), ("within_4h", 4 * 3600), ("within_24h", 24 * 3600))
-FILTERS = ("source", "group", "assignee", "severity", "metric")
-DEFAULT_LIMIT = 500
-MAX_LIMIT = 5000
 _COLUMN = {"source": board.c.source, "group": board.c.group_name, "assignee": board.c.assignee,
            "severity": board.c.severity, "metric": board.c.metric}
 _ROW_COLUMNS = (board.c.source, board.c.account, board.c.ticket_id, board.c.agreement, board.c.metric,
@@ -197,7 +194,6 @@ def board_counts(store: Store, config: Config, now: datetime) -> dict[tuple[str,
 # --- forecast ------------------------------------------------------------------------------------------
 
 REPLY_METRICS = ("first_response", "next_response")
-FORECAST_DAYS = 7
 FORECAST_METHOD = (
     "If nothing changes, a running clock breaches when its due instant passes: the counts per window are the "
     "clocks due within 1, 4 and 24 business hours on their calendars. At the current pace: each group's pace "

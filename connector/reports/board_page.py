@@ -17,7 +17,7 @@ import base64
 import hashlib
 import html
 
-from connector.reports.board import FILTERS
+from connector.reports.board_query import FILTERS
 from connector.reports.render import CSS
 
 POLL_SECONDS = 10            # how often the page asks again; `?every=N` (2 to 600 seconds) changes it

@@ -19,16 +19,9 @@ import hashlib
 from flask import Blueprint, Response, request
 
 from connector.jsontext import dumps
-from connector.reports.board import (
-    DEFAULT_LIMIT,
-    FILTERS,
-    FORECAST_DAYS,
-    MAX_LIMIT,
-    BoardQuery,
-    board_data,
-    parse_filters,
-)
+from connector.reports.board import BoardQuery, board_data, parse_filters
 from connector.reports.board_page import BOARD_CSP, POLL_LEAST, POLL_MOST, render_board_page
+from connector.reports.board_query import DEFAULT_LIMIT, FILTERS, FORECAST_DAYS, MAX_LIMIT
 from connector.service import session
 from connector.service.auth import authorize
 from connector.service.context import ServiceContext, context
