@@ -57,12 +57,13 @@ def parse_instant(value: Any, what: str) -> datetime:
             raise EventError(f"{what}: {short_text(value)!r} is not an ISO 8601 timestamp") from None
     else:
         raise EventError(f"{what}: expected an ISO 8601 timestamp, got {type(value).__name__}")
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise EventError(f"{what}: {short_text(value)!r} is a naive timestamp; give an offset or Z")
-    try:
-        dt = dt.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable instant
-        raise EventError(f"{what}: {short_text(value)!r} is outside {INSTANT_RANGE}") from None
+    if dt.tzinfo is not UTC:  # "Z" and "+00:00" read as UTC itself: nothing to check or convert
+        if dt.tzinfo is None or dt.utcoffset() is None:
+            raise EventError(f"{what}: {short_text(value)!r} is a naive timestamp; give an offset or Z")
+        try:
+            dt = dt.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable instant
+            raise EventError(f"{what}: {short_text(value)!r} is outside {INSTANT_RANGE}") from None
     if not EARLIEST_INSTANT <= dt < LATEST_INSTANT:
         raise EventError(f"{what}: {short_text(value)!r} is outside {INSTANT_RANGE}")
     return dt
@@ -70,7 +71,7 @@ def parse_instant(value: Any, what: str) -> datetime:
 
 def check_instant(dt: datetime, what: str) -> datetime:
     """Return an aware instant unchanged if it lies in the accepted range; raise `EventError` naming `what`."""
-    if dt.tzinfo is None or dt.utcoffset() is None:
+    if dt.tzinfo is not UTC and (dt.tzinfo is None or dt.utcoffset() is None):
         raise EventError(f"{what} must be an aware datetime, got a naive one")
     try:
         inside = EARLIEST_INSTANT <= dt < LATEST_INSTANT
