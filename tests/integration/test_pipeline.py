@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from adapters.webhook import WebhookAdapter, WebhookWriter
@@ -527,3 +529,68 @@ def test_a_ticket_that_changed_while_its_batch_computed_is_done_again_under_the_
     assert state is not None
     replayed = Rulebook(processor.config).run(store.ticket_events(("webhook", "acme", "T1")))
     assert state == processor.book.evaluate(next(iter(replayed.values())), clock().replace(microsecond=0))
+
+
+KINDS = [dict(type="comment.added", comment=AGENT), dict(type="comment.added", comment=CUSTOMER),
+         dict(status="pending"), dict(status="open")]
+
+
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory):
+    """An empty migrated SQLite store's file, copied by each example (migrating costs a second each)."""
+    from connector.store import Store
+
+    path = tmp_path_factory.mktemp("migrated") / "template.db"
+    template = Store(f"sqlite:///{path}")
+    template.upgrade()
+    template.dispose()
+    return path
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(main=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3)), min_size=2, max_size=12),
+       sideline=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 3), st.integers(1, 60)), min_size=1, max_size=4),
+       when=st.integers(0, 11))
+def test_any_writer_between_an_optimistic_batchs_reading_and_writing_leaves_what_replay_gives(migrated_sqlite, main,
+                                                                                            sideline, when):
+    """Issue 14, SQLite: whatever another writer does to the batch's tickets while it computes (events before or
+    after the batch's own, on its tickets or others), the store ends as replaying every stored event gives,
+    each event applied and decided once."""
+    import shutil
+    import tempfile
+
+    from connector.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(migrated_sqlite, f"{tmp}/optimistic.db")
+        store = Store(f"sqlite:///{tmp}/optimistic.db")
+        clock = FrozenClock("2026-03-02 16:00")
+        _, processor, worker = parts(store, clock=clock)
+        for t in range(3):
+            deliver(store, created(ticket_id=f"T{t}", event_id=f"c{t}"))
+        while worker.run_once():
+            pass
+        for n, (t, kind) in enumerate(main):
+            at = (utc("2026-03-02 10:00") + timedelta(minutes=3 * (n + 1))).isoformat()
+            deliver(store, webhook_event(at, ticket_id=f"T{t}", event_id=f"m{n}", **KINDS[kind]))
+        calls: list[int] = []
+
+        def another_writer(_event) -> None:  # noqa: ANN001
+            calls.append(1)
+            if len(calls) == min(when, len(main) - 1) + 1:
+                for n, (t, kind, minute) in enumerate(sideline):
+                    at = (utc("2026-03-02 10:00") + timedelta(minutes=minute)).isoformat()
+                    processor.apply_event(webhook_event(at, ticket_id=f"T{t}", event_id=f"s{n}", **KINDS[kind]))
+
+        processor.book = _BeforeApply(processor.book, another_writer)
+        while worker.run_once():
+            pass
+        processor.book = processor.book._book
+        assert count(store, events) == 3 + len(main) + len(sideline) == count(store, decisions)
+        assert count(store, inbox, inbox.c.state != "done") == 0
+        now = clock().replace(microsecond=0)
+        for t in range(3):
+            key = ("webhook", "acme", f"T{t}")
+            replayed = Rulebook(processor.config).run(store.ticket_events(key))
+            assert processor.report(key, now) == processor.book.evaluate(replayed[key], now)
+        store.dispose()
