@@ -74,9 +74,13 @@ def load(port: int, bodies: list[tuple[bytes, dict[str, str]]], concurrency: int
             except queue.Empty:
                 break
             t0 = time.perf_counter()
-            resp = session.post(url, data=body, headers=headers, timeout=30)
+            try:  # a refused or broken connection is an error of the run, not the end of this client
+                ok = session.post(url, data=body, headers=headers, timeout=30).status_code in (200, 202)
+            except requests.RequestException:
+                ok = False
+                session = requests.Session()
             mine.append(time.perf_counter() - t0)
-            if resp.status_code not in (200, 202):
+            if not ok:
                 with lock:
                     errors[0] += 1
         with lock:
@@ -92,7 +96,7 @@ def load(port: int, bodies: list[tuple[bytes, dict[str, str]]], concurrency: int
 
 
 def pct(values: list[float], q: float) -> float:
-    return values[min(len(values) - 1, int(len(values) * q))] * 1000
+    return values[min(len(values) - 1, int(len(values) * q))] * 1000 if values else float("nan")
 
 
 def backlog(url: str, count: int) -> None:
