@@ -32,6 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -87,6 +88,9 @@ inbox = Table(
     Index(None, "state", "id"),
     Index(None, "source", "body_sha256", "received_at"),
     Index(None, "ticket", "state"),
+    # the deliveries held now, for the claim's "held elsewhere" probe (migration 0006)
+    Index("ix_inbox_claimed", "ticket", postgresql_where=text("state = 'pending' AND claimed_by IS NOT NULL"),
+          sqlite_where=text("state = 'pending' AND claimed_by IS NOT NULL")),
 )
 
 events = Table(

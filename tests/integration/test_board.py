@@ -286,6 +286,7 @@ def test_upgrading_a_store_schedules_its_tickets_so_the_board_fills(store: Store
         conn.execute(update(tickets).values(next_check_at=utc("2026-03-09 09:00")))
         conn.exec_driver_sql("DROP TABLE board")
         conn.exec_driver_sql("DROP INDEX ix_clocks_metric_stopped_at")
+        conn.exec_driver_sql("DROP INDEX ix_inbox_claimed")  # migration 0006's
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0004'")
     db.upgrade(store.engine)
     with store.read() as conn:

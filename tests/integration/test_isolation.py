@@ -217,3 +217,13 @@ def test_workers_claim_by_ticket_so_one_tickets_deliveries_go_in_arrival_order(s
     assert [r.id for r in store.claim_inbox("b", now=now, limit=10)] == [x2, x3]
     later = now + timedelta(minutes=6)  # a lease that ran out holds nothing
     assert [r.id for r in store.claim_inbox("c", now=later, limit=10)] == [x2, x3, y1, untracked]
+
+
+def test_the_claims_held_elsewhere_probe_has_its_own_index(store):
+    """Issue 14 (migration 0006): the deliveries held now are indexed apart, so the claim's check that no other
+    worker holds a delivery's ticket reads only those, however long the ticket's backlog."""
+    from sqlalchemy import inspect
+
+    with store.engine.connect() as conn:
+        names = {ix["name"] for ix in inspect(conn).get_indexes("inbox")}
+    assert {"ix_inbox_claimed", "ix_inbox_ticket_state"} <= names
