@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Table, bindparam, delete, func, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Insert
 
@@ -89,7 +89,7 @@ class BulkWriter:
                 stmt = self._compiled[key] = shape(postgresql.insert(target).from_select(
                     list(columns), select(*(rows_set.c[c] for c in columns))))
             return _execute(stmt, {"rows": rows_document(rows).decode()})
-        return self._executemany(key, lambda: shape(self._sqlite_insert(target)), columns, rows)
+        return self._executemany(key, lambda: shape(sqlite.insert(target)), columns, rows)
 
     def prepared_delete(self, name: str, target: Table, keys: Sequence[Mapping[str, Any]]) -> Write:
         """`delete`, prepared: what is left is to run it on a connection."""
@@ -115,11 +115,6 @@ class BulkWriter:
         """The JSON rows as a set of `target`'s rows, named r, with `columns` (PostgreSQL)."""
         return func.json_populate_recordset(text(f"CAST(NULL AS {self._quote(target.name)})"),
                                             text("CAST(:rows AS json)")).table_valued(*columns, name="r")
-
-    def _sqlite_insert(self, target: Table) -> Insert:
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(target)
 
     def _executemany(self, key: tuple[str, tuple[str, ...]], build: Callable[[], Any], columns: Sequence[str],
                      rows: Sequence[Mapping[str, Any]]) -> Write:
@@ -156,7 +151,7 @@ class BulkWriter:
             elif (process := bind.type.dialect_impl(self.dialect).bind_processor(self.dialect)) is not None:
                 converters.append((at, process))
         if all(isinstance(pick, itemgetter) for pick in picks):
-            names = [name for name in compiled.positiontup]
+            names = list(compiled.positiontup)
             whole = itemgetter(*names)
             values: Callable[[Mapping[str, Any]], Any] = whole if len(names) > 1 else _one(whole)
         else:

@@ -309,19 +309,8 @@ class Store:
     def events_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, list[Event]]:
         """Return the stored events of several tickets (each in the order the core applies them), with one
         query per source, account and 500 tickets instead of one per ticket (a page of history's tickets)."""
-        wanted: dict[tuple[str, str], set[str]] = {}
-        for source, account, ticket_id in keys:
-            wanted.setdefault((source, account), set()).add(ticket_id)
-        out: dict[TicketKey, list[Event]] = {(s, a, t): [] for (s, a), ids in wanted.items() for t in ids}
         with self.read() as conn:
-            for (source, account), ids in wanted.items():
-                for chunk in _chunks(sorted(ids)):
-                    rows = conn.execute(select(events.c.ticket_id, events.c.payload).where(
-                        events.c.source == source, events.c.account == account, events.c.ticket_id.in_(chunk))
-                        .order_by(events.c.occurred_at, events.c.id))
-                    for row in rows:
-                        out[(source, account, row.ticket_id)].append(parse_event(row.payload))
-        return out
+            return _load_events_of(conn, keys)
 
     def all_events(self, *, until: datetime | None = None) -> list[Event]:
         """Return every stored event (up to `until`), in the order the core applies them."""
@@ -441,10 +430,7 @@ class _TicketStatements:
         insert = store._insert
         self.add_event = insert(events).on_conflict_do_nothing(
             index_elements=["source", "account", "event_id"]).returning(events.c.id)
-        self.state = select(tickets.c.state).where(
-            tickets.c.source == bindparam("k_source"), tickets.c.account == bindparam("k_account"),
-            tickets.c.ticket_id == bindparam("k_ticket"))
-        self.state_version = select(tickets.c.state, tickets.c.version).where(
+        self.state = select(tickets.c.state, tickets.c.version).where(  # scalar(): the state alone
             tickets.c.source == bindparam("k_source"), tickets.c.account == bindparam("k_account"),
             tickets.c.ticket_id == bindparam("k_ticket"))
         self.save = _upsert_ticket(insert(tickets))
@@ -508,14 +494,35 @@ def _advisory_locks(conn: Connection, locks: Sequence[int]) -> None:
                           "WITH ORDINALITY AS l(k, n) ORDER BY n"), {"ks": list(locks)})
 
 
+def _ticket_chunks(keys: Iterable[TicketKey]) -> Iterator[tuple[str, str, Sequence[str]]]:
+    """Tickets grouped for `IN` queries: (source, account, up to 500 of their ticket ids)."""
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for source, account, ticket_id in keys:
+        wanted.setdefault((source, account), set()).add(ticket_id)
+    for (source, account), ticket_ids in wanted.items():
+        for chunk in _chunks(sorted(ticket_ids)):
+            yield source, account, chunk
+
+
 def _ticket_where(table: Any, key: TicketKey) -> tuple[Any, ...]:
     return (table.c.source == key[0], table.c.account == key[1], table.c.ticket_id == key[2])
 
 
 def _load_events(conn: Connection, key: TicketKey) -> list[Event]:
-    rows = conn.execute(select(events.c.payload).where(*_ticket_where(events, key))
-                        .order_by(events.c.occurred_at, events.c.id)).all()
-    return [parse_event(r.payload) for r in rows]
+    return _load_events_of(conn, [key])[key]
+
+
+def _load_events_of(conn: Connection, keys: Iterable[TicketKey]) -> dict[TicketKey, list[Event]]:
+    """Each ticket's stored events, in the order the core applies them (one query per 500 tickets)."""
+    out: dict[TicketKey, list[Event]] = {}
+    for source, account, chunk in _ticket_chunks(keys):
+        out.update({(source, account, t): [] for t in chunk})
+        rows = conn.execute(select(events.c.ticket_id, events.c.payload).where(
+            events.c.source == source, events.c.account == account, events.c.ticket_id.in_(chunk))
+            .order_by(events.c.occurred_at, events.c.id))
+        for row in rows:
+            out[(source, account, row.ticket_id)].append(parse_event(row.payload))
+    return out
 
 
 def _outbox_row(r: Any) -> OutboxRow:
@@ -535,7 +542,6 @@ class BatchTx:
     def __init__(self, store: Store, conn: Connection, *, optimistic: bool = False) -> None:
         self.store = store
         self.conn = conn
-        self.optimistic = optimistic
         self.writing = not optimistic   # an optimistic batch writes only once `start_writing` has checked
         self.versions: dict[TicketKey, int | None] = {}  # each ticket's version as read (None: no row yet)
         self._finished: tuple[list[int], datetime] | None = None  # an optimistic batch's deliveries, done
@@ -579,15 +585,11 @@ class BatchTx:
         self.conn = conn
         for tx in self._tickets.values():
             tx.conn = conn
-        wanted: dict[tuple[str, str], list[str]] = {}
-        for source, account, ticket_id in self.versions:
-            wanted.setdefault((source, account), []).append(ticket_id)
         now: dict[TicketKey, int | None] = dict.fromkeys(self.versions)
-        for (source, account), ticket_ids in wanted.items():
-            for chunk in _chunks(sorted(ticket_ids)):
-                for row in conn.execute(select(tickets.c.ticket_id, tickets.c.version).where(
-                        tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk))):
-                    now[(source, account, row.ticket_id)] = row.version
+        for source, account, chunk in _ticket_chunks(self.versions):
+            for row in conn.execute(select(tickets.c.ticket_id, tickets.c.version).where(
+                    tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk))):
+                now[(source, account, row.ticket_id)] = row.version
         if now != self.versions:
             raise BatchConflict("a ticket of the batch changed since it was read")
         self.writing = True
@@ -673,7 +675,7 @@ class TicketTx:
             if key not in batch.outbox_keys:  # a ticket the batch did not preload (a rebuilt history's)
                 batch.outbox_keys[key] = set(conn.execute(store.ticket_statements.outbox_keys,
                                                           _key_params(key)).scalars())
-                row = conn.execute(store.ticket_statements.state_version, _key_params(key)).first()
+                row = conn.execute(store.ticket_statements.state, _key_params(key)).first()
                 batch.states[key] = None if row is None else row.state
                 batch.versions[key] = None if row is None else row.version
             self.outbox_keys = batch.outbox_keys[key]
