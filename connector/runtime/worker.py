@@ -11,6 +11,7 @@ or the echo of the connector's own write-back, decides nothing new: the same dec
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -38,7 +39,10 @@ MAX_INBOX_ATTEMPTS = 10
 RETRY_BASE_SECONDS = 2.0     # a delivery that failed waits 2 s, 4 s, 8 s … (at most RETRY_CAP) before its next try
 RETRY_CAP_SECONDS = 300.0
 NORMALIZE_THREADS = 8       # a batch's deliveries that wait on a help desk's API are normalized 8 at a time
-CLAIM_BATCH = 200            # deliveries a worker claims and applies in one transaction (see docs/decisions.md)
+# deliveries a worker claims and applies in one transaction, by database (see docs/decisions.md): SQLite's
+# batch writes under the one write lock the webhook door also needs, so its batches stay shorter
+CLAIM_BATCH = {"postgresql": 500, "sqlite": 200}
+DECODED_STATES = 5000        # tickets whose decoded state a worker keeps between batches (~8 KB each)
 LOOP_BACKOFF_CAP = 5.0       # a loop that cannot reach the database tries again after 0.5 s, 1 s, … 5 s (the
 #                              breaker makes a try cheap while the database is away, so recovery can be quick)
 
@@ -119,6 +123,9 @@ class TicketProcessor:
         self.book = Rulebook(config)
         self.writers = writers
         self.clock = clock
+        # each ticket's state as this process's last batch left it, with its stored version: a ticket's next
+        # batch reuses it instead of reading and decoding the stored JSON while the version has not moved
+        self._decoded: dict[TicketKey, tuple[int, TicketState]] = {}
 
     def apply_event(self, event: Event, inbox_id: int | None = None) -> list[str]:
         """Apply one event to its ticket; return the keys of the actions it added to the outbox."""
@@ -147,12 +154,18 @@ class TicketProcessor:
     def _apply_batch(self, deliveries: Sequence[tuple[int | None, Sequence[Event]]], *, finished_at: datetime,
                      optimistic: bool) -> list[list[list[str]]]:
         keys = {event.key for _, events in deliveries for event in events}
+        # taken out of the cache: the batch changes them in place, so only a committed batch puts them back
+        decoded = {key: known for key in keys if (known := self._decoded.pop(key, None)) is not None}
         added: list[list[list[str]]] = []
         with self.store.batch_tx(keys, optimistic=optimistic) as batch:
-            batch.preload(event for _, events in deliveries for event in events)
+            batch.preload((event for _, events in deliveries for event in events), decoded)
             for inbox_id, events in deliveries:
                 added.append([self._apply(batch.ticket(event.key), event, inbox_id) for event in events])
             batch.finish_inbox([inbox_id for inbox_id, _ in deliveries if inbox_id is not None], now=finished_at)
+        self._decoded.update(batch.decoded_states())
+        if len(self._decoded) > DECODED_STATES:  # the tickets not seen for longest go first
+            for key in list(itertools.islice(self._decoded, len(self._decoded) - DECODED_STATES)):
+                del self._decoded[key]
         return added
 
     def _apply(self, tx: TicketTx, event: Event, inbox_id: int | None) -> list[str]:
@@ -259,8 +272,9 @@ class Worker:
         self.batch = batch
         self._pool: ThreadPoolExecutor | None = None  # normalizes deliveries that wait on an API (see _normalize_all)
 
-    def run_once(self, limit: int = CLAIM_BATCH) -> int:
-        """Process up to `limit` pending deliveries; return how many were claimed.
+    def run_once(self, limit: int | None = None) -> int:
+        """Process up to `limit` pending deliveries (default: `CLAIM_BATCH` for the database); return how many
+        were claimed.
 
         Each delivery is isolated: whatever one does (a bad body, a bug, a value the database refuses), it
         ends done, retried later or failed, and the others of the batch go on. Only losing the database
@@ -274,6 +288,8 @@ class Worker:
         if self.spool is not None:  # deliveries acknowledged while the database was away come first
             self.spool.drain(self.store, dedupe_window=self.dedupe_window)
         try:
+            if limit is None:
+                limit = CLAIM_BATCH.get(self.store.dialect, 200)
             rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease,
                                           max_attempts=MAX_INBOX_ATTEMPTS)
             if self.batch and len(rows) > 1:

@@ -553,12 +553,20 @@ class BatchTx:
         self.pending_actions: list[dict[str, Any]] = []
         self.states: dict[TicketKey, dict[str, Any] | None] = {}  # preloaded: each ticket's stored state
         self.outbox_keys: dict[TicketKey, set[str]] = {}          # preloaded: each ticket's keys in the outbox
+        self.reused: dict[TicketKey, Any] = {}  # the caller's decoded states still current (`preload`)
+        self._written: list[TicketKey] = []     # the tickets whose state the batch writes (`prepare`)
 
-    def preload(self, batch_events: Iterable[Event]) -> None:
+    def preload(self, batch_events: Iterable[Event], decoded: Mapping[TicketKey, tuple[int, Any]] | None = None
+                ) -> None:
         """Read what the batch's tickets hold already, one query per table, source and account: which of its
         events are stored (so "is it a repeat?" needs no statement of its own), each ticket's state and the
         keys of its actions in the outbox. The batch holds every one of its tickets' locks, so nothing else
-        changes them until it ends."""
+        changes them until it ends.
+
+        `decoded`: the caller's decoded states of some tickets, each with the version it stands for (what
+        `decoded_states` handed back after an earlier batch). A ticket whose stored version is still that one
+        is not read: its decoded state starts the ticket's part of the batch (`TicketTx.decoded`)."""
+        decoded = decoded or {}
         wanted: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         for event in batch_events:
             ids, ticket_ids = wanted.setdefault((event.source, event.account), (set(), set()))
@@ -572,10 +580,27 @@ class BatchTx:
             for chunk in _chunks(sorted(ticket_ids)):
                 self.outbox_keys.update({(source, account, t): set() for t in chunk})
                 self.versions.update({(source, account, t): None for t in chunk})
-                for held in self.conn.execute(select(tickets.c.ticket_id, tickets.c.state, tickets.c.version).where(
-                        tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk))):
+                if any((source, account, t) in decoded for t in chunk):  # the versions first, the stale states next
+                    stale = []
+                    for held in self.conn.execute(select(tickets.c.ticket_id, tickets.c.version).where(
+                            tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk))):
+                        key = (source, account, held.ticket_id)
+                        self.versions[key] = held.version
+                        known = decoded.get(key)
+                        if known is not None and known[0] == held.version:
+                            self.reused[key] = known[1]
+                        else:
+                            stale.append(held.ticket_id)
+                    read = self.conn.execute(select(tickets.c.ticket_id, tickets.c.state).where(
+                        tickets.c.source == source, tickets.c.account == account,
+                        tickets.c.ticket_id.in_(stale))) if stale else ()
+                else:
+                    read = self.conn.execute(select(tickets.c.ticket_id, tickets.c.state, tickets.c.version).where(
+                        tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk)))
+                for held in read:
                     self.states[(source, account, held.ticket_id)] = held.state
-                    self.versions[(source, account, held.ticket_id)] = held.version
+                    if "version" in held._fields:
+                        self.versions[(source, account, held.ticket_id)] = held.version
                 for row in self.conn.execute(select(outbox.c.ticket_id, outbox.c.key).where(
                         outbox.c.source == source, outbox.c.account == account, outbox.c.ticket_id.in_(chunk))):
                     self.outbox_keys[(source, account, row.ticket_id)].add(row.key)
@@ -622,6 +647,7 @@ class BatchTx:
             state, rows, on_board = tx.take_deferred()
             if state is not None:
                 states.append(state)
+                self._written.append(tx.key)
             clock_rows += rows
             if on_board is not None:
                 cleared.append(dict(zip(("source", "account", "ticket_id"), tx.key, strict=True)))
@@ -645,6 +671,19 @@ class BatchTx:
         for write in self._prepared or ():
             write(self.conn)
         self._prepared = None
+
+    def decoded_states(self) -> dict[TicketKey, tuple[int, Any]]:
+        """Once the batch is committed: each ticket's decoded state as the batch left it (`TicketTx.decoded`),
+        with the version its stored state now has (the batch's upsert added one), for `preload` to reuse."""
+        written = set(self._written)
+        out: dict[TicketKey, tuple[int, Any]] = {}
+        for key, tx in self._tickets.items():
+            version = self.versions.get(key)
+            if key in written:
+                out[key] = ((version or 0) + 1, tx.decoded)
+            elif version is not None:  # its events were all repeats: the stored state is the one it began from
+                out[key] = (version, tx.decoded)
+        return {key: known for key, known in out.items() if known[1] is not None}
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
         """Mark the batch's deliveries done, in the same transaction as their effects."""
@@ -680,6 +719,7 @@ class TicketTx:
                 batch.versions[key] = None if row is None else row.version
             self.outbox_keys = batch.outbox_keys[key]
             self._preloaded = batch.states.get(key)
+            self.decoded = batch.reused.get(key)
         self._state: dict[str, Any] | None = None
         self._clocks: dict[tuple[Any, Any], dict[str, Any]] = {}
         self._board: list[dict[str, Any]] | None = None  # the ticket's running clocks, if evaluated in the batch

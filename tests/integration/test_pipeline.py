@@ -594,3 +594,100 @@ def test_any_writer_between_an_optimistic_batchs_reading_and_writing_leaves_what
             replayed = Rulebook(processor.config).run(store.ticket_events(key))
             assert processor.report(key, now) == processor.book.evaluate(replayed[key], now)
         store.dispose()
+
+
+def _reused_per_batch(monkeypatch) -> list[set[str]]:  # noqa: ANN001
+    """Record, for each batch, the tickets whose decoded state it took from the worker instead of the store."""
+    from connector.store.store import BatchTx
+
+    seen: list[set[str]] = []
+    preload = BatchTx.preload
+
+    def spying(self, batch_events, decoded=None):  # noqa: ANN001, ANN202
+        preload(self, batch_events, decoded)
+        seen.append({key[2] for key in self.reused})
+
+    monkeypatch.setattr(BatchTx, "preload", spying)
+    return seen
+
+
+def _as_replay_gives(store, processor, ticket: str, now) -> bool:  # noqa: ANN001
+    key = ("webhook", "acme", ticket)
+    replayed = Rulebook(processor.config).run(store.ticket_events(key))
+    return processor.report(key, now) == processor.book.evaluate(replayed[key], now)
+
+
+def test_a_tickets_state_is_kept_between_batches_only_while_its_stored_version_stands(store, monkeypatch):
+    """Issue 14: a worker keeps each ticket's decoded state after a batch and starts the ticket's next batch from
+    it instead of reading and decoding the stored JSON, but only while the stored version is the one its batch
+    wrote: after another writer (the scheduler, a reconciliation, a second worker) the state is read again."""
+    clock = FrozenClock("2026-03-02 12:00")
+    _, processor, worker = parts(store, clock=clock)
+    other = TicketProcessor(store, processor.config, {}, clock=clock)  # another writer, its own cache
+    reused = _reused_per_batch(monkeypatch)
+    deliver(store, created(ticket_id="T1", event_id="c1"))
+    deliver(store, created(ticket_id="T2", event_id="c2"))
+    assert worker.run_once() == 2 and reused == [set()]
+    deliver(store, webhook_event("2026-03-02 10:10", ticket_id="T1", event_id="r1", type="comment.added",
+                                 comment=AGENT))
+    deliver(store, webhook_event("2026-03-02 10:11", ticket_id="T2", event_id="u2", status="pending"))
+    assert worker.run_once() == 2 and reused[-1] == {"T1", "T2"}
+    other.apply_event(webhook_event("2026-03-02 10:20", ticket_id="T1", event_id="side", type="comment.added",
+                                    comment=CUSTOMER))
+    deliver(store, webhook_event("2026-03-02 10:30", ticket_id="T1", event_id="r2", type="comment.added",
+                                 comment=AGENT))
+    deliver(store, webhook_event("2026-03-02 10:31", ticket_id="T2", event_id="o2", status="open"))
+    assert worker.run_once() == 2
+    assert reused[-1] == {"T2"}  # T1 moved on without this worker: read from the store, the side comment in it
+    now = clock().replace(microsecond=0)
+    assert _as_replay_gives(store, processor, "T1", now) and _as_replay_gives(store, processor, "T2", now)
+    assert count(store, decisions) == 7
+
+
+def test_a_batch_that_fails_forgets_the_states_it_had_begun_to_change(store, monkeypatch):
+    """Issue 14: the states a batch changes in place are kept only once it commits. A batch that fails (here a
+    bug on one event) goes one delivery at a time from what the store holds, and the next batch reads the
+    stored state too, not the half-changed one."""
+    clock = FrozenClock("2026-03-02 12:00")
+    _, processor, worker = parts(store, clock=clock)
+    reused = _reused_per_batch(monkeypatch)
+    deliver(store, created(ticket_id="T1", event_id="c1"))
+    deliver(store, created(ticket_id="T2", event_id="c2"))
+    assert worker.run_once() == 2
+    deliver(store, webhook_event("2026-03-02 10:10", ticket_id="T1", event_id="r1", type="comment.added",
+                                 comment=AGENT))
+    deliver(store, webhook_event("2026-03-02 10:11", ticket_id="T2", event_id="boom", status="pending"))
+    failed: list[str] = []
+
+    def fail_on_boom_once(event) -> None:  # noqa: ANN001
+        if event.event_id == "boom" and not failed:
+            failed.append(event.event_id)
+            raise RuntimeError("a bug, once")
+
+    processor.book = _BeforeApply(processor.book, fail_on_boom_once)
+    assert worker.run_once() == 2  # T1's reply applied in the failed batch, then again alone
+    assert failed == ["boom"] and reused[-1] == {"T1", "T2"}
+    assert count(store, inbox, inbox.c.state == "done") == 4 and count(store, events) == 4
+    deliver(store, webhook_event("2026-03-02 10:20", ticket_id="T1", event_id="c3", type="comment.added",
+                                 comment=CUSTOMER))
+    deliver(store, webhook_event("2026-03-02 10:21", ticket_id="T2", event_id="o2", status="open"))
+    assert worker.run_once() == 2
+    assert reused[-1] == set()  # written one at a time: this worker holds no state for either ticket
+    processor.book = processor.book._book
+    now = clock().replace(microsecond=0)
+    assert _as_replay_gives(store, processor, "T1", now) and _as_replay_gives(store, processor, "T2", now)
+    assert count(store, decisions) == 6
+
+
+def test_the_states_a_worker_keeps_are_bounded(store, monkeypatch):
+    """Issue 14: at most DECODED_STATES tickets' states are kept, those seen last."""
+    import connector.runtime.worker as worker_module
+
+    monkeypatch.setattr(worker_module, "DECODED_STATES", 3)
+    clock = FrozenClock("2026-03-02 12:00")
+    _, processor, worker = parts(store, clock=clock)
+    for t in range(0, 6, 2):  # two deliveries a batch (a batch of one goes the per-event way)
+        deliver(store, created(ticket_id=f"T{t}", event_id=f"c{t}"))
+        deliver(store, created(ticket_id=f"T{t + 1}", event_id=f"c{t + 1}"))
+        assert worker.run_once() == 2
+    assert [key[2] for key in processor._decoded] == ["T3", "T4", "T5"]
