@@ -109,8 +109,17 @@ class Store:
         self._same_body = select(inbox.c.id).where(
             inbox.c.source == bindparam("source"), inbox.c.body_sha256 == bindparam("digest"),
             inbox.c.received_at >= bindparam("since")).limit(1)
-        self._insert_inbox = self._insert(inbox).on_conflict_do_nothing(
-            index_elements=["source", "dedupe_key"]).returning(inbox.c.id)
+        # one statement for a new delivery: inserted unless the same body came inside the window (no row
+        # then) or the same delivery id is stored (the conflict: no row either); only then is it looked up
+        stored = ("source", "dedupe_key", "body_sha256", "received_at", "body", "headers", "state", "attempts",
+                  "ticket")
+        same_body = select(inbox.c.id).where(
+            inbox.c.source == bindparam("source", type_=inbox.c.source.type),
+            inbox.c.body_sha256 == bindparam("body_sha256", type_=inbox.c.body_sha256.type),
+            inbox.c.received_at >= bindparam("since", type_=inbox.c.received_at.type))
+        self._insert_inbox = self._insert(inbox).from_select(
+            list(stored), select(*(bindparam(c, type_=inbox.c[c].type) for c in stored)).where(~exists(same_body))
+        ).on_conflict_do_nothing(index_elements=["source", "dedupe_key"]).returning(inbox.c.id)
         self._same_key = select(inbox.c.id).where(inbox.c.source == bindparam("source"),
                                                   inbox.c.dedupe_key == bindparam("key"))
         self.ticket_statements = _TicketStatements(self)
@@ -182,17 +191,19 @@ class Store:
         ticket it is about, when the door knows it: workers then claim that ticket's deliveries in order."""
         digest = hashlib.sha256(body).hexdigest()
         key = fit(dedupe_key, 255)
+        since = received_at - dedupe_window
         with self.write() as conn:
-            same_body = conn.execute(self._same_body, {"source": source, "digest": digest,
-                                                       "since": received_at - dedupe_window}).scalar()
-            if same_body is not None:
-                return int(same_body), True
             new_id = conn.execute(self._insert_inbox, {
                 "source": source, "dedupe_key": key, "body_sha256": digest, "received_at": received_at,
                 "body": body, "headers": dict(headers), "state": "pending", "attempts": 0,
-                "ticket": None if ticket is None else hashlib.sha256(ticket.encode()).hexdigest()}).scalar()
+                "ticket": None if ticket is None else hashlib.sha256(ticket.encode()).hexdigest(),
+                "since": since}).scalar()
             if new_id is not None:
                 return int(new_id), False
+            # a duplicate: the same body inside the window first, as before, then the same delivery id
+            same_body = conn.execute(self._same_body, {"source": source, "digest": digest, "since": since}).scalar()
+            if same_body is not None:
+                return int(same_body), True
             existing = conn.execute(self._same_key, {"source": source, "key": key}).scalar_one()
             return int(existing), True
 

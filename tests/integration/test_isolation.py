@@ -227,3 +227,29 @@ def test_the_claims_held_elsewhere_probe_has_its_own_index(store):
     with store.engine.connect() as conn:
         names = {ix["name"] for ix in inspect(conn).get_indexes("inbox")}
     assert {"ix_inbox_claimed", "ix_inbox_ticket_state"} <= names
+
+
+def test_the_inbox_insert_dedupes_on_the_body_inside_the_window_first_then_on_the_delivery_id(store):
+    """Issue 14: the door's insert is one statement (inserted unless the same body came inside the window or
+    the id is stored); a duplicate is then looked up as before: the same body first, then the same id."""
+    at = utc("2026-03-02 10:00")
+
+    def put(key: str, body: bytes, minutes: int = 0, window: int = 10) -> tuple[int, bool]:
+        return store.insert_inbox(source="webhook", dedupe_key=key, body=body, headers={"x": "1"},
+                                  received_at=at + timedelta(minutes=minutes), dedupe_window=timedelta(minutes=window))
+
+    first, dup = put("k1", b"body-a")
+    assert not dup
+    assert put("k1", b"body-b") == (first, True)                 # same id, another body
+    assert put("k2", b"body-a", minutes=5) == (first, True)      # same body under a new id, inside the window
+    late, dup = put("k3", b"body-a", minutes=30)                 # same body, outside the window: a new delivery
+    assert not dup and late != first
+    other, dup = put("k4", b"body-c")
+    assert not dup
+    assert put("k4", b"body-a", minutes=31) == (late, True)      # both: the same body inside the window wins
+    with store.read() as conn:
+        rows = conn.execute(select(inbox.c.id, inbox.c.dedupe_key, inbox.c.headers, inbox.c.state)
+                            .order_by(inbox.c.id)).all()
+    assert [(r.dedupe_key, r.headers, r.state) for r in rows] == [("k1", {"x": "1"}, "pending"),
+                                                                   ("k3", {"x": "1"}, "pending"),
+                                                                   ("k4", {"x": "1"}, "pending")]
