@@ -15,6 +15,7 @@ rules), writes them as JSONL in memory, then times, in one run:
 - what-if: `connector.reports.simulate` of the same events under the config and a proposal halving P3
   first responses, both sides at once (target, issue 18: at least 25,000 events/s);
 - the whole command a user runs, `connector replay --events F` as a process (start-up, reading the file,
+  the history split by ticket over as many processes as there are CPUs, `connector/cli/replay_fork.py`,
   replaying, printing the JSON), and the same on one event (what start-up alone costs).
 
 Target (issue 3): at least 50,000 events/s through the core and end to end.
@@ -236,7 +237,9 @@ def main() -> None:
               f"target <= 1.25x: {'met' if ratio <= 1.25 else 'NOT met'}")
     gc.enable()
     command, startup = whole_command(args.config, text, format_instant_text(now))
-    print(f"{'`connector replay` as a process (whole command)':<45} {command:>8.2f} {len(events) / command:>12,.0f}")
+    from connector.cli.replay_fork import processes
+    print(f"{'`connector replay` as a process (whole command)':<45} {command:>8.2f} {len(events) / command:>12,.0f}"
+          f"  ({processes()} processes)")
     print(f"{'  of which start-up (the command on 1 event)':<45} {startup:>8.2f}")
     rows.append(("connector replay, the whole command", command))
     for name, seconds in (("replay", t_e2e), ("parse + replay", t_parse + t_e2e), ("the whole command", command)):

@@ -407,14 +407,42 @@ def iter_jsonl(lines: Iterable[str]) -> Iterator[Event | BadLine]:
     boolean, a wrong shape, a bad value — goes the careful way, which accepts what it always accepted and
     words every error as it always did (the line and the key)."""
     for number, text in enumerate(lines, start=1):
-        try:
-            event = _from_wire(_WIRE.decode(text))
-        except (msgspec.DecodeError, EventError):  # msgspec.ValidationError is a DecodeError
-            event = None
-        if event is not None:
-            yield event
-        elif text.strip():
-            yield _careful(number, text)
+        item = parse_line(number, text)
+        if item is not None:
+            yield item
+
+
+def parse_line(number: int, text: str) -> Event | BadLine | None:
+    """One line of JSONL as `iter_jsonl` reads it: an `Event`, a `BadLine`, or None for a blank line."""
+    try:
+        event = _from_wire(_WIRE.decode(text))
+    except (msgspec.DecodeError, EventError):  # msgspec.ValidationError is a DecodeError
+        event = None
+    if event is not None:
+        return event
+    return _careful(number, text) if text.strip() else None
+
+
+class _WireKey(msgspec.Struct):
+    source: str
+    ticket_id: str
+    account: str | None = None
+
+
+_WIRE_KEY = msgspec.json.Decoder(_WireKey)
+
+
+def line_key(text: str) -> tuple[str, str, str] | None:
+    """The ticket a line's event is about, read without parsing the rest of it: (source, account, ticket_id)
+    as the parsed event's `key` has it, or None where only parsing the line can say (a number for an id,
+    an empty one, not JSON at all)."""
+    try:
+        w = _WIRE_KEY.decode(text)
+    except msgspec.DecodeError:
+        return None
+    if not (w.source and w.ticket_id):
+        return None
+    return (w.source, w.account or "default", w.ticket_id)
 
 
 def _careful(number: int, text: str) -> Event | BadLine:
@@ -507,12 +535,17 @@ def read_jsonl(lines: Iterable[str]) -> list[Event]:
     for item in iter_jsonl(lines):
         (bad if isinstance(item, BadLine) else events).append(item)  # type: ignore[arg-type]
     if bad:
-        shown = "\n".join(f"  line {b.line}: {b.message}" for b in bad[:20])
-        more = f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else ""
-        err = EventError(f"{len(bad)} bad line{'s' if len(bad) != 1 else ''}:\n{shown}{more}")
-        err.bad_lines = bad
-        raise err
+        raise bad_lines_error(bad)
     return events
+
+
+def bad_lines_error(bad: list[BadLine]) -> EventError:
+    """The error that lists bad lines (the first 20, and how many more), in the order given."""
+    shown = "\n".join(f"  line {b.line}: {b.message}" for b in bad[:20])
+    more = f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else ""
+    err = EventError(f"{len(bad)} bad line{'s' if len(bad) != 1 else ''}:\n{shown}{more}")
+    err.bad_lines = bad
+    return err
 
 
 def write_jsonl(events: Iterable[Event], stream: IO[str]) -> int:

@@ -36,31 +36,51 @@ def _config(path: str | None) -> Config:
 
 
 def _events(path: str, *, skip_bad: bool) -> list[Event]:
+    return _parse_events(path, file_lines(_events_text(path)), skip_bad=skip_bad)
+
+
+def _events_text(path: str) -> str:
+    """The events file's text (newlines as iterating the file gives them)."""
     # A one-shot command builds millions of small acyclic objects that reference counting frees; the cyclic
     # collector would rescan the growing heap again and again (about 40 % of replay time). The process
     # ends when the command does, so it is switched off for good here.
     gc.disable()
     p = Path(path)
     try:
-        handle = p.open(encoding="utf-8")
+        with p.open(encoding="utf-8") as handle:
+            return handle.read()
     except FileNotFoundError:
         raise click.ClickException(f"events file not found: {p}") from None
+    except UnicodeDecodeError as err:
+        raise click.ClickException(f"{p} is not UTF-8 text ({err.reason})") from None
     except OSError as err:
         raise click.ClickException(f"cannot read events file {p}: {err.strerror}") from None
-    with handle:
-        try:
-            if not skip_bad:
-                with cli_errors():
-                    return read_jsonl(handle)
-            events: list[Event] = []
-            for item in iter_jsonl(handle):
-                if isinstance(item, BadLine):
-                    click.echo(f"warning: {p}: line {item.line} skipped: {item.message}", err=True)
-                else:
-                    events.append(item)
-            return events
-        except UnicodeDecodeError as err:
-            raise click.ClickException(f"{p} is not UTF-8 text ({err.reason})") from None
+
+
+def _parse_events(path: str, lines: list[str], *, skip_bad: bool) -> list[Event]:
+    if not skip_bad:
+        with cli_errors():
+            return read_jsonl(lines)
+    events: list[Event] = []
+    for item in iter_jsonl(lines):
+        if isinstance(item, BadLine):
+            warn_bad_line(path, item)
+        else:
+            events.append(item)
+    return events
+
+
+def file_lines(text: str) -> list[str]:
+    """The lines iterating the file gives: split at each newline only, each keeping it."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    if not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def warn_bad_line(path: str, item: BadLine) -> None:
+    click.echo(f"warning: {Path(path)}: line {item.line} skipped: {item.message}", err=True)
 
 
 def _now(value: str | None) -> datetime | None:

@@ -5,6 +5,7 @@ and need no database. Bad input is a message on stderr and exit code 1, never a 
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import Any
 
 import click
@@ -16,9 +17,13 @@ from connector.cli.common import (
     _config_option,
     _events,
     _events_option,
+    _events_text,
     _now,
     _now_option,
+    _parse_events,
     _skip_option,
+    file_lines,
+    warn_bad_line,
 )
 from connector.cli.errors import cli_errors
 from connector.config import format_duration
@@ -88,11 +93,26 @@ def _table(result: dict[str, Any]) -> str:
 @_skip_option
 def replay(config_path: str | None, events_path: str, now_text: str | None, fmt: str, skip_bad: bool) -> None:
     """Run the rules core over recorded events, offline, and print every ticket's clocks and actions."""
+    import connector.cli.replay_fork as replay_fork
     from connector.replay import replay as run_replay
 
     cfg = _config(config_path)
     now = _now(now_text)
-    events = _events(events_path, skip_bad=skip_bad)
+    text = _events_text(events_path)
+    lines = file_lines(text)
+    del text
+    workers = replay_fork.processes()
+    if fmt == "json" and workers > 1 and len(lines) >= replay_fork.MIN_LINES:
+        with cli_errors():
+            try:
+                document = replay_fork.replay_json(cfg, lines, now, workers, skip_bad=skip_bad,
+                                                   warn=partial(warn_bad_line, events_path))
+            except replay_fork.Unavailable as err:
+                click.echo(f"warning: replaying in one process ({err})", err=True)
+            else:
+                click.echo(document)  # bytes: written as they are
+                return
+    events = _parse_events(events_path, lines, skip_bad=skip_bad)
     show_progress = sys.stderr.isatty() and len(events) >= 20000
     with cli_errors():
         if show_progress:
@@ -101,7 +121,7 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
         else:
             result = run_replay(cfg, events, now)
     if fmt == "json":
-        click.echo(jsontext.dumps(result, indent=True))
+        click.echo(jsontext.dumps(result, indent=True), color=True)  # JSON holds no raw escape: nothing to strip
     else:
         click.echo(_table(result), nl=False)
 

@@ -1,0 +1,227 @@
+"""`connector replay` on several cores: the events split by ticket over forked processes, the JSON merged.
+
+A ticket's clocks depend on its own events only, so the history is cut by ticket: each process reads every
+line's ticket (`events.line_key`, without parsing the rest), parses only its own tickets' lines, replays
+them and renders its tickets' JSON. The parent merges the rendered tickets in the order one process would
+have printed them (by each ticket's first event: its instant, then its line) and writes one document, the
+same bytes as the one-process path (tested equal). What the tickets share is settled between the
+processes before anything is replayed:
+
+- bad lines: each line belongs to one process (its ticket's, or by its number when it names no ticket),
+  which reports it; the parent lists them all in line order, as `read_jsonl` does;
+- a repeated event id (source, account, event_id) on tickets of different processes: the first line keeps
+  it, as `order_events` does (the processes send a hash of each id; only ids in more than one process are
+  compared in full);
+- the default `now`, the last event's instant over every process.
+
+Only where `os.fork` exists and more than one CPU is available, and for histories of at least
+`MIN_LINES` lines; a process that fails makes the caller replay in one process instead (`Unavailable`).
+The processes end with `os._exit`: the heap of a replay is not freed object by object at exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from array import array
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from typing import Any
+
+import orjson
+
+from connector.config import Config
+from connector.events import BadLine, Event, bad_lines_error, format_instant, line_key, parse_line
+from connector.replay import build_states
+
+MIN_LINES = 20_000   # below this a replay takes well under a second: not worth the processes
+MAX_PROCESSES = 8
+
+
+class Unavailable(Exception):
+    """The replay could not be done in several processes (one failed or ended early): do it in one."""
+
+
+def processes() -> int:
+    """How many processes a replay may use: the CPUs this process may run on (1 without `os.fork`)."""
+    if not hasattr(os, "fork"):
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_PROCESSES, cpus))
+
+
+def replay_json(config: Config, lines: Sequence[str], now: datetime | None, workers: int, *,
+                skip_bad: bool, warn: Callable[[BadLine], None]) -> bytes:
+    """The replay JSON of `lines` (as iterating the file gives them) at `now`, as
+    `jsontext.dumps(replay(…), indent=True)` encodes it, computed by `workers` forked processes. Bad lines
+    raise `EventError` listing them, or with `skip_bad` go to `warn` in line order. Raises `Unavailable` if
+    a process fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    conns: list[Connection] = []
+    pids: list[int] = []
+    try:
+        for index in range(workers):
+            mine, theirs = Pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child's coverage is not collected; its output is tested
+                mine.close()
+                _child(theirs, index, workers, config, lines)
+            theirs.close()
+            conns.append(mine)
+            pids.append(pid)
+        return _parent(conns, now, skip_bad=skip_bad, warn=warn)
+    finally:
+        for conn in conns:
+            conn.close()
+        for pid in pids:
+            os.waitpid(pid, 0)
+
+
+def _ask(conns: Sequence[Connection], messages: Sequence[Any] | None = None) -> list[Any]:
+    """Send each process its message (if any), then read each one's answer."""
+    if messages is not None:
+        for conn, message in zip(conns, messages, strict=True):
+            conn.send(message)
+    answers = []
+    for conn in conns:
+        try:
+            tag, payload = conn.recv()
+        except (EOFError, OSError):
+            raise Unavailable("a replay process ended early") from None
+        if tag == "error":
+            raise Unavailable(f"a replay process failed: {payload}")
+        answers.append(payload)
+    return answers
+
+
+def _parent(conns: Sequence[Connection], now: datetime | None, *, skip_bad: bool,
+            warn: Callable[[BadLine], None]) -> bytes:
+    parsed = _ask(conns)
+    bad = sorted((b for found, _ in parsed for b in found), key=lambda b: b.line)
+    if bad and not skip_bad:
+        _stop(conns)
+        raise bad_lines_error(bad)
+    for b in bad:
+        warn(b)
+    # an event id in more than one process: compared in full, the first line keeps it
+    seen: set[int] = set()
+    shared: set[int] = set()
+    for _, hashes in parsed:
+        ids = set(array("q", hashes))
+        shared |= ids & seen
+        seen |= ids
+    claims = _ask(conns, [shared] * len(conns))
+    first: dict[tuple[str, str, str], int] = {}
+    for found in claims:
+        for ident, number in found:
+            first[ident] = min(number, first.get(ident, number))
+    drops = [{number for ident, number in found if number != first[ident]} for found in claims]
+    lasts = [at for at in _ask(conns, drops) if at is not None]
+    if now is None and lasts:
+        now = max(lasts)
+    if now is None:  # no events at all
+        _stop(conns)
+        return orjson.dumps({"now": None, "tickets": []}, option=orjson.OPT_INDENT_2)
+    tickets = sorted((t for part in _ask(conns, [now] * len(conns)) for t in part), key=lambda t: t[0])
+    head = b'{\n  "now": ' + orjson.dumps(format_instant(now)) + b',\n  "tickets": ['
+    if not tickets:
+        return head + b"]\n}"
+    return head + b"\n" + b",\n".join(rendered for _, rendered in tickets) + b"\n  ]\n}"
+
+
+def _stop(conns: Sequence[Connection]) -> None:
+    for conn in conns:
+        try:
+            conn.send(None)
+        except OSError:
+            pass
+
+
+def _child(conn: Connection, index: int, workers: int, config: Config,
+           lines: Sequence[str]) -> None:  # pragma: no cover - runs in the forked process
+    code = 0
+    try:
+        _work(conn, index, workers, config, lines)
+    except BaseException:  # noqa: BLE001 - whatever it is, the parent replays in one process
+        code = 1
+        try:
+            conn.send(("error", traceback.format_exc(limit=5)))
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
+def _work(conn: Connection, index: int, workers: int, config: Config,
+          lines: Sequence[str]) -> None:  # pragma: no cover - runs in the forked process
+    events: list[Event] = []
+    numbers: list[int] = []
+    bad: list[BadLine] = []
+    for at, text in enumerate(lines):
+        key = line_key(text)
+        if key is None:  # every process parses it to learn whose it is (rare: not the common shape)
+            item = parse_line(at + 1, text)
+            if item is None or (hash(item.key) if isinstance(item, Event) else at) % workers != index:
+                continue
+        elif hash(key) % workers != index:
+            continue
+        else:
+            item = parse_line(at + 1, text)
+            if item is None:
+                continue
+        if isinstance(item, BadLine):
+            bad.append(item)
+        else:
+            events.append(item)
+            numbers.append(at + 1)
+    idents = [(e.source, e.account, e.event_id) for e in events]
+    hashes = array("q", map(hash, idents))
+    conn.send(("parsed", (bad, hashes.tobytes())))
+    shared = conn.recv()
+    if shared is None:
+        return
+    conn.send(("claims", [(ident, number) for ident, h, number in zip(idents, hashes, numbers, strict=True)
+                          if h in shared] if shared else []))
+    drops = conn.recv()
+    if drops or len(set(idents)) != len(idents):  # a repeated id: its first line keeps it
+        kept: list[tuple[Event, int]] = []
+        unique: set[tuple[str, str, str]] = set()
+        for event, ident, number in zip(events, idents, numbers, strict=True):
+            if number not in drops and ident not in unique:
+                unique.add(ident)
+                kept.append((event, number))
+        events, numbers = [e for e, _ in kept], [n for _, n in kept]
+    conn.send(("last", max((e.occurred_at for e in events), default=None)))
+    now = conn.recv()
+    if now is None:
+        return
+    first: dict[tuple[str, str, str], tuple[datetime, int]] = {}
+    for event, number in zip(events, numbers, strict=True):
+        if event.occurred_at <= now:
+            mark = (event.occurred_at, number)
+            known = first.get(event.key)
+            if known is None or mark < known:
+                first[event.key] = mark
+    states, _, book = build_states(config, events, now)
+    out = []
+    for state in states.values():
+        report = book.evaluate(state, now)
+        out.append((first[state.key], _render(report.as_dict())))
+    conn.send(("tickets", out))
+
+
+def _render(ticket: dict[str, Any]) -> bytes:
+    """One ticket's JSON as it stands inside the document's "tickets" list (indented by four spaces)."""
+    try:
+        text = orjson.dumps(ticket, option=orjson.OPT_INDENT_2)
+    except TypeError:  # as `jsontext.dumps`: what orjson refuses goes through the standard library
+        text = json.dumps(ticket, indent=2, ensure_ascii=False).encode()
+    return b"    " + text.replace(b"\n", b"\n    ")

@@ -1,0 +1,145 @@
+"""`connector replay` in several processes (issue 14): the same bytes, errors and warnings as in one.
+
+The history is split by ticket over forked processes (`connector/cli/replay_fork.py`); what tickets share
+(the default `now`, a repeated event id on two tickets, bad lines and their order) is settled between them.
+Each case runs the command in one process and in two and three, and compares stdout, stderr and the exit
+code byte for byte."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connector.cli import main, replay_fork
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "config" / "example.yaml")
+EXAMPLE = [json.loads(line) for line in (ROOT / "examples" / "events.jsonl").read_text().splitlines() if line.strip()]
+
+
+def history(copies: int = 4) -> list[dict]:
+    """The example's 12 tickets, `copies` times over under other ids and accounts, in the example's order."""
+    out = []
+    for n in range(copies):
+        for raw in EXAMPLE:
+            e = dict(raw, ticket_id=f"{raw['ticket_id']}-{n}", event_id=f"{raw['event_id']}-{n}")
+            if n % 2:
+                e["account"] = f"acct{n}"
+            out.append(e)
+    return out
+
+
+def run(path: Path, workers: int, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[int, bytes, str]:
+    monkeypatch.setattr(replay_fork, "MIN_LINES", 1)
+    monkeypatch.setattr(replay_fork, "processes", lambda: workers)
+    result = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path), *extra])
+    return result.exit_code, result.stdout_bytes, result.stderr
+
+
+def same_in_one_and_several(path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> tuple[int, bytes, str]:
+    one = run(path, 1, monkeypatch, *extra)
+    for workers in (2, 3):
+        several = run(path, workers, monkeypatch, *extra)
+        assert several[0] == one[0]
+        assert several[2] == one[2]
+        assert several[1] == one[1]
+    return one
+
+
+def write(tmp_path: Path, lines: list[str], *, end: str = "\n") -> Path:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes((end.join(lines) + end).encode())
+    return path
+
+
+def test_a_history_replays_to_the_same_bytes_in_several_processes(tmp_path, monkeypatch):
+    path = write(tmp_path, [json.dumps(e) for e in history()])
+    code, out, _ = same_in_one_and_several(path, monkeypatch)
+    assert code == 0 and len(json.loads(out)["tickets"]) == 48
+
+
+def test_an_earlier_now_an_id_shared_by_two_tickets_and_odd_lines_give_the_same_result(tmp_path, monkeypatch):
+    events = history(3)
+    lines = [json.dumps(e) for e in events]
+    twin = dict(events[2], ticket_id="elsewhere")  # the same (source, account, event_id) on another ticket
+    lines.insert(2, json.dumps(twin))               # ... earlier in the file: this one keeps the id
+    lines.append(json.dumps(dict(events[7], ticket_id="also-elsewhere")))  # later: dropped
+    numeric = dict(events[0], ticket_id=4242, event_id="numeric-id")      # an id as a number (the careful path)
+    lines.insert(10, json.dumps(numeric))
+    lines.append(json.dumps(dict(events[1], ticket_id="4242", event_id="string-id")))  # the same ticket
+    lines.insert(4, "")
+    lines.insert(9, "   ")
+    path = write(tmp_path, lines, end="\r\n")
+    code, out, _ = same_in_one_and_several(path, monkeypatch, "--now", "2026-11-29T00:00:00Z")
+    data = json.loads(out)
+    assert code == 0 and data["now"] == "2026-11-29T00:00:00Z"
+    assert any(t["ticket"]["id"] == "elsewhere" for t in data["tickets"])
+    assert not any(t["ticket"]["id"] == "also-elsewhere" for t in data["tickets"])
+    assert any(t["ticket"]["id"] == "4242" for t in data["tickets"])
+    assert not any(t["ticket"]["id"].startswith("1006-") for t in data["tickets"])  # its events come after now
+
+
+def test_bad_lines_are_listed_in_line_order_whichever_process_read_them(tmp_path, monkeypatch):
+    lines = [json.dumps(e) for e in history(2)]
+    lines[3] = '{"source": "zendesk", "ticket_id": "x", '                  # not JSON: no ticket known
+    lines[8] = json.dumps(dict(json.loads(lines[8]), occurred_at="soon"))  # a bad value of a known ticket
+    lines[20] = json.dumps(dict(json.loads(lines[20]), source=""))         # an empty source
+    path = write(tmp_path, lines)
+    code, out, err = same_in_one_and_several(path, monkeypatch)
+    assert code == 1 and out == b""
+    assert "3 bad lines" in err and err.index("line 4:") < err.index("line 9:") < err.index("line 21:")
+    code, out, err = same_in_one_and_several(path, monkeypatch, "--skip-bad")
+    assert code == 0 and err.count("skipped") == 3 and len(json.loads(out)["tickets"]) == 24
+
+
+@pytest.mark.parametrize("body", ["", "\n\n", '{"not": "an event"}\n'])
+def test_no_events_at_all(tmp_path, monkeypatch, body):
+    path = tmp_path / "events.jsonl"
+    path.write_text(body)
+    same_in_one_and_several(path, monkeypatch, "--skip-bad")
+    same_in_one_and_several(path, monkeypatch, "--skip-bad", "--now", "2026-03-02T16:00:00Z")
+
+
+def test_a_file_without_a_last_newline(tmp_path, monkeypatch):
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in history(1)) + '\n{"truncated": ')
+    code, _, err = same_in_one_and_several(path, monkeypatch)
+    assert code == 1 and "line 53" in err
+
+
+def test_a_process_that_fails_leaves_the_replay_to_one(tmp_path, monkeypatch):
+    path = write(tmp_path, [json.dumps(e) for e in history(1)])
+    expected = run(path, 1, monkeypatch)
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug in a replay process")
+
+    monkeypatch.setattr(replay_fork, "_work", broken)
+    code, out, err = run(path, 2, monkeypatch)
+    assert (code, out) == expected[:2]
+    assert "replaying in one process (a replay process failed" in err
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), workers=st.integers(2, 4), cut=st.integers(0, 60))
+def test_any_shuffle_of_a_history_replays_the_same_in_several_processes(tmp_path_factory, monkeypatch, seed, workers,
+                                                                       cut):
+    """Lines in any order (out-of-order events, repeats of an event id on its own ticket and on others), at a
+    `now` anywhere in the history."""
+    rng = random.Random(seed)
+    events = history(2)
+    events += [dict(rng.choice(events)) for _ in range(6)]                             # repeated ids
+    events += [dict(rng.choice(events), ticket_id=f"other-{n}") for n in range(4)]    # ids on other tickets
+    rng.shuffle(events)
+    path = write(tmp_path_factory.mktemp("shuffle"), [json.dumps(e) for e in events])
+    instants = sorted(e["occurred_at"] for e in events)
+    now = ["--now", instants[cut % len(instants)]] if cut % 3 else []
+    one = run(path, 1, monkeypatch, *now)
+    assert one[0] == 0
+    assert run(path, workers, monkeypatch, *now) == one
