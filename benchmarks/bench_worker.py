@@ -15,7 +15,7 @@ figure is the adapter's work and the store's, not a network's. Printed, per data
 - the worker in-process, one transaction per claimed batch (today's path) and one per event (the earlier
   path), and the ratios batched ÷ per-event and store ÷ core;
 - the whole command a user runs, `connector worker --once` as a process (start-up, migrations check,
-  drain), on the same inbox;
+  drain), on the same inbox, and on the deliveries that wait on no API (beside the same in-process);
 - history applied to the store in pages, as `connector backfill … --store` and the polls do;
 - with `--scale-out` (PostgreSQL): 1, 2 and 4 `connector worker --once` processes on one inbox of the
   deliveries that wait on no API (the generic and Zendesk ones: the store and the cores are what scale, not
@@ -333,16 +333,22 @@ def main() -> None:
         databases = [("SQLite", lambda name: f"sqlite:///{Path(tmp) / name}.db")]
         if args.postgres:
             databases.append(("PostgreSQL", lambda name: stack.enter_context(fresh_schema(args.postgres, "bench"))))
+        # the deliveries that need no help desk's API (the generic and the Zendesk ones)
+        local = [b for b in bodies if int(b["ticket_id"].lstrip("T")) % 3 != 2]
         for label, make in databases:
             batched = drain_in_process(make("batched"), bodies, batch=True)
             single = drain_in_process(make("single"), bodies, batch=False)
             command = drain_processes(make("command"), bodies, 1, freshdesk)
+            local_command = drain_processes(make("local-command"), local, 1, freshdesk)
+            local_batched = drain_in_process(make("local-batched"), local, batch=True)
             backfill = backfill_rate(make("backfill"), bodies)
             print(f"{label}: worker, batched                {batched:>9,.0f} events/s   "
                   f"{batched / single:.2f}x per-event   store/core {batched / core:.3f}")
             print(f"{label}: worker, one event at a time    {single:>9,.0f} events/s")
             print(f"{label}: `connector worker --once` (whole command, 1 process; Freshdesk's API on loopback "
                   f"answering in {args.api_latency * 1000:.0f} ms) {command:,.0f} events/s")
+            print(f"{label}: the {len(local)} generic and Zendesk deliveries (no API to wait on): "
+                  f"`connector worker --once` {local_command:,.0f} events/s, in-process {local_batched:,.0f} events/s")
             if label == "SQLite":
                 together = drain_in_process(make("api-8"), bodies, batch=True, latency=args.api_latency)
                 alone = drain_in_process(make("api-1"), bodies, batch=True, latency=args.api_latency, threads=1)
@@ -354,7 +360,6 @@ def main() -> None:
             # the store's scale-out: the deliveries that need no help desk's API (the generic and the Zendesk
             # ones), so that what the workers share is the database and the two cores, not the fake of
             # Freshdesk's API (one Python process in this benchmark's own, answering every worker)
-            local = [b for b in bodies if int(b["ticket_id"].lstrip("T")) % 3 != 2]
             rates, seen = {}, {}
             for n in (1, 2, 4):
                 url = stack.enter_context(fresh_schema(args.postgres, "bench"))
