@@ -92,6 +92,7 @@ class WriteResult:
 
 class InboundAdapter(Protocol):
     source: str
+    reads_url: bool  # whether `verify` reads `InboundRequest.url` (the door fills it in only then)
 
     @property
     def waits_on_api(self) -> bool:

@@ -251,6 +251,7 @@ class FreshdeskAdapter:
     """Freshdesk's inbound adapter: shared-secret automation webhooks, enriched through API v2."""
 
     source = SOURCE
+    reads_url = False  # the shared secret is a header
 
     def __init__(self, secrets: Sequence[str], *, account: str, api: FreshdeskApi | None = None,
                  field_names: Mapping[str, str] | None = None, status_map: Mapping[str, str] | None = None,

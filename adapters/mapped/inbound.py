@@ -297,6 +297,7 @@ class MappedAdapter:
     """The inbound adapter of one mapped source (`sources.<name>`, `type: mapped`)."""
 
     waits_on_api = False  # the body is all there is
+    reads_url = True      # an HMAC may sign the URL it was sent to
 
     def __init__(self, name: str, section: MappedSourceConfig, secrets: Sequence[str], *,
                  clock: Callable[[], float] = time.time) -> None:

@@ -86,6 +86,7 @@ class WebhookAdapter:
 
     source = SOURCE
     waits_on_api = False  # the body is the event
+    reads_url = False     # Standard Webhooks sign the id, the timestamp and the body
 
     def __init__(self, secrets: Sequence[str], *, tolerance: int = 300,
                  clock: Callable[[], float] = time.time) -> None:

@@ -335,6 +335,7 @@ class ZendeskAdapter:
     """Zendesk's inbound adapter: signed event envelopes and trigger bodies, enriched through the API."""
 
     source = SOURCE
+    reads_url = False  # Zendesk signs the timestamp and the body
 
     def __init__(self, secrets: Sequence[str], *, account: str, api: ZendeskApi | None = None,
                  field_names: Mapping[str, str] | None = None, status_map: Mapping[str, str] | None = None,

