@@ -165,7 +165,7 @@ class TicketProcessor:
         self._decoded.update(batch.decoded_states())
         if len(self._decoded) > DECODED_STATES:  # the tickets not seen for longest go first
             for key in list(itertools.islice(self._decoded, len(self._decoded) - DECODED_STATES)):
-                del self._decoded[key]
+                self._decoded.pop(key, None)
         return added
 
     def _apply(self, tx: TicketTx, event: Event, inbox_id: int | None) -> list[str]:

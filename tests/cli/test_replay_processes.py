@@ -143,3 +143,24 @@ def test_any_shuffle_of_a_history_replays_the_same_in_several_processes(tmp_path
     one = run(path, 1, monkeypatch, *now)
     assert one[0] == 0
     assert run(path, workers, monkeypatch, *now) == one
+
+
+def test_a_process_killed_mid_work_leaves_the_replay_to_one(tmp_path, monkeypatch):
+    """Killed (SIGKILL, no goodbye on the pipe) after reading its lines: the parent sees the pipe close,
+    waits for it, and replays in one process; nothing is printed twice."""
+    import os
+    import signal
+
+    path = write(tmp_path, [json.dumps(e) for e in history(1)])
+    expected = run(path, 1, monkeypatch)
+    work = replay_fork._work
+
+    def killed_in_the_middle(conn, index, workers, config, lines):  # noqa: ANN001, ANN202
+        if index == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return work(conn, index, workers, config, lines)
+
+    monkeypatch.setattr(replay_fork, "_work", killed_in_the_middle)
+    code, out, err = run(path, 2, monkeypatch)
+    assert (code, out) == expected[:2]
+    assert "replaying in one process (a replay process ended early)" in err
