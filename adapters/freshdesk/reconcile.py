@@ -53,19 +53,20 @@ DEFAULT_OVERLAP = timedelta(minutes=2)
 # --- applying events without duplicate effects ---------------------------------------------------
 
 
-def unseen_events(new: Sequence[Event], stored: Iterable[Event]) -> list[Event]:
+def unseen_events(new: Sequence[Event], stored: Iterable[Event], *, stored_ids: Iterable[str] = ()) -> list[Event]:
     """Return the events of `new` the store does not hold yet: by id, or (webhook-only ids) by meaning.
 
     A stored webhook event can stand for at most one new event (a private note delivered as
     `fd:<t>:<updated_at>:comment.added` stands for its conversation); a stored event whose id the batch
     carries, and a stored status event (`fd:<t>:stats:…`), stand only for themselves.
     """
-    return history.unseen_events(new, stored, is_history=is_history_event, batch_ids_stand_alone=True)
+    return history.unseen_events(new, stored, is_history=is_history_event, batch_ids_stand_alone=True,
+                                   stored_ids=stored_ids)
 
 
 def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied:
     """Apply events ticket by ticket (in their order), skipping what the store already holds."""
-    return history.apply_events(processor, events, unseen=unseen_events)
+    return history.apply_events(processor, events, unseen=unseen_events, is_history=is_history_event)
 
 
 # --- settings ------------------------------------------------------------------------------------

@@ -46,14 +46,15 @@ CREDENTIALS = ("ZENDESK_SUBDOMAIN", "ZENDESK_EMAIL", "ZENDESK_API_TOKEN")
 STATE_VERSION = 1
 
 
-def unseen_events(new: Sequence[Event], stored: Iterable[Event]) -> list[Event]:
+def unseen_events(new: Sequence[Event], stored: Iterable[Event], *, stored_ids: Iterable[str] = ()) -> list[Event]:
     """The events of `new` the store does not hold yet (`history.unseen_events` with Zendesk's audit ids)."""
-    return history.unseen_events(new, stored, is_history=is_history_event)
+    return history.unseen_events(new, stored, is_history=is_history_event,
+                                   stored_ids=stored_ids)
 
 
 def apply_events(processor: TicketProcessor, events: Sequence[Event]) -> Applied:
     """Apply events ticket by ticket (in their order), skipping what the store already holds."""
-    return history.apply_events(processor, events, unseen=unseen_events)
+    return history.apply_events(processor, events, unseen=unseen_events, is_history=is_history_event)
 
 
 def missing_credentials(settings: Settings, config: Config | None) -> list[str]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from connector.config import SourceConfig
 from connector.errors import ConfigError, ConnectorError, StoreUnavailable
@@ -117,16 +117,19 @@ def same_happening(stored: Event, new: Event) -> bool:
 
 
 def unseen_events(new: Sequence[Event], stored: Iterable[Event], *, is_history: Callable[[str], bool],
-                  batch_ids_stand_alone: bool = False) -> list[Event]:
+                  batch_ids_stand_alone: bool = False, stored_ids: Iterable[str] = ()) -> list[Event]:
     """Return the events of `new` the store does not hold yet, by id or (for webhook events) by meaning.
 
     History events (`is_history(event_id)`) are deduped by id only. A stored webhook event can stand for at
     most one new event. With `batch_ids_stand_alone`, a stored event whose id the batch carries stands only
     for itself, and only a stored history event consumes the webhook event it matched (Freshdesk, whose
     history reuses the webhook path's ids for creations and conversations).
+
+    `stored` holds the stored events (at least the webhook ones, which are compared by meaning) and
+    `stored_ids` any further stored ids: a history event is only ever compared by its id.
     """
     known = list(stored)
-    ids = {e.event_id for e in known}
+    ids = {e.event_id for e in known} | set(stored_ids)
     batch = {e.event_id for e in new} if batch_ids_stand_alone else set()
     candidates = [e for e in known if not is_history(e.event_id) and e.event_id not in batch]
     fresh: list[Event] = []
@@ -163,12 +166,18 @@ class Applied:
         self.actions += other.actions
 
 
-Unseen = Callable[[Sequence[Event], Iterable[Event]], list[Event]]
+class Unseen(Protocol):
+    def __call__(self, new: Sequence[Event], stored: Iterable[Event], *, stored_ids: Iterable[str] = ()
+                 ) -> list[Event]: ...
 
 
-def apply_events(processor: TicketProcessor, events: Sequence[Event], *, unseen: Unseen) -> Applied:
+def apply_events(processor: TicketProcessor, events: Sequence[Event], *, unseen: Unseen,
+                 is_history: Callable[[str], bool] | None = None) -> Applied:
     """Apply events ticket by ticket (in their order), skipping what the store already holds (`unseen`).
 
+    The stored events are read in one query for the page's tickets; with `is_history` (the source's history
+    ids, only ever compared by id), their ids first, then only the other stored events in full (a backfill
+    over tickets with long histories read and parsed every stored event of every page's tickets).
     A page of history goes through the worker's batched path (`TicketProcessor.apply_batch`: one
     transaction); if that fails for anything but an outage, one event at a time, so the rest still lands.
     """
@@ -176,8 +185,17 @@ def apply_events(processor: TicketProcessor, events: Sequence[Event], *, unseen:
     by_ticket: dict[TicketKey, list[Event]] = {}
     for event in events:
         by_ticket.setdefault(event.key, []).append(event)
-    stored = processor.store.events_of(by_ticket)  # every ticket's stored events, in one query
-    fresh = [event for key, batch in by_ticket.items() for event in unseen(batch, stored[key])]
+    store = processor.store
+    if is_history is None:
+        stored = store.events_of(by_ticket)  # every ticket's stored events, in one query
+        fresh = [event for key, batch in by_ticket.items() for event in unseen(batch, stored[key])]
+    else:
+        ids = store.event_ids_of(by_ticket)
+        compared = {i for found in ids.values() for i in found if not is_history(i)}
+        stored = store.events_of([k for k, found in ids.items() if compared.intersection(found)],
+                                 only=compared) if compared else {}
+        fresh = [event for key, batch in by_ticket.items()
+                 for event in unseen(batch, stored.get(key, ()), stored_ids=ids[key])]
     if not fresh:
         return result
     try:

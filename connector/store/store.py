@@ -18,7 +18,7 @@ instead of each waiting out the timeout. A statement the database refuses raises
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -317,11 +317,25 @@ class Store:
         with self.read() as conn:
             return _load_events(conn, key)
 
-    def events_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, list[Event]]:
+    def events_of(self, keys: Iterable[TicketKey], *, only: Collection[str] | None = None
+                  ) -> dict[TicketKey, list[Event]]:
         """Return the stored events of several tickets (each in the order the core applies them), with one
-        query per source, account and 500 tickets instead of one per ticket (a page of history's tickets)."""
+        query per source, account and 500 tickets instead of one per ticket (a page of history's tickets);
+        with `only`, just the events with those ids."""
         with self.read() as conn:
-            return _load_events_of(conn, keys)
+            return _load_events_of(conn, keys, only=only)
+
+    def event_ids_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, list[str]]:
+        """Return the ids of several tickets' stored events (in no particular order), without reading the
+        events themselves (one query per source, account and 500 tickets)."""
+        out: dict[TicketKey, list[str]] = {}
+        with self.read() as conn:
+            for source, account, chunk in _ticket_chunks(keys):
+                out.update({(source, account, t): [] for t in chunk})
+                for row in conn.execute(select(events.c.ticket_id, events.c.event_id).where(
+                        events.c.source == source, events.c.account == account, events.c.ticket_id.in_(chunk))):
+                    out[(source, account, row.ticket_id)].append(row.event_id)
+        return out
 
     def all_events(self, *, until: datetime | None = None) -> list[Event]:
         """Return every stored event (up to `until`), in the order the core applies them."""
@@ -523,14 +537,18 @@ def _load_events(conn: Connection, key: TicketKey) -> list[Event]:
     return _load_events_of(conn, [key])[key]
 
 
-def _load_events_of(conn: Connection, keys: Iterable[TicketKey]) -> dict[TicketKey, list[Event]]:
-    """Each ticket's stored events, in the order the core applies them (one query per 500 tickets)."""
+def _load_events_of(conn: Connection, keys: Iterable[TicketKey], *, only: Collection[str] | None = None
+                    ) -> dict[TicketKey, list[Event]]:
+    """Each ticket's stored events (`only` those ids, if given), in the order the core applies them (one
+    query per 500 tickets)."""
     out: dict[TicketKey, list[Event]] = {}
     for source, account, chunk in _ticket_chunks(keys):
         out.update({(source, account, t): [] for t in chunk})
-        rows = conn.execute(select(events.c.ticket_id, events.c.payload).where(
+        query = select(events.c.ticket_id, events.c.payload).where(
             events.c.source == source, events.c.account == account, events.c.ticket_id.in_(chunk))
-            .order_by(events.c.occurred_at, events.c.id))
+        if only is not None:
+            query = query.where(events.c.event_id.in_(sorted(only)))
+        rows = conn.execute(query.order_by(events.c.occurred_at, events.c.id))
         for row in rows:
             out[(source, account, row.ticket_id)].append(parse_event(row.payload))
     return out

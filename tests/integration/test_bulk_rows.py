@@ -188,3 +188,10 @@ def test_a_page_of_historys_tickets_are_read_in_one_go_as_one_at_a_time(store):
     together = store.events_of(keys)
     assert together == {key: store.ticket_events(key) for key in keys}
     assert [e.event_id for e in together[evs[0].key]] == ["e0", "e3", "e6"] and not together[keys[2]]
+    # the ids alone, and only the events asked for (a page compares its stored history events by id only)
+    assert {key: sorted(ids) for key, ids in store.event_ids_of(keys).items()} == {
+        key: sorted(e.event_id for e in together[key]) for key in keys}
+    some = store.events_of(keys, only={"e3", "e4", "e7"})
+    assert {key: [e.event_id for e in found] for key, found in some.items()} == {
+        evs[0].key: ["e3"], evs[1].key: ["e4", "e7"], keys[2]: [], keys[3]: []}
+    assert some[evs[1].key] == [e for e in together[evs[1].key] if e.event_id in {"e4", "e7"}]
