@@ -164,3 +164,23 @@ def test_a_process_killed_mid_work_leaves_the_replay_to_one(tmp_path, monkeypatc
     code, out, err = run(path, 2, monkeypatch)
     assert (code, out) == expected[:2]
     assert "replaying in one process (a replay process ended early)" in err
+
+
+def test_hostile_lines_are_answered_the_same_in_several_processes(tmp_path, monkeypatch):
+    """Out-of-range and hostile values: each line is one process's, and the answer is one process's."""
+    base = history(1)
+    hostile = [
+        dict(base[0], ticket_id="T" * 10_000),                          # an id far over 255 characters
+        dict(base[1], event_id="e\x00nul"),                             # a NUL in an id
+        dict(base[2], occurred_at="0001-01-01T00:00:00Z"),              # years outside 1970-2099
+        dict(base[3], occurred_at="9999-12-31T23:59:59Z"),
+        dict(base[4], ticket_id=10**40),                                # a number beyond 64 bits as an id
+        dict(base[0], ticket_id="=HYPERLINK(\"http://x\")", event_id="formula"),  # formula-leading: just an id
+        dict(base[6], ticket={**base[6]["ticket"], "fields": {"n": 10**30}}),
+    ]
+    lines = [json.dumps(e) for e in base] + [json.dumps(e) for e in hostile] + ['{"ticket_id": 1e400}', "\x00"]
+    path = write(tmp_path, lines)
+    code, _, err = same_in_one_and_several(path, monkeypatch)
+    assert code == 1 and "bad line" in err
+    code, out, err = same_in_one_and_several(path, monkeypatch, "--skip-bad")
+    assert code == 0 and any(t["ticket"]["id"].startswith("=HYPERLINK") for t in json.loads(out)["tickets"])
