@@ -110,7 +110,7 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
             except replay_fork.Unavailable as err:
                 click.echo(f"warning: replaying in one process ({err})", err=True)
             else:
-                click.echo(document)  # bytes: written as they are
+                _write_pieces(document)
                 return
     events = _parse_events(events_path, lines, skip_bad=skip_bad)
     show_progress = sys.stderr.isatty() and len(events) >= 20000
@@ -124,6 +124,18 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
         click.echo(jsontext.dumps(result, indent=True), color=True)  # JSON holds no raw escape: nothing to strip
     else:
         click.echo(_table(result), nl=False)
+
+
+def _write_pieces(pieces: list[bytes]) -> None:
+    """Write a document given in pieces to stdout, then a newline (as `click.echo` ends a line)."""
+    binary = getattr(sys.stdout, "buffer", None)
+    if binary is None:  # a text-only stream
+        click.echo(b"".join(pieces))
+        return
+    sys.stdout.flush()
+    binary.writelines(pieces)
+    binary.write(b"\n")
+    binary.flush()
 
 
 @click.command(context_settings=CONTEXT)

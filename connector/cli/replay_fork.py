@@ -58,9 +58,10 @@ def processes() -> int:
 
 
 def replay_json(config: Config, lines: Sequence[str], now: datetime | None, workers: int, *,
-                skip_bad: bool, warn: Callable[[BadLine], None]) -> bytes:
+                skip_bad: bool, warn: Callable[[BadLine], None]) -> list[bytes]:
     """The replay JSON of `lines` (as iterating the file gives them) at `now`, as
-    `jsontext.dumps(replay(…), indent=True)` encodes it, computed by `workers` forked processes. Bad lines
+    `jsontext.dumps(replay(…), indent=True)` encodes it, in pieces to write one after another (a document of
+    100 MB is not copied whole), computed by `workers` forked processes. Bad lines
     raise `EventError` listing them, or with `skip_bad` go to `warn` in line order. Raises `Unavailable` if
     a process fails."""
     sys.stdout.flush()
@@ -103,7 +104,7 @@ def _ask(conns: Sequence[Connection], messages: Sequence[Any] | None = None) -> 
 
 
 def _parent(conns: Sequence[Connection], now: datetime | None, *, skip_bad: bool,
-            warn: Callable[[BadLine], None]) -> bytes:
+            warn: Callable[[BadLine], None]) -> list[bytes]:
     parsed = _ask(conns)
     bad = sorted((b for found, _ in parsed for b in found), key=lambda b: b.line)
     if bad and not skip_bad:
@@ -129,12 +130,16 @@ def _parent(conns: Sequence[Connection], now: datetime | None, *, skip_bad: bool
         now = max(lasts)
     if now is None:  # no events at all
         _stop(conns)
-        return orjson.dumps({"now": None, "tickets": []}, option=orjson.OPT_INDENT_2)
+        return [orjson.dumps({"now": None, "tickets": []}, option=orjson.OPT_INDENT_2)]
     tickets = sorted((t for part in _ask(conns, [now] * len(conns)) for t in part), key=lambda t: t[0])
     head = b'{\n  "now": ' + orjson.dumps(format_instant(now)) + b',\n  "tickets": ['
     if not tickets:
-        return head + b"]\n}"
-    return head + b"\n" + b",\n".join(rendered for _, rendered in tickets) + b"\n  ]\n}"
+        return [head + b"]\n}"]
+    pieces = [head + b"\n"]
+    for _, rendered in tickets:
+        pieces += (rendered, b",\n")
+    pieces[-1] = b"\n  ]\n}"
+    return pieces
 
 
 def _stop(conns: Sequence[Connection]) -> None:
