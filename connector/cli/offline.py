@@ -99,19 +99,19 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
     cfg = _config(config_path)
     now = _now(now_text)
     text = _events_text(events_path)
-    lines = file_lines(text)
-    del text
     workers = replay_fork.processes()
-    if fmt == "json" and workers > 1 and len(lines) >= replay_fork.MIN_LINES:
+    if fmt == "json" and workers > 1 and text.count("\n") >= replay_fork.MIN_LINES:
         with cli_errors():
             try:
-                document = replay_fork.replay_json(cfg, lines, now, workers, skip_bad=skip_bad,
+                document = replay_fork.replay_json(cfg, text, now, workers, skip_bad=skip_bad,
                                                    warn=partial(warn_bad_line, events_path))
             except replay_fork.Unavailable as err:
                 click.echo(f"warning: replaying in one process ({err})", err=True)
             else:
                 _write_pieces(document)
                 return
+    lines = file_lines(text)
+    del text
     events = _parse_events(events_path, lines, skip_bad=skip_bad)
     show_progress = sys.stderr.isatty() and len(events) >= 20000
     with cli_errors():

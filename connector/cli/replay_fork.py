@@ -57,9 +57,9 @@ def processes() -> int:
     return max(1, min(MAX_PROCESSES, cpus))
 
 
-def replay_json(config: Config, lines: Sequence[str], now: datetime | None, workers: int, *,
+def replay_json(config: Config, text: str, now: datetime | None, workers: int, *,
                 skip_bad: bool, warn: Callable[[BadLine], None]) -> list[bytes]:
-    """The replay JSON of `lines` (as iterating the file gives them) at `now`, as
+    """The replay JSON of the events file's `text` at `now`, as
     `jsontext.dumps(replay(…), indent=True)` encodes it, in pieces to write one after another (a document of
     100 MB is not copied whole), computed by `workers` forked processes. Bad lines
     raise `EventError` listing them, or with `skip_bad` go to `warn` in line order. Raises `Unavailable` if
@@ -74,7 +74,7 @@ def replay_json(config: Config, lines: Sequence[str], now: datetime | None, work
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child's coverage is not collected; its output is tested
                 mine.close()
-                _child(theirs, index, workers, config, lines)
+                _child(theirs, index, workers, config, text)
             theirs.close()
             conns.append(mine)
             pids.append(pid)
@@ -151,10 +151,10 @@ def _stop(conns: Sequence[Connection]) -> None:
 
 
 def _child(conn: Connection, index: int, workers: int, config: Config,
-           lines: Sequence[str]) -> None:  # pragma: no cover - runs in the forked process
+           text: str) -> None:  # pragma: no cover - runs in the forked process
     code = 0
     try:
-        _work(conn, index, workers, config, lines)
+        _work(conn, index, workers, config, text)
     except BaseException:  # noqa: BLE001 - whatever it is, the parent replays in one process
         code = 1
         try:
@@ -166,20 +166,25 @@ def _child(conn: Connection, index: int, workers: int, config: Config,
 
 
 def _work(conn: Connection, index: int, workers: int, config: Config,
-          lines: Sequence[str]) -> None:  # pragma: no cover - runs in the forked process
+          text: str) -> None:  # pragma: no cover - runs in the forked process
     events: list[Event] = []
     numbers: list[int] = []
     bad: list[BadLine] = []
-    for at, text in enumerate(lines):
-        key = line_key(text)
+    # the lines as iterating the file gives them: each with its newline, but a last one that had none
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    bare = len(lines) - 1 if not text.endswith("\n") else -1  # the one line without a newline, if any
+    for at, line in enumerate(lines):
+        key = line_key(line)
         if key is None:  # every process parses it to learn whose it is (rare: not the common shape)
-            item = parse_line(at + 1, text)
+            item = parse_line(at + 1, line if at == bare else line + "\n")
             if item is None or (hash(item.key) if isinstance(item, Event) else at) % workers != index:
                 continue
         elif hash(key) % workers != index:
             continue
         else:
-            item = parse_line(at + 1, text)
+            item = parse_line(at + 1, line if at == bare else line + "\n")
             if item is None:
                 continue
         if isinstance(item, BadLine):
