@@ -73,6 +73,21 @@ def _niceness(env: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _log_level(env: Mapping[str, str], name: str, default: str) -> str:
+    """A log level name from the environment (any case); `ConfigError` naming the variable otherwise."""
+    text = (env.get(name) or "").strip().upper()
+    if not text:
+        return default
+    if text not in LOG_LEVELS:
+        from connector.errors import ConfigError
+
+        raise ConfigError(f"{name}: expected one of {', '.join(LOG_LEVELS)}, got {text[:40]!r}")
+    return text
+
+
 SECRET_SUFFIXES = ("_TOKEN", "_KEY", "_SECRET", "_PASSWORD")
 
 
@@ -89,6 +104,7 @@ class Settings:
     dedupe_window_seconds: int = 3 * 24 * 3600
     claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
     worker_niceness: int = 10           # `connector worker` yields the CPU to the webhook door (see decisions)
+    log_level: str = "INFO"             # DEBUG adds each applied event's line to a batch's one
     db_timeout_seconds: float = 5.0
     http_read_timeout_seconds: float = 10.0
     spool_dir: str | None = None        # None: no spool (from_env gives the default directory)
@@ -129,6 +145,7 @@ class Settings:
             "max_body_bytes": int(_positive(env, "CONNECTOR_MAX_BODY_BYTES", 1024 * 1024)),
             "claim_lease_seconds": _positive(env, "CONNECTOR_CLAIM_LEASE_SECONDS", 300.0),
             "worker_niceness": _niceness(env, "CONNECTOR_WORKER_NICENESS", 10),
+            "log_level": _log_level(env, "CONNECTOR_LOG_LEVEL", "INFO"),
             "db_timeout_seconds": _positive(env, "CONNECTOR_DB_TIMEOUT_SECONDS", 5.0),
             "http_read_timeout_seconds": _positive(env, "CONNECTOR_HTTP_READ_TIMEOUT_SECONDS", 10.0),
             "spool_dir": env.get("CONNECTOR_SPOOL_DIR", str(DEFAULT_SPOOL)) or None,

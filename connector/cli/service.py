@@ -101,7 +101,7 @@ def run(config: str | None, host: str | None, port: int | None, interval: float)
         extra["api_token"] = _dev_token()
     if extra:
         settings = _settings(config, host, port, **extra)
-    configure_logging(secrets=settings.secret_values())
+    configure_logging(settings.log_level, secrets=settings.secret_values())
     with cli_errors():
         rt = build_runtime(settings)
         app = create_app(settings, store=rt.store, config=rt.config, adapters=rt.adapters)
@@ -252,7 +252,7 @@ def serve(config: str | None, host: str | None, port: int | None, threads: int) 
     from connector.service.server import make_server
 
     settings = _settings(config, host, port)
-    configure_logging(secrets=settings.secret_values())
+    configure_logging(settings.log_level, secrets=settings.secret_values())
     with cli_errors():
         app = create_app(settings)
         server = make_server(app, host=settings.host, port=settings.port, threads=threads,
@@ -275,7 +275,7 @@ def worker(config: str | None, once: bool) -> None:
     from connector.runtime import build_runtime
 
     settings = _settings(config)
-    configure_logging(secrets=settings.secret_values())
+    configure_logging(settings.log_level, secrets=settings.secret_values())
     with cli_errors():
         rt = build_runtime(settings)
     inbound, executor = _loops(rt)
@@ -315,7 +315,7 @@ def scheduler(config: str | None, interval: float, once: bool) -> None:
     from connector.runtime.scheduler import Sweeper, schedule
 
     settings = _settings(config)
-    configure_logging(secrets=settings.secret_values())
+    configure_logging(settings.log_level, secrets=settings.secret_values())
     with cli_errors():
         rt = build_runtime(settings)
     sweeper = Sweeper(rt.store, rt.processor)

@@ -335,9 +335,18 @@ class Worker:
             for row, events in ready:
                 self.process(row, events)
             return
+        # one line per batch at INFO (a burst is thousands of events a second, and the decisions table keeps
+        # each event's decision); each event's line at DEBUG
+        each = log.isEnabledFor(logging.DEBUG)
+        applied = added_actions = 0
         for (row, events), keys in zip(ready, added, strict=True):
             for event, actions in zip(events, keys, strict=True):
-                self._applied(row, event, actions)
+                applied += 1
+                added_actions += len(actions)
+                if each:
+                    self._applied(row, event, actions, level=logging.DEBUG)
+        log.info("batch applied", extra={
+            "outcome": f"{len(ready)} deliveries, {applied} events, {added_actions} actions"})
 
     def _normalize_all(self, rows: Sequence[InboxRow]) -> list[tuple[InboxRow, Sequence[Event] | Exception]]:
         """Each delivery's events, or what its normalization raised, in the batch's order.
@@ -372,9 +381,9 @@ class Worker:
         return adapter.normalize(row.body, row.headers, row.received_at)
 
     @staticmethod
-    def _applied(row: InboxRow, event: Event, actions: list[str]) -> None:
-        log.info("event applied", extra={"source": row.source, "event_id": event.event_id,
-                                         "ticket_id": event.ticket_id, "outcome": f"{len(actions)} actions"})
+    def _applied(row: InboxRow, event: Event, actions: list[str], level: int = logging.INFO) -> None:
+        log.log(level, "event applied", extra={"source": row.source, "event_id": event.event_id,
+                                               "ticket_id": event.ticket_id, "outcome": f"{len(actions)} actions"})
 
     def _failed(self, row: InboxRow, err: Exception) -> None:
         """End a delivery that failed: kept as failed, or retried later; an outage is raised again."""

@@ -258,3 +258,26 @@ sources:
     assert _schedule_reconciliation(BackgroundScheduler(), without) == []
     runtime.store.dispose()
     without.store.dispose()
+
+
+def test_the_worker_logs_a_line_per_batch_and_each_event_at_debug(env, monkeypatch):
+    import logging
+
+    store = Store(env)
+    store.upgrade()
+    created = datetime.now(UTC) - timedelta(hours=2)
+    root, level = logging.getLogger(), logging.getLogger().level
+    try:
+        for run, log_level in enumerate(("INFO", "DEBUG")):
+            for n in range(2):  # two deliveries: one batch
+                body = json.dumps(canonical(f"{run}{n}", f"e{run}{n}", created.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                store.insert_inbox(source="webhook", dedupe_key=f"d{run}{n}", body=body.encode(), headers={},
+                                   received_at=created, dedupe_window=timedelta(0))
+            monkeypatch.setenv("CONNECTOR_LOG_LEVEL", log_level)
+            result = invoke("worker", "--once")
+            assert result.exit_code == 0, result.output
+            assert result.stderr.count('"batch applied"') == 1
+            assert result.stderr.count('"event applied"') == (2 if log_level == "DEBUG" else 0)
+    finally:
+        root.setLevel(level)
+        store.dispose()

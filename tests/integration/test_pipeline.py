@@ -691,3 +691,21 @@ def test_the_states_a_worker_keeps_are_bounded(store, monkeypatch):
         deliver(store, created(ticket_id=f"T{t + 1}", event_id=f"c{t + 1}"))
         assert worker.run_once() == 2
     assert [key[2] for key in processor._decoded] == ["T3", "T4", "T5"]
+
+
+def test_a_batch_logs_one_line_at_info_and_each_event_at_debug(store, caplog):
+    """Issue 14: a burst applies thousands of events a second; the log says so once per batch (each event's
+    decision is in the decisions table, and its line at DEBUG)."""
+    import logging
+
+    clock = FrozenClock("2026-03-02 11:00")
+    _, _, worker = parts(store, clock=clock)
+    for t in range(3):
+        deliver(store, created(ticket_id=f"L{t}", event_id=f"l{t}"))
+    with caplog.at_level(logging.DEBUG, logger="connector.worker"):
+        assert worker.run_once() == 3
+    info = [r for r in caplog.records if r.name == "connector.worker" and r.levelno == logging.INFO]
+    debug = [r for r in caplog.records if r.name == "connector.worker" and r.getMessage() == "event applied"]
+    assert [r.getMessage() for r in info] == ["batch applied"]
+    assert info[0].outcome.startswith("3 deliveries, 3 events, ")
+    assert sorted(r.event_id for r in debug) == ["l0", "l1", "l2"] and {r.levelno for r in debug} == {logging.DEBUG}

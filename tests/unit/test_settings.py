@@ -46,3 +46,13 @@ def test_connector_worker_lowers_its_own_cpu_priority(monkeypatch):
     service._yield_cpu(10)
     service._yield_cpu(0)  # 0 leaves the priority as it is
     assert asked == [10]
+
+
+def test_the_log_level_is_one_of_four_names():
+    from connector.errors import ConfigError
+
+    assert Settings.from_env({}).log_level == "INFO"
+    assert Settings.from_env({"CONNECTOR_LOG_LEVEL": " debug "}).log_level == "DEBUG"
+    for bad in ("verbose", "10", "TRACE"):
+        with pytest.raises(ConfigError, match="CONNECTOR_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR"):
+            Settings.from_env({"CONNECTOR_LOG_LEVEL": bad})
