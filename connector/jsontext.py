@@ -22,12 +22,17 @@ _decode = msgspec.json.Decoder().decode
 
 def dumps(value: Any, *, indent: bool = False) -> str:
     """`value` as JSON text: compact (no spaces), or indented by two spaces as `json.dumps(indent=2)` is."""
+    return dumps_bytes(value, indent=indent).decode()
+
+
+def dumps_bytes(value: Any, *, indent: bool = False) -> bytes:
+    """`dumps`, encoded in UTF-8 (what orjson writes, without decoding it)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         if indent:
-            return json.dumps(value, indent=2, ensure_ascii=False)
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            return json.dumps(value, indent=2, ensure_ascii=False).encode()
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def loads(text: str | bytes) -> Any:

@@ -72,11 +72,17 @@ def _parse_events(path: str, lines: list[str], *, skip_bad: bool) -> list[Event]
 
 def file_lines(text: str) -> list[str]:
     """The lines iterating the file gives: split at each newline only, each keeping it."""
-    lines = [line + "\n" for line in text.split("\n")]
-    lines[-1] = lines[-1][:-1]
-    if not lines[-1]:
+    lines, bare = line_parts(text)
+    return [line if at == bare else line + "\n" for at, line in enumerate(lines)]
+
+
+def line_parts(text: str) -> tuple[list[str], int]:
+    """The file's lines without their newline, and the index of the one that had none (a last line without
+    a newline; -1 if every line had one): `file_lines` without building each line again."""
+    lines = text.split("\n")
+    if lines[-1] == "":
         lines.pop()
-    return lines
+    return lines, -1 if text.endswith("\n") else len(lines) - 1
 
 
 def warn_bad_line(path: str, item: BadLine) -> None:

@@ -21,7 +21,6 @@ The processes end with `os._exit`: the heap of a replay is not freed object by o
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
@@ -32,8 +31,8 @@ from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
 
-import orjson
-
+from connector import jsontext
+from connector.cli.common import line_parts
 from connector.config import Config
 from connector.events import BadLine, Event, bad_lines_error, format_instant, line_key, parse_line
 from connector.replay import build_states
@@ -59,11 +58,10 @@ def processes() -> int:
 
 def replay_json(config: Config, text: str, now: datetime | None, workers: int, *,
                 skip_bad: bool, warn: Callable[[BadLine], None]) -> list[bytes]:
-    """The replay JSON of the events file's `text` at `now`, as
-    `jsontext.dumps(replay(…), indent=True)` encodes it, in pieces to write one after another (a document of
-    100 MB is not copied whole), computed by `workers` forked processes. Bad lines
-    raise `EventError` listing them, or with `skip_bad` go to `warn` in line order. Raises `Unavailable` if
-    a process fails."""
+    """The replay JSON of the events file's `text` at `now`, as `jsontext.dumps(replay(…), indent=True)`
+    encodes it, in pieces to write one after another (a document of 100 MB is not copied whole), computed by
+    `workers` forked processes. Bad lines raise `EventError` listing them, or with `skip_bad` go to `warn` in
+    line order. Raises `Unavailable` if a process fails."""
     sys.stdout.flush()
     sys.stderr.flush()
     conns: list[Connection] = []
@@ -130,9 +128,9 @@ def _parent(conns: Sequence[Connection], now: datetime | None, *, skip_bad: bool
         now = max(lasts)
     if now is None:  # no events at all
         _stop(conns)
-        return [orjson.dumps({"now": None, "tickets": []}, option=orjson.OPT_INDENT_2)]
+        return [jsontext.dumps_bytes({"now": None, "tickets": []}, indent=True)]
     tickets = sorted((t for part in _ask(conns, [now] * len(conns)) for t in part), key=lambda t: t[0])
-    head = b'{\n  "now": ' + orjson.dumps(format_instant(now)) + b',\n  "tickets": ['
+    head = b'{\n  "now": ' + jsontext.dumps_bytes(format_instant(now)) + b',\n  "tickets": ['
     if not tickets:
         return [head + b"]\n}"]
     pieces = [head + b"\n"]
@@ -170,23 +168,17 @@ def _work(conn: Connection, index: int, workers: int, config: Config,
     events: list[Event] = []
     numbers: list[int] = []
     bad: list[BadLine] = []
-    # the lines as iterating the file gives them: each with its newline, but a last one that had none
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    bare = len(lines) - 1 if not text.endswith("\n") else -1  # the one line without a newline, if any
+    lines, bare = line_parts(text)  # each line is given its newline back only if it is parsed
     for at, line in enumerate(lines):
         key = line_key(line)
-        if key is None:  # every process parses it to learn whose it is (rare: not the common shape)
-            item = parse_line(at + 1, line if at == bare else line + "\n")
-            if item is None or (hash(item.key) if isinstance(item, Event) else at) % workers != index:
-                continue
-        elif hash(key) % workers != index:
+        if key is not None and hash(key) % workers != index:
             continue
-        else:
-            item = parse_line(at + 1, line if at == bare else line + "\n")
-            if item is None:
-                continue
+        item = parse_line(at + 1, line if at == bare else line + "\n")
+        if item is None:
+            continue
+        # a line whose ticket cannot be read cheaply is parsed by every process, to learn whose it is
+        if key is None and (hash(item.key) if isinstance(item, Event) else at) % workers != index:
+            continue
         if isinstance(item, BadLine):
             bad.append(item)
         else:
@@ -230,8 +222,4 @@ def _work(conn: Connection, index: int, workers: int, config: Config,
 
 def _render(ticket: dict[str, Any]) -> bytes:
     """One ticket's JSON as it stands inside the document's "tickets" list (indented by four spaces)."""
-    try:
-        text = orjson.dumps(ticket, option=orjson.OPT_INDENT_2)
-    except TypeError:  # as `jsontext.dumps`: what orjson refuses goes through the standard library
-        text = json.dumps(ticket, indent=2, ensure_ascii=False).encode()
-    return b"    " + text.replace(b"\n", b"\n    ")
+    return b"    " + jsontext.dumps_bytes(ticket, indent=True).replace(b"\n", b"\n    ")

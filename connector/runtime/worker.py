@@ -289,7 +289,7 @@ class Worker:
             self.spool.drain(self.store, dedupe_window=self.dedupe_window)
         try:
             if limit is None:
-                limit = CLAIM_BATCH.get(self.store.dialect, 200)
+                limit = CLAIM_BATCH[self.store.dialect]
             rows = self.store.claim_inbox(self.name, now=self.clock(), limit=limit, lease=self.lease,
                                           max_attempts=MAX_INBOX_ATTEMPTS)
             if self.batch and len(rows) > 1:

@@ -113,10 +113,7 @@ def begin_immediate(dbapi_connection: Any, patience_ms: int = SQLITE_BUSY_MS,
 
 
 def _is_busy(err: sqlite3.OperationalError) -> bool:
-    code = getattr(err, "sqlite_errorcode", None)
-    if code is not None:
-        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
-    return "locked" in str(err) or "busy" in str(err)
+    return bool(err.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY)
 
 
 def _postgres_engine(url: str, timeout: float, **kwargs: Any) -> Engine:

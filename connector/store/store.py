@@ -106,17 +106,15 @@ class Store:
         self.dialect = self.engine.dialect.name
         self.breaker = Breaker()
         # the ingress statements, built once: webhook handlers run them on every request
-        self._same_body = select(inbox.c.id).where(
-            inbox.c.source == bindparam("source"), inbox.c.body_sha256 == bindparam("digest"),
-            inbox.c.received_at >= bindparam("since")).limit(1)
+        same_body = select(inbox.c.id).where(
+            inbox.c.source == bindparam("source", type_=inbox.c.source.type),
+            inbox.c.body_sha256 == bindparam("digest", type_=inbox.c.body_sha256.type),
+            inbox.c.received_at >= bindparam("since", type_=inbox.c.received_at.type))
+        self._same_body = same_body.limit(1)
         # one statement for a new delivery: inserted unless the same body came inside the window (no row
         # then) or the same delivery id is stored (the conflict: no row either); only then is it looked up
         stored = ("source", "dedupe_key", "body_sha256", "received_at", "body", "headers", "state", "attempts",
                   "ticket")
-        same_body = select(inbox.c.id).where(
-            inbox.c.source == bindparam("source", type_=inbox.c.source.type),
-            inbox.c.body_sha256 == bindparam("body_sha256", type_=inbox.c.body_sha256.type),
-            inbox.c.received_at >= bindparam("since", type_=inbox.c.received_at.type))
         self._insert_inbox = self._insert(inbox).from_select(
             list(stored), select(*(bindparam(c, type_=inbox.c[c].type) for c in stored)).where(~exists(same_body))
         ).on_conflict_do_nothing(index_elements=["source", "dedupe_key"]).returning(inbox.c.id)
@@ -197,7 +195,7 @@ class Store:
                 "source": source, "dedupe_key": key, "body_sha256": digest, "received_at": received_at,
                 "body": body, "headers": dict(headers), "state": "pending", "attempts": 0,
                 "ticket": None if ticket is None else hashlib.sha256(ticket.encode()).hexdigest(),
-                "since": since}).scalar()
+                "digest": digest, "since": since}).scalar()
             if new_id is not None:
                 return int(new_id), False
             # a duplicate: the same body inside the window first, as before, then the same delivery id
@@ -328,14 +326,8 @@ class Store:
     def event_ids_of(self, keys: Iterable[TicketKey]) -> dict[TicketKey, list[str]]:
         """Return the ids of several tickets' stored events (in no particular order), without reading the
         events themselves (one query per source, account and 500 tickets)."""
-        out: dict[TicketKey, list[str]] = {}
         with self.read() as conn:
-            for source, account, chunk in _ticket_chunks(keys):
-                out.update({(source, account, t): [] for t in chunk})
-                for row in conn.execute(select(events.c.ticket_id, events.c.event_id).where(
-                        events.c.source == source, events.c.account == account, events.c.ticket_id.in_(chunk))):
-                    out[(source, account, row.ticket_id)].append(row.event_id)
-        return out
+            return _stored_of(conn, keys, events.c.event_id)
 
     def all_events(self, *, until: datetime | None = None) -> list[Event]:
         """Return every stored event (up to `until`), in the order the core applies them."""
@@ -541,16 +533,25 @@ def _load_events_of(conn: Connection, keys: Iterable[TicketKey], *, only: Collec
                     ) -> dict[TicketKey, list[Event]]:
     """Each ticket's stored events (`only` those ids, if given), in the order the core applies them (one
     query per 500 tickets)."""
-    out: dict[TicketKey, list[Event]] = {}
+    payloads = _stored_of(conn, keys, events.c.payload, only=only, ordered=True)
+    return {key: [parse_event(payload) for payload in found] for key, found in payloads.items()}
+
+
+def _stored_of(conn: Connection, keys: Iterable[TicketKey], column: Any, *, only: Collection[str] | None = None,
+               ordered: bool = False) -> dict[TicketKey, list[Any]]:
+    """One column of each ticket's stored events (`only` those event ids, if given; `ordered` as the core
+    applies them), one query per source, account and 500 tickets."""
+    out: dict[TicketKey, list[Any]] = {}
     for source, account, chunk in _ticket_chunks(keys):
         out.update({(source, account, t): [] for t in chunk})
-        query = select(events.c.ticket_id, events.c.payload).where(
+        query = select(events.c.ticket_id, column).where(
             events.c.source == source, events.c.account == account, events.c.ticket_id.in_(chunk))
         if only is not None:
             query = query.where(events.c.event_id.in_(sorted(only)))
-        rows = conn.execute(query.order_by(events.c.occurred_at, events.c.id))
-        for row in rows:
-            out[(source, account, row.ticket_id)].append(parse_event(row.payload))
+        if ordered:
+            query = query.order_by(events.c.occurred_at, events.c.id)
+        for ticket_id, value in conn.execute(query):
+            out[(source, account, ticket_id)].append(value)
     return out
 
 
@@ -609,30 +610,38 @@ class BatchTx:
             for chunk in _chunks(sorted(ticket_ids)):
                 self.outbox_keys.update({(source, account, t): set() for t in chunk})
                 self.versions.update({(source, account, t): None for t in chunk})
-                if any((source, account, t) in decoded for t in chunk):  # the versions first, the stale states next
-                    stale = []
-                    for held in self.conn.execute(select(tickets.c.ticket_id, tickets.c.version).where(
-                            tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk))):
-                        key = (source, account, held.ticket_id)
-                        self.versions[key] = held.version
-                        known = decoded.get(key)
-                        if known is not None and known[0] == held.version:
-                            self.reused[key] = known[1]
-                        else:
-                            stale.append(held.ticket_id)
-                    read = self.conn.execute(select(tickets.c.ticket_id, tickets.c.state).where(
-                        tickets.c.source == source, tickets.c.account == account,
-                        tickets.c.ticket_id.in_(stale))) if stale else ()
-                else:
-                    read = self.conn.execute(select(tickets.c.ticket_id, tickets.c.state, tickets.c.version).where(
-                        tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(chunk)))
-                for held in read:
-                    self.states[(source, account, held.ticket_id)] = held.state
-                    if "version" in held._fields:
-                        self.versions[(source, account, held.ticket_id)] = held.version
+                self._read_states(source, account, chunk, decoded)
                 for row in self.conn.execute(select(outbox.c.ticket_id, outbox.c.key).where(
                         outbox.c.source == source, outbox.c.account == account, outbox.c.ticket_id.in_(chunk))):
                     self.outbox_keys[(source, account, row.ticket_id)].add(row.key)
+
+    def _read_states(self, source: str, account: str, chunk: Sequence[str],
+                     decoded: Mapping[TicketKey, tuple[int, Any]]) -> None:
+        """Each ticket's version and stored state; a ticket whose version is the one of its `decoded` state
+        is not read (its decoded state is `reused`): then the versions come first, the other states next."""
+        def where(ticket_ids: Sequence[str]) -> tuple[Any, ...]:
+            return tickets.c.source == source, tickets.c.account == account, tickets.c.ticket_id.in_(ticket_ids)
+
+        if not any((source, account, t) in decoded for t in chunk):
+            for held in self.conn.execute(select(tickets.c.ticket_id, tickets.c.state, tickets.c.version)
+                                          .where(*where(chunk))):
+                self.states[(source, account, held.ticket_id)] = held.state
+                self.versions[(source, account, held.ticket_id)] = held.version
+            return
+        stale = []
+        for ticket_id, version in self.conn.execute(select(tickets.c.ticket_id, tickets.c.version)
+                                                    .where(*where(chunk))):
+            key = (source, account, ticket_id)
+            self.versions[key] = version
+            known = decoded.get(key)
+            if known is not None and known[0] == version:
+                self.reused[key] = known[1]
+            else:
+                stale.append(ticket_id)
+        if stale:
+            for ticket_id, state in self.conn.execute(select(tickets.c.ticket_id, tickets.c.state)
+                                                      .where(*where(stale))):
+                self.states[(source, account, ticket_id)] = state
 
     def start_writing(self, conn: Connection) -> None:
         """Move an optimistic batch to its write transaction, once none of its tickets changed since read."""
@@ -708,11 +717,13 @@ class BatchTx:
         out: dict[TicketKey, tuple[int, Any]] = {}
         for key, tx in self._tickets.items():
             version = self.versions.get(key)
+            if tx.decoded is None:
+                continue
             if key in written:
                 out[key] = ((version or 0) + 1, tx.decoded)
             elif version is not None:  # its events were all repeats: the stored state is the one it began from
                 out[key] = (version, tx.decoded)
-        return {key: known for key, known in out.items() if known[1] is not None}
+        return out
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
         """Mark the batch's deliveries done, in the same transaction as their effects."""
