@@ -29,7 +29,7 @@ from connector.errors import ConnectorError, PayloadError, StoreUnavailable, Tra
 from connector.events import Event, format_instant
 from connector.rules.engine import OutOfOrder, Rulebook, TicketReport, TicketState
 from connector.rules.escalation import Decision
-from connector.store import BatchConflict, InboxRow, NewAction, Store, TicketKey, TicketTx
+from connector.store import BatchConflict, InboxRow, Kept, NewAction, Store, TicketKey, TicketTx
 from connector.store.spool import Spool
 
 log = logging.getLogger("connector.worker")
@@ -123,9 +123,10 @@ class TicketProcessor:
         self.book = Rulebook(config)
         self.writers = writers
         self.clock = clock
-        # each ticket's state as this process's last batch left it, with its stored version: a ticket's next
-        # batch reuses it instead of reading and decoding the stored JSON while the version has not moved
-        self._decoded: dict[TicketKey, tuple[int, TicketState]] = {}
+        # each ticket's state as this process's last batch left it, with its stored version and rows: a ticket's
+        # next batch reuses it instead of reading and decoding the stored JSON while the version has not moved,
+        # and writes only the clock and board rows that differ from the stored ones
+        self._decoded: dict[TicketKey, Kept] = {}
 
     def apply_event(self, event: Event, inbox_id: int | None = None) -> list[str]:
         """Apply one event to its ticket; return the keys of the actions it added to the outbox."""
@@ -155,14 +156,14 @@ class TicketProcessor:
                      optimistic: bool) -> list[list[list[str]]]:
         keys = {event.key for _, events in deliveries for event in events}
         # taken out of the cache: the batch changes them in place, so only a committed batch puts them back
-        decoded = {key: known for key in keys if (known := self._decoded.pop(key, None)) is not None}
+        kept = {key: known for key in keys if (known := self._decoded.pop(key, None)) is not None}
         added: list[list[list[str]]] = []
         with self.store.batch_tx(keys, optimistic=optimistic) as batch:
-            batch.preload((event for _, events in deliveries for event in events), decoded)
+            batch.preload((event for _, events in deliveries for event in events), kept)
             for inbox_id, events in deliveries:
                 added.append([self._apply(batch.ticket(event.key), event, inbox_id) for event in events])
             batch.finish_inbox([inbox_id for inbox_id, _ in deliveries if inbox_id is not None], now=finished_at)
-        self._decoded.update(batch.decoded_states())
+        self._decoded.update(batch.kept())
         if len(self._decoded) > DECODED_STATES:  # the tickets not seen for longest go first
             for key in list(itertools.islice(self._decoded, len(self._decoded) - DECODED_STATES)):
                 self._decoded.pop(key, None)

@@ -22,7 +22,7 @@ from connector.rules.engine import Rulebook
 from connector.runtime.outbox import Backoff, Executor
 from connector.runtime.scheduler import Sweeper
 from connector.runtime.worker import TicketProcessor, Worker
-from connector.store.schema import clocks, dead_letters, decisions, events, inbox, outbox, tickets
+from connector.store.schema import board, clocks, dead_letters, decisions, events, inbox, outbox, tickets
 from tests.helpers import AGENT, CUSTOMER, config, event, utc
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -352,14 +352,14 @@ def test_a_late_webhook_for_a_comment_the_reconciler_already_applied_adds_nothin
 
 
 def _everything(store) -> dict[str, list[tuple]]:
-    """What the worker wrote, without ids and timestamps of the write itself."""
+    """What the worker wrote, without ids (the clock and board rows whole: the clock is frozen)."""
     with store.read() as conn:
         return {
             "events": sorted(conn.execute(select(events.c.ticket_id, events.c.event_id, events.c.inbox_id)).all()),
             "tickets": sorted(conn.execute(select(tickets.c.ticket_id, tickets.c.state, tickets.c.next_check_at,
                                                   tickets.c.severity, tickets.c.policy)).all(), key=repr),
-            "clocks": sorted(conn.execute(select(clocks.c.ticket_id, clocks.c.metric, clocks.c.cycle, clocks.c.status,
-                                                 clocks.c.due_at, clocks.c.elapsed_seconds)).all(), key=repr),
+            "clocks": sorted(conn.execute(select(*(c for c in clocks.c if c.name != "id"))).all(), key=repr),
+            "board": sorted(conn.execute(select(board)).all(), key=repr),
             "decisions": sorted(conn.execute(select(decisions.c.event_id, decisions.c.severity,
                                                     decisions.c.summary)).all(), key=repr),
             "outbox": sorted(conn.execute(select(outbox.c.key, outbox.c.action, outbox.c.params,
@@ -691,6 +691,82 @@ def test_the_states_a_worker_keeps_are_bounded(store, monkeypatch):
         deliver(store, created(ticket_id=f"T{t + 1}", event_id=f"c{t + 1}"))
         assert worker.run_once() == 2
     assert [key[2] for key in processor._decoded] == ["T3", "T4", "T5"]
+
+
+def _rows_written(monkeypatch) -> list[dict[str, int]]:  # noqa: ANN001
+    """Record, for each batch, how many clock rows it upserts and how many tickets' board rows it replaces."""
+    from connector.store.store import BatchTx
+
+    written: list[dict[str, int]] = []
+    prepare = BatchTx.prepare
+
+    def counting(self) -> None:  # noqa: ANN001
+        counts = {"clocks": 0, "board": 0}
+        take = {}
+        for key, tx in self._tickets.items():
+            take[key] = tx.take_deferred
+
+            def taken(tx=tx):  # noqa: ANN001, ANN202
+                state, rows, on_board = type(tx).take_deferred(tx)
+                counts["clocks"] += len(rows)
+                counts["board"] += on_board is not None
+                return state, rows, on_board
+            tx.take_deferred = taken
+        prepare(self)
+        written.append(counts)
+
+    monkeypatch.setattr(BatchTx, "prepare", counting)
+    return written
+
+
+def test_a_batch_writes_only_the_clock_and_board_rows_that_changed(store, monkeypatch, tmp_path):
+    """Issue 14: a worker that kept a ticket from its last batch knows the clock and board rows stored with it,
+    and rewrites only those that differ (an earlier cycle's stopped clock, a board that did not move): they
+    held SQLite's write lock for nothing. After another writer the ticket's version has moved, and every row
+    is written again. Either way the tables hold what one event at a time leaves."""
+    from connector.store import Store
+
+    clock = FrozenClock("2026-03-02 12:00")
+    _, processor, worker = parts(store, clock=clock)
+    other = TicketProcessor(store, processor.config, {}, clock=clock)
+    written = _rows_written(monkeypatch)
+    history = [
+        [created(ticket_id="T1", event_id="c1"), created(ticket_id="T2", event_id="c2")],
+        # T1: the first reply stops first_response and starts periodic_update (resolution runs on as it was);
+        # T2: a tag, nothing moves
+        [webhook_event("2026-03-02 10:10", ticket_id="T1", event_id="r1", type="comment.added", comment=AGENT),
+         webhook_event("2026-03-02 10:11", ticket_id="T2", event_id="t2", status="new", tags=["billing"])],
+        # T2 only: it goes pending; resolution pauses (first_response runs on) and leaves the board
+        [webhook_event("2026-03-02 10:20", ticket_id="T2", event_id="p2", status="pending"),
+         webhook_event("2026-03-02 10:21", ticket_id="T2", event_id="n2", status="pending", tags=["x"])],
+    ]
+    for batch in history:
+        for e in batch:
+            deliver(store, e)
+        assert worker.run_once() == len(batch)
+    assert written[0] == {"clocks": 4, "board": 2}   # nothing known yet: every row
+    assert written[1] == {"clocks": 2, "board": 1}   # T1's two changed clocks and board; T2 as stored
+    assert written[2] == {"clocks": 1, "board": 1}   # T2's paused resolution, its board
+    other.apply_event(webhook_event("2026-03-02 10:30", ticket_id="T2", event_id="side", status="pending",
+                                    tags=["y"]))  # another writer: T2's version moves on without the worker
+    deliver(store, webhook_event("2026-03-02 10:40", ticket_id="T2", event_id="z2", status="pending", tags=["z"]))
+    deliver(store, webhook_event("2026-03-02 10:41", ticket_id="T1", event_id="z1", status="open", tags=["z"]))
+    assert worker.run_once() == 2
+    assert written[3] == {"clocks": 2, "board": 1}   # T2 read again: all its rows; T1 as it stood: none
+
+    one = Store(f"sqlite:///{tmp_path / 'one-at-a-time.db'}")
+    one.upgrade()
+    single = TicketProcessor(one, processor.config, {}, clock=clock)
+    for e in [*history[0], *history[1], *history[2]]:
+        single.apply_event(e)
+    single.apply_event(webhook_event("2026-03-02 10:30", ticket_id="T2", event_id="side", status="pending",
+                                     tags=["y"]))
+    for e in (webhook_event("2026-03-02 10:40", ticket_id="T2", event_id="z2", status="pending", tags=["z"]),
+              webhook_event("2026-03-02 10:41", ticket_id="T1", event_id="z1", status="open", tags=["z"])):
+        single.apply_event(e)
+    mine, theirs = _everything(store), _everything(one)
+    assert mine["clocks"] == theirs["clocks"] and mine["board"] == theirs["board"]
+    one.dispose()
 
 
 def test_a_batch_logs_one_line_at_info_and_each_event_at_debug(store, caplog):
