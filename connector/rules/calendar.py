@@ -64,12 +64,10 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import cache
 from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holidays_lib
-from holidays.registry import EntityLoader
 
 __all__ = ["BusinessCalendar", "CalendarSpecError", "Gap", "zone_named"]
 
@@ -335,14 +333,6 @@ def _parse_date(value: object, key: str) -> date:
     raise CalendarSpecError(key, f"{value!r} is not a date YYYY-MM-DD")
 
 
-@cache
-def _countries() -> frozenset[str]:
-    """The country codes the holidays package knows (aliases included): the keys of its
-    `list_supported_countries()`, read from its registry without importing all 250 countries' modules to
-    list their subdivisions (120 ms of every command's start-up)."""
-    return frozenset(EntityLoader.get_country_codes())
-
-
 class _Holidays:
     """Holidays from the ``holidays`` package (generated per year on demand) plus dates."""
 
@@ -367,7 +357,7 @@ class _Holidays:
         if not isinstance(country, str):
             raise CalendarSpecError("holidays.country", f"expected a country code, got {country!r}")
         country = country.strip().upper()
-        if country not in _countries():
+        if country not in holidays_lib.list_supported_countries():
             raise CalendarSpecError("holidays.country", f"{country!r} is not a country known to the holidays package")
         subdiv = spec.get("subdiv")
         if isinstance(subdiv, int) and not isinstance(subdiv, bool):

@@ -860,19 +860,3 @@ def test_an_amount_below_float_resolution_added_after_the_built_years_grew_is_th
     start = datetime.fromtimestamp(1798434177, lord_howe)  # Monday 00:02:57 in New York, after Sunday's hours
     fresh = BusinessCalendar.from_config(spec)
     assert used.add(start, 6.1e-84) == fresh.add(start, 6.1e-84) == datetime(2027, 1, 3, 16, 0, tzinfo=lord_howe)
-
-
-def test_the_countries_known_are_those_the_holidays_package_lists() -> None:
-    """The country check reads the holidays package's registry (listing the countries with
-    `list_supported_countries()` imports every country's module: 120 ms of each command's start-up); both give
-    the same codes, aliases included, and an alias works as its country does."""
-    import holidays
-
-    from connector.rules.calendar import _countries
-
-    assert _countries() == frozenset(holidays.list_supported_countries())
-    assert {"US", "GB", "UK", "DE"} <= _countries() and "XX" not in _countries()
-    uk = BusinessCalendar.from_config(_spec(holidays={"country": "uk"}))
-    gb = BusinessCalendar.from_config(_spec(holidays={"country": "GB"}))
-    christmas = date(2026, 12, 25)
-    assert uk.holiday_name(christmas) == gb.holiday_name(christmas) is not None
