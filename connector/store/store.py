@@ -588,6 +588,14 @@ _SQLITE_DONE = ("UPDATE inbox SET state = 'done', error = NULL, processed_at = ?
                 "claimed_until = NULL WHERE id IN (SELECT value FROM json_each(?))")
 
 
+# PostgreSQL's: the ids as one array parameter (`= ANY`), so the statement's text, and psycopg's prepared
+# statement, are the same for every batch (an `IN` list of 500 placeholders changed with the batch's size)
+_PG_DONE = update(inbox).where(
+    inbox.c.id == func.any(bindparam("ids", type_=postgresql.ARRAY(inbox.c.id.type)))).values(
+    state="done", error=None, processed_at=bindparam("now", type_=inbox.c.processed_at.type), claimed_by=None,
+    claimed_until=None)
+
+
 def _without_updated_at(row: Mapping[str, Any]) -> dict[str, Any]:
     values = dict(row)
     del values["updated_at"]
@@ -765,8 +773,7 @@ class BatchTx:
         if self.store.dialect == "sqlite":  # under the write lock: see `_SQLITE_DONE`
             self.conn.exec_driver_sql(_SQLITE_DONE, (sqlite_instant(now), orjson.dumps(list(inbox_ids)).decode()))
             return
-        self.conn.execute(update(inbox).where(inbox.c.id.in_(list(inbox_ids))).values(
-            state="done", error=None, processed_at=now, claimed_by=None, claimed_until=None))
+        self.conn.execute(_PG_DONE, {"now": now, "ids": list(inbox_ids)})
 
 
 class TicketTx:
