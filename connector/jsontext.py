@@ -22,17 +22,25 @@ _decode = msgspec.json.Decoder().decode
 
 def dumps(value: Any, *, indent: bool = False) -> str:
     """`value` as JSON text: compact (no spaces), or indented by two spaces as `json.dumps(indent=2)` is."""
-    return dumps_bytes(value, indent=indent).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _stdlib_dumps(value, indent)
 
 
 def dumps_bytes(value: Any, *, indent: bool = False) -> bytes:
-    """`dumps`, encoded in UTF-8 (what orjson writes, without decoding it)."""
+    """`dumps`, encoded in UTF-8 (what orjson writes, without decoding it). Text the standard library writes
+    for what orjson refuses is encoded here: a lone surrogate, which `dumps` returns as it is, raises."""
     try:
         return orjson.dumps(value, option=orjson.OPT_INDENT_2 if indent else 0)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        if indent:
-            return json.dumps(value, indent=2, ensure_ascii=False).encode()
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except TypeError:
+        return _stdlib_dumps(value, indent).encode()
+
+
+def _stdlib_dumps(value: Any, indent: bool) -> str:
+    if indent:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def loads(text: str | bytes) -> Any:

@@ -221,3 +221,19 @@ def test_jsontext_loads_keeps_big_integers_and_what_orjson_refuses():
     assert jsontext.loads(lone) == ["\ud800", "\U0001F600", "café"]
     with pytest.raises(ValueError):
         jsontext.loads('{"unfinished": ')  # what neither reads raises as the standard library does
+
+
+def test_jsontext_dumps_writes_what_orjson_refuses_as_the_standard_library_does():
+    """A lone surrogate (a JSON escape reads into one), an integer beyond 64 bits: `dumps` returns the
+    standard library's text, as it did before `dumps_bytes` shared its fallback; `dumps_bytes` cannot encode
+    the surrogate and says so."""
+    import json
+
+    from connector import jsontext
+
+    for value in ({"a": "\ud800"}, [2**64]):
+        assert jsontext.dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        assert jsontext.dumps(value, indent=True) == json.dumps(value, indent=2, ensure_ascii=False)
+    assert jsontext.dumps_bytes([2**64], indent=True) == json.dumps([2**64], indent=2).encode()
+    with pytest.raises(UnicodeEncodeError):
+        jsontext.dumps_bytes({"a": "\ud800"})
