@@ -133,8 +133,9 @@ class Store:
             db.upgrade(self.engine)
 
     def migrations_current(self) -> bool:
+        """Whether the database is at the newest migration (`db.at_head`: one query, without Alembic)."""
         with self._guarded():
-            return db.current_revision(self.engine) == db.head_revision()
+            return db.at_head(self.engine)
 
     def ping(self) -> None:
         """Raise `StoreUnavailable` if the database cannot be reached (or the breaker is open)."""

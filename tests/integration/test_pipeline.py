@@ -690,7 +690,7 @@ def test_the_states_a_worker_keeps_are_bounded(store, monkeypatch):
         deliver(store, created(ticket_id=f"T{t}", event_id=f"c{t}"))
         deliver(store, created(ticket_id=f"T{t + 1}", event_id=f"c{t + 1}"))
         assert worker.run_once() == 2
-    assert [key[2] for key in processor._decoded] == ["T3", "T4", "T5"]
+    assert [key[2] for key in processor._kept] == ["T3", "T4", "T5"]
 
 
 def _rows_written(monkeypatch) -> list[dict[str, int]]:  # noqa: ANN001
