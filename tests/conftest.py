@@ -1,9 +1,15 @@
-"""Shared fixtures: a fresh store on SQLite and, when CONNECTOR_TEST_POSTGRES_URL is set, on PostgreSQL."""
+"""Shared fixtures: a fresh store on SQLite and, when CONNECTOR_TEST_POSTGRES_URL is set, on PostgreSQL; the
+compass lines of the reliability tests; the slow tests first.
+
+The README runs the suite in several processes (pytest-xdist, `-n auto`): each test must keep to its own
+temporary directory, PostgreSQL schema, ports and environment, as every fixture here does. A figure a test
+reports goes through `compass`, not to the terminal directly: a worker process's output is not shown.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -44,3 +50,32 @@ def store(database_url: str) -> Iterator[Store]:
     s.upgrade()
     yield s
     s.dispose()
+
+
+COMPASS = "compass"
+
+
+@pytest.fixture
+def compass(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Report one figure line of a reliability test (style-and-reliability.md: ``R3 … PASS``). The lines are
+    printed together at the end of the run, from every process of it: they travel with the test's report."""
+    def show(line: str) -> None:
+        request.node.user_properties.append((COMPASS, line))
+    return show
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "when", None) == "call"
+             for name, value in getattr(report, "user_properties", ()) if name == COMPASS]
+    if lines:
+        terminalreporter.section(COMPASS)
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The reliability tests (fuzzing, killed processes: up to half a minute each) run first, so that in a run
+    over several processes the last ones to finish are short and the processes end together. The order is
+    the same in every process, as pytest-xdist requires."""
+    items.sort(key=lambda item: item.get_closest_marker("reliability") is None)

@@ -7,7 +7,8 @@ one field replaced) and paths. The app runs with TESTING on, so an uncaught exce
 its traceback instead of turning into a 500. A case the test client itself cannot build (it refuses some
 header values) is counted and left out, as in style-and-reliability.md B.2.1.
 
-Prints one compass line per endpoint, e.g. ``R3 /hooks/webhook cases=3000 5xx=0 … PASS``.
+Reports one compass line per endpoint, printed in the run's summary, e.g.
+``R3 /hooks/webhook cases=3000 5xx=0 … PASS``.
 """
 
 from __future__ import annotations
@@ -358,7 +359,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 
 
 def _run(name: str, strategy: st.SearchStrategy[dict[str, Any]], target: Target,
-         report: Callable[[str], None], examples: int = EXAMPLES) -> None:
+         compass: Callable[[str], None], examples: int = EXAMPLES) -> None:
     stats = Stats(name, examples=examples)
 
     @settings(FUZZ, max_examples=examples)
@@ -369,41 +370,33 @@ def _run(name: str, strategy: st.SearchStrategy[dict[str, Any]], target: Target,
 
     started = time.perf_counter()
     case()
-    report(stats.line(time.perf_counter() - started))
+    compass(stats.line(time.perf_counter() - started))
     assert not stats.not_json, stats.not_json[:5]
     assert stats.passed, stats.line(0)
 
 
-@pytest.fixture
-def report(capsys: pytest.CaptureFixture[str]) -> Callable[[str], None]:
-    def show(line: str) -> None:
-        with capsys.disabled():
-            print("\n" + line)
-    return show
+def test_r3_webhook_endpoint(target: Target, compass: Callable[[str], None]):
+    _run("/hooks/webhook", webhook_requests(target.secret), target, compass)
 
 
-def test_r3_webhook_endpoint(target: Target, report: Callable[[str], None]):
-    _run("/hooks/webhook", webhook_requests(target.secret), target, report)
-
-
-def test_r3_mapped_sources(target: Target, report: Callable[[str], None]):
+def test_r3_mapped_sources(target: Target, compass: Callable[[str], None]):
     _run("/hooks/jira,/hooks/github (mapped)", mapped_requests(target.mapped_token, target.mapped_hmac), target,
-         report)
+         compass)
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
-def test_r3_every_preset(target: Target, report: Callable[[str], None], preset: str):
+def test_r3_every_preset(target: Target, compass: Callable[[str], None], preset: str):
     _run(f"/hooks/{PRESETS[preset]} ({preset} preset)", preset_requests(preset, target.preset_secret), target,
-         report, examples=PRESET_EXAMPLES)
+         compass, examples=PRESET_EXAMPLES)
 
 
-def test_r3_any_source(target: Target, report: Callable[[str], None]):
-    _run("/hooks/<source>", source_requests(), target, report)
+def test_r3_any_source(target: Target, compass: Callable[[str], None]):
+    _run("/hooks/<source>", source_requests(), target, compass)
 
 
-def test_r3_tickets(target: Target, report: Callable[[str], None]):
-    _run("/tickets/...", ticket_requests(target.token), target, report)
+def test_r3_tickets(target: Target, compass: Callable[[str], None]):
+    _run("/tickets/...", ticket_requests(target.token), target, compass)
 
 
-def test_r3_probes_and_other_paths(target: Target, report: Callable[[str], None]):
-    _run("/metrics,/healthz,/readyz,/*", probe_requests(), target, report)
+def test_r3_probes_and_other_paths(target: Target, compass: Callable[[str], None]):
+    _run("/metrics,/healthz,/readyz,/*", probe_requests(), target, compass)

@@ -235,7 +235,7 @@ def _record_text(record: logging.LogRecord) -> str:
     return "\n".join(parts)
 
 
-def test_r7_no_canary_in_answers_or_raw_log_records(app: Flask, canaries: Canaries, caplog, monkeypatch, capsys):
+def test_r7_no_canary_in_answers_or_raw_log_records(app: Flask, canaries: Canaries, caplog, monkeypatch, compass):
     caplog.set_level(logging.DEBUG)
     answers = _script(app, canaries, monkeypatch)
     leaks = [(what, status, canaries.find(body.decode("utf-8", "replace"))) for what, status, body in answers]
@@ -243,10 +243,9 @@ def test_r7_no_canary_in_answers_or_raw_log_records(app: Flask, canaries: Canari
     log_leaks = [(r.name, canaries.find(_record_text(r))) for r in caplog.records]
     log_leaks = [leak for leak in log_leaks if leak[1]]
     text_leaks = canaries.find(caplog.text)
-    with capsys.disabled():
-        verdict = "PASS" if not (leaks or log_leaks or text_leaks) else "FAIL"
-        print(f"\nR7 requests={len(answers)} log_records={len(caplog.records)} answer_leaks={len(leaks)} "
-              f"log_leaks={len(log_leaks) + len(text_leaks)} {verdict}")
+    verdict = "PASS" if not (leaks or log_leaks or text_leaks) else "FAIL"
+    compass(f"R7 requests={len(answers)} log_records={len(caplog.records)} answer_leaks={len(leaks)} "
+            f"log_leaks={len(log_leaks) + len(text_leaks)} {verdict}")
     assert not leaks
     assert not log_leaks and not text_leaks
     logged = {(r.name, getattr(r, "outcome", None)) for r in caplog.records}
