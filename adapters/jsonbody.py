@@ -22,6 +22,9 @@ MAX_REASON = 300        # reasons go back to the sender; a 1 MiB bad value must 
 JSON_TYPES = {str: "a string", int: "a number", float: "a number", bool: "true or false", type(None): "null",
               list: "a list", dict: "an object"}
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# the only way a surrogate gets into the decoded strings: valid UTF-8 holds none, so it must come from an
+# escape such as \\ud800 (a pair of them decodes to one character, which the check then lets through)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _BadNumber(ValueError):
@@ -72,7 +75,7 @@ def decode_json(body: bytes, *, expected: str) -> Any:
         raise PayloadError(f"body is nested more than {MAX_DEPTH} levels deep") from None
     except json.JSONDecodeError as err:
         raise PayloadError(f"body is not valid JSON ({err.msg} at line {err.lineno} column {err.colno})") from None
-    _check_tree(data)
+    _check_tree(data, strings=_SURROGATE_ESCAPE.search(text) is not None)
     return data
 
 
@@ -84,19 +87,31 @@ def decode_object(body: bytes, *, expected: str) -> dict[str, Any]:
     return data
 
 
-def _check_tree(data: Any) -> None:
-    """Refuse documents nested too deep or holding unpaired surrogates (iteratively: no recursion limit)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
+def _check_tree(data: Any, *, strings: bool = True) -> None:
+    """Refuse documents nested too deep or (when `strings`: the text escapes a surrogate) holding unpaired
+    surrogates; iteratively, so no recursion limit. Only containers are pushed: a leaf is checked in place."""
+    if strings and type(data) is str:
+        _check_string(data)
+    stack: list[tuple[Any, int]] = [(data, 1)] if type(data) is dict or type(data) is list else []
     while stack:
         node, depth = stack.pop()
-        if type(node) is str:
-            if _SURROGATE.search(node):
-                raise PayloadError("body has a string with an unpaired UTF-16 surrogate escape")
-        elif type(node) is dict or type(node) is list:
-            if depth > MAX_DEPTH:
-                raise PayloadError(f"body is nested more than {MAX_DEPTH} levels deep")
-            if type(node) is dict:
-                stack.extend((key, depth) for key in node)
-                stack.extend((value, depth + 1) for value in node.values())
-            else:
-                stack.extend((value, depth + 1) for value in node)
+        if depth > MAX_DEPTH:
+            raise PayloadError(f"body is nested more than {MAX_DEPTH} levels deep")
+        if type(node) is dict:
+            if strings:
+                for key in node:
+                    _check_string(key)
+            values = node.values()
+        else:
+            values = node
+        for value in values:
+            kind = type(value)
+            if kind is dict or kind is list:
+                stack.append((value, depth + 1))
+            elif strings and kind is str:
+                _check_string(value)
+
+
+def _check_string(text: str) -> None:
+    if _SURROGATE.search(text):
+        raise PayloadError("body has a string with an unpaired UTF-16 surrogate escape")

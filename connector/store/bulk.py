@@ -186,6 +186,8 @@ def sqlite_instant(value: datetime | None) -> str | None:
     it ("YYYY-MM-DD HH:MM:SS.ffffff", UTC, the year in four digits), through the C `isoformat`."""
     if value is None:
         return None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError(f"expected an aware datetime, got {value!r}")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.__class__ is not datetime or value.tzinfo is not UTC:  # the core's instants are in UTC already
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"expected an aware datetime, got {value!r}")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"

@@ -63,6 +63,8 @@ def test_sqlite_instants_are_the_text_sqlalchemy_writes():
     assert sqlite_instant(None) is None
     with pytest.raises(ValueError, match="aware"):
         sqlite_instant(datetime(2026, 1, 1))  # noqa: DTZ001 - a naive instant is refused, as UTCDateTime does
+    with pytest.raises(ValueError, match="aware"):
+        sqlite_instant("2026-01-01 00:00:00")  # type: ignore[arg-type] - not an instant at all
 
 
 @settings(max_examples=300, deadline=None)

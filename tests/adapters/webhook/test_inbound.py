@@ -142,6 +142,9 @@ def test_the_limits_on_the_number_of_events():
     (b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1), "nested more than 32 levels"),
     (b'{"event_id": "\\ud800"}', "unpaired UTF-16 surrogate"),
     (b'{"\\udfff": 1}', "unpaired UTF-16 surrogate"),
+    (b'{"a": [{"b": ["x", "y\\uDC00"]}]}', "unpaired UTF-16 surrogate"),  # deep, upper case
+    (b'[{"x": {"\\uDbFf": null}}]', "unpaired UTF-16 surrogate"),
+    (b'"\\ud800"', "unpaired UTF-16 surrogate"),  # the document is the string
 ])
 def test_malformed_bodies_are_payload_errors(body, message):
     with pytest.raises(PayloadError, match=message):
@@ -154,6 +157,14 @@ def test_a_surrogate_pair_is_a_character_not_an_error():
     body = json.dumps(event(ticket={"subject": "\U0001F525 fire"})).encode()  # ascii-escaped as a pair
     assert b"\\ud83d\\udd25" in body
     assert adapter().normalize(body, {}, RECEIVED)[0].ticket.subject == "\U0001F525 fire"
+
+
+def test_an_escaped_backslash_before_u_d800_is_text_not_a_surrogate():
+    # the strings are searched for a surrogate only when the text has an escape that could make one; this
+    # text looks like one but is a backslash and "ud800"
+    body = json.dumps(event(ticket={"subject": "C:\\ud800 and \U0001F525"})).encode()
+    assert b"\\\\ud800" in body
+    assert adapter().normalize(body, {}, RECEIVED)[0].ticket.subject == "C:\\ud800 and \U0001F525"
 
 
 def test_nesting_up_to_the_limit_is_fine():
