@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from connector import mapping as mapped
+from connector import yamltext
 from connector.errors import ConfigError
 from connector.rules.calendar import BusinessCalendar, CalendarSpecError, zone_named
 from connector.rules.conditions import ticket_fields_read
@@ -976,7 +977,7 @@ def load_config(path: str | Path) -> Config:
     except OSError as err:
         raise ConfigError(f"cannot read config file {p}: {err.strerror}", source=str(p)) from None
     try:
-        data = yaml.safe_load(text)
+        data = yamltext.load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -20,6 +20,7 @@ import yaml
 from jmespath.exceptions import JMESPathError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector import yamltext
 from connector.events import AUTHOR_ROLES, EVENT_TYPES, STATUSES
 
 SECRET_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,99}_(SECRET|TOKEN|KEY|PASSWORD)")
@@ -358,7 +359,7 @@ def with_presets(sources: Any, base_dir: Path | None = None) -> tuple[Any, list[
             problems.append(f"{where}: no preset {preset!r} (the presets: {known})")
             continue
         try:
-            data = yaml.safe_load(found.read_text(encoding="utf-8"))
+            data = yamltext.load(found.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as err:
             problems.append(f"{where}: cannot read {found.name} ({type(err).__name__})")
             continue

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connector import ConfigError, load_config
+from connector import ConfigError, load_config, yamltext
 from connector.config import FreshdeskSourceConfig, SourceConfig, format_duration, parse_config, parse_duration
 from tests.helpers import config
 
@@ -153,6 +153,46 @@ def test_load_config_reports_missing_files_and_bad_yaml(tmp_path):
     empty.write_text("")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config(empty)
+
+
+YAML_ODDITIES = """
+plain: [yes, no, on, off, ~, null, 010, 0o10, 0x1F, 1_000, 1e3, .inf, -.nan, 2026-03-02, 2026-03-02 09:00:00Z]
+quoted: ["yes", '010', "\\u00e9", "tab\\there"]
+anchor: &a {k: v}
+alias: *a
+merged: {<<: *a, k2: w}
+block: |
+  two
+  lines
+folded: >
+  one
+  line
+"""
+
+
+def test_the_c_yaml_parser_reads_every_shipped_file_as_the_python_one_does():
+    """`connector.yamltext` reads with libyaml when PyYAML has it; the values must be the pure-Python
+    parser's, for the shipped configs, the presets and YAML 1.1's odd scalars."""
+    assert yamltext.SafeLoader is yaml.CSafeLoader  # the wheels ship libyaml: the fast path is the one tested
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "config").rglob("*.yaml"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples").glob("*.yaml"))]
+    assert len(texts) >= 6
+    for text in [*texts, YAML_ODDITIES]:
+        assert yamltext.load(text) == yaml.safe_load(text) or text is YAML_ODDITIES
+    odd, expected = yamltext.load(YAML_ODDITIES), yaml.safe_load(YAML_ODDITIES)
+    assert repr(odd) == repr(expected)  # NaN is not equal to itself: compared as text
+
+
+@pytest.mark.parametrize("text", ["version: 1\npolicies: [\n", "a: \x00\n", "a: [1, 2\nb: {", "a: *nowhere\n",
+                                  "a: \x85\x07\n"])
+def test_bad_yaml_is_a_config_error_with_either_parser(tmp_path, text):
+    for parse in (yamltext.load, yaml.safe_load):  # both refuse it
+        with pytest.raises(yaml.YAMLError):
+            parse(text)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
 
 
 def test_config_error_message_lists_every_problem():
