@@ -19,7 +19,11 @@ bare_inbox = Table("bare_inbox", metadata, Column("id", Integer, primary_key=Tru
 def create_app() -> Flask:
     """A receiver with no checks at all: read the body, insert it, answer 202."""
     engine = make_engine(os.environ["CONNECTOR_DATABASE_URL"])
-    with engine.begin() as conn:  # gunicorn's workers start together: one creates the table, the others wait
+    # gunicorn's workers start together: one creates the table, the others wait, then see it. On SQLite the
+    # write lock is taken before the check: checked in a read transaction, a worker whose write then met the
+    # other's failed at once ("database is locked": SQLite cannot wait for a read to become a write), and
+    # gunicorn stopped, every request of the run refused (one start in eight here)
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(4242)"))
         metadata.create_all(conn)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "bench_calendar.py": ["--n", "40", "--budget", "0.05", "--inputs", "utc"],
     "bench_replay.py": ["--events", "400"],
-    "bench_ingest.py": ["--requests", "260", "--concurrency", "2", "--workers", "1"],
+    "bench_ingest.py": ["--requests", "260", "--concurrency", "2", "--workers", "2"],  # two start together
     "bench_reports.py": ["--rows", "3000"],
     "bench_worker.py": ["--deliveries", "60"],
     "bench_board.py": ["--clocks", "400", "--repeat", "1"],
@@ -45,3 +45,4 @@ def test_each_benchmark_runs_as_written(name: str, tmp_path: Path):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert PRINTS[name] in done.stdout, done.stdout[-2000:]
+    assert "NOT A MEASUREMENT" not in done.stdout, done.stdout[-2000:]  # a server failed requests
