@@ -87,7 +87,7 @@ def decode_object(body: bytes, *, expected: str) -> dict[str, Any]:
     return data
 
 
-def _check_tree(data: Any, *, strings: bool = True) -> None:
+def _check_tree(data: Any, *, strings: bool) -> None:
     """Refuse documents nested too deep or (when `strings`: the text escapes a surrogate) holding unpaired
     surrogates; iteratively, so no recursion limit. Only containers are pushed: a leaf is checked in place."""
     if strings and type(data) is str:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.values import iso_instant
+from adapters.values import iso_instant, tag_tuple
 
 
 @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
@@ -22,7 +22,6 @@ def test_instants_inside_the_range_are_read():
 
 def test_many_tags_are_deduplicated_in_linear_time():
     # 125,000 tags fit in a 1 MiB body; de-duplicating them against a list took minutes and held up the worker
-    from adapters.values import tag_tuple
     many = " ".join(f"t{n % 100_000}" for n in range(125_000))
     tags = tag_tuple(many, separator=None, separator_name="space")
     assert len(tags) == 100_000 and tags[:2] == ("t0", "t1") and tags[-1] == "t99999"
