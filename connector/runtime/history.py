@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from connector.config import SourceConfig
 from connector.errors import ConfigError, ConnectorError, StoreUnavailable
 from connector.events import Event
+from connector.runtime.worker import ahead
 from connector.settings import Settings
 
 if TYPE_CHECKING:
@@ -159,11 +160,13 @@ class Applied:
     events: int = 0
     applied: int = 0
     actions: int = 0
+    ahead: int = 0  # refused: they say they happened later than the poll that read them (`worker.ahead`)
 
     def add(self, other: Applied) -> None:
         self.events += other.events
         self.applied += other.applied
         self.actions += other.actions
+        self.ahead += other.ahead
 
 
 class Unseen(Protocol):
@@ -180,10 +183,18 @@ def apply_events(processor: TicketProcessor, events: Sequence[Event], *, unseen:
     over tickets with long histories read and parsed every stored event of every page's tickets).
     A page of history goes through the worker's batched path (`TicketProcessor.apply_batch`: one
     transaction); if that fails for anything but an outage, one event at a time, so the rest still lands.
+    An event dated later than now (beyond the clock-skew tolerance) is refused, logged and counted: applied,
+    it would stop or start the ticket's clocks in a future nobody will see.
     """
     result = Applied(events=len(events))
     by_ticket: dict[TicketKey, list[Event]] = {}
+    read_at = processor.now()
     for event in events:
+        why = ahead(event, read_at)
+        if why is not None:
+            result.ahead += 1
+            log.warning("history event refused", extra={"source": event.source, "outcome": why})
+            continue
         by_ticket.setdefault(event.key, []).append(event)
     store = processor.store
     if is_history is None:

@@ -19,6 +19,7 @@ from adapters.webhook import WebhookAdapter, WebhookWriter
 from connector.errors import PayloadError
 from connector.events import event_to_dict
 from connector.rules.engine import Rulebook
+from connector.runtime.history import apply_events
 from connector.runtime.outbox import Backoff, Executor
 from connector.runtime.scheduler import Sweeper
 from connector.runtime.worker import TicketProcessor, Worker
@@ -785,3 +786,47 @@ def test_a_batch_logs_one_line_at_info_and_each_event_at_debug(store, caplog):
     assert [r.getMessage() for r in info] == ["batch applied"]
     assert info[0].outcome.startswith("3 deliveries, 3 events, ")
     assert sorted(r.event_id for r in debug) == ["l0", "l1", "l2"] and {r.levelno for r in debug} == {logging.DEBUG}
+
+
+def test_an_event_dated_after_its_delivery_fails_alone_and_leaves_the_ticket_as_it_was(store):
+    """A sender whose clock is wrong (an event in 2099 for a live ticket) must not stop the ticket's clocks in
+    2099 (a 73-year elapsed, a breach counted 2.3e9 s late): the delivery ends failed, with the reason; a
+    clock a few minutes fast is accepted; the batch's other deliveries go on."""
+    clock = FrozenClock("2026-03-02 10:05")
+    _, processor, worker = parts(store, clock=clock)
+    deliver(store, created(event_id="e1"), created(ticket_id="2", event_id="e2"))
+    worker.run_once()
+    solved = {"type": "ticket.updated", "status": "solved"}
+    received = utc("2026-03-02 10:06")
+    ids = []
+    for at, ticket, event_id in (("2099-12-31 23:00", "1", "far"), ("2026-03-02 10:10:59", "2", "fast"),
+                                 ("2026-03-02 10:11:01", "2", "too-fast")):
+        body = json.dumps([event_to_dict(webhook_event(at, ticket_id=ticket, event_id=event_id, **solved))]).encode()
+        ids.append(store.insert_inbox(source="webhook", dedupe_key=event_id, body=body, headers={},
+                                      received_at=received, dedupe_window=timedelta(0))[0])
+    assert worker.run_once() == 3
+    with store.read() as conn:
+        rows = {r.id: r for r in conn.execute(select(inbox.c.id, inbox.c.state, inbox.c.error))}
+    assert [rows[i].state for i in ids] == ["failed", "done", "failed"]
+    assert rows[ids[0]].error == (
+        "payload: event far of ticket 1 says it happened at 2099-12-31T23:00:00Z, 26967d12h54m after it was "
+        "received (2026-03-02T10:06:00Z); at most 5m ahead is accepted: check the sender's clock")
+    assert "10:11:01Z, 5m1s after it was received (2026-03-02T10:06:00Z)" in rows[ids[2]].error
+    one = processor.report(("webhook", "acme", "1"), utc("2026-03-02 10:30"))
+    assert one is not None and {c.metric: c.status for c in one.clocks} == {
+        "first_response": "running", "resolution": "running"}
+    two = processor.report(("webhook", "acme", "2"), utc("2026-03-02 10:30"))
+    assert two is not None and {c.metric: c.status for c in two.clocks}["resolution"] == "met"
+
+
+def test_a_backfill_page_refuses_events_dated_after_the_poll_and_applies_the_rest(store):
+    clock = FrozenClock("2026-03-02 10:05")
+    _, processor, _ = parts(store, clock=clock)
+    page = [created(event_id="h1"), webhook_event("2099-01-01 00:00", status="solved", event_id="h2"),
+            created(ticket_id="2", event_id="h3")]
+    done = apply_events(processor, page, unseen=lambda new, stored, stored_ids=(): list(new))
+    assert (done.events, done.applied, done.ahead) == (3, 2, 1)
+    with store.read() as conn:
+        assert sorted(conn.execute(select(events.c.event_id)).scalars()) == ["h1", "h3"]
+    report = processor.report(("webhook", "acme", "1"), clock())
+    assert report is not None and {c.metric: c.status for c in report.clocks}["resolution"] == "running"
