@@ -7,6 +7,11 @@ stopped, which nights, weekends and named holidays its calendar skipped, and how
 Every line is for a person: words (never a Python repr), durations in whole seconds (`whole_seconds`) and
 instants in the ticket's zone (its policy's calendar; a clock on a calendar with a zone of its own, in that
 zone), to the second. The UTC instant of the JSON appears only beside a due instant, to match the two up.
+
+Every line passes through `connector.visible.visible` as the story is joined: a subject, a matched excerpt or
+any other text the events supplied prints with its control characters (ESC, CR, newline, bidi overrides) as
+escapes, so it can neither steer the reader's terminal nor add a line to the story — in `connector explain`
+and in the service's `/tickets/<source>/<id>/explain` alike.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from connector.rules.clocks import Clock, ClockRun, clock_label, duration_text, 
 from connector.rules.engine import TicketState
 from connector.rules.escalation import Decision
 from connector.rules.severity import RULE_DEFAULT, RULE_PRIORITY_MAP
+from connector.visible import visible
 
 
 class TicketNotFound(ConnectorError):
@@ -280,7 +286,7 @@ def explain(config: Config, events: Iterable[Event], ticket_id: str, *, now: dat
     if report.actions:
         out += ["Actions due", *(f"  {_action_text(a, zones.get((a.metric or '', a.cycle or 0), zone))}"
                                  for a in report.actions)]
-    return "\n".join(out).rstrip() + "\n"
+    return "\n".join(map(visible, out)).rstrip() + "\n"  # one line each, whatever the events held
 
 
 def _handoffs(state: TicketState, zone: ZoneInfo) -> list[str]:

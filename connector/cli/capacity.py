@@ -7,7 +7,9 @@
 
 `connector.reports.capacity` says how: arrivals per weekday and hour from the history, Erlang C per open
 hour, and a `simpy` simulation of the same queue (business hours, backlog) as a cross-check. Without
-`--events`, the store's history. A bad target or option exits 1 naming it.
+`--events`, the store's history. A bad target or option exits 1 naming it, before any history is read; the
+bounds (`--aht` up to 7d, `--agents` up to 10,000 per hour, `--weeks` 1 to 52) are the report's
+(`connector.reports.capacity.check_options`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from connector.cli.common import _config, _config_option, _events, _skip_option,
 from connector.cli.errors import cli_errors
 from connector.cli.reports import _write
 from connector.config import parse_duration
-from connector.reports.capacity import CapacityError, capacity, parse_goal
+from connector.reports.capacity import MAX_AGENTS, MAX_WEEKS, CapacityError, capacity, check_options, parse_goal
 
 
 def _percent(text: str) -> float:
@@ -38,13 +40,14 @@ def _percent(text: str) -> float:
               help="Canonical events (JSONL). Without it, the store at CONNECTOR_DATABASE_URL.")
 @click.option("--target", "targets", multiple=True, required=True, metavar="'SEV METRIC PCT%'",
               help="A promise to staff for, e.g. 'P1 first_response 90%' (repeat for several).")
-@click.option("--aht", required=True, metavar="DURATION", help="Average handling time per ticket, e.g. 12m.")
+@click.option("--aht", required=True, metavar="DURATION",
+              help="Average handling time per ticket, e.g. 12m (at most 7d).")
 @click.option("--shrinkage", default="0%", show_default=True, help="Share of scheduled time not answering.")
-@click.option("--agents", type=click.IntRange(min=0), help="Scheduled agents per open hour: the attainment to expect.")
+@click.option("--agents", type=int,
+              help=f"Scheduled agents per open hour (0 to {MAX_AGENTS:,}): the attainment to expect.")
 @click.option("--policy", help="The policy whose targets apply (default: the first with the target).")
 @click.option("--channel", help="Only the tickets of this channel (email, web, phone, chat …).")
-@click.option("--weeks", type=click.IntRange(min=1, max=52), default=4, show_default=True,
-              help="Weeks the simulation runs.")
+@click.option("--weeks", type=int, default=4, show_default=True, help=f"Weeks the simulation runs (1 to {MAX_WEEKS}).")
 @click.option("--seed", type=int, default=7, show_default=True, help="The simulation's random seed.")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True,
               help="JSON; CSV (every hour); HTML (the staffing curve per weekday and hour, and the tables).")
@@ -60,8 +63,10 @@ def capacity_command(config_path: str | None, events_path: str | None, targets: 
         handling = float(parse_duration(aht))
     except ValueError as err:
         raise click.ClickException(f"--aht: {err}") from None
+    share = _percent(shrinkage)
     with cli_errors():
         try:
+            check_options(handling=handling, shrinkage_pct=share, agents=agents, weeks=weeks)
             goals = [parse_goal(text, cfg, policy) for text in targets]
             if events_path is not None:
                 events = _events(events_path, skip_bad=skip_bad)
@@ -75,7 +80,7 @@ def capacity_command(config_path: str | None, events_path: str | None, targets: 
                     store.dispose()
             if not events:
                 raise CapacityError("no events: the history is empty")
-            data = capacity(cfg, events, goals, handling=handling, shrinkage_pct=_percent(shrinkage), agents=agents,
+            data = capacity(cfg, events, goals, handling=handling, shrinkage_pct=share, agents=agents,
                             weeks=weeks, seed=seed, channel=channel)
         except CapacityError as err:
             raise click.ClickException(str(err)) from None

@@ -22,9 +22,13 @@ import click
 from connector.cli.common import _settings, open_store
 from connector.cli.errors import cli_errors
 from connector.settings import Secret, Settings
+from connector.visible import visible
 
 DEV_SECRET_FILE = Path(".connector") / "webhook-secret"
 DEV_TOKEN_FILE = Path(".connector") / "api-token"
+# The largest id and row count either database takes: a signed 64-bit integer (SQLite's INTEGER, PostgreSQL's
+# bigint). A larger number reached the driver as it was typed and came back as an OverflowError traceback.
+MAX_ROW_NUMBER = 2**63 - 1
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -358,11 +362,13 @@ def outbox() -> None:
 @click.option("--state", "states", multiple=True,
               type=click.Choice(["pending", "done", "dry_run", "skipped", "dead", "dropped"]),
               help="Only these states (repeatable). Default: all.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many actions (1 or more).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="A table for people, or JSON (every field of each action) for scripts.")
 def outbox_list(states: tuple[str, ...], limit: int, fmt: str) -> None:
     """List actions, newest first: ticket, state and what each writes (due date, tags, priority, group, note)."""
+    if not 1 <= limit <= MAX_ROW_NUMBER:
+        raise click.ClickException(f"--limit: {limit} is not a number of actions: give 1 or more")
     with cli_errors():
         rows = open_store().outbox_rows(states=list(states) or None, limit=limit)
     if fmt == "json":
@@ -384,7 +390,11 @@ def _action_json(row: Any) -> dict[str, Any]:
 
 
 def _action_table(rows: list[Any]) -> str:
-    """The actions as an aligned table; the last column says what each writes, and why a failing one failed."""
+    """The actions as an aligned table; the last column says what each writes, and why a failing one failed.
+
+    The ticket and what it writes go through `visible`: a help desk's error text (the last error), or any text
+    the store holds, prints with its control characters as escapes: it can neither steer the terminal nor
+    break a row."""
     from connector.explain import action_words
     from connector.rules.clocks import clock_label
 
@@ -394,7 +404,7 @@ def _action_table(rows: list[Any]) -> str:
         words = action_words(row.action, p, instant=str, label=label, short=True)
         cause = "" if row.action == "set_due_date" else f" ({row.cause})"
         error = f" · last error: {row.last_error[:120]}" if row.last_error and row.state != "done" else ""
-        return words + cause + error
+        return visible(words + cause + error)
 
     header = ("id", "state", "tries", "ticket", "what it writes")
     cells = [(str(r.id), r.state, str(r.attempts), _ticket_cell(r), what(r)) for r in rows]
@@ -408,7 +418,7 @@ def _action_table(rows: list[Any]) -> str:
 
 
 def _ticket_cell(row: Any) -> str:
-    ticket = f"{row.source}/{row.account}/{row.ticket_id}"
+    ticket = visible(f"{row.source}/{row.account}/{row.ticket_id}")
     return ticket if len(ticket) <= 40 else ticket[:39] + "…"
 
 
@@ -419,6 +429,7 @@ def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
     """Send dead or dropped actions again."""
     if not ids and not all_dead:
         raise click.UsageError("give action ids or --all-dead")
+    _check_ids(ids)
     store = open_store()
     with cli_errors():
         chosen = list(ids) + ([r.id for r in store.outbox_rows(states=["dead"], limit=100000)] if all_dead else [])
@@ -436,6 +447,7 @@ def outbox_retry(ids: tuple[int, ...], all_dead: bool) -> None:
 @click.argument("ids", nargs=-1, type=int, required=True)
 def outbox_drop(ids: tuple[int, ...]) -> None:
     """Give up on pending or dead actions (kept, marked dropped)."""
+    _check_ids(ids)
     store = open_store()
     with cli_errors():
         count = store.outbox_drop(ids, now=datetime.now(UTC))
@@ -443,6 +455,14 @@ def outbox_drop(ids: tuple[int, ...]) -> None:
     if count < len(set(ids)):
         click.echo("some ids were not pending or dead, and were left alone", err=True)
         sys.exit(1)
+
+
+def _check_ids(ids: tuple[int, ...]) -> None:
+    """Refuse, before anything changes, an action id no database can hold (ids count from 1)."""
+    outside = [i for i in ids if not 1 <= i <= MAX_ROW_NUMBER]
+    if outside:
+        raise click.ClickException(f"no action has id {outside[0]}: action ids are 1 to {MAX_ROW_NUMBER} "
+                                   "(nothing was changed)")
 
 
 COMMANDS = (run, serve, worker, scheduler, db, outbox, sign_in)

@@ -22,6 +22,12 @@ For each target (`P1 first_response 90%`: that share answered within the policy'
 - with `agents` given, the other way round: the attainment to expect with that many scheduled each open hour.
 
 Handling time and shrinkage are given (`--aht`, `--shrinkage`): the canonical events carry no agent time.
+
+**Bounds** (`check_options`; a value outside is a `CapacityError` naming the option): handling time above 0 and
+at most 7 days (`MAX_HANDLING`), shrinkage from 0 % to below 100 %, at most 10,000 agents per hour
+(`MAX_AGENTS`, given or needed: an hour whose traffic needs more is an error naming the hour), 1 to 52 weeks
+simulated (`MAX_WEEKS`). They keep the work bounded: Erlang C costs one step per agent, the simulation one
+event per ticket and one per staffing change (agents are counted, not made one by one).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from typing import Any
 
 import simpy
 
-from connector.config import METRICS, Config, Policy
+from connector.config import METRICS, Config, Policy, format_duration
 from connector.events import Event, format_instant
 from connector.reports.dataset import collect
 from connector.reports.erlang import agents_needed, service_level
@@ -46,6 +52,11 @@ WEEK_HOURS = 7 * 24
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TARGET = re.compile(r"^\s*(\S+)\s+(\S+)\s+(\d+(?:\.\d+)?)\s*%\s*$")
 ROUNDS = 4  # the simulation's rounds of adding an agent to each hour that misses the target
+# The largest staffing considered in one hour, given (`--agents`) or needed: more than one queue of a help desk
+# staffs, and few enough that Erlang C (a step per agent, 168 hours a target) stays well under a second.
+MAX_AGENTS = 10_000
+MAX_HANDLING = 7 * 86400  # a week of one agent's time on one ticket is beyond any average handling time
+MAX_WEEKS = 52
 
 
 class CapacityError(ValueError):
@@ -90,6 +101,21 @@ def parse_goal(text: str, config: Config, policy: str | None = None) -> Goal:
     raise CapacityError(f"--target {text!r}: {where} has no {metric} target for {severity}")
 
 
+def check_options(*, handling: float, shrinkage_pct: float = 0.0, agents: int | None = None, weeks: int = 4
+                  ) -> None:
+    """Raise `CapacityError` naming the first option outside its bounds (see the module's docstring)."""
+    if not 0 < handling <= MAX_HANDLING:  # NaN too
+        given = format_duration(handling) if 0 <= handling < math.inf else "that"
+        raise CapacityError(f"--aht: {given} is not an average handling time: give one above 0s and at most "
+                            f"{format_duration(MAX_HANDLING)}")
+    if not 0 <= shrinkage_pct < 100:
+        raise CapacityError("--shrinkage: must be from 0% to below 100%")
+    if agents is not None and not 0 <= agents <= MAX_AGENTS:
+        raise CapacityError(f"--agents: {agents} is not a staffing: give 0 to {MAX_AGENTS:,} agents per hour")
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise CapacityError(f"--weeks: {weeks} is not a simulation's length: give 1 to {MAX_WEEKS} weeks")
+
+
 def hour_of_week(at: datetime, cal: BusinessCalendar) -> int:
     local = at.astimezone(cal.timezone)
     return local.weekday() * 24 + local.hour
@@ -121,7 +147,7 @@ def simulate_queue(rates: Sequence[float], staff: Sequence[int], handling: float
     """Simulate the queue over `weeks` weeks; return, per hour of the week, (arrivals, answered within)."""
     rng = random.Random(seed)
     env = simpy.Environment()
-    agents = simpy.Store(env)
+    agents = simpy.Container(env, capacity=math.inf)  # the idle agents: a count, so a shift of thousands is one step
     state = {"working": 0, "retiring": 0}
     arrived = [0] * WEEK_HOURS
     in_time = [0] * WEEK_HOURS
@@ -138,21 +164,21 @@ def simulate_queue(rates: Sequence[float], staff: Sequence[int], handling: float
             if want > have:
                 back = min(state["retiring"], want - have)  # agents about to leave stay
                 state["retiring"] -= back
-                for _ in range(want - have - back):
-                    state["working"] += 1
-                    agents.put(object())
+                if want - have - back:
+                    state["working"] += want - have - back
+                    agents.put(want - have - back)
             elif want < have:
                 leave = have - want
-                while leave and agents.items:  # idle agents leave at once, busy ones when they finish
-                    agents.items.pop()
-                    state["working"] -= 1
-                    leave -= 1
-                state["retiring"] += leave
+                idle = min(leave, int(agents.level))  # idle agents leave at once, busy ones when they finish
+                if idle:
+                    agents.get(idle)  # none waits while agents are idle: taken at once
+                    state["working"] -= idle
+                state["retiring"] += leave - idle
             yield env.timeout(3600 - env.now % 3600)
 
     def ticket(hour: int) -> Any:
         came = env.now
-        agent = yield agents.get()
+        yield agents.get(1)
         if cal.between(instant(came), instant(env.now)) <= within:
             in_time[hour] += 1
         yield env.timeout(rng.expovariate(1 / handling))
@@ -160,7 +186,7 @@ def simulate_queue(rates: Sequence[float], staff: Sequence[int], handling: float
             state["retiring"] -= 1
             state["working"] -= 1
         else:
-            agents.put(agent)
+            agents.put(1)
 
     def arrivals() -> Any:
         while env.now < horizon:
@@ -184,6 +210,16 @@ def simulate_queue(rates: Sequence[float], staff: Sequence[int], handling: float
     return arrived, in_time
 
 
+def _needed(goal: Goal, hour: int, traffic: float, handling: float) -> int:
+    """Return the agents Erlang C needs in one hour of the week, at most `MAX_AGENTS`."""
+    try:
+        return agents_needed(traffic, goal.seconds, handling, goal.pct, most=MAX_AGENTS)
+    except ValueError:
+        raise CapacityError(f"--target {goal.text!r}: {WEEKDAYS[hour // 24]} {hour % 24:02d}:00 needs more than "
+                            f"{MAX_AGENTS:,} agents ({traffic:,.1f} erlangs: its arrivals times the handling time "
+                            f"{format_duration(handling)})") from None
+
+
 def _pct(part: float, whole: float) -> float | None:
     return None if whole <= 0 else round(100 * part / whole, 2)
 
@@ -193,10 +229,7 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
              channel: str | None = None) -> dict[str, Any]:
     """Return the staffing each goal needs per weekday and hour (Erlang C and simulated), or with `agents`
     scheduled, the attainment to expect."""
-    if handling <= 0:
-        raise CapacityError("--aht: must be a positive duration")
-    if not 0 <= shrinkage_pct < 100:
-        raise CapacityError("--shrinkage: must be from 0% to below 100%")
+    check_options(handling=handling, shrinkage_pct=shrinkage_pct, agents=agents, weeks=weeks)
     present = 1 - shrinkage_pct / 100  # the share of scheduled agents actually answering
     data = collect(config, events, walk=False)  # the tickets' creation, severity and channel are enough
     targets: list[dict[str, Any]] = []
@@ -216,7 +249,7 @@ def capacity(config: Config, events: Iterable[Event], goals: Sequence[Goal], *, 
             # opening (the simulation carries that backlog)
             load = rates[h] if share[h] > 0 else 0.0
             traffic = load * handling / 3600
-            need = agents_needed(traffic, goal.seconds, handling, goal.pct) if share[h] > 0 and traffic else 0
+            need = _needed(goal, h, traffic, handling) if share[h] > 0 and traffic else 0
             erlang.append(math.ceil(need / present) if need else 0)
             scheduled = erlang[-1] if agents is None else (agents if share[h] > 0 else 0)
             staff.append(math.floor(scheduled * present))

@@ -67,6 +67,32 @@ def test_outbox_list_retry_drop(env):
     assert invoke("outbox", "retry").exit_code == 2  # nothing to retry named
 
 
+@pytest.mark.parametrize("number", ["9223372036854775808", "99999999999999999999999999", "0", "-1",
+                                    "-9223372036854775809"])
+@pytest.mark.parametrize("command", ["retry", "drop"])
+def test_outbox_ids_no_database_holds_exit_1_and_change_nothing(env, command, number):
+    # before: 2^63 and beyond reached SQLite as typed: an OverflowError traceback (PostgreSQL: "bigint out of range")
+    dead = seed_actions(env)[-1]  # retry would requeue it, drop would drop it
+    result = invoke("outbox", command, "--", str(dead), number)
+    assert (result.exit_code, result.stdout) == (1, ""), result.output
+    assert result.stderr == f"Error: no action has id {number}: action ids are 1 to 9223372036854775807 " \
+                            "(nothing was changed)\n"
+    store = Store(env)
+    assert {r.id: r.state for r in store.outbox_rows()}[dead] == "dead"  # the good id too: nothing changed
+    store.dispose()
+    assert invoke("outbox", command, "9223372036854775807").output.endswith("left alone\n")  # the largest: not found
+
+
+@pytest.mark.parametrize("limit", ["9223372036854775808", "0", "-1"])
+def test_outbox_list_limit_out_of_range_exits_1(env, limit):
+    # before: 2^63 was an OverflowError traceback; -1 listed everything on SQLite and was a DataError on PostgreSQL
+    seed_actions(env)
+    result = invoke("outbox", "list", "--limit", limit)
+    assert (result.exit_code, result.stdout) == (1, ""), result.output
+    assert result.stderr == f"Error: --limit: {limit} is not a number of actions: give 1 or more\n"
+    assert invoke("outbox", "list", "--limit", "9223372036854775807").exit_code == 0
+
+
 def test_outbox_list_shows_what_each_action_writes(env):
     store = Store(env)
     store.upgrade()
@@ -103,6 +129,24 @@ def test_outbox_list_shows_what_each_action_writes(env):
     assert [(a["action"], a["params"]) for a in parsed][::-1] == [(a, p) for a, p in actions]
     assert parsed[0]["ticket"] == {"source": "webhook", "account": "acme", "id": "42"}
     assert parsed[0]["state"] == "pending" and parsed[0]["created_at"] == "2026-12-03T09:00:00Z"
+
+
+def test_outbox_list_shows_a_help_desks_error_text_as_escapes(env):
+    # before: a help desk's error (kept as the last error) reached the terminal raw: ESC, CR, a newline
+    store = Store(env)
+    store.upgrade()
+    now = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    with store.ticket_tx(("webhook", "acme", "42")) as tx:
+        tx.enqueue([NewAction(key="k", source="webhook", account="acme", ticket_id="42", action="add_tags",
+                              params={"tags": ["vip"]}, cause="p1-warning")], now=now)
+    (row,) = store.outbox_rows()
+    store.outbox_dead(row, now=now, reason="permanent: 422 \x1b]0;owned\x07\x1b[2J\rok\nfake row \u202eevil")
+    store.dispose()
+    table = invoke("outbox", "list")
+    assert table.exit_code == 0, table.output
+    header, line = table.output.split("\n")[:-1]  # one row: the error's newline did not add one
+    assert line.endswith("add tag vip (p1-warning) · last error: permanent: 422 \\x1b]0;owned\\x07\\x1b[2J\\rok"
+                         "\\nfake row \\u202eevil")
 
 
 def test_worker_and_scheduler_once(env):

@@ -13,13 +13,26 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connector.cli import main
-from connector.reports.capacity import WEEK_HOURS, CapacityError, capacity, parse_goal, simulate_queue
+from connector.reports.capacity import (
+    MAX_AGENTS,
+    WEEK_HOURS,
+    CapacityError,
+    capacity,
+    check_options,
+    parse_goal,
+    simulate_queue,
+)
 from connector.reports.erlang import agents_needed, average_speed_of_answer, erlang_c, service_level
 from tests.helpers import config, event, utc
 
@@ -155,3 +168,103 @@ def test_arrivals_of_one_channel():
     assert email["targets"][0]["arrivals_per_week"] == 20.0 and email["targets"][0]["channel"] == "email"
     phone = capacity(BUSINESS, history, goal, handling=1800, weeks=1, channel="phone")
     assert phone["targets"][0]["arrivals_per_week"] == 0.0 and phone["targets"][0]["peak_agents_erlang_c"] == 0
+
+
+# --- bounded work: huge inputs are refused or cheap, never a spin (robustness pass) -------------------------
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """Fail, instead of hanging, when the block takes longer than `seconds` (SIGALRM interrupts it)."""
+    def expire(_signum: int, _frame: object) -> None:
+        raise TimeoutError(f"took more than {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_erlang_c_stops_once_the_recursion_underflows():
+    # before: a step per agent, a billion of them; B underflows to 0 a few hundred agents past 10 erlangs
+    with within(10):
+        assert erlang_c(10, 10**9) == 0.0 == erlang_c(10, 1000)
+        assert service_level(10, 10**9, 20, 180) == 1.0
+        assert average_speed_of_answer(10, 10**9, 180) == 0.0
+    with pytest.raises(ValueError, match="1e\\+12 erlangs: beyond the 1,000,000 erlangs computed here"):
+        erlang_c(1e12, 10**13)
+
+
+def test_agents_needed_carries_the_recursion_and_stops_at_most():
+    # before: the recursion from 1 for each staffing tried, 1,917 staffings of about 91,000 steps (15 s)
+    with within(5):
+        needed = agents_needed(90_000, 1, 7 * 86400, 99.99999999)
+    assert service_level(90_000, needed - 1, 1, 7 * 86400) < 0.9999999999 <= service_level(90_000, needed, 1,
+                                                                                           7 * 86400)
+    with within(10), pytest.raises(ValueError, match="1e\\+12 erlangs need more than 10,000 agents"):
+        agents_needed(1e12, 60, 60, 90, most=10_000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(traffic=st.floats(0.01, 300), within_seconds=st.floats(1, 7200), handling=st.floats(1, 86400),
+       target=st.floats(1, 99.99))
+def test_agents_needed_is_the_fewest_agents_service_level_says(traffic, within_seconds, handling, target):
+    """The recursion carried from one staffing to the next gives what `service_level` says of each."""
+    needed = agents_needed(traffic, within_seconds, handling, target)
+    assert service_level(traffic, needed, within_seconds, handling) * 100 >= target
+    assert needed == 1 or service_level(traffic, needed - 1, within_seconds, handling) * 100 < target
+
+
+def test_a_simulated_staffing_of_thousands_changing_every_hour_is_quick():
+    # before: each agent joined and left one by one, 5,000 per hour for 52 weeks (minutes); now a count
+    always = config().calendar("24x7")
+    staff = [MAX_AGENTS if h % 2 else MAX_AGENTS // 2 for h in range(WEEK_HOURS)]
+    with within(20):
+        arrived, in_time = simulate_queue([2.0] * WEEK_HOURS, staff, 180, 20, always, utc("2026-03-02 00:00"),
+                                          weeks=52, seed=3)
+    assert sum(arrived) == pytest.approx(2 * WEEK_HOURS * 52, rel=0.05)
+    assert in_time == arrived  # thousands of agents at work: every ticket is answered at once
+
+
+def test_an_hour_needing_more_agents_than_the_bound_names_itself():
+    # 60 tickets in Monday's 10:00 hour, 7 days of handling each: 10,080 erlangs, more than 10,000 agents
+    at = utc("2026-03-02 10:00")
+    history = [event(at + timedelta(seconds=n), "ticket.created", status="new", created=at + timedelta(seconds=n),
+                     ticket_id=f"t{n}") for n in range(60)]
+    with within(30), pytest.raises(CapacityError, match=r"--target 'P3 first_response 90%': mon 10:00 needs more "
+                                                        r"than 10,000 agents \(10,080.0 erlangs"):
+        capacity(BUSINESS, history, [parse_goal("P3 first_response 90%", BUSINESS)], handling=7 * 86400, weeks=1)
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--aht", "8d"], "--aht: 8d is not an average handling time: give one above 0s and at most 7d"),
+    (["--aht", "0s"], "--aht: 0s is not an average handling time"),
+    (["--agents", "10001"], "--agents: 10001 is not a staffing: give 0 to 10,000 agents per hour"),
+    (["--agents", "10000000"], "--agents: 10000000 is not a staffing"),
+    (["--agents", "-1"], "--agents: -1 is not a staffing"),
+    (["--weeks", "0"], "--weeks: 0 is not a simulation's length: give 1 to 52 weeks"),
+    (["--weeks", "53"], "--weeks: 53 is not a simulation's length"),
+    (["--shrinkage", "100%"], "--shrinkage: must be from 0% to below 100%"),
+    (["--shrinkage", "nan"], "--shrinkage: must be from 0% to below 100%"),
+])
+def test_an_option_out_of_bounds_exits_1_naming_it(option, message):
+    # before: --agents 10000000 ran for about 100 s, --aht 8d ran, --weeks and a negative --agents exited 2
+    args = ["capacity", "--config", "config/example.yaml", "--events", "examples/events.jsonl",
+            "--target", "P3 first_response 90%", "--policy", "standard", "--aht", "30m", *option]
+    with within(30):
+        result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.stdout) == (1, ""), result.output
+    assert result.stderr.startswith(f"Error: {message}") and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"handling": math.inf}, "--aht: that is not"), ({"handling": math.nan}, "--aht: that is not"),
+    ({"handling": 1800, "shrinkage_pct": -1}, "--shrinkage"), ({"handling": 1800, "agents": MAX_AGENTS + 1},
+                                                               "--agents"),
+])
+def test_the_bounds_hold_for_the_report_itself(options, message):
+    with pytest.raises(CapacityError, match=message):
+        check_options(**options)
+    check_options(handling=7 * 86400, shrinkage_pct=99.9, agents=MAX_AGENTS, weeks=52)  # the bounds themselves

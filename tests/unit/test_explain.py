@@ -312,3 +312,63 @@ def test_generated_stories_are_readable_and_coherent(history: tuple[list[Event],
     text = explain(CFG, events, "1", now=now)
     assert_readable(text)
     assert_coherent(text)
+
+
+# --- text the events supply is shown, never obeyed (robustness pass) --------------------------------------------
+
+# what no story may hold raw: C0 (tab and newline in a line too), DEL, C1, line/paragraph separators, bidi
+# embeddings, overrides and isolates, and surrogates (which no encoding writes)
+UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+HOSTILE = ["\x1b]0;owned\x07", "\x1b]8;;https://evil.example/\x1b\\", "\x1b[2J", "\x9b31m", "\r", "\n", "\t",
+           "\x00", "\x7f", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\u2069", "\ud800", "\udfff"]
+TEXT_RULE = story_config(classification={"default": "P3", "rules": [
+    {"name": "down", "severity": "P2", "when": {"text": "(?s)down.{0,40}"}}]})
+
+
+def raw_lines(text: str) -> list[str]:
+    """Return the story's lines (ended by its newlines, nothing else) that hold a character shown raw."""
+    return [line for line in text.split("\n") if UNSAFE.search(line)]
+
+
+def _story(subject: str, description: str = "") -> str:
+    return explain(TEXT_RULE, [event("2026-03-02 15:00", "ticket.created", status="new", created="2026-03-02 15:00",
+                                     subject=subject, description=description)], "1")
+
+
+def test_control_characters_in_a_subject_are_escapes_on_the_one_subject_line() -> None:
+    # before: ESC, BEL, CR, the newline and the override went out raw, and the newline forged a line
+    subject = "Hi\x1b]0;owned\x07 \x1b[2J\rPolicy: none\nforged\u202eevil\x85\x7f\u2066\ud800"
+    text = _story(subject)
+    assert text.splitlines()[0] == ("Ticket zendesk/acme/1: Hi\\x1b]0;owned\\x07 \\x1b[2J\\rPolicy: none\\nforged"
+                                    "\\u202eevil\\x85\\x7f\\u2066\\ud800")
+    assert text.count("\n") == _story("Hi").count("\n")
+    text.encode("utf-8")  # the lone surrogate is an escape: the story writes to any UTF-8 stream
+
+
+def test_a_matched_excerpt_of_the_description_is_escaped_too() -> None:
+    text = _story("Help", "site down\x1b[2J\x1b]0;owned\x07 now")
+    assert '    - text matches /(?s)down.{0,40}/ at "down\\x1b[2J\\x1b]0;owned\\x07 now"' in text.split("\n")
+    assert raw_lines(text) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(subject=st.lists(st.one_of(st.sampled_from(HOSTILE), st.characters()), max_size=15).map("".join),
+       description=st.lists(st.one_of(st.sampled_from(HOSTILE), st.characters()), max_size=15).map("".join))
+def test_no_event_text_reaches_the_story_raw_nor_adds_a_line(subject: str, description: str) -> None:
+    text = _story(subject, "down " + description)
+    assert raw_lines(text) == []
+    assert text.count("\n") == _story("Help", "down").count("\n")
+    assert text.startswith("Ticket zendesk/acme/1: ")
+
+
+def test_explain_prints_a_subject_with_a_lone_surrogate(tmp_path) -> None:
+    # before: UnicodeEncodeError writing the story (the JSONL escapes a surrogate: valid JSON, no valid UTF-8)
+    line = json.loads(EXAMPLE_EVENTS.read_text(encoding="utf-8").splitlines()[0])
+    line["ticket"]["subject"] = "Checkout \ud800 down\x1b[2J"
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert "\\ud800" in path.read_text(encoding="utf-8")  # escaped in the file, as a sender's JSON may have it
+    result = CliRunner().invoke(main, ["explain", "--config", str(EXAMPLE_CONFIG), "--events", str(path),
+                                       "--ticket", line["ticket_id"]])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == f"Ticket zendesk/acme/{line['ticket_id']}: Checkout \\ud800 down\\x1b[2J"
