@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 from connector.errors import PayloadError
+from connector.jsontext import MAX_DEPTH  # containers inside containers, as for event lines
 
-MAX_DEPTH = 32          # containers inside containers; a canonical event needs 5
 MAX_NUMBER_CHARS = 100  # no help desk id or field value needs more digits than this
 MAX_REASON = 300        # reasons go back to the sender; a 1 MiB bad value must not
 

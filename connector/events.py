@@ -11,6 +11,10 @@ Types here are frozen, slotted, keyword-only dataclasses holding aware UTC datet
 help desks add fields over time. `read_jsonl` reports every bad line with its number and skips nothing
 silently; `order_events` gives the order the core applies: by `occurred_at`, ties by arrival.
 
+A line is at most `MAX_LINE_CHARS` characters and nests at most `jsontext.MAX_DEPTH` containers deep (what a
+webhook body may): a longer or deeper line is a bad line like any other, refused before a parser sees it
+(every JSON parser recurses, and a line nested a thousand levels deep would raise `RecursionError`).
+
 This module does no I/O of its own: readers take an iterable of lines, writers a text stream.
 """
 
@@ -27,6 +31,7 @@ from typing import IO, Any
 import msgspec
 
 from connector.errors import EventError
+from connector.jsontext import MAX_DEPTH, deeper_than
 
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("ticket.created", "ticket.updated", "comment.added")
@@ -38,6 +43,11 @@ DELETED = "deleted"
 # The limits every source shares (docs/decisions.md "Accepted ranges"): identifiers are 1-255 printable
 # characters (the store's column width, and what `/tickets` accepts), instants lie in [1970, 2100).
 MAX_ID_LENGTH = 255
+# A canonical event is a few hundred bytes; its free text and fields are bounded only by what a webhook body
+# may carry (CONNECTOR_MAX_BODY_BYTES, 1 MiB by default). Sixteen times that is room enough for any event a
+# help desk makes, and bounds what one line costs to read: a file with no newline (/dev/zero) must not be read
+# whole into memory to find out it is not an event.
+MAX_LINE_CHARS = 16 * 1024 * 1024
 EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
 INSTANT_RANGE = "1970-01-01T00:00:00Z to 2099-12-31T23:59:59Z"
@@ -414,6 +424,9 @@ def iter_jsonl(lines: Iterable[str]) -> Iterator[Event | BadLine]:
 
 def parse_line(number: int, text: str) -> Event | BadLine | None:
     """One line of JSONL as `iter_jsonl` reads it: an `Event`, a `BadLine`, or None for a blank line."""
+    refused = _refused(text)
+    if refused is not None:
+        return BadLine(line=number, message=refused)
     try:
         event = _from_wire(_WIRE.decode(text))
     except (msgspec.DecodeError, EventError):  # msgspec.ValidationError is a DecodeError
@@ -421,6 +434,15 @@ def parse_line(number: int, text: str) -> Event | BadLine | None:
     if event is not None:
         return event
     return _careful(number, text) if text.strip() else None
+
+
+def _refused(text: str) -> str | None:
+    """Why a line is refused before it is parsed (too long, nested too deep), or None."""
+    if len(text) > MAX_LINE_CHARS and len(text.rstrip("\r\n")) > MAX_LINE_CHARS:  # its newline does not count
+        return f"longer than {MAX_LINE_CHARS} characters"
+    if deeper_than(text):
+        return f"nested too deep (more than {MAX_DEPTH} levels of lists and objects)"
+    return None
 
 
 class _WireKey(msgspec.Struct):
@@ -435,7 +457,9 @@ _WIRE_KEY = msgspec.json.Decoder(_WireKey)
 def line_key(text: str) -> tuple[str, str, str] | None:
     """The ticket a line's event is about, read without parsing the rest of it: (source, account, ticket_id)
     as the parsed event's `key` has it, or None where only parsing the line can say (a number for an id,
-    an empty one, not JSON at all)."""
+    an empty one, not JSON at all, a line `parse_line` refuses unparsed)."""
+    if _refused(text) is not None:
+        return None
     try:
         w = _WIRE_KEY.decode(text)
     except msgspec.DecodeError:

@@ -7,17 +7,42 @@ an integer beyond 64 bits and a non-string key, which the standard library write
 Reading: msgspec reads what the standard library reads, as fast as orjson, and keeps an integer beyond 64
 bits exact (orjson would turn it into a float). It refuses what is not strict JSON (NaN, 1e400, a lone
 surrogate): such text goes to the standard library, which decides as it always did.
+
+Depth: `MAX_DEPTH` is how deeply JSON the connector reads may nest containers, webhook bodies
+(`adapters/jsonbody.py`) and event lines (`connector.events`) alike; `deeper_than` says whether text nests
+deeper, without parsing it. Every JSON parser here recurses (the standard library, msgspec, orjson), so text
+nested a thousand levels deep raises `RecursionError` wherever it is parsed: it must be refused before.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 import msgspec
 import orjson
 
 _decode = msgspec.json.Decoder().decode
+
+MAX_DEPTH = 32  # containers inside containers: a canonical event needs 5, the deepest field value the rest
+# a JSON string, escapes and all; one left open runs to the end of the text (its closing quote optional, so a
+# match never fails and is never tried again from each later quote: that made text full of \" quadratic)
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def deeper_than(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON `text` nests containers more than `limit` deep (brackets inside strings do not count).
+
+    Text that is not JSON gets an answer too: how deep its brackets open before it breaks off."""
+    # the common case costs two scans at C speed: no text nests deeper than it has opening brackets
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    return any(depth > limit for depth in accumulate(map(_STEP.__getitem__, brackets)))
 
 
 def dumps(value: Any, *, indent: bool = False) -> str:

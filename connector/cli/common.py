@@ -16,7 +16,8 @@ import click
 from connector.cli.errors import cli_errors
 from connector.config import Config, load_config
 from connector.errors import EventError
-from connector.events import BadLine, Event, iter_jsonl, parse_instant, read_jsonl
+from connector.events import MAX_LINE_CHARS, BadLine, Event, iter_jsonl, parse_instant, read_jsonl
+from connector.jsontext import MAX_DEPTH
 from connector.settings import Settings
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -48,13 +49,40 @@ def _events_text(path: str) -> str:
     p = Path(path)
     try:
         with p.open(encoding="utf-8") as handle:
-            return handle.read()
+            return _bounded_text(handle, p)
     except FileNotFoundError:
         raise click.ClickException(f"events file not found: {p}") from None
     except UnicodeDecodeError as err:
         raise click.ClickException(f"{p} is not UTF-8 text ({err.reason})") from None
     except OSError as err:
         raise click.ClickException(f"cannot read events file {p}: {err.strerror}") from None
+
+
+READ_CHARS = 1024 * 1024  # read at a time; at most MAX_LINE_CHARS, so a line inside one read is short enough
+
+
+def _bounded_text(handle: TextIO, path: Path) -> str:
+    """The whole text of `handle`, refused as soon as a line runs past `MAX_LINE_CHARS` (without --skip-bad
+    too: skipping it would mean reading on to a newline that a device such as /dev/zero never gives)."""
+    pieces: list[str] = []
+    lines = 0    # newlines read so far
+    since = 0    # characters read since the last one
+    while chunk := handle.read(READ_CHARS):
+        first = chunk.find("\n")
+        if first == -1:
+            since += len(chunk)
+        elif since + first > MAX_LINE_CHARS:
+            break
+        else:  # the lines between this chunk's first and last newline are shorter than the chunk
+            lines += chunk.count("\n")
+            since = len(chunk) - chunk.rfind("\n") - 1
+        if since > MAX_LINE_CHARS:
+            break
+        pieces.append(chunk)
+    else:
+        return "".join(pieces)
+    raise click.ClickException(f"{path}: line {lines + 1} is longer than {MAX_LINE_CHARS} characters; an events "
+                               "file holds one canonical event per line (a few hundred bytes each)")
 
 
 def _parse_events(path: str, lines: list[str], *, skip_bad: bool) -> list[Event]:
@@ -101,7 +129,8 @@ def _now(value: str | None) -> datetime | None:
 _config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CONNECTOR_CONFIG",
                               help="Config file (or CONNECTOR_CONFIG; default config/example.yaml when present).")
 _events_option = click.option("--events", "events_path", required=True, type=click.Path(dir_okay=False),
-                              help="Canonical events, one JSON object per line.")
+                              help="Canonical events, one JSON object per line (a line of at most "
+                                   f"{MAX_LINE_CHARS:,} characters, nested at most {MAX_DEPTH} levels deep).")
 _now_option = click.option("--now", "now_text", metavar="ISO",
                            help="Instant at which running clocks are evaluated (default: the last event's time).")
 _skip_option = click.option("--skip-bad", is_flag=True, help="Skip bad lines with a warning instead of failing.")

@@ -53,12 +53,15 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
     declared_labels = [*severities, NONE]
     matrix = {d: dict.fromkeys(severities, 0) for d in declared_labels}
     for t in tickets:
-        row = matrix.setdefault(t.declared or NONE, dict.fromkeys(severities, 0))
+        row = matrix.get(t.declared or NONE)
+        if row is None:  # only for a label not configured: a row built per ticket was tickets × severities
+            row = matrix[t.declared or NONE] = dict.fromkeys(severities, 0)
         row[t.classified] = row.get(t.classified, 0) + 1
     with_declared = [t for t in tickets if t.declared is not None]
     agree = sum(1 for t in with_declared if t.declared == t.classified)
     rank = {s: i for i, s in enumerate(severities)}
-    upgraded = sum(1 for t in with_declared if rank.get(t.classified, 99) < rank.get(t.declared or "", 99))
+    last = len(severities)  # after every configured severity, however many there are
+    upgraded = sum(1 for t in with_declared if rank.get(t.classified, last) < rank.get(t.declared or "", last))
     confusion = {
         "declared": declared_labels, "classified": severities,
         "rows": [{"declared": d, **matrix[d], "total": sum(matrix[d].values())} for d in declared_labels],
@@ -74,11 +77,11 @@ def audit_report(config: Config, dataset: Dataset, *, window: Window = EVERYTHIN
     total_top = sum(1 for t in tickets if t.classified == top)
 
     rule_order = {r.name: i for i, r in enumerate(config.classification.rules)}
+    after_rules = len(rule_order)  # priority_map and default come after the rules
     fired = Counter((t.rule, t.classified) for t in tickets)
     rules = [{"rule": rule, "severity": sev, "tickets": n}
-             for (rule, sev), n in sorted(fired.items(), key=lambda kv: (rule_order.get(kv[0][0], 99), kv[0][0],
-                                                                          severities.index(kv[0][1])
-                                                                          if kv[0][1] in severities else 99))]
+             for (rule, sev), n in sorted(fired.items(), key=lambda kv: (rule_order.get(kv[0][0], after_rules),
+                                                                          kv[0][0], rank.get(kv[0][1], last)))]
 
     findings = [f for f in dataset.findings if f.at in window]
     over = config.reports.audit.bounced_over

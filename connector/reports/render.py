@@ -35,7 +35,7 @@ import html
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +44,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from connector.events import parse_instant
 from connector.reports.build import SKIPPED_TABLE, TABLES, check_table, table_names
 from connector.reports.simulate import COMPARED as SIMULATE_NUMBERS
 from connector.reports.stats import share_pct
@@ -931,9 +930,14 @@ CREDIT_VIEW = ("contract", "organizations", "period", "contract_period", "dates"
 
 
 def _days(start: str, end: str, zone: ZoneInfo) -> str:
-    """An instant range [start, end) as the local dates it covers: 2026-01-01 – 2026-03-31."""
-    first = parse_instant(start, "start").astimezone(zone).date()
-    last = (parse_instant(end, "end") - timedelta(microseconds=1)).astimezone(zone).date()
+    """An instant range [start, end) as the local dates it covers: 2026-01-01 – 2026-03-31.
+
+    The instants are the report's own, read back as written (not through `parse_instant`, which holds input to
+    the accepted range): a period's bounds may lie outside it, e.g. the exclusive end of December 2099,
+    2100-01-01T00:00:00Z, or the start of January 1970 in a zone east of UTC, 1969-12-31T14:00:00Z.
+    """
+    first = datetime.fromisoformat(start).astimezone(zone).date()
+    last = (datetime.fromisoformat(end) - timedelta(microseconds=1)).astimezone(zone).date()
     return f"{first} – {last}"
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
+from connector.events import MAX_LINE_CHARS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "config" / "example.yaml")
@@ -152,11 +155,17 @@ def test_a_history_at_the_edges_of_the_range_reports(tmp_path: Path):
         edges.append(json.dumps(event))
     path = tmp_path / "edges.jsonl"
     path.write_text("\n".join([*lines, *edges]) + "\n", encoding="utf-8")
-    for name in ("sla", "credits", "kpis", "audit"):
+    for name in ("sla", "credits", "kpis", "audit", "olas", "attribution"):
         result = invoke(name, "--config", CONFIG, "--events", str(path), "--period", "quarter")
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
         assert data["now"] == "2099-12-31T23:59:59Z" and data["skipped"] == {}
+        # every format, over a window from the first day to the last (credits as HTML was a traceback: its page
+        # read a period's end, 2100-01-01T05:00:00Z, back through the check of input instants)
+        for fmt in ("csv", "html"):
+            shown = invoke(name, "--config", CONFIG, "--events", str(path), "--from", "1970-01-01", "--to",
+                           "2099-12-31", "--format", fmt)
+            assert shown.exit_code == 0 and shown.exception is None, (name, fmt, shown.output[-500:])
     replayed = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path)])
     assert replayed.exit_code == 0, replayed.output
     assert {t["ticket"]["id"] for t in json.loads(replayed.stdout)["tickets"]} >= {"edge-0", "edge-1"}
@@ -210,3 +219,86 @@ def test_credits_say_when_the_window_covers_part_of_a_quarterly_contract() -> No
     assert "globex-standard is a quarterly contract: 2026-Q1 runs 2026-01-01 to 2026-03-31" in result.stderr
     quiet = invoke("credits", "--config", CONFIG, "--events", EVENTS, "--from", "2026-01-01", "--to", "2026-03-31")
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+# --- lines nested too deep, lines without end (robustness pass) -----------------------------------------------
+
+PROPOSED = str(ROOT / "examples" / "proposed-p3-first-response-4h.yaml")
+EVERY_READER = [["replay"], ["explain", "--ticket", "1001"], ["report", "sla"], ["report", "credits"],
+                ["report", "audit"], ["simulate", "--proposed", PROPOSED],
+                ["capacity", "--policy", "standard", "--target", "P3 first_response 90%", "--aht", "30m"]]
+
+
+def _deep_history(tmp_path: Path, depth: int) -> tuple[Path, int]:
+    """The shipped example with one more event holding, under a key no reader knows, lists `depth` deep."""
+    lines = Path(EVENTS).read_text(encoding="utf-8").splitlines()
+    extra = json.dumps(dict(json.loads(lines[0]), event_id="deep-1", ticket_id="deep-1"))
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join([*lines, '{"x": ' + "[" * depth + "]" * depth + ", " + extra[1:]]) + "\n",
+                    encoding="utf-8")
+    return path, len(lines) + 1
+
+
+@pytest.mark.parametrize("command", EVERY_READER, ids=lambda c: " ".join(c[:2]))
+def test_a_line_nested_too_deep_is_a_bad_line_for_every_reader(tmp_path: Path, command: list[str]):
+    # before: a RecursionError traceback, with --skip-bad too
+    path, line = _deep_history(tmp_path, 1000)
+    args = [*command, "--config", CONFIG, "--events", str(path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output[-500:]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output == f"Error: 1 bad line:\n  line {line}: nested too deep (more than 32 levels of lists " \
+                            "and objects)\n"
+    skipped = CliRunner().invoke(main, [*args, "--skip-bad"])
+    assert skipped.exit_code == 0, skipped.output[-500:]
+    assert skipped.stderr == f"warning: {path}: line {line} skipped: nested too deep (more than 32 levels of " \
+                             "lists and objects)\n"
+    assert skipped.stdout
+
+
+def test_a_line_nested_too_deep_in_a_replay_over_several_processes(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    from connector.cli import replay_fork
+
+    path, line = _deep_history(tmp_path, 100_000)
+    monkeypatch.setattr(replay_fork, "MIN_LINES", 1)
+    outputs = []
+    for workers in (1, 2):
+        monkeypatch.setattr(replay_fork, "processes", lambda workers=workers: workers)
+        result = CliRunner().invoke(main, ["replay", "--config", CONFIG, "--events", str(path), "--skip-bad"])
+        assert result.exit_code == 0 and "replaying in one process" not in result.stderr, result.stderr[-500:]
+        assert f"line {line} skipped: nested too deep" in result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("command", EVERY_READER, ids=lambda c: " ".join(c[:2]))
+def test_a_line_without_end_is_an_error_not_a_read_of_everything(tmp_path: Path, command: list[str]):
+    # before: the whole file was read into memory first; /dev/zero, which never ends a line, was read forever
+    path = tmp_path / "events.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        out.write(Path(EVENTS).read_text(encoding="utf-8"))
+        out.write('{"x": "' + "a" * (MAX_LINE_CHARS + 1))   # no newline, no end
+    lines = Path(EVENTS).read_text(encoding="utf-8").count("\n")
+    for skip in ([], ["--skip-bad"]):   # skipping it would mean reading on to a newline that may never come
+        result = CliRunner().invoke(main, [*command, "--config", CONFIG, "--events", str(path), *skip])
+        assert result.exit_code == 1, result.output[-500:]
+        assert result.output == (f"Error: {path}: line {lines + 1} is longer than {MAX_LINE_CHARS} characters; an "
+                                 "events file holds one canonical event per line (a few hundred bytes each)\n")
+
+
+def _bounded_memory() -> None:  # pragma: no cover - runs in the child before exec
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or sys.platform != "linux", reason="no /dev/zero")
+def test_an_endless_device_as_events_is_an_error():
+    # a process of its own with 2 GiB of address space: a reader that reads until the end would take every byte
+    # of the machine's memory before it failed
+    result = subprocess.run([sys.executable, "-m", "connector", "replay", "--config", CONFIG, "--events", "/dev/zero"],
+                            capture_output=True, text=True, timeout=120, preexec_fn=_bounded_memory, check=False)
+    assert result.returncode == 1, result.stderr[-500:]
+    assert result.stderr == (f"Error: /dev/zero: line 1 is longer than {MAX_LINE_CHARS} characters; an events file "
+                             "holds one canonical event per line (a few hundred bytes each)\n")

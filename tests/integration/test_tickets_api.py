@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 from click.testing import CliRunner
@@ -152,7 +153,85 @@ def test_a_new_token_is_needed_per_app(store: Store, fed):
 def test_tickets_routes_answer_json_for_other_methods(api: Flask, token: str):
     client = api.test_client()
     _error(client.post("/tickets/zendesk/1", headers=_auth(token)), 405, "method_not_allowed")
-    _error(client.get("/tickets/zendesk", headers=_auth(token)), 404, "not_found")
+    data = _error(client.get("/tickets/zendesk", headers=_auth(token)), 400, "bad_request")
+    assert data["reason"].startswith("id: which ticket?")
+    data = _error(client.get("/tickets/zendesk/1?id=1", headers=_auth(token)), 400, "bad_request")
+    assert data["reason"] == "id: the path names the ticket already; give it once"
+
+
+# --- every id a source accepts can be read back (robustness pass) -------------------------------------------
+
+# ids a sender may use: the path form reads the first group, the query form (`?id=`) every one
+PATH_IDS = ["acme/42", "owner/repo#12", "50%", "100%25", "what?", "a b", " ", "été/☃", "a//b", "/lead", "trail/",
+            "x/explain/", "explain/x", "a+b&c=d", "%2F", "日本/チケット"]
+QUERY_ONLY_IDS = ["x/explain", "explain", "explain/explain", ".", "..", "a/../b", "./x"]
+
+
+def _fed_with(store: Store, ids: list[str]) -> None:
+    processor = TicketProcessor(store, helpers.config(), writers={}, clock=lambda: NOW)
+    for n, ticket_id in enumerate(ids):
+        for event in _events(ticket_id=ticket_id, tag=f"-{n}-"):
+            processor.apply_event(event)
+
+
+def test_a_webhook_ticket_id_with_a_slash_can_be_read_back(store: Store, secret: str, token: str):
+    # before: accepted (202), then 404 on every read, the routes taking one path segment
+    client = make_app(store, secret=secret, token=token, clock=lambda: NOW).test_client()
+    body = json.dumps({"ticket_id": "acme/42", "event_id": "gh-1", "occurred_at": "2026-03-02T10:00:00Z",
+                       "type": "ticket.created", "ticket": {"status": "new", "created_at": "2026-03-02T10:00:00Z",
+                                                           "subject": "owner/repo#12"}}).encode()
+    assert client.post("/hooks/webhook", data=body, headers=signed(secret, body)).status_code == 202
+    ctx = client.application.extensions["connector"]
+    Worker(store, ctx.processor, ctx.adapters, clock=lambda: NOW, name="w1").run_once()
+    for path in ("/tickets/webhook/acme/42", "/tickets/webhook/acme%2F42", "/tickets/webhook?id=acme%2F42"):
+        response = client.get(path, headers=_auth(token))
+        assert response.status_code == 200, (path, response.get_data(as_text=True))
+        assert response.get_json()["ticket"] == {"source": "webhook", "account": "default", "id": "acme/42"}
+    story = client.get("/tickets/webhook/acme/42/explain", headers=_auth(token))
+    assert story.status_code == 200 and story.get_data(as_text=True).startswith("Ticket webhook/default/acme/42")
+
+
+def test_every_accepted_id_is_readable_by_path_and_by_query(store: Store, token: str):
+    _fed_with(store, PATH_IDS + QUERY_ONLY_IDS)
+    client = make_app(store, token=token, clock=lambda: NOW).test_client()
+    for ticket_id in PATH_IDS + QUERY_ONLY_IDS:
+        expected = replay(helpers.config(), _events(ticket_id=ticket_id), now=NOW)["tickets"][0]
+        story = explain(helpers.config(), _events(ticket_id=ticket_id), ticket_id, source="zendesk", now=NOW)
+        query = urlencode({"id": ticket_id, "account": "acme"})
+        paths = [(f"/tickets/zendesk?{query}", f"/tickets/zendesk/explain?{query}")]
+        if ticket_id in PATH_IDS:
+            path = quote(ticket_id, safe="/")
+            paths.append((f"/tickets/zendesk/{path}", f"/tickets/zendesk/{path}/explain"))
+            paths.append((f"/tickets/zendesk/{quote(ticket_id, safe='')}",
+                          f"/tickets/zendesk/{quote(ticket_id, safe='')}/explain"))
+        for as_json, as_text in paths:
+            response = client.get(as_json, headers=_auth(token))
+            assert response.status_code == 200, (as_json, response.get_data(as_text=True))
+            assert response.get_json() == json.loads(json.dumps(expected)), as_json
+            response = client.get(as_text, headers=_auth(token))
+            assert response.status_code == 200, (as_text, response.get_data(as_text=True))
+            assert response.get_data(as_text=True) == story, as_text
+
+
+def test_a_path_ending_in_explain_is_the_story_and_explain_alone_is_the_ticket(store: Store, token: str):
+    _fed_with(store, ["x", "x/explain", "explain"])
+    client = make_app(store, token=token, clock=lambda: NOW).test_client()
+    story = client.get("/tickets/zendesk/x/explain", headers=_auth(token))
+    assert story.get_data(as_text=True).startswith("Ticket zendesk/acme/x: ")      # x's story, not x/explain
+    shown = client.get("/tickets/zendesk/x/explain/explain", headers=_auth(token)).get_data(as_text=True)
+    assert shown.startswith("Ticket zendesk/acme/x/explain: ")
+    assert client.get("/tickets/zendesk/explain", headers=_auth(token)).get_json()["ticket"]["id"] == "explain"
+    assert client.get("/tickets/zendesk/explain?id=x", headers=_auth(token)).get_data(as_text=True) == \
+        story.get_data(as_text=True)
+    _error(client.get("/tickets/zendesk?id=", headers=_auth(token)), 400, "bad_request")
+    _error(client.get("/tickets/zendesk?id=a%00b", headers=_auth(token)), 400, "bad_request")
+    _error(client.get("/tickets/zendesk?id=" + "9" * 256, headers=_auth(token)), 400, "bad_request")
+    _error(client.get("/tickets/zendesk?id=nope", headers=_auth(token)), 404, "not_found")
+    _error(client.get("/tickets/zendesk/x/explain?account=other", headers=_auth(token)), 404, "not_found")
+    assert client.get("/tickets/zendesk?id=x", headers={}).status_code == 401
+    # "//" is part of an id, never merged into a redirect to another ticket ("/x" is not "x")
+    for path in ("/tickets/zendesk//x", "/tickets//zendesk/x", "/tickets/zendesk//x/explain"):
+        _error(client.get(path, headers=_auth(token)), 404, "not_found")
 
 
 
@@ -224,3 +303,34 @@ def test_the_api_shows_each_ticket_as_replay_does_at_the_services_second(store: 
     durations = [v for row in [*data["rows"], *data["breaches"]] for k, v in row.items()
                  if k.endswith("_seconds") and v is not None]
     assert durations and all(type(v) is int for v in durations), durations
+
+
+def test_ids_read_back_through_the_real_server_and_an_http_client(store: Store, token: str):
+    """waitress decodes the path (a `%2F` is a slash by then) and `requests` sends what a script would; a client
+    that rewrites `..` segments gets the query form."""
+    import threading
+
+    import requests
+
+    from connector.service.server import make_server
+
+    ids = ["acme/42", "owner/repo#12", "50%", "été/☃", "a//b", "/lead", "x/explain", "a/../b"]
+    _fed_with(store, ids)
+    server = make_server(make_app(store, token=token, clock=lambda: NOW), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        for ticket_id in ids:
+            urls = [f"{base}/tickets/zendesk?{urlencode({'id': ticket_id})}"]
+            if ticket_id not in ("x/explain", "a/../b"):
+                urls.append(f"{base}/tickets/zendesk/{quote(ticket_id, safe='/')}")
+            for url in urls:
+                response = requests.get(url, headers={**_auth(token), "Connection": "close"}, timeout=10)
+                assert response.status_code == 200, (url, response.text)
+                assert response.json()["ticket"]["id"] == ticket_id
+    finally:  # closed from inside its loop, which then ends (closed from here, the loop may poll a closed socket)
+        server.trigger.pull_trigger(server.close)
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+        assert not thread.is_alive()

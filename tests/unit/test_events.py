@@ -14,16 +14,20 @@ from hypothesis import strategies as st
 
 from connector.errors import EventError
 from connector.events import (
+    MAX_LINE_CHARS,
     BadLine,
+    Event,
     _careful,
     event_to_dict,
     format_instant,
     iter_jsonl,
+    line_key,
     order_events,
     parse_event,
     read_jsonl,
     write_jsonl,
 )
+from connector.jsontext import MAX_DEPTH
 from tests.helpers import AGENT, event
 
 GOOD = {"schema": 1, "source": "zendesk", "account": "acme", "ticket_id": 123, "event_id": "e1",
@@ -237,3 +241,82 @@ def test_jsontext_dumps_writes_what_orjson_refuses_as_the_standard_library_does(
     assert jsontext.dumps_bytes([2**64], indent=True) == json.dumps([2**64], indent=2).encode()
     with pytest.raises(UnicodeEncodeError):
         jsontext.dumps_bytes({"a": "\ud800"})
+
+
+# --- lines too deep or too long (robustness pass) -----------------------------------------------------------
+
+
+def _nested(depth: int, *, under: str = "x") -> str:
+    """GOOD as one line, with `under` (a top-level key, or "fields" inside the ticket) holding lists nested
+    `depth` deep: the event itself is one more level, or three under its fields."""
+    value = "[" * depth + "]" * depth
+    line = json.dumps({**GOOD, "ticket": {**GOOD["ticket"], "fields": {}}})
+    if under == "fields":
+        return line.replace('"fields": {}', f'"fields": {{"deep": {value}}}')
+    return f'{{"{under}": {value}, {line[1:]}'
+
+
+@pytest.mark.parametrize("depth", [32, 1000, 100_000])
+@pytest.mark.parametrize("under", ["x", "fields"])
+def test_a_line_nested_too_deep_is_a_bad_line(depth: int, under: str):
+    # before: RecursionError out of msgspec (or json.loads), whatever the key it hides under
+    line = _nested(depth, under=under)
+    items = list(iter_jsonl([json.dumps(GOOD), line, json.dumps({**GOOD, "event_id": "e2"})]))
+    assert [type(i).__name__ for i in items] == ["Event", "BadLine", "Event"]
+    assert items[1] == BadLine(line=2, message="nested too deep (more than 32 levels of lists and objects)")
+    with pytest.raises(EventError, match=r"^1 bad line:\n  line 1: nested too deep"):
+        read_jsonl([line])
+    assert line_key(line) is None   # read by the parallel replay before parsing: no RecursionError there either
+
+
+def test_the_deepest_line_a_webhook_body_may_be_is_read():
+    deepest = MAX_DEPTH - 3   # the event, its ticket and its fields are three of the levels
+    [item] = iter_jsonl([_nested(deepest, under="fields")])
+    assert isinstance(item, Event) and item.ticket.fields["deep"] == json.loads(_nested(deepest, under="fields"))[
+        "ticket"]["fields"]["deep"]
+    [item] = iter_jsonl([_nested(deepest + 1, under="fields")])
+    assert isinstance(item, BadLine) and item.message.startswith("nested too deep")
+
+
+def test_a_line_longer_than_the_limit_is_a_bad_line():
+    line = json.dumps({**GOOD, "ticket": {**GOOD["ticket"], "description": "x" * MAX_LINE_CHARS}})
+    assert list(iter_jsonl([line])) == [BadLine(line=1, message=f"longer than {MAX_LINE_CHARS} characters")]
+    fits = json.dumps({**GOOD, "ticket": {**GOOD["ticket"], "description": ""}})
+    fits = fits.replace('"description": ""', '"description": "' + "x" * (MAX_LINE_CHARS - len(fits)) + '"')
+    assert len(fits) == MAX_LINE_CHARS
+    [item] = iter_jsonl([fits + "\n"])   # its newline does not count
+    assert isinstance(item, Event) and len(item.ticket.description) > MAX_LINE_CHARS - 1000
+
+
+_JSON = st.recursive(st.none() | st.integers() | st.text(alphabet="[]{}\"\\ab,:", max_size=6),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                         st.text(alphabet="[]{}\"\\ab", max_size=4), inner, max_size=3),
+                     max_leaves=60)
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=500, deadline=None)
+@given(_JSON, st.integers(min_value=0, max_value=12), st.booleans())
+def test_deeper_than_counts_the_containers_and_not_the_brackets_in_strings(value, limit: int, ascii_only: bool):
+    from connector.jsontext import deeper_than
+
+    text = json.dumps(value, ensure_ascii=ascii_only)
+    assert deeper_than(text, limit) == (_depth(value) > limit), text
+
+
+def test_deeper_than_reads_text_that_is_not_json_in_one_pass():
+    from connector.jsontext import deeper_than
+
+    assert deeper_than("[" * 33)                                   # cut off 33 levels down: too deep so far
+    assert not deeper_than("[" * 20 + '"' + "[" * 40)              # an open string: its brackets are text
+    # brackets, then a string left open and full of escaped quotes: a pattern that had to close the string was
+    # tried again from every quote (quadratic: minutes for a long line)
+    assert deeper_than("[" * 40 + '"a' + '\\"' * 200_000)
+    assert not deeper_than("[" * 20 + '"a' + '\\"' * 200_000 + "[" * 20)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 from dataclasses import replace
+from datetime import date
 from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, check_table, table_names
 from connector.reports.render import _columns, _tables, csv_cell, render_csv, render_html
@@ -515,3 +519,51 @@ def test_a_window_that_cuts_a_contract_period_is_said_in_words():
     assert [(r["contract"], r["contract_period"], r["partial"]) for r in parsed] == [
         ("initech-enterprise", "month", "False"), ("globex-standard", "quarter", "True"),
         ("test-globex", "month", "False")]
+
+
+# --- the edges of the accepted range ------------------------------------------------------------------------
+
+EDGE_ZONES = ("UTC", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Etc/GMT+12", "Asia/Kathmandu")
+
+
+def test_credits_html_of_a_window_reaching_december_2099_or_january_1970():
+    # a period's exclusive end past 2099 (2100-01-01T05:00:00Z in New York) or its start before 1970 (in a zone
+    # east of UTC) was read back through the ingest check of the accepted range: a traceback, a 500 on the web
+    late = build_report("credits", example_config(), events=example_events(), now=NOW,
+                        options=ReportOptions(end="2099-12-31"))
+    assert late["to"] == "2100-01-01T05:00:00Z"
+    rows = read_page(render_html(late)).tables["table-rows"]["rows"]
+    assert ["globex-standard", "Globex", "2099-Q4", "quarter", "2099-10-01 – 2099-12-31"] in [r[:5] for r in rows]
+    assert ["test-globex", "Globex", "2099-12", "month", "2099-12-01 – 2099-12-31"] == rows[-1][:5]
+    early = build_report("credits", example_config(), events=example_events(), now=NOW,
+                         options=ReportOptions(start="1970-01-01", end="1970-01-15", timezone="Asia/Tokyo"))
+    assert early["rows"][0]["period_start"] == "1969-12-31T15:00:00Z"
+    rows = read_page(render_html(early)).tables["table-rows"]["rows"]
+    assert rows[0][2:5] == ["1970-01", "month", "1970-01-01 – 1970-01-31 (counted: 1970-01-01 – 1970-01-15)"]
+
+
+EDGE_DATES = st.one_of(st.sampled_from([date(1970, 1, 1), date(1970, 1, 2), date(2099, 12, 30), date(2099, 12, 31)]),
+                       st.dates(min_value=date(1970, 1, 1), max_value=date(2099, 12, 31)))
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@example(name="credits", first=None, last=date(2099, 12, 31), zone="UTC", period=None)
+@example(name="credits", first=date(1970, 1, 1), last=None, zone="Asia/Kathmandu", period=None)
+@given(name=st.sampled_from(REPORTS), first=st.none() | EDGE_DATES, last=st.none() | EDGE_DATES,
+       zone=st.sampled_from(EDGE_ZONES), period=st.sampled_from([None, "day", "week", "month", "quarter"]))
+def test_every_window_in_the_accepted_range_renders_in_every_format(name: str, first: date | None,
+                                                                    last: date | None, zone: str,
+                                                                    period: str | None):
+    if first is not None and last is not None and last < first:
+        first, last = last, first
+    options = ReportOptions(start=None if first is None else first.isoformat(),
+                            end=None if last is None else last.isoformat(), timezone=zone, period=period)
+    try:
+        report = build_report(name, example_config(), events=example_events(), now=NOW, options=options)
+    except ReportError as err:   # too many periods in a long window: refused, naming what to narrow
+        assert err.parameter in ("period", "from") and "at most 2000 periods" in err.message
+        return
+    assert json.loads(json.dumps(report)) == report
+    assert render_csv(report)
+    page = render_html(report)
+    assert page.startswith("<!DOCTYPE html>") and page.endswith("</html>\n")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from connector.errors import EventError
 from connector.events import Event
+from connector.reports.audit import audit_report
 from connector.reports.build import ReportError, ReportOptions, build_report
 from connector.reports.dataset import collect
 from connector.reports.stats import (
@@ -338,6 +339,36 @@ def test_audit_confusion_matrix_top_share_and_rules() -> None:
     assert share["by_agent"] == [{"agent": None, "tickets": 4, "top": 2, "share_pct": 50.0}]
     assert [(r["rule"], r["severity"], r["tickets"]) for r in report["rules"]] == [
         ("outage", "P1", 1), ("priority_map", "P1", 1), ("priority_map", "P2", 1), ("priority_map", "P3", 1)]
+
+
+def _rows_built(events: list[Event], severities: list[str]) -> int:
+    """How many rows of severities `dict.fromkeys` builds while the audit of `events` is computed."""
+    import sys
+
+    cfg = report_config(severities=severities, classification={"default": "P3", "rules": []})
+    dataset = collect(cfg, events, utc("2026-04-01 00:00"))
+    calls = 0
+
+    def count(frame: Any, what: str, arg: Any) -> None:
+        nonlocal calls
+        if what == "c_call" and getattr(arg, "__name__", "") == "fromkeys" and getattr(arg, "__self__", None) is dict:
+            calls += 1
+
+    sys.setprofile(count)
+    try:
+        audit_report(cfg, dataset)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_the_audit_builds_each_matrix_row_once_however_many_tickets() -> None:
+    # before: a whole row of every severity per ticket (the default of a `setdefault`), tickets × severities:
+    # with 5,000 severities, minutes for a large window
+    severities = ["P1", "P2", "P3", *(f"S{n}" for n in range(200))]
+    few = [e for n in range(3) for e in replied(f"t{n}", "2026-03-02 10:00", timedelta(hours=1))]
+    many = [e for n in range(60) for e in replied(f"t{n}", "2026-03-02 10:00", timedelta(hours=1))]
+    assert _rows_built(few, severities) == _rows_built(many, severities) == len(severities) + 1   # and (none)
 
 
 def test_audit_finds_a_severity_lowered_shortly_before_a_breach() -> None:
