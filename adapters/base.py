@@ -14,15 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Protocol
 
 from connector.config import Config, SourceConfig
 from connector.errors import ConfigError
-from connector.events import Event
+from connector.events import Event, format_instant, short_text
+from connector.rules.clocks import duration_text
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+# how far after its delivery's receipt an event may say it happened: a sender's clock a little fast is
+# accepted, a wrong one (a 2099 instant) would run the ticket's clocks in a future nobody will see
+AHEAD_TOLERANCE = timedelta(minutes=5)
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:
@@ -56,6 +61,19 @@ class Accepted:
     audit_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     events: int = 1
     ticket: str | None = None  # the one ticket the delivery is about (None: several, or not known at the door)
+
+
+def ahead(event: Event, reference: datetime) -> str | None:
+    """Why an event cannot be applied at `reference` (it says it happened later than the tolerance allows),
+    or None. `reference` is when the connector learned of it: a delivery's receipt, a poll's time.
+    The worker refuses such a delivery, a backfill or a poll such an event, the generic webhook's door such a
+    request (docs/decisions.md)."""
+    if event.occurred_at <= reference + AHEAD_TOLERANCE:
+        return None
+    late = duration_text((event.occurred_at - reference).total_seconds())
+    return (f"event {short_text(event.event_id)} of ticket {short_text(event.ticket_id)} says it happened at "
+            f"{format_instant(event.occurred_at)}, {late} after it was received ({format_instant(reference)}); "
+            f"at most {duration_text(AHEAD_TOLERANCE.total_seconds())} ahead is accepted: check the sender's clock")
 
 
 def ticket_ref(source: str, account: str, ticket_id: str) -> str:

@@ -289,6 +289,12 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
     line = f"backfill {source}: {count} events from {tickets} tickets → {where}"
     if to_store:
         line += f" ({totals.applied} new, {totals.actions} actions recorded as dry-run)"
+    if totals.ahead:
+        from adapters.base import AHEAD_TOLERANCE
+        from connector.rules.clocks import duration_text
+
+        line += (f"; {totals.ahead} events refused, dated more than "
+                 f"{duration_text(AHEAD_TOLERANCE.total_seconds())} after they were read (a clock ahead)")
     if skipped:
         line += f"; {len(skipped)} tickets skipped"
     click.echo(line, err=True)

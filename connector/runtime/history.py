@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from adapters.base import ahead
 from connector.config import SourceConfig
 from connector.errors import ConfigError, ConnectorError, StoreUnavailable
 from connector.events import Event
-from connector.runtime.worker import ahead
 from connector.settings import Settings
 
 if TYPE_CHECKING:

@@ -23,11 +23,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import InboundAdapter, Writer
+from adapters.base import InboundAdapter, Writer, ahead
 from connector.config import Config
 from connector.errors import ConnectorError, PayloadError, StoreUnavailable, Transient
-from connector.events import Event, format_instant, short_text
-from connector.rules.clocks import duration_text
+from connector.events import Event, format_instant
 from connector.rules.engine import OutOfOrder, Rulebook, TicketReport, TicketState
 from connector.rules.escalation import Decision
 from connector.store import BatchConflict, InboxRow, Kept, NewAction, Store, TicketKey, TicketTx
@@ -44,9 +43,6 @@ NORMALIZE_THREADS = 8       # a batch's deliveries that wait on a help desk's AP
 # batch writes under the one write lock the webhook door also needs, so its batches stay shorter
 CLAIM_BATCH = {"postgresql": 500, "sqlite": 200}
 DECODED_STATES = 5000        # tickets a worker keeps between batches (`Kept`: ~6 KB of state, ~3 KB of rows each)
-# how far after its delivery's receipt an event may say it happened: a sender's clock a little fast is
-# accepted, a wrong one (a 2099 instant) would run the ticket's clocks in a future nobody will see
-AHEAD_TOLERANCE = timedelta(minutes=5)
 LOOP_BACKOFF_CAP = 5.0       # a loop that cannot reach the database tries again after 0.5 s, 1 s, … 5 s (the
 #                              breaker makes a try cheap while the database is away, so recovery can be quick)
 
@@ -98,17 +94,6 @@ def whole_second(at: datetime) -> datetime:
 def next_whole_second(at: datetime) -> datetime:
     """Return the first whole second at or after an instant."""
     return at if not at.microsecond else whole_second(at) + timedelta(seconds=1)
-
-
-def ahead(event: Event, reference: datetime) -> str | None:
-    """Why an event cannot be applied at `reference` (it says it happened later than the tolerance allows),
-    or None. `reference` is when the connector learned of it: a delivery's receipt, a poll's time."""
-    if event.occurred_at <= reference + AHEAD_TOLERANCE:
-        return None
-    late = duration_text((event.occurred_at - reference).total_seconds())
-    return (f"event {short_text(event.event_id)} of ticket {short_text(event.ticket_id)} says it happened at "
-            f"{format_instant(event.occurred_at)}, {late} after it was received ({format_instant(reference)}); "
-            f"at most {duration_text(AHEAD_TOLERANCE.total_seconds())} ahead is accepted: check the sender's clock")
 
 
 def json_params(decision: Decision) -> dict[str, Any]:

@@ -274,6 +274,32 @@ def test_cli_applies_to_the_store(zendesk_history: ZendeskHistory, clean_env: py
         store.dispose()
 
 
+def test_cli_refuses_history_dated_after_it_was_read_and_says_so(zendesk_history: ZendeskHistory,
+                                                                 clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An audit dated 2099 (a help desk's clock, or a hostile edit) would stop the ticket's clocks in 2099:
+    it is refused and counted; the rest of the history lands."""
+    seed(zendesk_history)
+    zendesk_history.add_history(3, [
+        create("2026-03-04T09:00:00Z", 503, status="open", priority="normal", requester_id="503"),
+        change("2099-12-31T23:00:00Z", 900, comment="Done", changes={"status": ("open", "solved")}),
+    ], requester_id=503, status="solved", priority="normal")
+    for name, value in ENV.items():
+        clean_env.setenv(name, value)
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    clean_env.setenv("CONNECTOR_DATABASE_URL", url)
+    cfg = write_config(tmp_path, zendesk_history.base_url)
+    args = ["zendesk", "--store", "--state", str(tmp_path / "s.json"), "--config", str(cfg), "--since", "2026-01-01"]
+    result = CliRunner().invoke(backfill, args)
+    assert result.exit_code == 0, result.output
+    assert "(8 new" in result.output
+    assert "; 2 events refused, dated more than 5m after they were read (a clock ahead)" in result.output
+    store = Store(url)
+    try:
+        assert [e.ticket.status for e in store.ticket_events(("zendesk", "acme", "3"))] == ["open"]
+    finally:
+        store.dispose()
+
+
 def test_backfill_and_reconciliation_keep_deleted_and_restored_tickets(zendesk_history: ZendeskHistory,
                                                                          store: Store, tmp_path: Path) -> None:
     """Zenpy's recorded export lists deleted tickets and its audits show a deletion and a restore (issue 11.9)."""
