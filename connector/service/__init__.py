@@ -3,6 +3,7 @@
     POST /hooks/<source>                       persist a delivery, then 202 (200 if a duplicate)   hooks.py
     GET  /healthz, /readyz, /metrics           liveness, readiness, Prometheus                     health.py
     GET  /tickets/<source>/<id>[/explain]      one ticket's clocks / story, bearer token           tickets.py
+    GET  /tickets/<source>[/explain]?id=…      the same for any id (one ending in /explain, ., ..)  tickets.py
     GET  /reports/<name>?format=html|json|csv  sla, credits, kpis, audit over the store, bearer token reports.py
     GET  /login?code=…, POST /login            a sign-in link or the token → a browser session cookie  session.py
 
