@@ -6,8 +6,10 @@ import base64
 import json
 import os
 import secrets
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,3 +77,24 @@ def inbox_bodies(store: Store) -> list[bytes]:
 def utc_clock(text: str) -> Callable[[], datetime]:
     instant = datetime.fromisoformat(text).astimezone(UTC)
     return lambda: instant
+
+
+@contextmanager
+def serving(app: Flask, *, threads: int = 4, read_timeout: float = 10.0) -> Iterator[int]:
+    """Serve `app` with waitress on a free loopback port in a thread; yield the port; stop it cleanly.
+
+    The server is closed from inside its own loop, which then ends: closed from another thread, the loop
+    may poll a socket already closed and raise "Bad file descriptor" in its thread (an error here, since
+    warnings are errors)."""
+    from connector.service.server import make_server
+
+    server = make_server(app, host="127.0.0.1", port=0, threads=threads, read_timeout=read_timeout)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.effective_port
+    finally:
+        server.trigger.pull_trigger(server.close)
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+        assert not thread.is_alive(), "the server did not stop"

@@ -6,7 +6,6 @@ database stops answering. Skips without Chromium, unless CI is set (tests/integr
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,13 +16,12 @@ import pytest
 
 from connector.runtime.worker import TicketProcessor
 from connector.service import create_app
-from connector.service.server import make_server
 from connector.settings import Secret, Settings
 from connector.store import Store
 from tests import helpers
 from tests.browser import Chromium, Tab
 from tests.helpers import event, utc
-from tests.integration.support import new_token
+from tests.integration.support import new_token, serving
 from tests.integration.test_board import NOW, _queue
 from tests.integration.test_reports_chromium import chromium  # noqa: F401 (the fixture)
 
@@ -51,14 +49,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
     wall = new_token()
     settings = Settings(database_url=store.url, api_token=Secret(new_token()), board_token=Secret(wall))
     app = create_app(settings, store=store, config=config, clock=lambda: NOW)
-    server = make_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        yield Served(f"http://127.0.0.1:{server.effective_port}", wall, store, processor)
+        with serving(app) as port:
+            yield Served(f"http://127.0.0.1:{port}", wall, store, processor)
     finally:
-        server.close()
-        thread.join(timeout=10)
         store.dispose()
 
 

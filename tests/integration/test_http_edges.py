@@ -9,15 +9,13 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from connector.service.server import make_server
 from connector.store import Store
-from tests.integration.support import make_app
+from tests.integration.support import make_app, serving
 
 READ_TIMEOUT = 1.0
 
@@ -27,11 +25,8 @@ def server_port(tmp_path, secret) -> Iterator[int]:
     store = Store(f"sqlite:///{tmp_path / 'edges.db'}")  # framing does not depend on the database
     store.upgrade()
     app = make_app(store, secret=secret)
-    server = make_server(app, host="127.0.0.1", port=0, threads=2, read_timeout=READ_TIMEOUT)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield server.effective_port
-    server.close()
+    with serving(app, threads=2, read_timeout=READ_TIMEOUT) as port:
+        yield port
     store.dispose()
 
 

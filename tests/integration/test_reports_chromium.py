@@ -13,7 +13,6 @@ import os
 import re
 import struct
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -25,11 +24,10 @@ import pytest
 from connector.reports.build import REPORTS, ReportOptions, build_report
 from connector.reports.render import render_html
 from connector.runtime.worker import TicketProcessor
-from connector.service.server import make_server
 from connector.service.session import COOKIE, login_link
 from connector.store import Store
 from tests.browser import Chromium
-from tests.integration.support import make_app, new_token
+from tests.integration.support import make_app, new_token, serving
 from tests.report_support import CHARTS, NOW, PageReader, example_config, example_events, read_page, shown
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -204,15 +202,10 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     for event in example_events():
         processor.apply_event(event)
     token = new_token()
-    server = make_server(make_app(store, token=token, config=config, clock=lambda: NOW), host="127.0.0.1", port=0,
-                         threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}", token
+        with serving(make_app(store, token=token, config=config, clock=lambda: NOW)) as port:
+            yield f"http://127.0.0.1:{port}", token
     finally:
-        server.close()
-        thread.join(timeout=10)
         store.dispose()
 
 

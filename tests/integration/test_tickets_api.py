@@ -22,7 +22,7 @@ from connector.runtime.worker import TicketProcessor, Worker
 from connector.store import Store
 from tests import helpers
 from tests.helpers import AGENT, CUSTOMER
-from tests.integration.support import make_app, new_token, signed
+from tests.integration.support import make_app, new_token, serving, signed
 from tests.report_support import EXAMPLE_CONFIG, example_events
 
 NOW = helpers.utc("2026-03-03 12:00")
@@ -308,19 +308,12 @@ def test_the_api_shows_each_ticket_as_replay_does_at_the_services_second(store: 
 def test_ids_read_back_through_the_real_server_and_an_http_client(store: Store, token: str):
     """waitress decodes the path (a `%2F` is a slash by then) and `requests` sends what a script would; a client
     that rewrites `..` segments gets the query form."""
-    import threading
-
     import requests
-
-    from connector.service.server import make_server
 
     ids = ["acme/42", "owner/repo#12", "50%", "été/☃", "a//b", "/lead", "x/explain", "a/../b"]
     _fed_with(store, ids)
-    server = make_server(make_app(store, token=token, clock=lambda: NOW), host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.effective_port}"
-    try:
+    with serving(make_app(store, token=token, clock=lambda: NOW), threads=2) as port:
+        base = f"http://127.0.0.1:{port}"
         for ticket_id in ids:
             urls = [f"{base}/tickets/zendesk?{urlencode({'id': ticket_id})}"]
             if ticket_id not in ("x/explain", "a/../b"):
@@ -329,8 +322,3 @@ def test_ids_read_back_through_the_real_server_and_an_http_client(store: Store, 
                 response = requests.get(url, headers={**_auth(token), "Connection": "close"}, timeout=10)
                 assert response.status_code == 200, (url, response.text)
                 assert response.json()["ticket"]["id"] == ticket_id
-    finally:  # closed from inside its loop, which then ends (closed from here, the loop may poll a closed socket)
-        server.trigger.pull_trigger(server.close)
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
-        assert not thread.is_alive()
