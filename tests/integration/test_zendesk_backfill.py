@@ -253,15 +253,21 @@ def test_cli_writes_jsonl_then_resumes(zendesk_history: ZendeskHistory, clean_en
     assert len(out.read_text().splitlines()) == 7  # appended nothing, kept what was there
 
 
+def _cli_to_store(h: ZendeskHistory, env: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, list[str]]:
+    """The environment and arguments of `connector backfill zendesk --store` against the fake; (URL, args)."""
+    for name, value in ENV.items():
+        env.setenv(name, value)
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    env.setenv("CONNECTOR_DATABASE_URL", url)
+    cfg = write_config(tmp_path, h.base_url)
+    return url, ["zendesk", "--store", "--state", str(tmp_path / "s.json"), "--config", str(cfg),
+                 "--since", "2026-01-01"]
+
+
 def test_cli_applies_to_the_store(zendesk_history: ZendeskHistory, clean_env: pytest.MonkeyPatch,
                                   tmp_path: Path) -> None:
     seed(zendesk_history)
-    for name, value in ENV.items():
-        clean_env.setenv(name, value)
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    clean_env.setenv("CONNECTOR_DATABASE_URL", url)
-    cfg = write_config(tmp_path, zendesk_history.base_url)
-    args = ["zendesk", "--store", "--state", str(tmp_path / "s.json"), "--config", str(cfg), "--since", "2026-01-01"]
+    url, args = _cli_to_store(zendesk_history, clean_env, tmp_path)
     result = CliRunner().invoke(backfill, args)
     assert result.exit_code == 0, result.output
     assert "(7 new" in result.output
@@ -283,12 +289,7 @@ def test_cli_refuses_history_dated_after_it_was_read_and_says_so(zendesk_history
         create("2026-03-04T09:00:00Z", 503, status="open", priority="normal", requester_id="503"),
         change("2099-12-31T23:00:00Z", 900, comment="Done", changes={"status": ("open", "solved")}),
     ], requester_id=503, status="solved", priority="normal")
-    for name, value in ENV.items():
-        clean_env.setenv(name, value)
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    clean_env.setenv("CONNECTOR_DATABASE_URL", url)
-    cfg = write_config(tmp_path, zendesk_history.base_url)
-    args = ["zendesk", "--store", "--state", str(tmp_path / "s.json"), "--config", str(cfg), "--since", "2026-01-01"]
+    url, args = _cli_to_store(zendesk_history, clean_env, tmp_path)
     result = CliRunner().invoke(backfill, args)
     assert result.exit_code == 0, result.output
     assert "(8 new" in result.output
