@@ -10,13 +10,23 @@ calendars are built here (so a bad window or an unknown holiday country is a con
 one), and cross references are checked: calendars named by policies and targets exist, severities named
 anywhere are declared in `severities`.
 
+What the file accepts, the rest of the connector can use without a traceback: the file is UTF-8 of at most
+4 MiB; note templates hold bare placeholders (`connector.templates`); every number is finite and bounded, every
+duration at most `MAX_DURATION` (365 days); and each calendar holds its longest target, and the live board's
+day, within the 100 years after the accepted range of instants (`_check_room`), so every due instant exists.
+
 Secrets never live in this file; they come from the environment (DESIGN §3.5).
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
+import threading
+import warnings
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -39,7 +49,7 @@ from connector import yamltext
 from connector.errors import ConfigError
 from connector.rules.calendar import BusinessCalendar, CalendarSpecError, zone_named
 from connector.rules.conditions import ticket_fields_read
-from connector.templates import NOTE_FIELDS, template_fields
+from connector.templates import template_problem
 
 METRICS = ("first_response", "next_response", "periodic_update", "resolution")
 ALWAYS = "24x7"
@@ -48,21 +58,41 @@ _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?
                        r"\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
 
 
+# The longest duration a config may give (a target of 365 days of business time is about four years of a
+# 9-to-5 calendar): every duration is bounded, so none overflows the datetime arithmetic it meets.
+MAX_DURATION = 365 * 86400
+
+
 def parse_duration(value: Any) -> int | float:
-    """Parse `30s`, `15m`, `4h`, `2d`, `1h30m` (d = 24 h) or a number of seconds into seconds."""
+    """Parse `30s`, `15m`, `4h`, `2d`, `1h30m` (d = 24 h) or a number of seconds into seconds, from 0 to
+    `MAX_DURATION`."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
+    seconds: int | float
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a duration (not a finite number)")
         if value < 0:
-            raise ValueError(f"{value!r} is not a duration (negative)")
-        return value
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m and any(m.groups()):
-            d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-            total = d * 86400 + h * 3600 + mi * 60 + s
-            return int(total) if total.is_integer() else total
-    raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 15m, 4h, 2d)")
+            raise ValueError(f"{_shown(value)} is not a duration (negative)")
+        seconds = value
+    elif isinstance(value, str) and (m := _DURATION.match(value)) and any(m.groups()):
+        d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        total = d * 86400 + h * 3600 + mi * 60 + s
+        seconds = int(total) if total.is_integer() else total
+    else:
+        raise ValueError(f"{_shown(value)} is not a duration (use e.g. 30s, 15m, 4h, 2d)")
+    if not seconds <= MAX_DURATION:  # a string of digits may sum to infinity
+        raise ValueError(f"{_shown(value)} is longer than {MAX_DURATION // 86400}d, the longest duration a config "
+                         f"may give")
+    return seconds
+
+
+def _shown(value: Any) -> str:
+    """A value as a problem quotes it: its repr, cut to 40 characters."""
+    if isinstance(value, int) and value.bit_length() > 100:  # repr() of a huge int is slow, or refused
+        return "a number beyond ±10**30"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -112,8 +142,9 @@ Names = Annotated[tuple[str, ...], BeforeValidator(_str_tuple)]
 
 
 class _Frozen(BaseModel):
+    # every float of the config is finite: no Infinity or NaN reaches a report
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
-                              arbitrary_types_allowed=True)
+                              arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 # --- conditions ----------------------------------------------------------------------------------
@@ -247,13 +278,9 @@ class EscalationWhen(_Frozen):
 def _template(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    try:
-        names = template_fields(value)
-    except ValueError as err:
-        raise ValueError(f"{value!r} is not a valid template: {err}") from None
-    for name in names:
-        if name not in NOTE_FIELDS:
-            raise ValueError(f"unknown placeholder {{{name}}}; use {', '.join('{' + f + '}' for f in NOTE_FIELDS)}")
+    problem = template_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -345,6 +372,11 @@ class Ola(_Frozen):
 # --- sources and write-back ----------------------------------------------------------------------
 
 
+# A help desk call may wait at most this long: well inside the lease of the action it sends (5 min by default),
+# as mapped sources' `writeback.timeout_seconds`.
+MAX_HTTP_TIMEOUT = 120.0
+
+
 class SourceConfig(_Frozen):
     """Per help desk: where it lives and how its fields map. Credentials come from the environment."""
 
@@ -371,6 +403,13 @@ class SourceConfig(_Frozen):
     def _keys_as_strings(cls, value: Any) -> Any:
         if isinstance(value, Mapping):
             return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("timeout_seconds")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if not 0 < value <= MAX_HTTP_TIMEOUT:
+            raise ValueError(f"must be more than 0 and at most {MAX_HTTP_TIMEOUT:g} seconds")
         return value
 
 
@@ -541,6 +580,11 @@ class Exclusion(_Frozen):
     when: Condition
 
 
+# The largest fee per period: a credit (a share of it) still holds whole cents exactly in a float (2**53 cents
+# is about 9e13).
+MAX_FEE = 1e12
+
+
 class Contract(_Frozen):
     """A customer's service-credit terms: which clocks count, per period, and the sliding scale."""
 
@@ -550,7 +594,7 @@ class Contract(_Frozen):
     metrics: Names | None = None
     severities: Names | None = None
     period: Literal["week", "month", "quarter"] = "month"
-    fee: float | None = Field(default=None, ge=0)
+    fee: float | None = Field(default=None, ge=0, le=MAX_FEE)
     currency: str | None = None
     exclusions: tuple[Exclusion, ...] = ()
     credits: tuple[CreditStep, ...] = Field(min_length=1)
@@ -615,11 +659,16 @@ class ReportSettings(_Frozen):
         return value
 
 
+# The most tries of one write-back action: past 1,025 the executor's backoff (base × 2^(attempt−1)) is larger
+# than a float can hold; 100 tries, an hour apart once the backoff is capped, are four days.
+MAX_WRITEBACK_ATTEMPTS = 100
+
+
 class Writeback(_Frozen):
     dry_run: bool = False
     actions: Names = WRITEBACK_ACTIONS
     marker_tag: str = "sla_connector"
-    max_attempts: int = Field(default=8, ge=1)
+    max_attempts: int = Field(default=8, ge=1, le=MAX_WRITEBACK_ATTEMPTS)
 
     @field_validator("actions")
     @classmethod
@@ -895,6 +944,74 @@ def _check_names(cfg: Config, built: Mapping[str, BusinessCalendar | None]) -> l
     return problems
 
 
+# Every add of business time starts at an instant in the accepted range (1970..2099, docs/decisions.md), and
+# adds at most a target (or the live board's 24 h): if each calendar holds its largest in the years 2100 to
+# 2199, every add ends before 2200, and no calendar builds more than 1970..2199 (it may build 1,000 years).
+ROOM_FROM = 2100    # the first year after the accepted range of instants
+ROOM_YEARS = 100
+BOARD_AHEAD = 86400  # the live board asks each calendar for the instant 24 h of business time ahead
+_ROOM: dict[str, tuple[float, ...]] = {}  # a calendar spec's digest → its business time in each year from ROOM_FROM
+_ROOM_LOCK = threading.Lock()
+
+
+def _room(spec: Any, need: float) -> float:
+    """Return how much business time the calendar of `spec` holds from ROOM_FROM: at least `need` when it holds
+    that much within ROOM_YEARS, else all it holds in them. Counted on a throwaway copy, so the config's own
+    calendar builds only the years its clocks need, and remembered per spec (tests and reloads repeat them)."""
+    key = hashlib.sha256(repr(spec).encode()).hexdigest()
+    with _ROOM_LOCK, warnings.catch_warnings():
+        # the holidays package warns that some countries' holidays are known only to 2035 or so: true, and no
+        # concern of this count (the lock keeps this change of the process's warning filters to one thread)
+        warnings.simplefilter("ignore", UserWarning)
+        years = list(_ROOM.get(key, ()))
+        if sum(years) < need and len(years) < ROOM_YEARS:
+            cal = BusinessCalendar.from_config(spec)
+            while sum(years) < need and len(years) < ROOM_YEARS:
+                year = ROOM_FROM + len(years)
+                # up to the year's last second, so that one year is built at a time (that second is not counted)
+                years.append(cal.between(datetime(year, 1, 1, tzinfo=UTC),
+                                         datetime(year, 12, 31, 23, 59, 59, tzinfo=UTC)))
+            if len(_ROOM) >= 256:
+                _ROOM.clear()
+            _ROOM[key] = tuple(years)
+    return sum(years)
+
+
+def _check_room(cfg: Config, raw: Any, built: Mapping[str, BusinessCalendar | None]) -> list[str]:
+    """Check that each calendar holds, in the years after the accepted range, the longest target run on it and
+    the live board's day: a target that cannot end before 2200 on its calendar is refused at its key path."""
+    needs: dict[str, list[tuple[float, str]]] = {}
+    agreements: list[tuple[str, Policy | Ola, tuple[str, ...]]] = [
+        *((f"policies[{i}]", policy, METRICS) for i, policy in enumerate(cfg.policies)),
+        *((f"olas[{i}]", ola, INTERNAL_METRICS) for i, ola in enumerate(cfg.olas))]
+    for where, agreement, metrics in agreements:
+        per_severity: Mapping[str, _Targets] = agreement.targets
+        for sev, targets in per_severity.items():
+            for metric in metrics:
+                seconds = targets.target(metric)
+                if seconds:
+                    needs.setdefault(agreement.calendar_for(sev), []).append(
+                        (seconds, f"{where}.targets.{sev}.{metric}"))
+    specs = {str(name): spec for name, spec in raw.items()} if isinstance(raw, Mapping) else {}
+    problems: list[str] = []
+    for name, cal in built.items():
+        if cal is None or cal.always_open:
+            continue
+        amounts = needs.get(name, [])
+        need = max([BOARD_AHEAD, *(seconds for seconds, _ in amounts)])
+        room = _room(specs.get(name, ALWAYS), need)
+        if room >= need:
+            continue
+        held = (f"calendar {name[:40]!r} opens {format_duration(room)} of business time in the {ROOM_YEARS} years "
+                f"after {ROOM_FROM - 1}, the last year an event may have")
+        if room < BOARD_AHEAD:
+            problems.append(f"calendars.{name[:40]}: {held}; a calendar must hold at least a day (open it longer, "
+                            f"or take out holidays)")
+        problems.extend(f"{path}: {format_duration(seconds)} of business time does not fit: {held} (shorten the "
+                        f"target, or open the calendar longer)" for seconds, path in amounts if seconds > room)
+    return problems
+
+
 def _build_calendars(raw: Any) -> tuple[dict[str, BusinessCalendar | None], list[str]]:
     """Build every calendar; a broken one is kept as None so references to it are not reported twice."""
     built: dict[str, BusinessCalendar | None] = {ALWAYS: BusinessCalendar.from_config(ALWAYS, name=ALWAYS)}
@@ -958,9 +1075,11 @@ def parse_config(data: Any, *, source: str | None = None, base_dir: Path | None 
                         if p.split(".")[0].split("[")[0] in sections)
         if "policies" not in sections:
             problems.extend(_raw_calendar_references(data.get("policies"), built))
+        problems.extend(_check_room(partial, data.get("calendars"), built))
         raise ConfigError(list(dict.fromkeys(problems)), source=source) from None
     problems.extend(_check_references(cfg, built))
     problems.extend(_check_names(cfg, built))
+    problems.extend(_check_room(cfg, data.get("calendars"), built))
     if problems:
         raise ConfigError(problems, source=source)
     cfg._built = MappingProxyType({name: cal for name, cal in built.items() if cal is not None})
@@ -968,14 +1087,17 @@ def parse_config(data: Any, *, source: str | None = None, base_dir: Path | None 
 
 
 def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML config file; raise `ConfigError` naming every problem by key path."""
+    """Read and validate a YAML config file (UTF-8, at most `yamltext.MAX_BYTES`); raise `ConfigError` naming
+    every problem by key path."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = yamltext.read(p)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {p}", source=str(p)) from None
     except OSError as err:
         raise ConfigError(f"cannot read config file {p}: {err.strerror}", source=str(p)) from None
+    except ValueError as err:  # too large, or not UTF-8
+        raise ConfigError(f"config file {p} {err}", source=str(p)) from None
     try:
         data = yamltext.load(text)
     except yaml.YAMLError as err:

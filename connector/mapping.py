@@ -359,9 +359,12 @@ def with_presets(sources: Any, base_dir: Path | None = None) -> tuple[Any, list[
             problems.append(f"{where}: no preset {preset!r} (the presets: {known})")
             continue
         try:
-            data = yamltext.load(found.read_text(encoding="utf-8"))
+            data = yamltext.load(yamltext.read(found))
         except (OSError, yaml.YAMLError) as err:
             problems.append(f"{where}: cannot read {found.name} ({type(err).__name__})")
+            continue
+        except ValueError as err:  # too large, or not UTF-8
+            problems.append(f"{where}: {found.name} {err}")
             continue
         if not isinstance(data, Mapping):
             problems.append(f"{where}: {found.name} is not a mapping")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from connector.events import format_instant
 from connector.rules.calendar import BusinessCalendar
 from connector.rules.clocks import Clock, ClockRun, duration_text, instant_of, last_active, whole_seconds
+from connector.templates import fill
 
 if TYPE_CHECKING:
     from connector.config import Escalation
@@ -264,9 +265,11 @@ class _NoteValues(dict[str, Any]):
 def _text_params(kind: str, value: Any, values: Mapping[str, Any], escalation: str,
                  clock: Clock) -> Mapping[str, Any]:
     if kind == "add_note":
-        return MappingProxyType({"body": str(value).format_map(values), "public": False})
-    message = value.message or f"{escalation}: {clock.metric} of ticket {values['ticket_id']} is {clock.status}"
-    return MappingProxyType({"target": value.target, "message": message.format_map(values)})
+        return MappingProxyType({"body": fill(str(value), values), "public": False})
+    # the default message is plain text: a ticket id or escalation name with braces in it is not a template
+    message = (fill(value.message, values) if value.message else
+               f"{escalation}: {clock.metric} of ticket {values['ticket_id']} is {clock.status}")
+    return MappingProxyType({"target": value.target, "message": message})
 
 
 def decide(escalations: Iterable[Escalation], ticket: TicketRef, clocks: Iterable[tuple[ClockRun, Clock]],

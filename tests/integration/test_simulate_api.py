@@ -102,3 +102,17 @@ def test_any_body_is_an_answer_never_a_500(api: FlaskClient, token: str, body: s
     response = api.post("/simulate", data=body.encode("utf-8", "surrogatepass"), headers=_auth(token))
     assert response.status_code in (200, 400), (response.status_code, body[:200])
     assert response.is_json and ("error" in response.get_json()) == (response.status_code == 400)
+
+
+def test_a_proposal_goes_through_the_configs_bounds(api: FlaskClient, token: str):
+    """A proposal the core could not use (a format spec in a note, a target no calendar holds, an infinite fee)
+    is a 400 listing each by key, as `check-config` does, never a 500 from the replay."""
+    bad = config_data(policies=_policy("100000d"), contracts=[
+        {"name": "c", "organizations": ["o"], "fee": float("inf"), "credits": [{"below": "95%", "credit": "5%"}]}],
+        escalations=[{"name": "w", "when": {"metric": "first_response", "at": "50%"},
+                      "actions": [{"add_note": "due {due_at:>99999999999}"}]}])
+    response = api.post("/simulate", data=yaml.safe_dump(bad), headers=_auth(token))
+    data = response.get_json()
+    assert response.status_code == 400 and data["error"] == "invalid_config", data
+    assert [p.split(":")[0] for p in data["problems"]] == [
+        "policies[0].targets.P2.first_response", "escalations[0].actions[0].add_note", "contracts[0].fee"]
