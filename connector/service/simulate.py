@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, jsonify, request
 
+from connector import yamltext
 from connector.config import parse_config
 from connector.errors import ConfigError
 from connector.reports.build import ReportError, ReportOptions, check_table, resolve_window, split_keys
@@ -39,8 +40,9 @@ FORMATS = ("json", "html", "csv")
 PATIENCE = 120.0  # seconds the store's statements may take: two replays of the whole history
 
 
-class _NoAliases(yaml.SafeLoader):
-    """Safe YAML without anchors and aliases: a few lines of aliases can expand to gigabytes."""
+class _NoAliases(yamltext.ValuesChecked, yaml.SafeLoader):
+    """Safe YAML without anchors and aliases (a few lines of aliases can expand to gigabytes), its values
+    checked (a date such as 2026-02-30 is a YAML error at its line, not a 500)."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):

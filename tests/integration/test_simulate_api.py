@@ -116,3 +116,13 @@ def test_a_proposal_goes_through_the_configs_bounds(api: FlaskClient, token: str
     assert response.status_code == 400 and data["error"] == "invalid_config", data
     assert [p.split(":")[0] for p in data["problems"]] == [
         "policies[0].targets.P2.first_response", "escalations[0].actions[0].add_note", "contracts[0].fee"]
+
+
+@pytest.mark.parametrize(("body", "where"), [("a: 2026-02-30\n", "line 1, column 4"),
+                                             ("policies:\n  - n: " + "9" * 5000 + "\n", "line 2, column 8")])
+def test_a_proposal_with_a_scalar_yaml_cannot_build_is_a_400_at_its_line(api: FlaskClient, token: str, body: str,
+                                                                         where: str):
+    response = api.post("/simulate", data=body, headers=_auth(token))
+    data = response.get_json()
+    assert response.status_code == 400 and data["error"] == "bad_request", data
+    assert f"not valid YAML at {where}" in data["reason"] and len(data["reason"]) < 300
