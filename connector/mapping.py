@@ -224,16 +224,25 @@ ACTION_VALUES: dict[str, tuple[str, ...]] = {  # what each action's template may
     "add_note": ("body", "public"),
 }
 EACH = "$each"  # {"$each": "tags", ...}: one copy of the object per item, with {item}
+_PRIVATE = re.compile(r"\._|\[_")
 
 
 def placeholders(template: Any) -> set[str]:
     """Every {name} a request template uses (in strings at any depth, and `$each` lists)."""
     if isinstance(template, str):
         try:
-            return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template)
-                    if name is not None}
+            parsed = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                      if name is not None]
         except ValueError as err:
             raise ValueError(f"{template[:60]!r} is not a template ({err})") from None
+        for name, spec, conversion in parsed:
+            # a spec is applied at every write (`{ticket_id:>999999999}` built a gigabyte each time), a conversion
+            # or a private attribute reaches past the value: none is a value a request needs
+            if spec or conversion or _PRIVATE.search(name):
+                shown = f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+                raise ValueError(f"placeholder {shown[:60]}: a placeholder is a value's name (with .key or [index]), "
+                                 "no format spec, conversion or private attribute")
+        return {name.split(".")[0].split("[")[0] for name, _, _ in parsed}
     if isinstance(template, dict):
         names = set().union(*(placeholders(v) for k, v in template.items() if k != EACH)) if template else set()
         if EACH in template:

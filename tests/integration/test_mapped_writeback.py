@@ -116,6 +116,13 @@ def test_a_connection_error_is_transient_and_an_action_without_a_template_is_ski
     ({"actions": {"reopen": {"url": "/x"}}}, "reopen: not an action the connector writes back"),
     ({"base_url": "ftp://acme"}, "must be an http:// or https:// URL"),
     ({"auth": {"scheme": "bearer", "secrets_env": "jira"}}, "must name an environment variable"),
+    # a spec is applied at every write: this one built a gigabyte each time; a conversion or a private
+    # attribute reaches past the value
+    ({"actions": {"add_tags": {"url": "/x/{ticket_id:>999999999}"}}},
+     "placeholder {ticket_id:>999999999}: a placeholder is a value's name"),
+    ({"actions": {"add_tags": {"url": "/x", "body": {"t": "{tags!r}"}}}}, "placeholder {tags!r}: "),
+    ({"actions": {"add_tags": {"url": "/x", "headers": {"x": "{key.__class__}"}}}}, "placeholder {key.__class__}: "),
+    ({"actions": {"add_tags": {"url": "/x/{tags[_x]}"}}}, "placeholder {tags[_x]}: "),
 ])
 def test_a_bad_writeback_is_a_config_error_naming_the_key(change, message):
     with pytest.raises(ConfigError) as err:
