@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.rules.conditions import Facts
+from connector.rules.conditions import TEXT_SEARCHED, Facts
 from connector.rules.severity import Classifier
 from tests.helpers import config, event
 
@@ -72,3 +72,16 @@ def test_no_rule_and_no_priority_falls_back_to_default():
 
 def test_unmapped_priority_falls_back_to_default():
     assert classify(priority="whatever").rule == "default"
+
+
+def test_text_rules_search_the_subject_and_the_descriptions_opening_only():
+    """A pattern such as `.*down.*` fails in time quadratic in the text: on a 1 MiB description, minutes at every
+    event of the ticket, the worker's other deliveries waiting. Text rules read the first TEXT_SEARCHED
+    characters: a word there decides, the same word in a log pasted far below does not."""
+    opening = "Checkout fails.\n" + "x" * 100 + " outage "
+    assert classify(subject="Help", description=opening + "y" * 1_000_000).rule == "outage"
+    late = "Checkout fails.\n" + "y" * TEXT_SEARCHED + " outage " + "z" * 1_000_000
+    result = classify(subject="Help", description=late, priority="low")
+    assert result.rule == "priority_map"
+    e = event("2026-03-02 10:00", subject="Help", description=late)
+    assert len(Facts(source=e.source, account=e.account, ticket=e.ticket).text) == TEXT_SEARCHED
