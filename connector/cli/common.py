@@ -19,6 +19,7 @@ from connector.errors import EventError
 from connector.events import MAX_LINE_CHARS, BadLine, Event, iter_jsonl, parse_instant, read_jsonl
 from connector.jsontext import MAX_DEPTH
 from connector.settings import Settings
+from connector.visible import visible
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -114,7 +115,7 @@ def line_parts(text: str) -> tuple[list[str], int]:
 
 
 def warn_bad_line(path: str, item: BadLine) -> None:
-    click.echo(f"warning: {Path(path)}: line {item.line} skipped: {item.message}", err=True)
+    click.echo(visible(f"warning: {Path(path)}: line {item.line} skipped: {item.message}"), err=True)
 
 
 def _now(value: str | None) -> datetime | None:
@@ -264,7 +265,7 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
 
     def bad_ticket(ticket_id: str, err: Exception) -> None:
         skipped.append(ticket_id)
-        click.echo(f"warning: ticket {ticket_id} skipped: {err}", err=True)
+        click.echo(visible(f"warning: ticket {ticket_id} skipped: {err}"), err=True)  # a help desk's words
 
     totals = Applied()
     tickets = 0

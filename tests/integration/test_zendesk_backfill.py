@@ -16,6 +16,7 @@ from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.reconcile import Reconciler, backfill_zendesk, unseen_events
 from connector.cli import backfill
 from connector.config import Config
+from connector.errors import PayloadError
 from connector.events import Comment, Event, read_jsonl
 from connector.replay import replay
 from connector.runtime.history import Applied, load_state
@@ -326,3 +327,22 @@ def test_backfill_and_reconciliation_keep_deleted_and_restored_tickets(zendesk_h
     assert [(e.type, e.ticket.status) for e in gone] == [("ticket.created", "new"), ("ticket.updated", "deleted")]
     # a poll afterwards finds the same history: nothing new
     assert Reconciler(store, proc, client_for(zendesk_history), account="acme", start=SINCE).run_once().applied == 0
+
+
+def test_a_skipped_tickets_warning_prints_what_the_help_desk_sent_as_escapes(
+        zendesk_history: ZendeskHistory, clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A ticket id the export answered is not checked yet when it is refused: printed raw, an ESC in it would
+    reach the operator's terminal (clear the screen, retitle the window, forge a line)."""
+    import adapters.zendesk.reconcile as reconcile
+
+    def export_with_a_hostile_ticket(*_args: Any, on_bad_ticket: Any, **_kwargs: Any) -> int:
+        on_bad_ticket("7\x1b[2J\x1b]0;pwned\x07", PayloadError("ticket.id: '7\\x1b[2J' is not a Zendesk ticket id\r\n"
+                                                                "ok"))
+        return 0
+
+    clean_env.setattr(reconcile, "backfill_zendesk", export_with_a_hostile_ticket)
+    _, args = _cli_to_store(zendesk_history, clean_env, tmp_path)
+    result = CliRunner().invoke(backfill, args)
+    assert result.exit_code == 0, result.output
+    assert "warning: ticket 7\\x1b[2J\\x1b]0;pwned\\x07 skipped: ticket.id: " in result.output
+    assert "\x1b" not in result.output and "\r" not in result.output and "\\r\\nok" in result.output
