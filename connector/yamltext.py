@@ -49,8 +49,55 @@ def _cut(value: Any) -> str:
 
 
 def load(text: str) -> Any:
-    """`yaml.safe_load`, through the C parser when there is one."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    """`yaml.safe_load`, through the C parser when there is one; a document whose aliases expand it to more
+    than `MAX_VALUES` values is a `yaml.YAMLError` at the first such alias's anchor."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "&" in text and "*" in text:  # an alias (*name) can only repeat an anchored (&name) node
+            _check_expansion(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+# The most values a YAML document may expand to through its aliases: a few lines of nested aliases (the
+# "billion laughs") made a 500 MB config of 400 bytes, and one more line would make it 5 GB.
+MAX_VALUES = 1_000_000
+
+
+def _check_expansion(root: Any) -> None:
+    """Count the values the document holds once every alias is expanded, without expanding it (each node's
+    count is remembered), and refuse it past `MAX_VALUES`."""
+    counted: dict[int, int] = {}
+    open_: set[int] = set()  # nodes whose children are being counted: meeting one again is a cycle
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in counted:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            counted[id(node)] = 1
+            continue
+        children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
+                    else list(node.value))
+        if not children_done:
+            if id(node) in open_:  # `&a [*a]`: a value that holds itself never ends
+                raise yaml.constructor.ConstructorError(None, None, "an alias (*name) inside its own anchor's value",
+                                                        node.start_mark)
+            open_.add(id(node))
+            stack.append((node, True))
+            stack.extend((c, False) for c in children if id(c) not in counted)
+            continue
+        open_.discard(id(node))
+        total = 1 + sum(counted.get(id(c), 0) for c in children)
+        if total > MAX_VALUES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"through its aliases (*name) this expands to more than {MAX_VALUES:,} values",
+                node.start_mark)
+        counted[id(node)] = total
 
 
 def read(path: Path, *, limit: int = MAX_BYTES) -> str:

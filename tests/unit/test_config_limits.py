@@ -356,3 +356,34 @@ def test_the_check_of_scalars_works_on_the_pure_python_loader_too():
     with pytest.raises(yaml.YAMLError, match="'2026-02-30' is not a valid timestamp"):
         yaml.load("a: [2026-02-30]", Loader=Checked)  # noqa: S506 - a safe loader
     assert yaml.load("a: [2026-02-28, 1e3, 010]", Loader=Checked) == {"a": [date(2026, 2, 28), "1e3", 8]}  # noqa: S506
+
+
+# --- aliases ----------------------------------------------------------------------------------------------
+
+
+def _laughs(levels: int) -> str:
+    """The "billion laughs": each line an anchored list of nine aliases of the line above (9**levels values)."""
+    lines = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels)]
+    return "\n".join([*lines, f"severities: [{', '.join([f'*l{levels - 1}'] * 9)}]"]) + "\n"
+
+
+def test_aliases_that_expand_past_the_limit_are_refused_at_their_line(tmp_path: Path):
+    """Nine lines made a 500 MB config of 400 bytes (3.8 s), and a tenth would make 5 GB."""
+    path = tmp_path / "laughs.yaml"
+    path.write_text(_laughs(9))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "line 7, column 5: through its aliases (*name) this expands to more than 1,000,000 values" in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["a: &a [1, *a]\n", "a: &a {x: *a}\n", "a: &a [[1, [*a]]]\n"])
+def test_an_alias_inside_its_own_anchor_is_refused(text: str):
+    with pytest.raises(yaml.YAMLError, match="an alias .* inside its own anchor's value"):
+        yamltext.load(text)
+
+
+@pytest.mark.parametrize("text", ["a: &a [1, 2]\nb: [*a, *a]\nc: {k: *a}\n", _laughs(5), "x: '*&'\n", "",
+                                  "a: &a {p: 1}\nb:\n  <<: *a\n  q: 2\n"])
+def test_aliases_within_the_limit_load_as_the_safe_loader_loads_them(text: str):
+    assert yamltext.load(text) == yaml.safe_load(text)
