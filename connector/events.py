@@ -56,8 +56,10 @@ AUTHOR_ROLES = ("agent", "end_user", "system")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def parse_instant(value: Any, what: str) -> datetime:
-    """Parse an ISO 8601 timestamp with an offset into an aware UTC datetime inside the accepted range."""
+def parse_instant(value: Any, what: str, *, bounded: bool = True) -> datetime:
+    """Parse an ISO 8601 timestamp with an offset into an aware UTC datetime inside the accepted range
+    (`bounded=False`: any year, for the connector's own instants, such as a due date past 2099 of a clock
+    started late in it)."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, str):
@@ -74,7 +76,7 @@ def parse_instant(value: Any, what: str) -> datetime:
             dt = dt.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable instant
             raise EventError(f"{what}: {short_text(value)!r} is outside {INSTANT_RANGE}") from None
-    if not EARLIEST_INSTANT <= dt < LATEST_INSTANT:
+    if bounded and not EARLIEST_INSTANT <= dt < LATEST_INSTANT:
         raise EventError(f"{what}: {short_text(value)!r} is outside {INSTANT_RANGE}")
     return dt
 

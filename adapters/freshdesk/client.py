@@ -113,7 +113,7 @@ def _describe_400(body: Any) -> str:
 def utc_z(value: datetime | str) -> str:
     """Return an instant as ISO 8601 UTC with `Z` (a `+hh:mm` offset is mangled by Freshdesk list URLs)."""
     try:
-        dt = parse_instant(value, "instant")
+        dt = parse_instant(value, "instant", bounded=False)  # our own: a due date may lie past 2099
     except EventError as err:
         raise Permanent("not an ISO 8601 instant with an offset") from err
     text = format_instant(dt.astimezone(UTC).replace(microsecond=0))

@@ -248,7 +248,7 @@ def _instant(value: Any) -> datetime:
     if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
         raise Permanent("due_at is a naive datetime; the rules core gives aware UTC ones")
     try:
-        return parse_instant(value, "due_at")
+        return parse_instant(value, "due_at", bounded=False)  # the core's own: it may lie past 2099
     except EventError as err:
         raise Permanent("due_at is not an ISO 8601 instant") from err
 

@@ -38,7 +38,7 @@ def action_values(action: WriteAction) -> dict[str, Any]:
     values: dict[str, Any] = {"ticket_id": action.ticket_id, "account": action.account, "source": action.source,
                               "key": action.key, "action": action.action, **_json_safe(action.params, "params")}
     if isinstance(values.get("due_at"), str):
-        due = parse_instant(values["due_at"], "due_at")
+        due = parse_instant(values["due_at"], "due_at", bounded=False)  # the core's own: it may lie past 2099
         values["due_at_s"] = int(due.timestamp())
         values["due_at_ms"] = int(due.timestamp() * 1000)
         values["due_at_date"] = due.date().isoformat()  # the UTC date, for tools whose due date is a day

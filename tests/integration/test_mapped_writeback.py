@@ -86,6 +86,16 @@ def test_each_action_is_the_request_its_template_describes():
 
 
 @responses.activate
+def test_a_due_date_past_2099_is_sent():
+    """A clock started late in 2099 is due in 2100: the connector's own instant (it failed the input range)."""
+    responses.put(f"{BASE}/rest/api/2/issue/SUP%205%2Fx", status=204)
+    assert writer().write(action("set_due_date", metric="first_response", cycle=1,
+                                 due_at=datetime(2100, 1, 4, 17, tzinfo=UTC))).outcome == "sent"
+    assert json.loads(responses.calls[0].request.body) == {"fields": {"customfield_10050": "2100-01-04T17:00:00Z",
+                                                                      "customfield_10051": 4102765200000}}
+
+
+@responses.activate
 @pytest.mark.parametrize(("status", "headers", "error", "check"), [
     (429, {"Retry-After": "30"}, Transient, lambda e: e.retry_after == 30.0),
     (503, {}, Transient, lambda e: e.retry_after is None),

@@ -178,6 +178,14 @@ def test_set_due_date_resolution_as_utc_z(fake_freshdesk: FakeFreshdesk) -> None
     assert fake_freshdesk.writes()[0].json == {"due_by": "2026-03-02T20:00:00Z"}
 
 
+def test_a_due_date_past_2099_is_written(fake_freshdesk: FakeFreshdesk) -> None:
+    fake_freshdesk.add_ticket(42)
+    result = writer(fake_freshdesk).write(action("set_due_date", {"metric": "resolution",
+                                                                  "due_at": "2100-01-04T17:00:00Z"}))
+    assert result.outcome == "sent"
+    assert fake_freshdesk.writes()[0].json == {"due_by": "2100-01-04T17:00:00Z"}
+
+
 def test_set_due_date_first_response(fake_freshdesk: FakeFreshdesk) -> None:
     fake_freshdesk.add_ticket(42)
     writer(fake_freshdesk).write(action("set_due_date", {"metric": "first_response",

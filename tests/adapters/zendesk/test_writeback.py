@@ -163,6 +163,16 @@ def test_due_date_accepts_iso_text(fake_zendesk: FakeZendesk) -> None:
     assert fake_zendesk.tickets[42]["custom_fields"] == [{"id": RESOLUTION_FIELD, "value": "2026-03-02T23:30:00Z"}]
 
 
+def test_a_due_date_past_2099_is_written(fake_zendesk: FakeZendesk) -> None:
+    """Events may be dated up to 2099-12-31, so a clock started late in 2099 is due in 2100: the connector's own
+    instant, not input held to the accepted range (it was refused as "not an ISO 8601 instant")."""
+    fake_zendesk.add_ticket(42)
+    result = writer(fake_zendesk).write(action("set_due_date", {"metric": "resolution",
+                                                                "due_at": "2100-01-04T17:00:00Z"}))
+    assert result.outcome == "sent"
+    assert fake_zendesk.tickets[42]["custom_fields"] == [{"id": RESOLUTION_FIELD, "value": "2100-01-04T17:00:00Z"}]
+
+
 @pytest.mark.parametrize("due_at", [datetime(2026, 3, 2, 23, 30), "tomorrow", None])
 def test_bad_due_at_is_permanent(fake_zendesk: FakeZendesk, due_at: Any) -> None:
     with pytest.raises(Permanent):
