@@ -12,6 +12,9 @@ separators U+2028/U+2029, the bidi embeddings, overrides and isolates U+202A–U
 the surrogates U+D800–U+DFFF. Everything else is left as written — accents, CJK, emoji (their joiners too),
 and a backslash, so a configured pattern such as `\\b(outage)\\b` reads as configured.
 
+`json_visible` does the same for JSON text a command prints: JSON escapes C0 itself, but leaves C1, the
+separators and the bidi controls as they are; as `\\uXXXX` escapes they decode to the same strings.
+
 A leaf module: it imports nothing, so the text builders (`explain`, the command line's tables) can share it.
 """
 
@@ -32,3 +35,13 @@ def _escape(found: re.Match[str]) -> str:
 def visible(text: str) -> str:
     """Return `text` with every control character (see the module's docstring) as a visible escape."""
     return _UNSAFE.sub(_escape, text)
+
+
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_visible(text: str) -> str:
+    """Return JSON `text` with what JSON leaves raw and a terminal obeys (DEL, C1, U+2028/2029, the bidi
+    controls) as `\\uXXXX` escapes: the same JSON value, safe to print. Only strings can hold such characters,
+    so an escape never lands outside one."""
+    return _UNSAFE_IN_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", text)

@@ -14,6 +14,7 @@ from connector.cli.common import CONTEXT, _config
 from connector.errors import AuthError, PayloadError
 from connector.events import event_to_dict
 from connector.settings import Settings
+from connector.visible import json_visible, visible
 
 
 @click.group(context_settings=CONTEXT)
@@ -79,12 +80,12 @@ def check(config_path: str | None, source: str, sample: str, headers_path: str |
         click.echo(f"note: {note}", err=True)
     if problems:
         if fmt == "json":
-            click.echo(jsontext.dumps({"problems": problems}, indent=True))
+            click.echo(json_visible(jsontext.dumps({"problems": problems}, indent=True)))
         for problem in problems:
-            click.echo(f"problem: {problem}", err=True)
+            click.echo(visible(f"problem: {problem}"), err=True)
         sys.exit(1)
-    if fmt == "json":
-        click.echo(jsontext.dumps({"events": [event_to_dict(e) for e in events]}, indent=True))
+    if fmt == "json":  # the sample's text (a subject) may hold what a terminal obeys
+        click.echo(json_visible(jsontext.dumps({"events": [event_to_dict(e) for e in events]}, indent=True)))
     else:
         for e in events:
             click.echo(f"{e.occurred_at.isoformat()} {e.type:<15} {e.source}/{e.account}/{e.ticket_id} "

@@ -121,7 +121,9 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
         else:
             result = run_replay(cfg, events, now)
     if fmt == "json":
-        click.echo(jsontext.dumps(result, indent=True), color=True)  # JSON holds no raw escape: nothing to strip
+        # JSON escapes C0 (no ESC reaches the terminal), and a replay holds no free text of the events (no
+        # subject, no description): `json_visible` is for output that does (`mapping check`)
+        click.echo(jsontext.dumps(result, indent=True), color=True)
     else:
         click.echo(_table(result), nl=False)
 

@@ -324,6 +324,22 @@ def test_mapping_check_prints_the_events_of_a_sample(config_file):
     assert event["type"] == "comment.added" and event["comment"]["author_role"] == "agent"
 
 
+def test_mapping_check_prints_what_a_terminal_would_obey_as_json_escapes(config_file, tmp_path):
+    """JSON escapes C0 itself but leaves C1 (U+009B is the 8-bit CSI), the line separators and the bidi
+    controls raw: printed, a sample's subject could steer the terminal. Escaped, the JSON means the same."""
+    data = json.loads(body("jira_issue_created.json"))
+    subject = "Down \x9b2J \u202egnp.exe \u2028 \x7f é ☃"
+    data["issue"]["fields"]["summary"] = subject
+    sample = tmp_path / "sample.json"
+    sample.write_text(json.dumps(data))
+    result = CliRunner().invoke(main, ["mapping", "check", "--config", str(config_file), "--source", "jira",
+                                       "--sample", str(sample)])
+    assert result.exit_code == 0, result.output
+    assert not any(c in result.stdout for c in "\x9b\u202e\u2028\x7f")
+    assert "\\u009b2J \\u202egnp.exe \\u2028 \\u007f é ☃" in result.stdout
+    assert json.loads(result.stdout)["events"][0]["ticket"]["subject"] == subject
+
+
 def test_mapping_check_lists_every_problem_and_exits_1(config_file, tmp_path):
     data = json.loads(body("jira_issue_created.json"))
     data["issue"].pop("key")
