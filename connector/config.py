@@ -117,9 +117,71 @@ def _compile_regex(value: Any) -> re.Pattern[str]:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a regular expression")
     try:
-        return re.compile(value)
+        compiled = re.compile(value)
     except re.error as err:
         raise ValueError(f"{value!r} is not a valid regular expression: {err}") from None
+    if _nested_repetition(value):
+        raise ValueError(f"{value[:60]!r} repeats a group made only of repeats (such as (\\w+\\s?)+): on text "
+                         "that almost matches, trying every way to split it takes time exponential in its length, "
+                         "and the worker waits; put a fixed part in the group, or make its repeats possessive "
+                         "(\\w++)")
+    return compiled
+
+
+def _nested_repetition(pattern: str) -> bool:
+    """Whether a pattern repeats (`+`, `*`, `{2,}`) a group made of nothing but repeats, one of them repeating
+    more than once (`(a+)+`, `(\\w+\\s?)*`): with nothing fixed between the turns, text that almost matches
+    can be split among them in exponentially many ways, each tried (the shape of catastrophic backtracking).
+    A fixed part in the group (`(\\d+\\.)+`, `(\\s\\w+)*`) separates the turns and passes. Possessive
+    repeats and atomic groups, which never give back what they took, pass too. Read from Python's own parse of
+    the pattern; where that module is missing, nothing is refused."""
+    try:
+        from re import _constants as sre  # type: ignore[attr-defined]
+        from re import _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - every supported Python has them
+        return False
+    repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT)
+
+    def many(op: Any, av: Any) -> bool:
+        return op in repeats and av[1] > 1 and av[0] != av[1]
+
+    def only_repeats(items: Any) -> bool:  # `items` can match through repeats alone, nothing fixed
+        for op, av in items:
+            if op is sre.SUBPATTERN:
+                if not only_repeats(av[3]):
+                    return False
+            elif op is sre.BRANCH:  # one way through that is only repeats is enough: `(a+|b)+`
+                if not any(only_repeats(branch) for branch in av[1]):
+                    return False
+            elif op not in repeats:
+                return False
+        return True
+
+    def has_many(items: Any) -> bool:
+        for op, av in items:
+            if many(op, av) or (op is sre.SUBPATTERN and has_many(av[3])) or \
+                    (op is sre.BRANCH and any(has_many(branch) for branch in av[1])):
+                return True
+        return False
+
+    def walk(items: Any) -> bool:  # any repeat in `items`, at any depth, of such a group
+        for op, av in items:
+            if op in repeats:
+                if many(op, av) and only_repeats(av[2]) and has_many(av[2]):
+                    return True
+                if walk(av[2]):
+                    return True
+            elif op is sre.SUBPATTERN and walk(av[3]):
+                return True
+            elif op is sre.BRANCH and any(walk(branch) for branch in av[1]):
+                return True
+            elif op in (sre.ASSERT, sre.ASSERT_NOT) and walk(av[1]):
+                return True
+            elif op is sre.GROUPREF_EXISTS and any(walk(branch) for branch in av[1:] if branch):
+                return True
+        return False
+
+    return walk(parser.parse(pattern))
 
 
 def _str_tuple(value: Any) -> tuple[str, ...]:

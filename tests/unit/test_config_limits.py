@@ -387,3 +387,28 @@ def test_an_alias_inside_its_own_anchor_is_refused(text: str):
                                   "a: &a {p: 1}\nb:\n  <<: *a\n  q: 2\n"])
 def test_aliases_within_the_limit_load_as_the_safe_loader_loads_them(text: str):
     assert yamltext.load(text) == yaml.safe_load(text)
+
+
+# --- text rules that would backtrack for ever -------------------------------------------------------------
+
+
+def _text_rule(pattern: str) -> dict[str, Any]:
+    return config_data(classification={"default": "P3", "rules": [
+        {"name": "words", "severity": "P1", "when": {"all": [{"tags_any": ["x"]}, {"text": pattern}]}}]})
+
+
+@pytest.mark.parametrize("pattern", [r"(\w+\s?)+$", r"(a+)+", r"(a*)*b", r"(\d+,?)+x", r"(?:a+|b)+c",
+                                     r"(?i)\b(x|((a+)+b)+)", r"(?=(a+)+)b"])
+def test_a_group_of_nothing_but_repeats_repeated_is_refused_at_its_key(pattern: str):
+    """`(\\w+\\s?)+$` on 30 word characters and a "!" takes Python's engine minutes: every way to split the run
+    among the turns is tried. Ticket text is the sender's, the pattern the config's: refused at load."""
+    [problem] = problems(_text_rule(pattern))
+    assert problem.startswith("classification.rules[0].when.all[1].text: ")
+    assert "repeats a group made only of repeats" in problem and "possessive" in problem
+
+
+@pytest.mark.parametrize("pattern", [r"(?i)\b(outage|is down|site down|data loss|cannot log ?in|500 error)\b",
+                                     r".*down.*", r"(ab?)+", r"(a{2})+", r"(\d+\.)+\d+", r"[a-z]+(\s[a-z]+)*",
+                                     r"((a|b)+c)+", r"(\w++\s?)+$", r"(?>\w+\s?)+$", r"(x(?=a+))+"])
+def test_a_repeat_with_a_fixed_part_or_that_gives_nothing_back_is_accepted(pattern: str):
+    parse_config(_text_rule(pattern))
