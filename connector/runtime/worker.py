@@ -380,8 +380,11 @@ class Worker:
         if adapter is None:
             raise _NoAdapter(f"no adapter for source {row.source!r}")
         events = adapter.normalize(row.body, row.headers, row.received_at)
+        # learned of at its receipt, or now for what the adapter read from the help desk's API just now (an
+        # undated Freshdesk body is dated by the ticket fetched now, which may have changed since)
+        learned = max(row.received_at, self.clock())
         for event in events:
-            why = ahead(event, row.received_at)
+            why = ahead(event, learned)
             if why is not None:  # the whole delivery: it is kept, failed, with the reason, for a person to see
                 raise PayloadError(why)
         return events

@@ -819,6 +819,19 @@ def test_an_event_dated_after_its_delivery_fails_alone_and_leaves_the_ticket_as_
     assert two is not None and {c.metric: c.status for c in two.clocks}["resolution"] == "met"
 
 
+def test_an_event_dated_after_its_receipt_but_before_the_worker_reads_it_is_applied(store):
+    """An undated Freshdesk body is dated by the ticket the worker fetches when it gets to it: with a backlog,
+    that can be well after the webhook was received. Only what is ahead of both is refused."""
+    clock = FrozenClock("2026-03-02 10:30")
+    _, processor, worker = parts(store, clock=clock)
+    body = json.dumps([event_to_dict(created("2026-03-02 10:20", event_id="e1"))]).encode()
+    store.insert_inbox(source="webhook", dedupe_key="e1", body=body, headers={},
+                       received_at=utc("2026-03-02 10:00"), dedupe_window=timedelta(0))
+    assert worker.run_once() == 1
+    assert count(store, inbox, inbox.c.state == "done") == 1
+    assert processor.report(("webhook", "acme", "1"), clock()) is not None
+
+
 def test_a_backfill_page_refuses_events_dated_after_the_poll_and_applies_the_rest(store):
     clock = FrozenClock("2026-03-02 10:05")
     _, processor, _ = parts(store, clock=clock)
