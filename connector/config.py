@@ -439,6 +439,13 @@ class Ola(_Frozen):
 MAX_HTTP_TIMEOUT = 120.0
 
 
+def _seconds_within(value: float, most: float) -> float:
+    """A number of seconds above 0 and at most `most`, or a ValueError saying so."""
+    if not 0 < value <= most:
+        raise ValueError(f"must be more than 0 and at most {most:g} seconds")
+    return value
+
+
 class SourceConfig(_Frozen):
     """Per help desk: where it lives and how its fields map. Credentials come from the environment."""
 
@@ -470,9 +477,7 @@ class SourceConfig(_Frozen):
     @field_validator("timeout_seconds")
     @classmethod
     def _timeout(cls, value: float) -> float:
-        if not 0 < value <= MAX_HTTP_TIMEOUT:
-            raise ValueError(f"must be more than 0 and at most {MAX_HTTP_TIMEOUT:g} seconds")
-        return value
+        return _seconds_within(value, MAX_HTTP_TIMEOUT)
 
 
 FRESHDESK = "freshdesk"
@@ -531,9 +536,7 @@ class FreshdeskSourceConfig(SourceConfig):
     @field_validator("due_readback_delay")
     @classmethod
     def _readback_delay(cls, value: float) -> float:
-        if not 0 < value <= MAX_READBACK_DELAY:
-            raise ValueError(f"must be more than 0 and at most {MAX_READBACK_DELAY:g} seconds")
-        return value
+        return _seconds_within(value, MAX_READBACK_DELAY)
 
 
 BUILT_IN_SOURCES = ("webhook", "zendesk", FRESHDESK)
