@@ -744,10 +744,15 @@ class Writeback(_Frozen):
         return value
 
 
+# The most severities a config declares (help desks use four or five): the severity audit's confusion matrix is
+# severities × severities, and 5,000 made it 25 million cells, 40 s and 495 MB of JSON.
+MAX_SEVERITIES = 100
+
+
 class Config(_Frozen):
     version: Literal[1]
     calendars: dict[str, Any] = Field(default_factory=dict)
-    severities: Names
+    severities: Names = Field(max_length=MAX_SEVERITIES)
     priority_map: dict[str, dict[str, str]] = Field(default_factory=dict)
     classification: Classification
     policies: tuple[Policy, ...] = ()
@@ -1108,8 +1113,9 @@ def _validate_sections(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
                 problems.append(f"{name}: required key is missing")
             continue
         assert info.annotation is not None
-        try:
-            sections[name] = TypeAdapter(info.annotation).validate_python(data[name])
+        try:  # the field's constraints too (`Field(max_length=…)` lives in its metadata, not its annotation)
+            annotation: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+            sections[name] = TypeAdapter(annotation).validate_python(data[name])
         except ValidationError as err:
             problems.extend(f"{name}{'' if p.startswith('[') else '.'}{p}".replace(".(top level)", "")
                             for p in _pydantic_problems(err))
@@ -1129,9 +1135,10 @@ def parse_config(data: Any, *, source: str | None = None, base_dir: Path | None 
     built, problems = _build_calendars(data.get("calendars"))
     try:
         cfg = Config.model_validate(data)
-    except ValidationError:
+    except ValidationError as whole:
         sections, section_problems = _validate_sections(data)
-        problems.extend(section_problems)
+        # what only the whole model checks (none today) is said too, never a list of no problems
+        problems.extend(section_problems or _pydantic_problems(whole))
         # check the cross references of the sections that did validate
         defaults = {"severities": (), "classification": Classification(default="")}
         partial = Config.model_construct(**{**defaults, **sections})

@@ -412,3 +412,12 @@ def test_a_group_of_nothing_but_repeats_repeated_is_refused_at_its_key(pattern: 
                                      r"((a|b)+c)+", r"(\w++\s?)+$", r"(?>\w+\s?)+$", r"(x(?=a+))+"])
 def test_a_repeat_with_a_fixed_part_or_that_gives_nothing_back_is_accepted(pattern: str):
     parse_config(_text_rule(pattern))
+
+
+def test_more_severities_than_a_help_desk_uses_are_refused_at_the_key():
+    """The severity audit's matrix is severities x severities: 5,000 made it 25 million cells (40 s, 495 MB)."""
+    data = config_data()
+    data["severities"] = [*data["severities"], *(f"S{n}" for n in range(97))]
+    assert problems(data) == ["severities: Tuple should have at most 100 items after validation, not 101"]
+    data["severities"] = data["severities"][:100]
+    parse_config(data)
