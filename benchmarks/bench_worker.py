@@ -16,7 +16,8 @@ figure is the adapter's work and the store's, not a network's. Printed, per data
   path), and the ratios batched ÷ per-event and store ÷ core;
 - the whole command a user runs, `connector worker --once` as a process (start-up, migrations check,
   drain), on the same inbox, and on the deliveries that wait on no API (beside the same in-process);
-- history applied to the store in pages, as `connector backfill … --store` and the polls do;
+- history applied to the store as `connector backfill … --store` does (pages of 100 tickets with their
+  histories, as both help desks list them) and as the polls do (small pages: 100 events);
 - with `--scale-out` (PostgreSQL): 1, 2 and 4 `connector worker --once` processes on one inbox of the
   deliveries that wait on no API (the generic and Zendesk ones: the store and the cores are what scale, not
   the benchmark's own fake of Freshdesk), with the exactly-once effects and the final ticket states checked
@@ -45,7 +46,7 @@ from adapters.freshdesk import FreshdeskAdapter  # noqa: E402
 from adapters.webhook import WebhookAdapter  # noqa: E402
 from adapters.zendesk import ZendeskAdapter  # noqa: E402
 from connector.config import load_config  # noqa: E402
-from connector.events import parse_event  # noqa: E402
+from connector.events import Event, parse_event  # noqa: E402
 from connector.rules.engine import Rulebook  # noqa: E402
 from connector.runtime import settle_heap  # noqa: E402
 from connector.runtime.worker import TicketProcessor, Worker  # noqa: E402
@@ -232,8 +233,19 @@ def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool, lat
     return len(bodies) / seconds
 
 
-def backfill_rate(url: str, bodies: list[dict[str, Any]], page: int = 100) -> float:
-    """History applied to the store as `connector backfill … --store` and the polls do: pages of events."""
+def backfill_pages(bodies: list[dict[str, Any]], tickets: int = 100) -> list[list[Event]]:
+    """The history as `connector backfill` gets it: pages of `tickets` tickets (both help desks list 100 a
+    page), each with its whole history (Zendesk's audits, Freshdesk's conversations), in listing order."""
+    by_ticket: dict[str, list[Event]] = {}
+    for body in bodies:
+        event = parse_event(body)
+        by_ticket.setdefault(event.ticket_id, []).append(event)
+    histories = list(by_ticket.values())
+    return [[e for history in histories[at:at + tickets] for e in history] for at in range(0, len(histories), tickets)]
+
+
+def backfill_rate(url: str, pages: list[list[Event]]) -> float:
+    """History applied to the store as `connector backfill … --store` and the polls do: a page at a time."""
     from functools import partial
 
     from connector.runtime.history import apply_events, unseen_events
@@ -241,17 +253,17 @@ def backfill_rate(url: str, bodies: list[dict[str, Any]], page: int = 100) -> fl
     store = Store(url)
     store.upgrade()
     processor = TicketProcessor(store, load_config(str(CONFIG)), {})
-    evs = [parse_event(b) for b in bodies]
+
     def history_id(_event_id: str) -> bool:  # every event here comes from the history, as a backfill's do
         return True
 
     unseen = partial(unseen_events, is_history=history_id)
     began = time.perf_counter()
-    for start in range(0, len(evs), page):
-        apply_events(processor, evs[start:start + page], unseen=unseen, is_history=history_id)
+    for page in pages:
+        apply_events(processor, page, unseen=unseen, is_history=history_id)
     seconds = time.perf_counter() - began
     store.dispose()
-    return len(evs) / seconds
+    return sum(map(len, pages)) / seconds
 
 
 class FreshdeskOnLoopback:
@@ -366,7 +378,10 @@ def main() -> None:
             command = drain_processes(make("command"), bodies, 1, freshdesk)
             local_command = drain_processes(make("local-command"), local, 1, freshdesk)
             local_batched = drain_in_process(make("local-batched"), local, batch=True)
-            backfill = backfill_rate(make("backfill"), bodies)
+            pages = backfill_pages(bodies)
+            backfill = backfill_rate(make("backfill"), pages)
+            events = [parse_event(b) for b in bodies]
+            small = backfill_rate(make("polls"), [events[at:at + 100] for at in range(0, len(events), 100)])
             print(f"{label}: worker, batched                {batched:>9,.0f} events/s   "
                   f"{batched / single:.2f}x per-event   store/core {batched / core:.3f}")
             print(f"{label}: worker, one event at a time    {single:>9,.0f} events/s")
@@ -380,7 +395,9 @@ def main() -> None:
                 print(f"{label}: worker, Freshdesk's API answering in {args.api_latency * 1000:.0f} ms: "
                       f"{together:,.0f} events/s normalizing 8 at a time, {alone:,.0f} one at a time "
                       f"({together / alone:.2f}x)")
-            print(f"{label}: history into the store (backfill, polls), pages of 100 {backfill:,.0f} events/s")
+            print(f"{label}: history into the store: `connector backfill`, pages of 100 tickets with their "
+                  f"histories ({len(bodies) / len(pages):,.0f} events a page) {backfill:,.0f} events/s; "
+                  f"pages of 100 events (a poll's page) {small:,.0f} events/s")
         if args.scale_out and args.postgres:
             # the store's scale-out: the deliveries that need no help desk's API (the generic and the Zendesk
             # ones), so that what the workers share is the database and the two cores, not the fake of
