@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from connector.config import Config, SourceConfig
-from connector.errors import ConfigError
+from connector.errors import ConfigError, PayloadError
 from connector.events import Event, format_instant, short_text
 from connector.rules.clocks import duration_text
 
@@ -74,6 +74,14 @@ def ahead(event: Event, reference: datetime) -> str | None:
     return (f"event {short_text(event.event_id)} of ticket {short_text(event.ticket_id)} says it happened at "
             f"{format_instant(event.occurred_at)}, {late} after it was received ({format_instant(reference)}); "
             f"at most {duration_text(AHEAD_TOLERANCE.total_seconds())} ahead is accepted: check the sender's clock")
+
+
+def refuse_ahead(events: Iterable[Event], reference: datetime) -> None:
+    """Raise `PayloadError` for the first event `ahead` refuses at `reference`: the whole delivery is refused."""
+    for event in events:
+        why = ahead(event, reference)
+        if why is not None:
+            raise PayloadError(why)
 
 
 def ticket_ref(source: str, account: str, ticket_id: str) -> str:

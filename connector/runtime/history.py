@@ -160,7 +160,7 @@ class Applied:
     events: int = 0
     applied: int = 0
     actions: int = 0
-    ahead: int = 0  # refused: they say they happened later than the poll that read them (`worker.ahead`)
+    ahead: int = 0  # refused: they say they happened later than the poll that read them (`adapters.base.ahead`)
 
     def add(self, other: Applied) -> None:
         self.events += other.events

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.base import InboundAdapter, Writer, ahead
+from adapters.base import InboundAdapter, Writer, refuse_ahead
 from connector.config import Config
 from connector.errors import ConnectorError, PayloadError, StoreUnavailable, Transient
 from connector.events import Event, format_instant
@@ -381,12 +381,9 @@ class Worker:
             raise _NoAdapter(f"no adapter for source {row.source!r}")
         events = adapter.normalize(row.body, row.headers, row.received_at)
         # learned of at its receipt, or now for what the adapter read from the help desk's API just now (an
-        # undated Freshdesk body is dated by the ticket fetched now, which may have changed since)
-        learned = max(row.received_at, self.clock())
-        for event in events:
-            why = ahead(event, learned)
-            if why is not None:  # the whole delivery: it is kept, failed, with the reason, for a person to see
-                raise PayloadError(why)
+        # undated Freshdesk body is dated by the ticket fetched now, which may have changed since); a refused
+        # delivery is kept, failed, with the reason, for a person to see
+        refuse_ahead(events, max(row.received_at, self.clock()))
         return events
 
     @staticmethod
