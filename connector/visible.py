@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import re
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# what a terminal obeys beyond C0, which JSON escapes itself: DEL, C1, the line and paragraph separators, the
+# bidi embeddings, overrides and isolates
+_STEERING = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[\x00-\x1f{_STEERING}\ud800-\udfff]")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -37,7 +40,7 @@ def visible(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
-_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE_IN_JSON = re.compile(f"[{_STEERING}]")
 
 
 def json_visible(text: str) -> str:

@@ -50,7 +50,7 @@ def _cut(value: Any) -> str:
 
 def load(text: str) -> Any:
     """`yaml.safe_load`, through the C parser when there is one; a document whose aliases expand it to more
-    than `MAX_VALUES` values is a `yaml.YAMLError` at the first such alias's anchor."""
+    than `MAX_VALUES` values is a `yaml.YAMLError` at the first node whose expansion passes the limit."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -73,26 +73,27 @@ def _check_expansion(root: Any) -> None:
     count is remembered), and refuse it past `MAX_VALUES`."""
     counted: dict[int, int] = {}
     open_: set[int] = set()  # nodes whose children are being counted: meeting one again is a cycle
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    # (node, None) to visit; (node, its children) once they are counted
+    stack: list[tuple[Any, list[Any] | None]] = [(root, None)]
     while stack:
-        node, children_done = stack.pop()
+        node, counted_children = stack.pop()
         if id(node) in counted:
             continue
         if isinstance(node, yaml.ScalarNode):
             counted[id(node)] = 1
             continue
-        children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
-                    else list(node.value))
-        if not children_done:
+        if counted_children is None:
             if id(node) in open_:  # `&a [*a]`: a value that holds itself never ends
                 raise yaml.constructor.ConstructorError(None, None, "an alias (*name) inside its own anchor's value",
                                                         node.start_mark)
             open_.add(id(node))
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in counted)
+            children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
+                        else list(node.value))
+            stack.append((node, children))
+            stack.extend((c, None) for c in children if id(c) not in counted)
             continue
         open_.discard(id(node))
-        total = 1 + sum(counted.get(id(c), 0) for c in children)
+        total = 1 + sum(counted.get(id(c), 0) for c in counted_children)
         if total > MAX_VALUES:
             raise yaml.constructor.ConstructorError(
                 None, None, f"through its aliases (*name) this expands to more than {MAX_VALUES:,} values",
