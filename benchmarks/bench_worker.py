@@ -233,12 +233,11 @@ def drain_in_process(url: str, bodies: list[dict[str, Any]], *, batch: bool, lat
     return len(bodies) / seconds
 
 
-def backfill_pages(bodies: list[dict[str, Any]], tickets: int = 100) -> list[list[Event]]:
+def backfill_pages(events: list[Event], tickets: int = 100) -> list[list[Event]]:
     """The history as `connector backfill` gets it: pages of `tickets` tickets (both help desks list 100 a
     page), each with its whole history (Zendesk's audits, Freshdesk's conversations), in listing order."""
     by_ticket: dict[str, list[Event]] = {}
-    for body in bodies:
-        event = parse_event(body)
+    for event in events:
         by_ticket.setdefault(event.ticket_id, []).append(event)
     histories = list(by_ticket.values())
     return [[e for history in histories[at:at + tickets] for e in history] for at in range(0, len(histories), tickets)]
@@ -372,16 +371,17 @@ def main() -> None:
             databases.append(("PostgreSQL", lambda name: stack.enter_context(fresh_schema(args.postgres, "bench"))))
         # the deliveries that need no help desk's API (the generic and the Zendesk ones)
         local = [b for b in bodies if int(b["ticket_id"].lstrip("T")) % 3 != 2]
+        events = [parse_event(b) for b in bodies]
+        pages = backfill_pages(events)  # a backfill's, and a poll's small pages of 100 events
+        small_pages = [events[at:at + 100] for at in range(0, len(events), 100)]
         for label, make in databases:
             batched = drain_in_process(make("batched"), bodies, batch=True)
             single = drain_in_process(make("single"), bodies, batch=False)
             command = drain_processes(make("command"), bodies, 1, freshdesk)
             local_command = drain_processes(make("local-command"), local, 1, freshdesk)
             local_batched = drain_in_process(make("local-batched"), local, batch=True)
-            pages = backfill_pages(bodies)
             backfill = backfill_rate(make("backfill"), pages)
-            events = [parse_event(b) for b in bodies]
-            small = backfill_rate(make("polls"), [events[at:at + 100] for at in range(0, len(events), 100)])
+            small = backfill_rate(make("polls"), small_pages)
             print(f"{label}: worker, batched                {batched:>9,.0f} events/s   "
                   f"{batched / single:.2f}x per-event   store/core {batched / core:.3f}")
             print(f"{label}: worker, one event at a time    {single:>9,.0f} events/s")
