@@ -81,7 +81,8 @@ def test_every_route_answers_in_bounded_time_and_nothing_acknowledged_is_lost(
                                                                       "spooled": True}
         assert took < BOUND
     reason = "did not answer in time" if fault == "blackhole" else "refused the connection"
-    for path, headers in (("/readyz", {}), ("/tickets/webhook/T-before", auth), ("/reports/sla?format=json", auth)):
+    for path, headers in (("/readyz", {}), ("/tickets/webhook/T-before", auth), ("/tickets/webhook?id=T-before", auth),
+                          ("/tickets/webhook/acme/T-before/explain", auth), ("/reports/sla?format=json", auth)):
         response, took = timed(lambda p=path, h=headers: client.get(p, headers=h))
         assert took < BOUND, path
         assert response.status_code == 503, (path, response.status_code)

@@ -35,7 +35,7 @@ from connector.mapping import with_presets
 from connector.runtime.worker import TicketProcessor
 from connector.store import Store
 from tests import helpers
-from tests.hostile import hostile_event, hostile_values
+from tests.hostile import FORMULAS, TEXTS, hostile_event, hostile_values
 from tests.integration.support import created_body, make_app, new_token, new_webhook_secret
 from tests.integration.test_mapped_source import FIXTURES, JIRA
 
@@ -244,6 +244,11 @@ def ticket_requests(draw: st.DrawFn, token: str) -> dict[str, Any]:
     query = draw(st.one_of(st.just(""), st.just("account=acme"), st.just("account=globex"),
                            st.builds(lambda v: "account=" + quote(v, safe=""), st.text(max_size=30)),
                            st.text(max_size=30).map(lambda v: quote(v, safe="=&%"))))
+    if draw(st.integers(0, 3)) == 0:  # the query form, which reads any id: hostile ones, over-long, NUL, formulas
+        path = f"/tickets/{source}" + draw(st.sampled_from(["", "/explain", "/explain/"]))
+        given = draw(st.one_of(st.sampled_from([*TEXTS, *FORMULAS]), st.text(max_size=300)))
+        query = "id=" + quote(given, safe="", errors="surrogatepass") + draw(
+            st.sampled_from(["", "&account=acme", "&id=2", "&account=" + quote("=1+1")]))
     headers = draw(random_headers)
     auth = draw(st.sampled_from(["right", "right", "none", "wrong", "basic", "garbage"]))
     if auth == "right":
