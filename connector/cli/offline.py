@@ -103,12 +103,11 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
     if fmt == "json" and workers > 1 and text.count("\n") >= replay_fork.MIN_LINES:
         with cli_errors():
             try:
-                document = replay_fork.replay_json(cfg, text, now, workers, skip_bad=skip_bad,
-                                                   warn=partial(warn_bad_line, events_path))
+                replay_fork.replay_json(cfg, text, now, workers, skip_bad=skip_bad,
+                                        warn=partial(warn_bad_line, events_path), write=_write_pieces)
             except replay_fork.Unavailable as err:
                 click.echo(f"warning: replaying in one process ({err})", err=True)
             else:
-                _write_pieces(document)
                 return
     lines = file_lines(text)
     del text
@@ -128,7 +127,7 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
         click.echo(_table(result), nl=False)
 
 
-def _write_pieces(pieces: list[bytes]) -> None:
+def _write_pieces(pieces: list[bytes | memoryview]) -> None:
     """Write a document given in pieces to stdout, then a newline (as `click.echo` ends a line)."""
     binary = getattr(sys.stdout, "buffer", None)
     if binary is None:  # a text-only stream

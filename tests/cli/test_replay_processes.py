@@ -155,10 +155,10 @@ def test_a_process_killed_mid_work_leaves_the_replay_to_one(tmp_path, monkeypatc
     expected = run(path, 1, monkeypatch)
     work = replay_fork._work
 
-    def killed_in_the_middle(conn, index, workers, config, lines):  # noqa: ANN001, ANN202
+    def killed_in_the_middle(conn, index, workers, config, lines, out):  # noqa: ANN001, ANN202
         if index == 1:
             os.kill(os.getpid(), signal.SIGKILL)
-        return work(conn, index, workers, config, lines)
+        return work(conn, index, workers, config, lines, out)
 
     monkeypatch.setattr(replay_fork, "_work", killed_in_the_middle)
     code, out, err = run(path, 2, monkeypatch)
