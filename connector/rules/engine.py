@@ -15,7 +15,7 @@ changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from connector.events import (
     order_events,
     parse_instant,
     parse_ticket,
+    updated,
 )
 from connector.rules.clocks import (
     FIRST_RESPONSE,
@@ -244,7 +245,7 @@ class Rulebook:
                 # the same comment reported again under another id (a webhook and a poll of the history):
                 # the comment counts once, but the ticket's snapshot after this event still applies
                 duplicate = True
-                event = replace(event, type="ticket.updated", comment=None)
+                event = updated(event, type="ticket.updated", comment=None)
                 print_ = None
         at = event.occurred_at
         severity, policy, reasons, facts_key = self._classify(state, event)

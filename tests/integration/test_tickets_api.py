@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from flask import Flask
 from connector.cli import main
 from connector.config import load_config
 from connector.events import event_to_dict, format_instant, write_jsonl
+from connector.events import updated as replace
 from connector.explain import explain
 from connector.replay import replay
 from connector.runtime.worker import TicketProcessor, Worker

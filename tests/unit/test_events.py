@@ -175,9 +175,8 @@ def test_the_fast_path_hands_odd_lines_to_the_careful_path(line):
 
 def test_a_partial_update_changes_only_the_fields_it_gives():
     """Issue 15: HubSpot-style deltas. The core merges `given` fields over the ticket as it last stood."""
-    from dataclasses import replace
-
     from connector.events import merge_partial
+    from connector.events import updated as replace
     from connector.rules.engine import Rulebook
     from tests.helpers import config
 

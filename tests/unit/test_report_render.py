@@ -7,7 +7,6 @@ import html
 import io
 import json
 import re
-from dataclasses import replace
 from datetime import date
 from functools import cache
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from connector.events import updated as replace
 from connector.reports.build import REPORTS, ReportError, ReportOptions, build_report, check_table, table_names
 from connector.reports.render import _columns, _tables, csv_cell, render_csv, render_html
 from tests import helpers
