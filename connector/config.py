@@ -27,6 +27,7 @@ import threading
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import product
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
@@ -125,6 +126,11 @@ def _compile_regex(value: Any) -> re.Pattern[str]:
                          "that almost matches, trying every way to split it takes time exponential in its length, "
                          "and the worker waits; put a fixed part in the group, or make its repeats possessive "
                          "(\\w++)")
+    if _ambiguous_choice(value):
+        raise ValueError(f"{value[:60]!r} repeats a group that can match one text in more than one way (such as "
+                         "(.|\\s)*, where a space is both, or (a|aa)+, where \"aa\" is one turn or two): on text that "
+                         "almost matches, trying every way takes time exponential in its length, and the worker "
+                         "waits; use one character class ([\\s\\S]*) or alternatives that cannot match the same text")
     return compiled
 
 
@@ -182,6 +188,83 @@ def _nested_repetition(pattern: str) -> bool:
         return False
 
     return walk(parser.parse(pattern))
+
+
+# what a choice's alternatives are tried on (`_ambiguous_choice`): the pattern's own characters and one of
+# each kind a pattern tells apart (letters, digits, spaces, newline, punctuation, a letter beyond ASCII)
+_PROBE_CHARACTERS = "aZ0 \t\n_-.é"
+_PROBE_ALPHABET = 24
+_PROBE_LENGTH = 3
+
+
+def _ambiguous_choice(pattern: str) -> bool:
+    """Whether a pattern repeats (`+`, `*`, `{2,}`) a group that can match one text in more than one way:
+    two turns or one (`(a|aa)+`: "aa"; `(a|b|ab)+`: "ab"), or two alternatives of a choice inside it
+    (`(.|\\s)*`: a space is both; `(x(.|\\s))+`). On text that almost matches, every way is tried: 13 s
+    for `(.|\\s)*x` on 26 spaces. Decided on every text of at most three characters over the pattern's own
+    characters and one of each kind a pattern tells apart (letter, digit, space, tab, newline, punctuation, a
+    letter beyond ASCII), each part compiled from Python's own parse of the pattern. Only a group of varying
+    width can match a text in one turn and in two, and only a choice can match it two ways in one: a pattern
+    without either costs nothing here. Longer ambiguities (`(foo|foobar|bar)+`) are not seen; where Python's
+    parser or compiler is missing or refuses a part (a group reference), nothing is refused."""
+    try:
+        from re import _compiler as compiler  # type: ignore[attr-defined]
+        from re import _constants as sre  # type: ignore[attr-defined]
+        from re import _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - every supported Python has them
+        return False
+    repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT)
+    parsed = parser.parse(pattern)
+    state = parsed.state
+    bodies: list[list[Any]] = []   # the repeated groups of varying width
+    choices: list[Any] = []        # the choices inside a repeated group
+    literals: set[str] = set()
+
+    def walk(items: Any, repeated: bool) -> None:
+        for op, av in items:
+            if op is sre.LITERAL:
+                literals.add(chr(av))
+            elif op in repeats:
+                many = av[1] > 1 and av[0] != av[1]
+                if many:
+                    low, high = parser.SubPattern(state, list(av[2])).getwidth()
+                    if low != high:
+                        bodies.append(list(av[2]))
+                walk(av[2], repeated or many)
+            elif op is sre.SUBPATTERN:
+                walk(av[3], repeated)
+            elif op is sre.BRANCH:
+                if repeated:
+                    choices.append(av[1])
+                for branch in av[1]:
+                    walk(branch, repeated)
+            elif op in (sre.ASSERT, sre.ASSERT_NOT):
+                walk(av[1], repeated)
+
+    walk(parsed, False)
+    if not (bodies or choices):
+        return False
+    alphabet = "".join(sorted(literals))[:_PROBE_ALPHABET - len(_PROBE_CHARACTERS)] + _PROBE_CHARACTERS
+    probes = ["".join(p) for n in range(1, _PROBE_LENGTH + 1) for p in product(alphabet, repeat=n)]
+
+    def texts(items: list[Any]) -> set[str]:
+        found = compiler.compile(parser.SubPattern(state, items), state.flags).fullmatch
+        return {text for text in probes if found(text)}
+
+    try:
+        for body in bodies:
+            if texts(body) & texts(body + body):
+                return True
+        for alternatives in choices:
+            seen: set[str] = set()
+            for alternative in alternatives:
+                matched = texts(list(alternative))
+                if matched & seen:
+                    return True
+                seen |= matched
+    except Exception:  # noqa: BLE001 - a part that does not compile alone (a reference to a group outside it)
+        return False
+    return False
 
 
 def _str_tuple(value: Any) -> tuple[str, ...]:

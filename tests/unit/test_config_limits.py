@@ -407,9 +407,21 @@ def test_a_group_of_nothing_but_repeats_repeated_is_refused_at_its_key(pattern: 
     assert "repeats a group made only of repeats" in problem and "possessive" in problem
 
 
+@pytest.mark.parametrize("pattern", [r"(.|\s)*x", r"(?s)(.|\n)*", r"(a|aa)+$", r"(a|b|ab)+c", r"(x(.|\s))+y",
+                                     r"(?i)\b(error|(.|\s)*fatal)+"])
+def test_a_repeated_choice_that_can_match_one_text_two_ways_is_refused_at_its_key(pattern: str):
+    """`(.|\\s)*x` on 26 spaces takes Python's engine 13 s, `(x(.|\\s))+y` on 25 "x " pairs 5.7 s: each turn
+    doubles the ways to try (a space is `.` and `\\s`), as `(a|aa)+` does with its turns."""
+    [problem] = problems(_text_rule(pattern))
+    assert problem.startswith("classification.rules[0].when.all[1].text: ")
+    assert "can match one text in more than one way" in problem and "[\\s\\S]" in problem
+
+
 @pytest.mark.parametrize("pattern", [r"(?i)\b(outage|is down|site down|data loss|cannot log ?in|500 error)\b",
                                      r".*down.*", r"(ab?)+", r"(a{2})+", r"(\d+\.)+\d+", r"[a-z]+(\s[a-z]+)*",
-                                     r"((a|b)+c)+", r"(\w++\s?)+$", r"(?>\w+\s?)+$", r"(x(?=a+))+"])
+                                     r"((a|b)+c)+", r"(\w++\s?)+$", r"(?>\w+\s?)+$", r"(x(?=a+))+",
+                                     r"(ab|ac)+$", r"(down|downtime)+", r"(foo|bar)*baz", r"(.|\n)*", r"(\s|\S)*",
+                                     r"(\w|-|\d)+x", r"(?i)(a|b)+x", r"((a)|b\2)+", r"(?i)\b(p1|sev ?1|critical)\b"])
 def test_a_repeat_with_a_fixed_part_or_that_gives_nothing_back_is_accepted(pattern: str):
     parse_config(_text_rule(pattern))
 
