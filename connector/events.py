@@ -480,6 +480,28 @@ def line_key(text: str) -> tuple[str, str, str] | None:
     return (w.source, w.account or "default", w.ticket_id)
 
 
+_TICKET_ID_KEY = '"ticket_id":'
+
+
+def line_ticket(text: str) -> str | None:
+    """A guess at the ticket id of a line's event, to share lines among processes by ticket: the string
+    after the first `"ticket_id":` (or `"ticket_id": `, as `json.dumps` writes it) when it holds no escape (a
+    fifth of `line_key`'s cost, which reads the whole line), else `line_key`'s, or None where only parsing
+    can say. The guess can be another object's key (`"fields": {"ticket_id": …}` written before the event's
+    own): whoever parses the line must check it against the event (`Event.ticket_id`)."""
+    at = text.find(_TICKET_ID_KEY)
+    if at >= 0:
+        start = at + len(_TICKET_ID_KEY)
+        if text.startswith(" ", start):
+            start += 1
+        if text.startswith('"', start):
+            end = text.find('"', start + 1)
+            if end > start + 1 and "\\" not in (found := text[start + 1:end]):
+                return found
+    key = line_key(text)
+    return None if key is None else key[2]
+
+
 def _careful(number: int, text: str) -> Event | BadLine:
     """One line the careful way: `json.loads`, then `parse_event`."""
     try:

@@ -106,7 +106,8 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
                 replay_fork.replay_json(cfg, text, now, workers, skip_bad=skip_bad,
                                         warn=partial(warn_bad_line, events_path), write=_write_pieces)
             except replay_fork.Unavailable as err:
-                click.echo(f"warning: replaying in one process ({err})", err=True)
+                if not err.quiet:
+                    click.echo(f"warning: replaying in one process ({err})", err=True)
             else:
                 return
     lines = file_lines(text)

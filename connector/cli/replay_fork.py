@@ -1,7 +1,7 @@
 """`connector replay` on several cores: the events split by ticket over forked processes, the JSON merged.
 
 A ticket's clocks depend on its own events only, so the history is cut by ticket: each process reads every
-line's ticket (`events.line_key`, without parsing the rest), parses only its own tickets' lines, replays
+line's ticket id (`events.line_ticket`, without parsing the rest), parses only its own tickets' lines, replays
 them and renders its tickets' JSON. The parent merges the rendered tickets in the order one process would
 have printed them (by each ticket's first event: its instant, then its line) and writes one document, the
 same bytes as the one-process path (tested equal). What the tickets share is settled between the
@@ -13,6 +13,10 @@ processes before anything is replayed:
   it, as `order_events` does (the processes send a hash of each id; only ids in more than one process are
   compared in full);
 - the default `now`, the last event's instant over every process.
+
+A line's ticket id is guessed from its text (`events.line_ticket`); the process that parses the line checks
+the guess, and one proved wrong (a `"ticket_id"` key inside the ticket's fields, written before the event's
+own) makes the caller replay in one process, without a warning: nothing failed.
 
 Only where `os.fork` exists and more than one CPU is available, and for histories of at least
 `MIN_LINES` lines; a process that fails makes the caller replay in one process instead (`Unavailable`).
@@ -42,7 +46,7 @@ from typing import IO, Any
 from connector import jsontext
 from connector.cli.common import line_parts
 from connector.config import Config
-from connector.events import BadLine, Event, bad_lines_error, format_instant, line_key, parse_line
+from connector.events import BadLine, Event, bad_lines_error, format_instant, line_ticket, parse_line
 from connector.replay import build_states
 
 MIN_LINES = 20_000   # below this a replay takes well under a second: not worth the processes
@@ -50,7 +54,12 @@ MAX_PROCESSES = 8
 
 
 class Unavailable(Exception):
-    """The replay could not be done in several processes (one failed or ended early): do it in one."""
+    """The replay could not be done in several processes (one failed or ended early): do it in one. `quiet`:
+    nothing failed, the lines could not be shared by ticket cheaply (no warning is due)."""
+
+    def __init__(self, message: str, *, quiet: bool = False) -> None:
+        super().__init__(message)
+        self.quiet = quiet
 
 
 def processes() -> int:
@@ -109,6 +118,8 @@ def _ask(conns: Sequence[Connection], messages: Sequence[Any] | None = None) -> 
             raise Unavailable("a replay process ended early") from None
         if tag == "error":
             raise Unavailable(f"a replay process failed: {payload}")
+        if tag == "misread":
+            raise Unavailable(f"line {payload}: its ticket id was misread", quiet=True)
         answers.append(payload)
     return answers
 
@@ -189,22 +200,29 @@ def _work(conn: Connection, index: int, workers: int, config: Config, text: str,
     events: list[Event] = []
     numbers: list[int] = []
     bad: list[BadLine] = []
+    misread = 0
     lines, bare = line_parts(text)  # each line is given its newline back only if it is parsed
     for at, line in enumerate(lines):
-        key = line_key(line)
-        if key is not None and hash(key) % workers != index:
+        guess = line_ticket(line)
+        if guess is not None and hash(guess) % workers != index:
             continue
         item = parse_line(at + 1, line if at == bare else line + "\n")
         if item is None:
             continue
-        # a line whose ticket cannot be read cheaply is parsed by every process, to learn whose it is
-        if key is None and (hash(item.key) if isinstance(item, Event) else at) % workers != index:
-            continue
+        if guess is None:
+            # a line whose ticket cannot be read cheaply is parsed by every process, to learn whose it is
+            if (hash(item.ticket_id) if isinstance(item, Event) else at) % workers != index:
+                continue
+        elif isinstance(item, Event) and item.ticket_id != guess:
+            misread = at + 1  # another process may hold the rest of this ticket: the parent replays in one
         if isinstance(item, BadLine):
             bad.append(item)
         else:
             events.append(item)
             numbers.append(at + 1)
+    if misread:
+        conn.send(("misread", misread))
+        return
     idents = [(e.source, e.account, e.event_id) for e in events]
     hashes = array("q", map(hash, idents))
     conn.send(("parsed", (bad, hashes.tobytes())))

@@ -126,6 +126,45 @@ def test_a_process_that_fails_leaves_the_replay_to_one(tmp_path, monkeypatch):
     assert "replaying in one process (a replay process failed" in err
 
 
+def test_a_ticket_id_key_inside_the_fields_first_leaves_the_replay_to_one_quietly(tmp_path, monkeypatch):
+    """Lines are shared by a ticket id read off their text (`events.line_ticket`): one that reads another
+    object's `"ticket_id"` (the ticket's fields written before the event's own key) is caught by the process
+    that parses it, and the whole replay is done in one process, with no warning (nothing failed)."""
+    from connector import replay as replay_module
+
+    events = history(1)
+    lines = [json.dumps(e) for e in events]
+    tricky = events[5]
+    reordered = {"ticket": {**tricky["ticket"], "fields": {"ticket_id": "not-this-one"}},
+                 **{k: v for k, v in tricky.items() if k != "ticket"}}
+    lines[5] = json.dumps(reordered)
+    path = write(tmp_path, lines)
+    in_one: list[int] = []
+    whole = replay_module.replay
+    monkeypatch.setattr(replay_module, "replay", lambda *a, **k: in_one.append(1) or whole(*a, **k))
+    code, out, err = same_in_one_and_several(path, monkeypatch)
+    assert code == 0 and err == ""
+    assert len(in_one) == 3  # one process asked for, then two and three, each falling back to one
+    data = json.loads(out)
+    [ticket] = [t for t in data["tickets"] if t["ticket"]["id"] == tricky["ticket_id"]]
+    assert ticket["clocks"]
+
+
+@pytest.mark.parametrize(("line", "guess"), [
+    ('{"ticket_id":"T-1","source":"x"}', "T-1"),
+    ('{"ticket_id": "T 2", "source": "x"}', "T 2"),
+    ('{"source": "x", "ticket_id": "a\\"b"}', 'a"b'),      # an escape: read by msgspec
+    ('{"source": "x", "ticket_id": 42}', None),            # a number: only parsing can say
+    ('{"source": "x", "ticket_id":  "two spaces"}', "two spaces"),
+    ('{"ticket": {"fields": {"ticket_id": "inner"}}, "source": "x", "ticket_id": "outer"}', "inner"),
+    ('not json', None),
+])
+def test_a_lines_ticket_id_is_guessed_from_its_text(line: str, guess: str | None):
+    from connector.events import line_ticket
+
+    assert line_ticket(line) == guess
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), workers=st.integers(2, 4), cut=st.integers(0, 60))
 def test_any_shuffle_of_a_history_replays_the_same_in_several_processes(tmp_path_factory, monkeypatch, seed, workers,
