@@ -106,6 +106,7 @@ class WriteAction:
     ticket_id: str
     params: Mapping[str, Any]
     attempt: int = 1
+    queued_at: datetime | None = None  # when the rules core decided it (the outbox row's creation)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,13 +7,17 @@ action)` — the calls its API needs for one outbox action — and `_list_groups
 
 from __future__ import annotations
 
+import html
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import WriteAction, WriteResult
 from connector.config import SourceConfig
-from connector.errors import Permanent
+from connector.errors import EventError, Permanent
+from connector.events import parse_instant
 
 
 class ApiWriter(ABC):
@@ -83,3 +87,40 @@ def tag_list(params: Mapping[str, Any]) -> list[str]:
     if not tags or len(tags) != len(raw):
         raise Permanent("tags must be a non-empty list of non-empty strings")
     return list(dict.fromkeys(tags))
+
+
+# --- a note that may be there already ----------------------------------------------------------------------
+
+# how far the help desk's clock may run behind ours when it stamps a note (its `created_at`)
+NOTE_CLOCK_SKEW = timedelta(minutes=10)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def note_text(text: str) -> str:
+    """A note's text as compared: HTML tags out (a line break, paragraph or block end as a space), entities
+    decoded, whitespace runs as one space. What the help desk renders from what was sent compares equal."""
+    return " ".join(html.unescape(_TAG.sub(" ", text)).split())
+
+
+def posted_already(action: WriteAction, notes: Iterable[Mapping[str, Any]], body: str) -> bool:
+    """Whether an earlier try of `action` (an `add_note`) reached the help desk although its answer did not
+    reach us (a timeout, a gateway's 502 after the help desk had applied it): among the ticket's private
+    `notes` (each `text`, `created_at`), one stamped no earlier than the action was decided (less the clock
+    skew) says the same as `body`. Only retries ask (`attempt > 1`): posting a note is not idempotent on
+    either help desk, and a first try cannot have a twin."""
+    if action.attempt <= 1:
+        return False
+    since = action.queued_at - NOTE_CLOCK_SKEW if action.queued_at is not None else None
+    wanted = note_text(body)
+    for note in notes:
+        if note_text(str(note.get("text") or "")) != wanted:
+            continue
+        if since is None:
+            return True
+        try:
+            stamped: datetime = parse_instant(note.get("created_at"), "created_at", bounded=False)
+        except EventError:  # a note the help desk stamps oddly is not ours to match
+            continue
+        if stamped >= since:
+            return True
+    return False

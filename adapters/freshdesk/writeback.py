@@ -13,7 +13,9 @@
     remove_tags   read, filter, PUT the whole list, re-read to verify
     set_priority  Low/Medium/High/Urgent or 1–4 → PUT {"priority": int}
     set_group     group name → id (GET groups, cached per writer, refreshed once on a miss), PUT {"group_id"}
-    add_note      POST tickets/{id}/notes {"body": escaped HTML, "private": true}
+    add_note      POST tickets/{id}/notes {"body": escaped HTML, "private": true}; a retry first lists the
+                  ticket's conversations and skips a private note saying the same (`body_text`) since the
+                  action was decided (an earlier try Freshdesk applied but whose answer was lost)
     notify        skipped: not a Freshdesk action
 
 Quirks: Freshdesk's `tags` REPLACES the list and there is no optimistic concurrency (no safe_update), so
@@ -46,7 +48,7 @@ from typing import Any
 from adapters.base import WriteAction, WriteResult
 from adapters.freshdesk.client import FreshdeskClient, utc_z
 from adapters.freshdesk.const import SOURCE
-from adapters.writer import ApiWriter, tag_list
+from adapters.writer import ApiWriter, posted_already, tag_list
 from connector.config import FreshdeskSourceConfig, SourceConfig
 from connector.errors import Conflict, EventError, Permanent, WriteError
 from connector.events import parse_instant
@@ -84,6 +86,9 @@ class FreshdeskWriter(ApiWriter):
             body = params.get("body")
             if not isinstance(body, str) or not body.strip():
                 raise Permanent("add_note needs a non-empty body")
+            if action.attempt > 1 and posted_already(action, _private_notes(client, action.ticket_id), body):
+                return WriteResult(outcome="skipped", detail="private note already on the ticket (an earlier try "
+                                                             "reached Freshdesk, its answer did not reach us)")
             client.add_private_note(action.ticket_id, html.escape(body).replace("\n", "<br>"))
             return WriteResult(outcome="sent", detail="private note added")
         if kind == "add_tags":
@@ -258,3 +263,10 @@ def _instant_or_none(value: Any) -> datetime | None:
         return parse_instant(value, "due date") if value is not None else None
     except EventError:
         return None
+
+
+def _private_notes(client: FreshdeskClient, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's private notes as `posted_already` reads them: their text (`body_text`, else the HTML
+    `body`) and `created_at`."""
+    return [{"text": c.get("body_text") or c.get("body") or "", "created_at": c.get("created_at")}
+            for c in client.list_conversations(ticket_id) if isinstance(c, dict) and c.get("private") is True]

@@ -5,7 +5,9 @@
     set_priority  PUT tickets/{id}.json {"priority"}
     set_group     group name → id (GET groups.json, cached per writer), PUT {"group_id"}; when Zendesk
                   refuses because the assignee is not in that group (422 on assignee_id), again unassigned
-    add_note      PUT {"comment": {"body", "public": false}}: an internal note
+    add_note      PUT {"comment": {"body", "public": false}}: an internal note; a retry first lists the
+                  ticket's comments and skips a private one saying the same since the action was decided
+                  (an earlier try that Zendesk applied but whose answer was lost: a timeout, a 502)
     set_due_date  the custom field `sources.zendesk.due_fields[metric]`, as a safe update with the ticket's
                   current `updated_at`; on 409 re-fetch and re-apply once, then Conflict. Date fields get the
                   UTC calendar day (YYYY-MM-DD), other fields the instant as ISO 8601 `Z`.
@@ -29,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.base import WriteAction, WriteResult
-from adapters.writer import ApiWriter, tag_list
+from adapters.writer import ApiWriter, posted_already, tag_list
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE
 from connector.config import SourceConfig
@@ -102,6 +104,9 @@ class ZendeskWriter(ApiWriter):
             body = params.get("body")
             if not isinstance(body, str) or not body.strip():
                 raise Permanent("add_note needs a non-empty body")
+            if action.attempt > 1 and posted_already(action, _private_notes(client, action.ticket_id), body):
+                return WriteResult(outcome="skipped", detail="internal note already on the ticket (an earlier try "
+                                                             "reached Zendesk, its answer did not reach us)")
             self._refetching(client, action.ticket_id, lambda: client.add_internal_note(action.ticket_id, body))
             return WriteResult(outcome="sent", detail="internal note added")
         if kind == "set_due_date":
@@ -186,3 +191,10 @@ def _field_value(ticket: Mapping[str, Any], field_id: int) -> Any:
             if isinstance(entry, Mapping) and entry.get("id") == field_id:
                 return entry.get("value")
     return None
+
+
+def _private_notes(client: ZendeskClient, ticket_id: str) -> list[dict[str, Any]]:
+    """The ticket's private comments as `posted_already` reads them: their text (`plain_body`, else `body`)
+    and `created_at`."""
+    return [{"text": c.get("plain_body") or c.get("body") or "", "created_at": c.get("created_at")}
+            for c in client.list_comments(ticket_id) if isinstance(c, dict) and c.get("public") is False]

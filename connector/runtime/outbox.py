@@ -87,7 +87,8 @@ class Executor:
             self.store.outbox_done(row.id, now=now, state="skipped", detail="superseded by a newer due date")
             return self._log(row, "skipped")
         action = WriteAction(key=row.key, action=row.action, source=row.source, account=row.account,
-                             ticket_id=row.ticket_id, params=row.params, attempt=row.attempts)
+                             ticket_id=row.ticket_id, params=row.params, attempt=row.attempts,
+                             queued_at=row.created_at)
         try:
             result = writer.write(action)
         except Transient as err:

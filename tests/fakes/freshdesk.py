@@ -27,8 +27,9 @@ with the values it was given, and `after` seconds later (by `.clock_seconds`) bo
 own (`sla_due_by`/`sla_fr_due_by`, the values the ticket was created with).
 
 Faults for write calls (PUT/POST), `.write_faults(plan)`: each write takes the next entry, `"429:<s>"`
-(Retry-After s), `"503"`, `"409"` (Freshdesk's inconsistent-state error) or `"hang"` (answer after
-`.hang_seconds`, with 503, the change not applied); None lets it through. Every call is logged with its time
+(Retry-After s), `"503"`, `"409"` (Freshdesk's inconsistent-state error), `"hang"` (answer after
+`.hang_seconds`, with 503, the change not applied) or `"lost"` (applied, then answered 502 as a gateway that
+gave up waiting); None lets it through. Every call is logged with its time
 (`.clock_seconds`) and status; `.early_calls` counts calls made before a Retry-After it sent had elapsed.
 
 The desk side (`open_ticket`, `reply`, `change`): what agents and requesters do, with stats kept as
@@ -45,9 +46,11 @@ undocumented rule between them).
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -120,6 +123,7 @@ class FakeFreshdesk:
     faults: list[str | None] = field(default_factory=list)
     hang_seconds: float = 0.5
     hangs: int = 0
+    lost: int = 0  # writes applied but answered 502 ("lost" faults)
     blocked_until: float = 0.0
     early_calls: int = 0
     webhooks: list[bytes] = field(default_factory=list)
@@ -403,7 +407,9 @@ def create_app(fake: FakeFreshdesk) -> Flask:
             status, text, headers = failure
             mimetype = "application/json" if text.startswith(("{", "[")) else "text/plain"
             return Response(text, status=status, headers=headers, mimetype=mimetype)
-        if fault is not None:
+        if fault == "lost":  # applied as any call is, then answered as a gateway that gave up on it
+            request.environ["fake.lost"] = True
+        elif fault is not None:
             return _fault(fake, fault)
         if auth is None or auth.username != fake.api_key or auth.password != "X":
             return _json({"code": "invalid_credentials", "message": "You have to be logged in to perform this "
@@ -412,6 +418,11 @@ def create_app(fake: FakeFreshdesk) -> Flask:
 
     @app.after_request
     def _rate_headers(response: Response) -> Response:
+        if request.environ.get("fake.lost") and response.status_code < 400:
+            with fake.lock:
+                fake.lost += 1
+            response = Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status=502,
+                                mimetype="text/html")
         response.headers.update(fake.rate_headers)
         call = request.environ.get("fake.call")
         if call is not None:
@@ -467,7 +478,11 @@ def create_app(fake: FakeFreshdesk) -> Flask:
             spec = request.get_json(silent=True) or {}
             if not isinstance(spec.get("body"), str) or not spec["body"]:
                 return _invalid(("body", "It should not be blank as this is a mandatory field", "missing_field"))
-            note = {"id": next(fake._ids), "body": spec["body"], "body_text": spec["body"],
+            # as Freshdesk lists a note (python-freshdesk's recorded conversations): the HTML in a <div>,
+            # `body_text` the text it shows
+            shown = html.unescape(re.sub(r"<br\s*/?>", "\n", spec["body"]))
+            note = {"id": next(fake._ids), "body": f"<div>{spec['body']}</div>",
+                    "body_text": re.sub(r"<[^>]*>", "", shown),
                     "incoming": False, "private": spec.get("private", True), "user_id": 1,
                     "support_email": None, "source": 2, "ticket_id": ticket_id, "to_emails": [],
                     "from_email": None, "cc_emails": None, "bcc_emails": None,

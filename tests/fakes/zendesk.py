@@ -18,7 +18,9 @@ every response), `.date_fields` (custom field ids that only accept YYYY-MM-DD, 4
 
 Faults for write calls (PUT/POST/DELETE), `.write_faults(plan)`: each write takes the next entry, `"429:<s>"`
 (Retry-After s, held account-wide as Zendesk's limits are), `"503"`, `"409"` (an update collision: nothing
-applied) or `"hang"` (answer after `.hang_seconds`, with 503, nothing applied); None lets it through.
+applied), `"hang"` (answer after `.hang_seconds`, with 503, nothing applied) or `"lost"` (applied, then
+answered 502 as a gateway that gave up waiting: the client cannot tell it from a failure); None lets it
+through.
 `.early_calls` counts calls that came before a Retry-After the fake sent had elapsed.
 
 Time: `.clock` (datetime) stamps `updated_at` on API writes (a counter from 2026-03-02T14:00 without it);
@@ -28,6 +30,7 @@ events of every API write (`tests/fakes/zendesk_export.py` records them as the t
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import re
@@ -88,6 +91,7 @@ class FakeZendesk:
     faults: list[str | None] = field(default_factory=list)
     hang_seconds: float = 0.5
     hangs: int = 0
+    lost: int = 0  # writes applied but answered 502 ("lost" faults)
     blocked_until: float = 0.0
     early_calls: int = 0
     api_user_id: int = 900
@@ -209,7 +213,9 @@ def create_app(fake: FakeZendesk) -> Flask:
             status, text, headers = failure
             mimetype = "application/json" if text.startswith("{") else "text/plain"
             return Response(text, status=status, headers=headers, mimetype=mimetype)
-        if fault is not None:
+        if fault == "lost":  # applied as any call is, then answered as a gateway that gave up on it
+            request.environ["fake.lost"] = True
+        elif fault is not None:
             return _fault(fake, fault)
         if auth is None or auth.username != f"{fake.email}/token" or auth.password != fake.token:
             return _json({"error": "Couldn't authenticate you"}, 401)
@@ -217,6 +223,11 @@ def create_app(fake: FakeZendesk) -> Flask:
 
     @app.after_request
     def _rate_headers(response: Response) -> Response:
+        if request.environ.get("fake.lost") and response.status_code < 400:
+            with fake.lock:
+                fake.lost += 1
+            response = Response("<html><body><h1>502 Bad Gateway</h1></body></html>", status=502,
+                                mimetype="text/html")
         response.headers.update(fake.rate_headers)
         call = request.environ.get("fake.call")
         if call is not None:
@@ -266,7 +277,12 @@ def create_app(fake: FakeZendesk) -> Flask:
             fake.touch(ticket)
             if comment:
                 comment_id = next(fake._ids)
+                # as the API lists a plain-text comment: `body` as sent, `plain_body` and `html_body` rendered
                 ticket["comments"].append({"id": comment_id, "type": "Comment", "body": comment["body"],
+                                           "plain_body": comment["body"],
+                                           "html_body": "<div class=\"zd-comment\" dir=\"auto\"><p>"
+                                                        + html.escape(comment["body"]).replace("\n", "<br>")
+                                                        + "</p></div>",
                                            "public": comment.get("public", True), "author_id": fake.api_user_id,
                                            "created_at": ticket["updated_at"], "via": {"channel": "api"}})
                 events.append({"id": comment_id, "type": "Comment", "public": comment.get("public", True),

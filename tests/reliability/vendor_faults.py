@@ -45,9 +45,11 @@ class TimedSession(requests.Session):
 
 
 def fault_plan(rng: random.Random, calls: int) -> list[str | None]:
-    """Exactly 20 % 429 (Retry-After 1-3 s), 10 % 503, 5 % 409 and 2 % hangs among `calls` write calls."""
+    """Exactly 20 % 429 (Retry-After 1-3 s), 10 % 503, 5 % 409, 2 % hangs and 3 % lost answers (the write
+    applied, then a gateway's 502) among `calls` write calls."""
     plan: list[str | None] = [f"429:{rng.randint(1, 3)}" for _ in range(calls * 20 // 100)]
     plan += ["503"] * (calls * 10 // 100) + ["409"] * (calls * 5 // 100) + ["hang"] * (calls * 2 // 100)
+    plan += ["lost"] * (calls * 3 // 100)
     plan += [None] * (calls - len(plan))
     rng.shuffle(plan)
     return plan

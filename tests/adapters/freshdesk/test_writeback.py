@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -147,6 +148,39 @@ def test_add_note_is_a_private_escaped_note(fake_freshdesk: FakeFreshdesk) -> No
     result = writer(fake_freshdesk).write(action("add_note", {"body": "Due <soon>\nnow"}))
     assert result.outcome == "sent"
     assert fake_freshdesk.writes()[0].json == {"body": "Due &lt;soon&gt;<br>now", "private": True}
+
+
+NOTE = "Reply due <15:00> & counting:\nreply now"
+DECIDED = datetime(2026, 3, 2, 13, 55, tzinfo=UTC)  # the fake stamps its notes 14:00
+
+
+def test_a_note_freshdesk_applied_but_whose_answer_was_lost_is_not_posted_again(
+        fake_freshdesk: FakeFreshdesk) -> None:
+    """A gateway's 502 after Freshdesk applied the note; the retry reads the conversations and finds the
+    private note saying the same (its `body_text`: the HTML sent, as Freshdesk shows it) since the decision."""
+    fake_freshdesk.add_ticket(42)
+    freshdesk = writer(fake_freshdesk)
+    fake_freshdesk.write_faults(["lost"])
+    first = replace(action("add_note", {"body": NOTE}), queued_at=DECIDED)
+    with pytest.raises(Transient):
+        freshdesk.write(first)
+    [note] = fake_freshdesk.tickets[42]["conversations"]
+    assert fake_freshdesk.lost == 1 and note["body"].startswith("<div>") and "&lt;15:00&gt;" in note["body"]
+    result = freshdesk.write(replace(first, attempt=2))
+    assert result.outcome == "skipped" and "already on the ticket" in result.detail
+    assert len(fake_freshdesk.tickets[42]["conversations"]) == 1
+
+
+def test_a_retried_note_is_posted_when_no_earlier_try_reached_freshdesk(fake_freshdesk: FakeFreshdesk) -> None:
+    fake_freshdesk.add_ticket(42)
+    fake_freshdesk.tickets[42]["conversations"] += [
+        {"id": 1, "body": "<div>x</div>", "body_text": NOTE, "private": False, "created_at": "2026-03-02T14:00:00Z"},
+        {"id": 2, "body": "<div>x</div>", "body_text": NOTE, "private": True, "created_at": "2026-03-02T13:30:00Z"},
+        {"id": 3, "body": "<div>x</div>", "body_text": "other words", "private": True,
+         "created_at": "2026-03-02T14:00:00Z"},
+    ]
+    result = writer(fake_freshdesk).write(replace(action("add_note", {"body": NOTE}), attempt=2, queued_at=DECIDED))
+    assert result.outcome == "sent" and len(fake_freshdesk.tickets[42]["conversations"]) == 4
 
 
 def test_notify_is_skipped(fake_freshdesk: FakeFreshdesk) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -113,6 +114,43 @@ def test_add_note_is_internal(fake_zendesk: FakeZendesk) -> None:
     assert result.outcome == "sent"
     note = fake_zendesk.tickets[42]["comments"][-1]
     assert note["body"] == "First response due 15:00" and note["public"] is False
+
+
+NOTE = "First response due 15:00:\nreply now"
+DECIDED = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # the fake stamps its comments from 14:00 on
+
+
+def test_a_note_zendesk_applied_but_whose_answer_was_lost_is_not_posted_again(fake_zendesk: FakeZendesk) -> None:
+    """A gateway's 502 after Zendesk applied the note: the client sees a failure, the executor retries. The
+    retry finds the private comment saying the same since the action was decided, and posts nothing."""
+    fake_zendesk.add_ticket(42)
+    zendesk = writer(fake_zendesk)
+    fake_zendesk.write_faults(["lost"])
+    first = replace(action("add_note", {"body": NOTE}), queued_at=DECIDED)
+    with pytest.raises(Transient):
+        zendesk.write(first)
+    assert fake_zendesk.lost == 1 and len(fake_zendesk.tickets[42]["comments"]) == 1  # applied all the same
+    result = zendesk.write(replace(first, attempt=2))
+    assert result.outcome == "skipped" and "already on the ticket" in result.detail
+    assert [c["body"] for c in fake_zendesk.tickets[42]["comments"]] == [NOTE]
+
+
+def test_a_retried_note_is_posted_when_no_earlier_try_reached_zendesk(fake_zendesk: FakeZendesk) -> None:
+    """Not there: the same words as a public reply, or in a private note older than the decision (less the
+    ten minutes a clock may be off), are someone else's."""
+    fake_zendesk.add_ticket(42)
+    fake_zendesk.tickets[42]["comments"] += [
+        {"id": 1, "type": "Comment", "body": NOTE, "public": True, "created_at": "2026-03-02T14:00:05Z"},
+        {"id": 2, "type": "Comment", "body": NOTE, "public": False, "created_at": "2026-03-02T13:40:00Z"},
+    ]
+    result = writer(fake_zendesk).write(replace(action("add_note", {"body": NOTE}), attempt=3, queued_at=DECIDED))
+    assert result.outcome == "sent" and len(fake_zendesk.tickets[42]["comments"]) == 3
+
+
+def test_a_first_try_never_reads_the_comments(fake_zendesk: FakeZendesk) -> None:
+    fake_zendesk.add_ticket(42)
+    writer(fake_zendesk).write(replace(action("add_note", {"body": NOTE}), queued_at=DECIDED))
+    assert [c.method for c in fake_zendesk.calls] == ["PUT"]
 
 
 def test_empty_note_is_permanent(fake_zendesk: FakeZendesk) -> None:
