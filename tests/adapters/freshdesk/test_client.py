@@ -220,7 +220,8 @@ def test_add_private_note(fake_freshdesk: FakeFreshdesk) -> None:
     note = make(fake_freshdesk).add_private_note(5, "<p>due soon</p>")
     assert note["private"] is True
     assert fake_freshdesk.calls[-1].json == {"body": "<p>due soon</p>", "private": True}
-    assert fake_freshdesk.tickets[5]["conversations"][-1]["body"] == "<p>due soon</p>"
+    stored = fake_freshdesk.tickets[5]["conversations"][-1]
+    assert (stored["body"], stored["body_text"]) == ("<div><p>due soon</p></div>", "due soon")
 
 
 # -- errors ---------------------------------------------------------------------------------------------------
