@@ -11,8 +11,11 @@
     │   ├── Transient        retry later (``retry_after`` seconds when the help desk said so)
     │   ├── Conflict         re-fetch the ticket, recompute, try again
     │   └── Permanent        give up: dead-letter the action with its reason
-    └── StoreUnavailable     the database cannot be reached or did not answer in time: answer 503 with
-                             Retry-After, back off, try again (nothing was written)
+    └── StoreUnavailable     the database cannot be reached, did not answer in time, or answered that it
+        │                    cannot work now (disk full, read-only, a conflict, an internal error): answer
+        │                    503 with Retry-After (or spool), back off, try again (nothing was written)
+        └── StoreMisconfigured  the database lacks a table, column or privilege the code needs (a migration
+                             not applied): the same, and an operator must act (logged at ERROR)
 
 Vendor exceptions are translated into these at the adapter boundary (``raise … from err``).
 """
@@ -95,3 +98,13 @@ class StoreUnavailable(ConnectorError):
     def __init__(self, message: str, *, retry_after: float = 5.0) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class StoreMisconfigured(StoreUnavailable):
+    """The database answers but lacks what the code needs (a table, a column, a privilege): a deployment error.
+
+    Nothing about the delivery or ticket at hand: callers keep their work for later as for any
+    `StoreUnavailable`, and say it at ERROR, since it will not heal by itself."""
+
+    def __init__(self, message: str, *, retry_after: float = 30.0) -> None:
+        super().__init__(message, retry_after=retry_after)

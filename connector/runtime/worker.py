@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.base import InboundAdapter, Writer, refuse_ahead
 from connector.config import Config
-from connector.errors import ConnectorError, PayloadError, StoreUnavailable, Transient
+from connector.errors import ConnectorError, PayloadError, StoreMisconfigured, StoreUnavailable, Transient
 from connector.events import Event, format_instant
 from connector.rules.engine import OutOfOrder, Rulebook, TicketReport, TicketState
 from connector.rules.escalation import Decision
@@ -70,10 +70,13 @@ class LoopBackoff:
     def failed(self, err: Exception) -> float:
         self.failures += 1
         wait = min(self.cap, 0.5 * 2 ** (self.failures - 1))
-        if self.failures == 1 or wait < self.cap:
-            log.warning(f"{self.name}: cannot go on; retrying", extra={
-                "outcome": type(err).__name__, "reason": str(err) if isinstance(err, StoreUnavailable) else "",
-                "retry_in_s": wait, "attempt": self.failures})
+        # a deployment error (a missing table) does not heal by itself: said at ERROR at every try
+        misconfigured = isinstance(err, StoreMisconfigured)
+        if self.failures == 1 or wait < self.cap or misconfigured:
+            log.log(logging.ERROR if misconfigured else logging.WARNING, f"{self.name}: cannot go on; retrying",
+                    extra={"outcome": type(err).__name__,
+                           "reason": str(err) if isinstance(err, StoreUnavailable) else "",
+                           "retry_in_s": wait, "attempt": self.failures})
         return wait
 
     def succeeded(self) -> None:
@@ -287,7 +290,11 @@ class Worker:
             self.store.release_inbox(self.name)
             self._unsure = False
         if self.spool is not None:  # deliveries acknowledged while the database was away come first
-            self.spool.drain(self.store, dedupe_window=self.dedupe_window)
+            try:
+                self.spool.drain(self.store, dedupe_window=self.dedupe_window)
+            except Exception as err:  # noqa: BLE001 - a spooled delivery the database refuses must not stop
+                # the worker: the inbox is claimed all the same (the spool keeps the file; an operator looks)
+                log.error("spool drain failed", extra={"outcome": type(err).__name__})
         try:
             if limit is None:
                 limit = CLAIM_BATCH[self.store.dialect]

@@ -9,9 +9,12 @@ to dedupe and validate) → one inbox transaction → answer.
                                             the database cannot be written right now: kept in the spool
                                             on disk (`store/spool.py`), moved to the inbox when it answers
     401 / 400 / 422 / 413                   refused: {"error": code, "reason": text}; the sender should not retry
+                                            (400 too when the database refuses a value of the delivery: class 22)
     404                                     no such source
     503 not_configured                      the source exists but has no secret configured
-    503 unavailable (Retry-After)           neither the store nor the spool can take it; nothing was acknowledged
+    503 unavailable (Retry-After)           neither the store nor the spool can take it, or the database lacks
+                                            the inbox (a deployment error) or breaks a constraint (class 23), both
+                                            logged at ERROR and never spooled; nothing was acknowledged
 
 A database that does not answer costs at most its timeout (CONNECTOR_DB_TIMEOUT_SECONDS), and then, while
 the store's circuit breaker is open, nothing: later deliveries go to the spool at once.
@@ -29,11 +32,11 @@ from collections.abc import Callable
 from typing import IO
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from adapters.base import Accepted, InboundRequest
-from connector.errors import AuthError, InboundError, PayloadError, StoreUnavailable, TooLarge
+from connector.errors import AuthError, InboundError, PayloadError, StoreMisconfigured, StoreUnavailable, TooLarge
 from connector.service.context import ServiceContext, context
 from connector.service.errors import error_response, retry_after_header, safe_reason
 from connector.service.metrics import UNKNOWN_SOURCE
@@ -113,6 +116,12 @@ def receive(source: str) -> Response | tuple[Response, int]:
         log.warning("delivery cannot be stored", extra={"source": source, "outcome": type(err).__name__})
         return _rejected(ctx, source, PayloadError("the delivery holds a value the store cannot keep"), body,
                          started)
+    except StoreMisconfigured as err:  # a deployment error (a missing table): say so loudly, acknowledge nothing
+        return _not_stored(ctx, source, err, str(err), started)
+    except IntegrityError as err:  # a constraint the delivery's own values cannot break (its one unique key is
+        # answered as a duplicate): the database's state (a primary-key sequence behind after a restore) or a
+        # constraint an operator added. Not acknowledged: spooled, it would be refused again at every drain
+        return _not_stored(ctx, source, err, "the database refused to store the delivery", started)
     except (StoreUnavailable, SQLAlchemyError, OSError) as err:
         return _spool(ctx, source, accepted, inbound, err, started)
 
@@ -148,6 +157,14 @@ def _spool(ctx: ServiceContext, source: str, accepted: Accepted, inbound: Inboun
                                           "duration_ms": _ms(started)})
     return error_response(503, "unavailable", "the inbox cannot be written right now; retry later",
                           headers=retry_after_header(err))
+
+
+def _not_stored(ctx: ServiceContext, source: str, err: Exception, reason: str, started: float) -> Response:
+    """The inbox cannot take this delivery until someone acts: 503, nothing acknowledged, said at ERROR."""
+    ctx.metrics.rejected.labels(source, "unavailable").inc()
+    log.error("inbox cannot be written; the delivery was not acknowledged", extra={
+        "source": source, "outcome": type(err).__name__, "reason": reason, "status": 503, "duration_ms": _ms(started)})
+    return error_response(503, "unavailable", f"{reason}; retry later", headers=retry_after_header(err))
 
 
 def _drain(ctx: ServiceContext) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from connector import jsontext
@@ -72,7 +73,12 @@ def make_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any) ->
         def _on_begin(conn: Any) -> None:
             mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
             if mode == "IMMEDIATE":
-                begin_immediate(conn.connection.driver_connection)
+                try:
+                    begin_immediate(conn.connection.driver_connection)
+                except sqlite3.Error as err:
+                    # SQLAlchemy does not wrap what a "begin" hook raises: a read-only or full database, or
+                    # the lock not taken in time, reached callers as a bare sqlite3 error (a 500 at the door)
+                    raise sa_exc.DBAPIError.instance("BEGIN IMMEDIATE", None, err, sqlite3.Error) from err
             else:
                 conn.exec_driver_sql(f"BEGIN {mode}")
 

@@ -12,7 +12,10 @@ Time is passed in (`now`), as in the rules core, so tests can drive it.
 
 Every transaction goes through a circuit breaker (`breaker.py`): a failure to reach the database raises
 `StoreUnavailable` (answer 503, back off) and, for a cool-down, later calls fail the same way at once
-instead of each waiting out the timeout. A statement the database refuses raises its SQLAlchemy error.
+instead of each waiting out the timeout. An error by which the database says it cannot work now, whatever
+the statement (disk full, read-only, a serialization conflict or deadlock, a cancelled statement, an
+internal error), raises `StoreUnavailable` too, without opening the breaker; a missing table or column
+raises `StoreMisconfigured`. A statement the database refuses for its values raises its SQLAlchemy error.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, s
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from connector.errors import StoreUnavailable
+from connector.errors import StoreMisconfigured, StoreUnavailable
 from connector.events import Event, event_to_dict, parse_event
 from connector.store import db
-from connector.store.breaker import Breaker, describe, is_unavailable
+from connector.store.breaker import MISCONFIGURED, SICK, UNREACHABLE, Breaker, classify, describe
 from connector.store.bulk import BulkWriter, Write, sqlite_instant
 from connector.store.schema import board, clocks, dead_letters, decisions, events, inbox, outbox, tickets
 
@@ -157,11 +160,16 @@ class Store:
         try:
             yield
         except SQLAlchemyError as err:
-            if is_unavailable(err):
+            kind = classify(err)
+            if kind == UNREACHABLE:
                 reason = describe(err)
                 cooldown = self.breaker.failure(reason)
                 raise StoreUnavailable(reason, retry_after=max(cooldown, 1.0)) from err
-            self.breaker.success()  # it answered, with a refusal: the database is up
+            self.breaker.success()  # it answered, with an error: the database is up
+            if kind == SICK:  # … but cannot work now: nothing to do with this statement's values
+                raise StoreUnavailable(describe(err)) from err
+            if kind == MISCONFIGURED:
+                raise StoreMisconfigured(describe(err)) from err
             raise
         except BaseException:
             self.breaker.release(probe)
