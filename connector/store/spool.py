@@ -9,7 +9,10 @@ database answers again: the worker drains at every turn and the web process afte
 - One drainer at a time per directory (an exclusive ``flock``; the kernel releases it if the drainer dies).
 - A crash between the inbox insert and the file's removal repeats an insert that the inbox answers as a
   duplicate (same source and delivery id): nothing is lost, nothing applied twice.
-- A file that cannot be read back (a disk fault) moves to ``rejected/`` and is logged; it is never deleted.
+- A file that cannot be read back (a disk fault) moves to ``rejected/`` and is logged; it is never deleted. So
+  does one whose values the database refuses (a NUL in an id on PostgreSQL: the door answers 400 to such a
+  delivery, but this one came while the database could not be asked). One the inbox refuses for now (a
+  constraint the database's state breaks) stays for the next drain; the files behind either go on.
 - Each database has its own subdirectory (`for_database`: a digest of its URL, password left out), so two
   deployments started from one directory (staging and production, say) never drain into each other.
 - The spool refuses new files past `max_files`: the web process then answers 503, as without a spool.
@@ -34,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from connector.errors import StoreUnavailable
 from connector.events import format_instant, parse_instant
@@ -143,6 +148,17 @@ class Spool:
                                        dedupe_window=dedupe_window)
                 except StoreUnavailable:
                     break
+                except DataError as err:
+                    # a value no database row can keep (a NUL in an id on PostgreSQL): the door answers such a
+                    # delivery 400, but this one came while the database could not be asked
+                    self._set_aside(path, err, "the database refuses a value of this delivery")
+                    continue
+                except SQLAlchemyError as err:
+                    # refused for now (a constraint the database's state breaks): kept for the next drain, and
+                    # the deliveries behind it go on
+                    log.error("a spooled delivery was refused by the inbox; kept for the next drain", extra={
+                        "outcome": type(err).__name__, "reason": path.name})
+                    continue
                 path.unlink(missing_ok=True)
                 moved += 1
             if moved:
@@ -162,12 +178,15 @@ class Spool:
         except FileNotFoundError:
             return None
         except Exception as err:  # a damaged file: keep it aside for an operator, never drop it
-            rejected = self.directory / "rejected"
-            rejected.mkdir(exist_ok=True)
-            path.rename(rejected / path.name)
-            log.error("a spooled delivery cannot be read; kept aside", extra={
-                "outcome": type(err).__name__, "reason": f"rejected/{path.name}"})
+            self._set_aside(path, err, "a spooled delivery cannot be read")
             return None
+
+    def _set_aside(self, path: Path, err: Exception, what: str) -> None:
+        """Move a file to `rejected/` for an operator (never deleted), and say so at ERROR."""
+        rejected = self.directory / "rejected"
+        rejected.mkdir(exist_ok=True)
+        path.rename(rejected / path.name)
+        log.error(f"{what}; kept aside", extra={"outcome": type(err).__name__, "reason": f"rejected/{path.name}"})
 
     def _files(self) -> list[Path]:
         try:

@@ -67,3 +67,46 @@ def test_a_full_spool_refuses(tmp_path):
     spool.put(delivery(2))
     with pytest.raises(SpoolError, match="holds 2 deliveries"):
         spool.put(delivery(3))
+
+
+def test_a_delivery_whose_values_the_database_refuses_is_set_aside_and_the_rest_drains(tmp_path, postgres_url):
+    """Spooled while the database was away, a delivery the door would have answered 400 (a NUL in its id:
+    PostgreSQL text holds none) reaches the database only at the drain. It used to raise out of the drain
+    at every turn, and every file behind it waited; now it is kept aside, and the rest go on."""
+    store = Store(postgres_url)
+    store.upgrade()
+    try:
+        spool = for_database(tmp_path / "spool", store.url)
+        spool.put(delivery(1))
+        bad = spool.put(Spooled(source="webhook", dedupe_key="msg-\x00", body=b'{"n": 2}', headers={},
+                                received_at=AT))
+        spool.put(delivery(3))
+        assert spool.drain(store, dedupe_window=timedelta(days=3)) == 2
+        assert inbox_bodies(store) == [b'{"n": 1}', b'{"n": 3}']
+        assert (spool.directory / "rejected" / bad).exists() and spool.depth() == 0
+    finally:
+        store.dispose()
+
+
+def test_a_delivery_the_inbox_refuses_for_now_waits_and_the_rest_drain(tmp_path, store):
+    """A refusal the database's state makes (here a constraint an operator added) may heal: the delivery stays
+    in the spool for the next drain, and the files behind it are moved meanwhile."""
+    from sqlalchemy import text
+
+    if store.dialect == "postgresql":
+        ddl, heal = ("ALTER TABLE inbox ADD CONSTRAINT not_two CHECK (dedupe_key <> 'msg-2')",
+                     "ALTER TABLE inbox DROP CONSTRAINT not_two")
+    else:
+        ddl, heal = ("CREATE TRIGGER not_two BEFORE INSERT ON inbox WHEN NEW.dedupe_key = 'msg-2' "
+                     "BEGIN SELECT RAISE(ABORT, 'not two'); END", "DROP TRIGGER not_two")
+    with store.engine.begin() as conn:
+        conn.execute(text(ddl))
+    spool = for_database(tmp_path / "spool", store.url)
+    for n in (1, 2, 3):
+        spool.put(delivery(n))
+    assert spool.drain(store, dedupe_window=timedelta(days=3)) == 2
+    assert inbox_bodies(store) == [b'{"n": 1}', b'{"n": 3}'] and spool.depth() == 1
+    with store.engine.begin() as conn:
+        conn.execute(text(heal))
+    assert spool.drain(store, dedupe_window=timedelta(days=3)) == 1
+    assert inbox_bodies(store) == [b'{"n": 1}', b'{"n": 3}', b'{"n": 2}'] and spool.depth() == 0
