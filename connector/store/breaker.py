@@ -92,11 +92,6 @@ def classify(err: BaseException) -> str:
     return REFUSED
 
 
-def is_unavailable(err: BaseException) -> bool:
-    """Return whether a database error means "cannot reach or did not answer" (it opens the breaker)."""
-    return classify(err) == UNREACHABLE
-
-
 _SICK_REASONS = {
     "53100": "the database is out of disk space", "53200": "the database is out of memory",
     "25006": "the database only allows reading (a standby after a failover?)",
