@@ -5,6 +5,7 @@ commands, settings and the store as every command opens them, and the frame of `
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -207,6 +208,35 @@ def backfill_options(name: str, *, position: str, state: Path) -> Callable[[Any]
     return apply
 
 
+def cut_unfinished_line(path: Path, *, chunk: int = 65536) -> int:
+    """Cut a file back to its last newline; return how many bytes were cut (0: it ends with one, is empty or
+    missing). A backfill writes a page, flushes it, then saves where to resume: a run killed while writing
+    leaves an unfinished line whose page was not saved, so the resumed run reads that page again. Appended
+    after it, the next line would turn both into one bad line in the middle of the file."""
+    try:
+        handle = path.open("r+b")
+    except FileNotFoundError:
+        return 0
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - chunk)
+            handle.seek(start)
+            piece = handle.read(end - start)
+            if end == size and piece.endswith(b"\n"):
+                return 0
+            at = piece.rfind(b"\n")
+            if at >= 0:
+                keep = start + at + 1
+                break
+            end = start
+        else:
+            keep = 0
+        handle.truncate(keep)
+        return size - keep
+
+
 def run_backfill(*, source: str, label: str, position: str, resume_key: str, run: Callable[..., int],
                  missing_credentials: Callable[[Settings, Any], list[str]], since_text: str | None,
                  out_path: str | None, to_store: bool, restart: bool, state_path: str, config_path: str | None,
@@ -256,6 +286,11 @@ def run_backfill(*, source: str, label: str, position: str, resume_key: str, run
         out = sys.stdout
     elif out_path is not None:
         try:
+            if resuming:
+                cut = cut_unfinished_line(Path(out_path))
+                if cut:
+                    click.echo(f"dropped the unfinished last line of {out_path} ({cut} bytes) an interrupted run "
+                               "left; its page is read again", err=True)
             out = open(out_path, "a" if resuming else "w", encoding="utf-8")
         except OSError as err:
             raise click.ClickException(f"cannot write {out_path}: {err.strerror}") from None

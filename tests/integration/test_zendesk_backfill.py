@@ -254,6 +254,53 @@ def test_cli_writes_jsonl_then_resumes(zendesk_history: ZendeskHistory, clean_en
     assert len(out.read_text().splitlines()) == 7  # appended nothing, kept what was there
 
 
+def test_a_resumed_run_drops_the_unfinished_line_a_killed_run_left(zendesk_history: ZendeskHistory,
+                                                                  clean_env: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    """Killed while writing its second page (the cursor saved after the first), a run leaves an unfinished
+    last line. The resumed run appended after it, and the file had a bad line in its middle that `connector
+    replay` refused; now the unfinished line is cut off, the second page is read again, and the file is what
+    an uninterrupted run writes."""
+    import adapters.zendesk.reconcile as reconcile
+
+    seed(zendesk_history)
+    for name, value in ENV.items():
+        clean_env.setenv(name, value)
+    cfg = write_config(tmp_path, zendesk_history.base_url)
+    out, state = tmp_path / "events.jsonl", tmp_path / "state.json"
+    args = ["zendesk", "--out", str(out), "--state", str(state), "--config", str(cfg), "--page-size", "1"]
+    saved: list[tuple[str, int]] = []
+    save = reconcile.save_state
+    clean_env.setattr(reconcile, "save_state", lambda path, data: (
+        saved.append((json.dumps(data), out.stat().st_size)), save(path, data))[1])
+    assert CliRunner().invoke(backfill, [*args, "--since", "2026-01-01"]).exit_code == 0
+    whole = out.read_bytes()
+    (after_first, size_then), *_ = saved
+    assert 0 < size_then < len(whole)
+    state.write_text(after_first)                           # the cursor as the first page left it
+    out.write_bytes(whole[:size_then + 25])                 # the second page cut short mid-line
+    clean_env.setattr(reconcile, "save_state", save)
+    resumed = CliRunner().invoke(backfill, args)
+    assert resumed.exit_code == 0, resumed.output
+    assert "dropped the unfinished last line" in resumed.output and "(25 bytes)" in resumed.output
+    assert out.read_bytes() == whole
+    assert len(read_jsonl(out.read_text().splitlines())) == 7  # every line whole
+
+
+@pytest.mark.parametrize(("text", "kept"), [
+    (b"", b""), (b"a\n", b"a\n"), (b"a\nb\n", b"a\nb\n"), (b"a\nbc", b"a\n"), (b"abc", b""),
+    (b"a\n" + b"x" * 200_000, b"a\n"), (b"a\n" * 1000 + b"y" * 10, b"a\n" * 1000),
+])
+def test_cut_unfinished_line(tmp_path: Path, text: bytes, kept: bytes) -> None:
+    from connector.cli.common import cut_unfinished_line
+
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(text)
+    assert cut_unfinished_line(path, chunk=7) == len(text) - len(kept)
+    assert path.read_bytes() == kept
+    assert cut_unfinished_line(tmp_path / "missing.jsonl") == 0
+
+
 def _cli_to_store(h: ZendeskHistory, env: pytest.MonkeyPatch, tmp_path: Path) -> tuple[str, list[str]]:
     """The environment and arguments of `connector backfill zendesk --store` against the fake; (URL, args)."""
     for name, value in ENV.items():
