@@ -8,8 +8,9 @@ A missing condition (``when`` left out) matches everything with an empty reason 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from connector.events import Ticket
 
@@ -25,8 +26,7 @@ Matcher = Callable[["Facts"], Reasons | None]
 TEXT_SEARCHED = 16_384
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Facts:
+class Facts(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     account: str
     ticket: Ticket

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from connector.events import (
     Event,
     Ticket,
@@ -174,8 +176,7 @@ def _stored_teams(data: Mapping[str, Any]) -> TeamClocks:
     return TeamClocks() if teams is None else TeamClocks.from_dict(teams)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TicketReport:
+class TicketReport(msgspec.Struct, frozen=True, kw_only=True):
     """A ticket as it stands at an instant: the JSON of one ticket in `connector replay`."""
 
     source: str

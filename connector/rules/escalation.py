@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import msgspec
+
 from connector.events import format_instant
 from connector.rules.calendar import BusinessCalendar
 from connector.rules.clocks import Clock, ClockRun, duration_text, instant_of, last_active, whole_seconds
@@ -96,8 +98,7 @@ def _crossed(run: ClockRun, cal: BusinessCalendar, clock: Clock, kind: str, valu
     return at
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TicketRef:
+class TicketRef(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     account: str
     ticket_id: str

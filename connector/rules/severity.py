@@ -7,8 +7,9 @@ priority through `priority_map`), the classified severity, the rule that fired (
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from connector.rules.conditions import Facts, Matcher, compile_condition
 
@@ -19,8 +20,7 @@ RULE_PRIORITY_MAP = "priority_map"
 RULE_DEFAULT = "default"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SeverityResult:
+class SeverityResult(msgspec.Struct, frozen=True, kw_only=True):
     declared: str | None
     classified: str
     rule: str
