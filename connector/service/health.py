@@ -1,7 +1,8 @@
 """Probes and metrics: `/healthz` (the process is up), `/readyz` (the store is usable), `/metrics`.
 
     GET /healthz   200 {"status": "ok"}                       never touches the database
-    GET /readyz    200 {"status": "ready"}                    the store answers and its migrations are current
+    GET /readyz    200 {"status": "ready"}                    the store answers, its migrations are current and
+                                                              every table it uses is there
                    503 {"status": "not_ready", "error": …, "reason": …, "spooled": n}   otherwise, with
                    Retry-After; the reason says which: refused, did not answer in time, circuit open, …
                    (webhooks are still acknowledged into the spool meanwhile: `spooled` counts them)
@@ -15,7 +16,7 @@ import logging
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from connector.errors import StoreUnavailable
+from connector.errors import StoreMisconfigured, StoreUnavailable
 from connector.service.context import context
 from connector.service.errors import retry_after_header
 
@@ -62,6 +63,14 @@ def readyz() -> Response:
     if not current:
         log.warning("readyz: migrations pending", extra={"outcome": "migrations_pending"})
         return _not_ready("migrations_pending", "database migrations are not applied; run the upgrade")
+    try:
+        store.check_tables()
+    except StoreMisconfigured as err:  # a table renamed or dropped by hand: every write would fail
+        log.error("readyz: the database lacks a table", extra={"outcome": type(err).__name__, "reason": str(err)})
+        return _not_ready("misconfigured", str(err), err)
+    except Exception as err:  # noqa: BLE001 - not ready, never a 500
+        log.warning("readyz: tables unknown", extra={"outcome": type(err).__name__})
+        return _not_ready("unavailable", "the database's tables cannot be read", err)
     return jsonify({"status": "ready"})
 
 

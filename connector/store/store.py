@@ -29,7 +29,21 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -126,6 +140,8 @@ class Store:
         self._same_key = select(inbox.c.id).where(inbox.c.source == bindparam("source"),
                                                   inbox.c.dedupe_key == bindparam("key"))
         self.ticket_statements = _TicketStatements(self)
+        used = (inbox, events, tickets, clocks, board, decisions, outbox, dead_letters)
+        self._no_rows = union_all(*(select(literal(1)).select_from(table).where(false()) for table in used))
         self.bulk = BulkWriter(self.engine.dialect)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -144,6 +160,12 @@ class Store:
         """Raise `StoreUnavailable` if the database cannot be reached (or the breaker is open)."""
         with self.read() as conn:
             conn.execute(text("SELECT 1"))
+
+    def check_tables(self) -> None:
+        """Raise `StoreMisconfigured` if a table the connector uses is missing (renamed or dropped by hand after
+        the migrations ran: the version row still says current). One statement that reads no row."""
+        with self.read() as conn:
+            conn.execute(self._no_rows)
 
     def dispose(self) -> None:
         self.engine.dispose()

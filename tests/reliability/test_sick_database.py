@@ -243,6 +243,7 @@ class Fault:
     on: Callable[[str], None]
     off: Callable[[str], None]
     misdeployed: bool = False                       # a deployment error: the door answers 503
+    table_gone: bool = False                        # the table itself is missing: /readyz answers 503 too
     answers: bool = True                            # the database answers (it did not end the session): the
     #                                                 breaker stays closed and reads (/readyz) go on while sick
     tables: tuple[str, ...] = WORKER_TABLES          # what the worker writes that is made sick, one at a time
@@ -271,7 +272,11 @@ def exercise(rig: Rig, fault: Fault) -> None:
         seen = rig.turns()
         if fault.answers:  # an error the database answered with is no reason to stop reading from it
             assert rig.store.breaker.closed, (table, seen)
-            assert rig.client.get("/readyz").status_code == 200, table
+            ready = rig.client.get("/readyz")
+            if fault.table_gone:  # … but an instance missing a table is not ready for traffic
+                assert ready.status_code == 503 and ready.get_json()["error"] == "misconfigured", table
+            else:
+                assert ready.status_code == 200, table
         fault.off(table)
         assert not rig.failed(), (table, seen, rig.failed())
     rig.drain()
@@ -431,7 +436,8 @@ def test_postgres_missing_table_after_a_botched_migration(postgres_url, tmp_path
     """A renamed table (42P01 for real): the door answers 503 and says so at ERROR; the worker keeps every
     delivery; renamed back, all goes on."""
     with postgres_rig(postgres_url, tmp_path) as (rig, pg), caplog.at_level(logging.ERROR):
-        exercise(rig, Fault(on=pg.rename, off=pg.rename_back, misdeployed=True, tables=("events", "clocks", "inbox")))
+        exercise(rig, Fault(on=pg.rename, off=pg.rename_back, misdeployed=True, table_gone=True,
+                            tables=("events", "clocks", "inbox")))
         assert any(r.levelno >= logging.ERROR and r.name == "connector.service.hooks" for r in caplog.records)
         compass(summary(rig, "postgres renamed table"))
 
@@ -511,7 +517,7 @@ def test_sqlite_missing_table(tmp_path, compass, caplog):
 
     try:
         with caplog.at_level(logging.ERROR):
-            exercise(rig, Fault(on=rename, off=lambda t: rename(t, back=True), misdeployed=True,
+            exercise(rig, Fault(on=rename, off=lambda t: rename(t, back=True), misdeployed=True, table_gone=True,
                                 tables=("events", "clocks", "inbox")))
         assert any(r.levelno >= logging.ERROR and r.name == "connector.service.hooks" for r in caplog.records)
         compass(summary(rig, "sqlite no such table"))
