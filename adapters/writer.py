@@ -62,6 +62,22 @@ class ApiWriter(ABC):
     def _list_groups(self, client: Any) -> Iterable[Mapping[str, Any]]:
         """The help desk's groups, each with an integer `id` and a `name` (deleted ones left out)."""
 
+    note_kind = "note"  # what the help desk calls a note only agents see, in messages
+
+    def _note_there(self, client: Any, action: WriteAction, body: str) -> WriteResult | None:
+        """`skipped` when an earlier try of this `add_note` reached the help desk although its answer did not
+        reach us (`posted_already`), else None. Only a retry reads the ticket's notes: a first try cannot
+        have a twin."""
+        if action.attempt <= 1 or not posted_already(action, self._private_notes(client, action.ticket_id), body):
+            return None
+        return WriteResult(outcome="skipped", detail=f"{self.note_kind} already on the ticket (an earlier try "
+                                                     f"reached {self.label}, its answer did not reach us)")
+
+    @abstractmethod
+    def _private_notes(self, client: Any, ticket_id: str) -> Iterable[Mapping[str, Any]]:
+        """The ticket's notes only agents see, as `posted_already` reads them: each one's `text` and
+        `created_at`."""
+
     def _group_id(self, client: Any, group: Any) -> int:
         """The id of the group named `group`; the list is cached and read again once for an unknown name."""
         if not isinstance(group, str | int) or isinstance(group, bool) or not str(group).strip():
@@ -106,10 +122,7 @@ def posted_already(action: WriteAction, notes: Iterable[Mapping[str, Any]], body
     """Whether an earlier try of `action` (an `add_note`) reached the help desk although its answer did not
     reach us (a timeout, a gateway's 502 after the help desk had applied it): among the ticket's private
     `notes` (each `text`, `created_at`), one stamped no earlier than the action was decided (less the clock
-    skew) says the same as `body`. Only retries ask (`attempt > 1`): posting a note is not idempotent on
-    either help desk, and a first try cannot have a twin."""
-    if action.attempt <= 1:
-        return False
+    skew) says the same as `body`. Posting a note is not idempotent on either help desk."""
     since = action.queued_at - NOTE_CLOCK_SKEW if action.queued_at is not None else None
     wanted = note_text(body)
     for note in notes:

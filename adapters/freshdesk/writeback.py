@@ -48,7 +48,7 @@ from typing import Any
 from adapters.base import WriteAction, WriteResult
 from adapters.freshdesk.client import FreshdeskClient, utc_z
 from adapters.freshdesk.const import SOURCE
-from adapters.writer import ApiWriter, posted_already, tag_list
+from adapters.writer import ApiWriter, tag_list
 from connector.config import FreshdeskSourceConfig, SourceConfig
 from connector.errors import Conflict, EventError, Permanent, WriteError
 from connector.events import parse_instant
@@ -66,6 +66,7 @@ class FreshdeskWriter(ApiWriter):
 
     source = SOURCE
     label = "Freshdesk"
+    note_kind = "private note"
 
     def __init__(self, client: FreshdeskClient | None, source_config: SourceConfig, *,
                  marker_tag: str = "sla_connector", sleep: Callable[[float], None] = time.sleep) -> None:
@@ -86,9 +87,8 @@ class FreshdeskWriter(ApiWriter):
             body = params.get("body")
             if not isinstance(body, str) or not body.strip():
                 raise Permanent("add_note needs a non-empty body")
-            if action.attempt > 1 and posted_already(action, _private_notes(client, action.ticket_id), body):
-                return WriteResult(outcome="skipped", detail="private note already on the ticket (an earlier try "
-                                                             "reached Freshdesk, its answer did not reach us)")
+            if (there := self._note_there(client, action, body)) is not None:
+                return there
             client.add_private_note(action.ticket_id, html.escape(body).replace("\n", "<br>"))
             return WriteResult(outcome="sent", detail="private note added")
         if kind == "add_tags":
@@ -148,6 +148,11 @@ class FreshdeskWriter(ApiWriter):
 
     def _list_groups(self, client: FreshdeskClient) -> list[dict[str, Any]]:
         return list(client.list_groups())
+
+    def _private_notes(self, client: FreshdeskClient, ticket_id: str) -> list[dict[str, Any]]:
+        """The ticket's private notes: their text (`body_text`, else the HTML `body`) and `created_at`."""
+        return [{"text": c.get("body_text") or c.get("body") or "", "created_at": c.get("created_at")}
+                for c in client.list_conversations(ticket_id) if isinstance(c, dict) and c.get("private") is True]
 
     @property
     def due_owner(self) -> str | None:
@@ -264,9 +269,3 @@ def _instant_or_none(value: Any) -> datetime | None:
     except EventError:
         return None
 
-
-def _private_notes(client: FreshdeskClient, ticket_id: str) -> list[dict[str, Any]]:
-    """The ticket's private notes as `posted_already` reads them: their text (`body_text`, else the HTML
-    `body`) and `created_at`."""
-    return [{"text": c.get("body_text") or c.get("body") or "", "created_at": c.get("created_at")}
-            for c in client.list_conversations(ticket_id) if isinstance(c, dict) and c.get("private") is True]

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adapters.base import WriteAction, WriteResult
-from adapters.writer import ApiWriter, posted_already, tag_list
+from adapters.writer import ApiWriter, tag_list
 from adapters.zendesk.client import ZendeskClient
 from adapters.zendesk.const import SOURCE
 from connector.config import SourceConfig
@@ -47,6 +47,7 @@ class ZendeskWriter(ApiWriter):
 
     source = SOURCE
     label = "Zendesk"
+    note_kind = "internal note"
 
     def __init__(self, client: ZendeskClient | None, source_config: SourceConfig, *,
                  marker_tag: str = "sla_connector") -> None:
@@ -104,9 +105,8 @@ class ZendeskWriter(ApiWriter):
             body = params.get("body")
             if not isinstance(body, str) or not body.strip():
                 raise Permanent("add_note needs a non-empty body")
-            if action.attempt > 1 and posted_already(action, _private_notes(client, action.ticket_id), body):
-                return WriteResult(outcome="skipped", detail="internal note already on the ticket (an earlier try "
-                                                             "reached Zendesk, its answer did not reach us)")
+            if (there := self._note_there(client, action, body)) is not None:
+                return there
             self._refetching(client, action.ticket_id, lambda: client.add_internal_note(action.ticket_id, body))
             return WriteResult(outcome="sent", detail="internal note added")
         if kind == "set_due_date":
@@ -136,6 +136,11 @@ class ZendeskWriter(ApiWriter):
 
     def _list_groups(self, client: ZendeskClient) -> list[dict[str, Any]]:
         return [g for g in client.list_groups() if not g.get("deleted")]
+
+    def _private_notes(self, client: ZendeskClient, ticket_id: str) -> list[dict[str, Any]]:
+        """The ticket's private comments: their text (`plain_body`, else `body`) and `created_at`."""
+        return [{"text": c.get("plain_body") or c.get("body") or "", "created_at": c.get("created_at")}
+                for c in client.list_comments(ticket_id) if isinstance(c, dict) and c.get("public") is False]
 
     def _set_due_date(self, client: ZendeskClient, action: WriteAction) -> WriteResult:
         metric = action.params.get("metric")
@@ -192,9 +197,3 @@ def _field_value(ticket: Mapping[str, Any], field_id: int) -> Any:
                 return entry.get("value")
     return None
 
-
-def _private_notes(client: ZendeskClient, ticket_id: str) -> list[dict[str, Any]]:
-    """The ticket's private comments as `posted_already` reads them: their text (`plain_body`, else `body`)
-    and `created_at`."""
-    return [{"text": c.get("plain_body") or c.get("body") or "", "created_at": c.get("created_at")}
-            for c in client.list_comments(ticket_id) if isinstance(c, dict) and c.get("public") is False]
