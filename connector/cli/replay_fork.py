@@ -200,7 +200,6 @@ def _work(conn: Connection, index: int, workers: int, config: Config, text: str,
     events: list[Event] = []
     numbers: list[int] = []
     bad: list[BadLine] = []
-    misread = 0
     lines, bare = line_parts(text)  # each line is given its newline back only if it is parsed
     for at, line in enumerate(lines):
         guess = line_ticket(line)
@@ -214,15 +213,14 @@ def _work(conn: Connection, index: int, workers: int, config: Config, text: str,
             if (hash(item.ticket_id) if isinstance(item, Event) else at) % workers != index:
                 continue
         elif isinstance(item, Event) and item.ticket_id != guess:
-            misread = at + 1  # another process may hold the rest of this ticket: the parent replays in one
+            # another process may hold the rest of this ticket: the parent replays in one, so stop here
+            conn.send(("misread", at + 1))
+            return
         if isinstance(item, BadLine):
             bad.append(item)
         else:
             events.append(item)
             numbers.append(at + 1)
-    if misread:
-        conn.send(("misread", misread))
-        return
     idents = [(e.source, e.account, e.event_id) for e in events]
     hashes = array("q", map(hash, idents))
     conn.send(("parsed", (bad, hashes.tobytes())))
