@@ -257,6 +257,9 @@ def _work(conn: Connection, index: int, workers: int, config: Config, text: str,
         places.append((first[state.key], len(rendered)))
     out.flush()
     conn.send(("tickets", places))
+    # ended here, not by `_child` once this returns: returning would free this frame's events, states and
+    # reports object by object first (0.1 to 0.2 s of 2.6 for 120,000 events, the parent waiting on it)
+    os._exit(0)
 
 
 def _render(ticket: dict[str, Any]) -> bytes:

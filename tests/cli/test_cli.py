@@ -187,3 +187,29 @@ def test_offline_commands_default_to_the_config_run_uses_and_say_so(tmp_path, mo
     monkeypatch.setenv("CONNECTOR_CONFIG", CONFIG)
     chosen = CliRunner().invoke(main, [*command, "--events", events])
     assert chosen.exit_code == 0 and chosen.stderr == ""
+
+
+def test_the_lazy_command_table_names_every_module_command():
+    """`connector.cli.COMMANDS` names each command where its module defines it, and no other: a command added
+    to a module's `COMMANDS` but not to the table would never be offered."""
+    import importlib
+    import subprocess
+    import sys
+
+    from connector import cli
+    from connector.cli import board, capacity, freshdesk, mapping, offline, reports, service, simulate, zendesk
+
+    modules = (offline, mapping, reports, simulate, capacity, board, service)
+    defined = {c.name: c for m in modules for c in m.COMMANDS} | {"zendesk": zendesk.zendesk}
+    backfills = {c.name: c for c in (zendesk.backfill_command, freshdesk.backfill_command)}
+    for table, commands in ((cli.COMMANDS, defined), (cli.BACKFILL_COMMANDS, backfills)):
+        assert set(table) == set(commands)
+        for name, where in table.items():
+            module, _, attr = where.partition(":")
+            assert getattr(importlib.import_module(f"connector.cli.{module}"), attr) is commands[name]
+    # and a replay does not import the service, the reports or the help desks' clients
+    code = ("import sys; from connector.cli import main; main.get_command(None, 'replay'); "
+            "print(sorted(m for m in sys.modules if m.startswith(('connector.cli.', 'connector.service', "
+            "'connector.reports', 'zenpy', 'freshdesk', 'flask'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.strip() == "['connector.cli.common', 'connector.cli.errors', 'connector.cli.offline']"
