@@ -39,11 +39,11 @@ def _config(path: str | None) -> Config:
 
 
 def _events(path: str, *, skip_bad: bool) -> list[Event]:
-    return _parse_events(path, file_lines(_events_text(path)), skip_bad=skip_bad)
+    return _parse_events(path, file_lines(_events_text(path)[0]), skip_bad=skip_bad)
 
 
-def _events_text(path: str) -> str:
-    """The events file's text (newlines as iterating the file gives them)."""
+def _events_text(path: str) -> tuple[str, int]:
+    """The events file's text (newlines as iterating the file gives them) and how many newlines it holds."""
     # A one-shot command builds millions of small acyclic objects that reference counting frees; the cyclic
     # collector would rescan the growing heap again and again (about 40 % of replay time). The process
     # ends when the command does, so it is switched off for good here.
@@ -63,9 +63,10 @@ def _events_text(path: str) -> str:
 READ_CHARS = 1024 * 1024  # read at a time; at most MAX_LINE_CHARS, so a line inside one read is short enough
 
 
-def _bounded_text(handle: TextIO, path: Path) -> str:
-    """The whole text of `handle`, refused as soon as a line runs past `MAX_LINE_CHARS` (without --skip-bad
-    too: skipping it would mean reading on to a newline that a device such as /dev/zero never gives)."""
+def _bounded_text(handle: TextIO, path: Path) -> tuple[str, int]:
+    """The whole text of `handle` and its count of newlines, refused as soon as a line runs past
+    `MAX_LINE_CHARS` (without --skip-bad too: skipping it would mean reading on to a newline that a device
+    such as /dev/zero never gives)."""
     pieces: list[str] = []
     lines = 0    # newlines read so far
     since = 0    # characters read since the last one
@@ -82,7 +83,7 @@ def _bounded_text(handle: TextIO, path: Path) -> str:
             break
         pieces.append(chunk)
     else:
-        return "".join(pieces)
+        return "".join(pieces), lines
     raise click.ClickException(f"{path}: line {lines + 1} is longer than {MAX_LINE_CHARS} characters; an events "
                                "file holds one canonical event per line (a few hundred bytes each)")
 

@@ -98,9 +98,9 @@ def replay(config_path: str | None, events_path: str, now_text: str | None, fmt:
 
     cfg = _config(config_path)
     now = _now(now_text)
-    text = _events_text(events_path)
+    text, newlines = _events_text(events_path)
     workers = replay_fork.processes()
-    if fmt == "json" and workers > 1 and text.count("\n") >= replay_fork.MIN_LINES:
+    if fmt == "json" and workers > 1 and newlines >= replay_fork.MIN_LINES:
         with cli_errors():
             try:
                 replay_fork.replay_json(cfg, text, now, workers, skip_bad=skip_bad,

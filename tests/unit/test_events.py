@@ -123,7 +123,10 @@ _SCALARS = st.one_of(
     st.floats(allow_nan=False), st.just(""), st.just("\x00"), st.just("=cmd|' /C calc'!A0"), st.just("x" * 300),
     st.sampled_from(["new", "open", "pending", "solved", "agent", "end_user", "system", "ticket.created",
                      "comment.added", "ticket.updated", "2026-03-02T14:05:00Z", "2026-03-02T14:05:00",
-                     "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z", "zendesk", "42"]),
+                     "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z", "zendesk", "42",
+                     # instants the fast path hands to `parse_instant`: an offset, spaces, other ISO forms
+                     "2026-03-02T14:05:00+05:30", " 2026-03-02T14:05:00Z ", "2026-03-02 14:05:00-00:00",
+                     "2026-03-02T14:05:00.123456+00:00", "20260302T140500Z", "2026-03-02T14:05Z"]),
     st.text(max_size=8),
 )
 _VALUES = st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3),
