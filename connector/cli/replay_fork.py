@@ -244,12 +244,12 @@ def _work(conn: Connection, index: int, workers: int, config: Config, text: str,
         return
     first: dict[tuple[str, str, str], tuple[datetime, int]] = {}
     for event, number in zip(events, numbers, strict=True):
-        at = event.occurred_at
-        if at <= now:
+        when = event.occurred_at
+        if when <= now:
             key = (event.source, event.account, event.ticket_id)
             known = first.get(key)
-            if known is None or at < known[0]:  # the lines come in order: a later one is first only if earlier
-                first[key] = (at, number)
+            if known is None or when < known[0]:  # the lines come in order: a later one is first only if earlier
+                first[key] = (when, number)
     states, _, book = build_states(config, events, now)
     places = []
     for state in states.values():
