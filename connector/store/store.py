@@ -609,6 +609,8 @@ class Kept:
     decoded: Any
     clocks: dict[tuple[Any, Any], tuple[Any, ...]]
     board: tuple[tuple[Any, ...], ...] | None
+    # the ticket's keys in the outbox: only the ticket's own transactions add one, and each moves its version
+    outbox_keys: frozenset[str] = frozenset()
 
 
 # An optimistic batch's two statements under SQLite's write lock, as plain SQL through the driver: the ids as
@@ -662,8 +664,8 @@ class BatchTx:
 
         `kept`: what the caller kept of some tickets after an earlier batch (`BatchTx.kept`). A ticket whose
         stored version is still the kept one is not read: its decoded state starts the ticket's part of the
-        batch (`TicketTx.decoded`), and its clock and board rows that the batch leaves as they are stored are
-        not written again."""
+        batch (`TicketTx.decoded`), its keys in the outbox are the kept ones, and its clock and board rows that
+        the batch leaves as they are stored are not written again."""
         kept = kept or {}
         wanted: dict[tuple[str, str], tuple[set[str], set[str]]] = {}
         for event in batch_events:
@@ -676,11 +678,18 @@ class BatchTx:
                     events.c.source == source, events.c.account == account, events.c.event_id.in_(chunk)))
                 self.known_events.update((source, account, event_id) for event_id in found.scalars())
             for chunk in _chunks(sorted(ticket_ids)):
-                self.outbox_keys.update({(source, account, t): set() for t in chunk})
                 self.versions.update({(source, account, t): None for t in chunk})
                 self._read_states(source, account, chunk, kept)
+                unknown = []  # the tickets whose outbox keys were not kept with their current version
+                for t in chunk:
+                    known = self.reused.get((source, account, t))
+                    self.outbox_keys[(source, account, t)] = set() if known is None else set(known.outbox_keys)
+                    if known is None:
+                        unknown.append(t)
+                if not unknown:
+                    continue
                 for row in self.conn.execute(select(outbox.c.ticket_id, outbox.c.key).where(
-                        outbox.c.source == source, outbox.c.account == account, outbox.c.ticket_id.in_(chunk))):
+                        outbox.c.source == source, outbox.c.account == account, outbox.c.ticket_id.in_(unknown))):
                     self.outbox_keys[(source, account, row.ticket_id)].add(row.key)
 
     def _read_states(self, source: str, account: str, chunk: Sequence[str],
@@ -782,17 +791,18 @@ class BatchTx:
     def kept(self) -> dict[TicketKey, Kept]:
         """Once the batch is committed: what a worker may keep of each ticket for its next batch (`preload`):
         the decoded state as the batch left it (`TicketTx.decoded`), the clock and board rows now stored, and
-        the version its stored row now has (the batch's upsert added one)."""
+        the version its stored row now has (the batch's upsert added one), and its keys in the outbox."""
         written = set(self._written)
         out: dict[TicketKey, Kept] = {}
         for key, tx in self._tickets.items():
             version = self.versions.get(key)
             if tx.decoded is None:
                 continue
+            keys = frozenset(tx.outbox_keys or ())
             if key in written:
-                out[key] = Kept((version or 0) + 1, tx.decoded, tx.stored_clocks, tx.stored_board)
+                out[key] = Kept((version or 0) + 1, tx.decoded, tx.stored_clocks, tx.stored_board, keys)
             elif version is not None:  # its events were all repeats: the stored rows are the ones it began from
-                out[key] = Kept(version, tx.decoded, tx.stored_clocks, tx.stored_board)
+                out[key] = Kept(version, tx.decoded, tx.stored_clocks, tx.stored_board, keys)
         return out
 
     def finish_inbox(self, inbox_ids: Sequence[int], *, now: datetime) -> None:
