@@ -25,11 +25,12 @@ _occurred_at = attrgetter("occurred_at")
 
 
 def build_states(config: Config, events: Iterable[Event], now: datetime | None = None, *, record: bool = False,
-                 progress: Callable[[int], None] | None = None) -> tuple[dict[tuple[str, str, str], TicketState],
-                                                                        datetime | None, Rulebook]:
-    """Apply the events up to `now` (all of them when None); return the states, `now` and the rulebook."""
+                 progress: Callable[[int], None] | None = None,
+                 distinct: bool = False) -> tuple[dict[tuple[str, str, str], TicketState], datetime | None, Rulebook]:
+    """Apply the events up to `now` (all of them when None); return the states, `now` and the rulebook.
+    `distinct`: the caller has dropped repeated event ids already (they are not looked for again)."""
     book = Rulebook(config)
-    ordered = order_events(events)
+    ordered = sorted(events, key=_occurred_at) if distinct else order_events(events)
     if now is None and ordered:
         now = ordered[-1].occurred_at
     if now is not None:  # the events are in occurred_at order, so those up to `now` are a prefix

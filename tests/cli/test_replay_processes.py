@@ -70,6 +70,7 @@ def test_an_earlier_now_an_id_shared_by_two_tickets_and_odd_lines_give_the_same_
     twin = dict(events[2], ticket_id="elsewhere")  # the same (source, account, event_id) on another ticket
     lines.insert(2, json.dumps(twin))               # ... earlier in the file: this one keeps the id
     lines.append(json.dumps(dict(events[7], ticket_id="also-elsewhere")))  # later: dropped
+    lines.append(json.dumps(dict(events[5], ticket_id="other-account", account="beta")))  # another id: kept
     numeric = dict(events[0], ticket_id=4242, event_id="numeric-id")      # an id as a number (the careful path)
     lines.insert(10, json.dumps(numeric))
     lines.append(json.dumps(dict(events[1], ticket_id="4242", event_id="string-id")))  # the same ticket
@@ -81,6 +82,7 @@ def test_an_earlier_now_an_id_shared_by_two_tickets_and_odd_lines_give_the_same_
     assert code == 0 and data["now"] == "2026-11-29T00:00:00Z"
     assert any(t["ticket"]["id"] == "elsewhere" for t in data["tickets"])
     assert not any(t["ticket"]["id"] == "also-elsewhere" for t in data["tickets"])
+    assert any(t["ticket"]["id"] == "other-account" for t in data["tickets"])
     assert any(t["ticket"]["id"] == "4242" for t in data["tickets"])
     assert not any(t["ticket"]["id"].startswith("1006-") for t in data["tickets"])  # its events come after now
 
