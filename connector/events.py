@@ -483,22 +483,25 @@ def line_key(text: str) -> tuple[str, str, str] | None:
 _TICKET_ID_KEY = '"ticket_id":'
 
 
-def line_ticket(text: str) -> str | None:
-    """A guess at the ticket id of a line's event, to share lines among processes by ticket: the string
-    after the first `"ticket_id":` (or `"ticket_id": `, as `json.dumps` writes it) when it holds no escape (a
-    fifth of `line_key`'s cost, which reads the whole line), else `line_key`'s, or None where only parsing
-    can say. The guess can be another object's key (`"fields": {"ticket_id": …}` written before the event's
-    own): whoever parses the line must check it against the event (`Event.ticket_id`)."""
-    at = text.find(_TICKET_ID_KEY)
+def line_ticket(text: str, start: int = 0, end: int | None = None) -> str | None:
+    """A guess at the ticket id of a line's event (`text[start:end]`, read where it stands: a file's lines
+    need not be cut apart first), to share lines among processes by ticket: the string after the first
+    `"ticket_id":` (or `"ticket_id": `, as `json.dumps` writes it) when it holds no escape (a fifth of
+    `line_key`'s cost, which reads the whole line), else `line_key`'s, or None where only parsing can say.
+    The guess can be another object's key (`"fields": {"ticket_id": …}` written before the event's own):
+    whoever parses the line must check it against the event (`Event.ticket_id`)."""
+    if end is None:
+        end = len(text)
+    at = text.find(_TICKET_ID_KEY, start, end)
     if at >= 0:
-        start = at + len(_TICKET_ID_KEY)
-        if text.startswith(" ", start):
-            start += 1
-        if text.startswith('"', start):
-            end = text.find('"', start + 1)
-            if end > start + 1 and "\\" not in (found := text[start + 1:end]):
+        begin = at + len(_TICKET_ID_KEY)
+        if text.startswith(" ", begin, end):
+            begin += 1
+        if text.startswith('"', begin, end):
+            close = text.find('"', begin + 1, end)
+            if close > begin + 1 and "\\" not in (found := text[begin + 1:close]):
                 return found
-    key = line_key(text)
+    key = line_key(text[start:end])
     return None if key is None else key[2]
 
 

@@ -1,8 +1,10 @@
 """`connector replay` on several cores: the events split by ticket over forked processes, the JSON merged.
 
-A ticket's clocks depend on its own events only, so the history is cut by ticket: each process reads every
-line's ticket id (`events.line_ticket`, without parsing the rest), parses only its own tickets' lines, replays
-them and renders its tickets' JSON. The parent merges the rendered tickets in the order one process would
+A ticket's clocks depend on its own events only, so the history is cut by ticket. The file is cut in as
+many stretches of whole lines as there are processes; each process reads the ticket id of each line of its
+stretch (`events.line_ticket`, without parsing the rest) and tells the others, through the parent, where
+their tickets' lines are. Each then parses its own tickets' lines, in line order, replays them and renders
+its tickets' JSON. The parent merges the rendered tickets in the order one process would
 have printed them (by each ticket's first event: its instant, then its line) and writes one document, the
 same bytes as the one-process path (tested equal). What the tickets share is settled between the
 processes before anything is replayed:
@@ -15,8 +17,9 @@ processes before anything is replayed:
 - the default `now`, the last event's instant over every process.
 
 A line's ticket id is guessed from its text (`events.line_ticket`); the process that parses the line checks
-the guess, and one proved wrong (a `"ticket_id"` key inside the ticket's fields, written before the event's
-own) makes the caller replay in one process, without a warning: nothing failed.
+that the event's ticket is its own, and one that is not (a `"ticket_id"` key inside the ticket's fields,
+written before the event's own) makes the caller replay in one process, without a warning: nothing failed.
+A line whose ticket id cannot be guessed is parsed by its stretch's process to learn whose it is.
 
 Only where `os.fork` exists and more than one CPU is available, and for histories of at least
 `MIN_LINES` lines; a process that fails makes the caller replay in one process instead (`Unavailable`).
@@ -37,14 +40,13 @@ import sys
 import tempfile
 import traceback
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import IO, Any
 
 from connector import jsontext
-from connector.cli.common import line_parts
 from connector.config import Config
 from connector.events import BadLine, Event, bad_lines_error, format_instant, line_ticket, parse_line
 from connector.replay import build_states
@@ -85,13 +87,14 @@ def replay_json(config: Config, text: str, now: datetime | None, workers: int, *
     conns: list[Connection] = []
     pids: list[int] = []
     files = [tempfile.TemporaryFile() for _ in range(workers)]  # unnamed: gone once closed, whatever happens
+    bounds = stretches(text, workers)
     try:
         for index in range(workers):
             mine, theirs = Pipe()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child's coverage is not collected; its output is tested
                 mine.close()
-                _child(theirs, index, workers, config, text, files[index])
+                _child(theirs, index, workers, config, text, bounds, files[index])
             theirs.close()
             conns.append(mine)
             pids.append(pid)
@@ -103,6 +106,16 @@ def replay_json(config: Config, text: str, now: datetime | None, workers: int, *
             os.waitpid(pid, 0)
         for file in files:
             file.close()  # a map of it stays readable: the map holds its own descriptor
+
+
+def stretches(text: str, workers: int) -> list[int]:
+    """Where each process's stretch of whole lines begins, and the text's end: `workers` + 1 offsets."""
+    bounds = [0]
+    for index in range(1, workers):
+        cut = text.find("\n", max(bounds[-1], len(text) * index // workers))
+        bounds.append(len(text) if cut < 0 else cut + 1)
+    bounds.append(len(text))
+    return bounds
 
 
 def _ask(conns: Sequence[Connection], messages: Sequence[Any] | None = None) -> list[Any]:
@@ -126,7 +139,8 @@ def _ask(conns: Sequence[Connection], messages: Sequence[Any] | None = None) -> 
 
 def _parent(conns: Sequence[Connection], files: Sequence[IO[bytes]], now: datetime | None, *, skip_bad: bool,
             warn: Callable[[BadLine], None]) -> list[bytes | memoryview]:
-    parsed = _ask(conns)
+    routes = _ask(conns)  # each process's list, for each process, of where that one's lines are
+    parsed = _ask(conns, [[found[index] for found in routes] for index in range(len(conns))])
     bad = sorted((b for found, _ in parsed for b in found), key=lambda b: b.line)
     if bad and not skip_bad:
         _stop(conns)
@@ -180,11 +194,11 @@ def _stop(conns: Sequence[Connection]) -> None:
             pass
 
 
-def _child(conn: Connection, index: int, workers: int, config: Config, text: str,
+def _child(conn: Connection, index: int, workers: int, config: Config, text: str, bounds: Sequence[int],
            out: IO[bytes]) -> None:  # pragma: no cover - runs in the forked process
     code = 0
     try:
-        _work(conn, index, workers, config, text, out)
+        _work(conn, index, workers, config, text, bounds, out)
     except BaseException:  # noqa: BLE001 - whatever it is, the parent replays in one process
         code = 1
         try:
@@ -195,32 +209,66 @@ def _child(conn: Connection, index: int, workers: int, config: Config, text: str
         os._exit(code)
 
 
-def _work(conn: Connection, index: int, workers: int, config: Config, text: str,
+def _scan(text: str, start: int, stop: int, index: int,
+          workers: int) -> tuple[list[tuple[int, str | Event | BadLine]], list[array[int]]]:
+    """Read the ticket of each line of `text[start:stop]` (whole lines): return this process's lines (their
+    number and text, or what parsing gave where the ticket had to be parsed to be known) and, for each
+    process, where its lines are (number, start and end triples; none for this one). The lines are read
+    where they stand in the text: cutting the stretch into lines copied it twice."""
+    mine: list[tuple[int, str | Event | BadLine]] = []
+    routes = [array("q") for _ in range(workers)]
+    find = text.find
+    number = text.count("\n", 0, start) + 1
+    at = start
+    while at < stop:
+        end = find("\n", at, stop) + 1 or stop  # each line with its newline (a last one may have none)
+        guess = line_ticket(text, at, end)
+        owner = -1 if guess is None else hash(guess) % workers
+        if owner == index:
+            mine.append((number, text[at:end]))
+        elif owner >= 0:
+            routes[owner].extend((number, at, end))
+        else:  # a line whose ticket cannot be read cheaply is parsed here, to learn whose it is
+            item = parse_line(number, text[at:end])
+            if isinstance(item, Event) and hash(item.ticket_id) % workers != index:
+                routes[hash(item.ticket_id) % workers].extend((number, at, end))
+            elif item is not None:
+                mine.append((number, item))  # an event of this process's, or a bad line: this one reports it
+        at = end
+        number += 1
+    return mine, routes
+
+
+def _work(conn: Connection, index: int, workers: int, config: Config, text: str, bounds: Sequence[int],
           out: IO[bytes]) -> None:  # pragma: no cover - runs in the forked process
+    mine, routes = _scan(text, bounds[index], bounds[index + 1], index, workers)
+    conn.send(("routes", [found.tobytes() for found in routes]))
+    sent: list[bytes] = conn.recv()  # for each stretch, where this process's lines in it are
+    if sent is None:
+        return
     events: list[Event] = []
     numbers: list[int] = []
     bad: list[BadLine] = []
-    lines, bare = line_parts(text)  # each line is given its newline back only if it is parsed
-    for at, line in enumerate(lines):
-        guess = line_ticket(line)
-        if guess is not None and hash(guess) % workers != index:
-            continue
-        item = parse_line(at + 1, line if at == bare else line + "\n")
-        if item is None:
-            continue
-        if guess is None:
-            # a line whose ticket cannot be read cheaply is parsed by every process, to learn whose it is
-            if (hash(item.ticket_id) if isinstance(item, Event) else at) % workers != index:
-                continue
-        elif isinstance(item, Event) and item.ticket_id != guess:
-            # another process may hold the rest of this ticket: the parent replays in one, so stop here
-            conn.send(("misread", at + 1))
-            return
-        if isinstance(item, BadLine):
-            bad.append(item)
+    for stretch, found in enumerate(sent):
+        if stretch == index:
+            work: Iterable[tuple[int, str | Event | BadLine]] = mine
         else:
+            spots = array("q", found)
+            work = ((spots[k], text[spots[k + 1]:spots[k + 2]]) for k in range(0, len(spots), 3))
+        for number, line in work:
+            item = parse_line(number, line) if isinstance(line, str) else line
+            if item is None:
+                continue
+            if isinstance(item, BadLine):
+                bad.append(item)
+                continue
+            if hash(item.ticket_id) % workers != index:
+                # its ticket id was misread: another process may hold the rest of this ticket (the parent
+                # replays in one, so stop here)
+                conn.send(("misread", number))
+                return
             events.append(item)
-            numbers.append(at + 1)
+            numbers.append(number)
     # an event's id is (source, account, event_id); its event_id alone is hashed (two ids with one hash are
     # then compared in full): a tuple and two more strings to hash per event cost 20 ms of 60,000 events
     hashes = array("q", map(hash, [e.event_id for e in events]))

@@ -7,6 +7,7 @@ code byte for byte."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
@@ -130,14 +131,18 @@ def test_a_process_that_fails_leaves_the_replay_to_one(tmp_path, monkeypatch):
 
 def test_a_ticket_id_key_inside_the_fields_first_leaves_the_replay_to_one_quietly(tmp_path, monkeypatch):
     """Lines are shared by a ticket id read off their text (`events.line_ticket`): one that reads another
-    object's `"ticket_id"` (the ticket's fields written before the event's own key) is caught by the process
-    that parses it, and the whole replay is done in one process, with no warning (nothing failed)."""
+    object's `"ticket_id"` (the ticket's fields written before the event's own key), and so went to another
+    ticket's process, is caught by the process that parses it, and the whole replay is done in one process,
+    with no warning (nothing failed). (A misread id that goes to the right process anyway is no harm.)"""
     from connector import replay as replay_module
 
     events = history(1)
     lines = [json.dumps(e) for e in events]
     tricky = events[5]
-    reordered = {"ticket": {**tricky["ticket"], "fields": {"ticket_id": "not-this-one"}},
+    real = tricky["ticket_id"]  # the processes are forked: they hash strings as this one does
+    inner = next(name for name in (f"not-this-one-{n}" for n in range(1000))
+                 if all(hash(name) % workers != hash(real) % workers for workers in (2, 3)))
+    reordered = {"ticket": {**tricky["ticket"], "fields": {"ticket_id": inner}},
                  **{k: v for k, v in tricky.items() if k != "ticket"}}
     lines[5] = json.dumps(reordered)
     path = write(tmp_path, lines)
@@ -165,6 +170,10 @@ def test_a_lines_ticket_id_is_guessed_from_its_text(line: str, guess: str | None
     from connector.events import line_ticket
 
     assert line_ticket(line) == guess
+    # read where it stands in a file, between other lines: the same guess, nothing read past its end
+    text = '{"ticket_id":"before"}\n' + line + '\n{"ticket_id":"after"}\n'
+    start = text.index("\n") + 1
+    assert line_ticket(text, start, start + len(line) + 1) == guess
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -196,10 +205,10 @@ def test_a_process_killed_mid_work_leaves_the_replay_to_one(tmp_path, monkeypatc
     expected = run(path, 1, monkeypatch)
     work = replay_fork._work
 
-    def killed_in_the_middle(conn, index, workers, config, lines, out):  # noqa: ANN001, ANN202
+    def killed_in_the_middle(conn, index, workers, config, text, bounds, out):  # noqa: ANN001, ANN202
         if index == 1:
             os.kill(os.getpid(), signal.SIGKILL)
-        return work(conn, index, workers, config, lines, out)
+        return work(conn, index, workers, config, text, bounds, out)
 
     monkeypatch.setattr(replay_fork, "_work", killed_in_the_middle)
     code, out, err = run(path, 2, monkeypatch)
@@ -225,3 +234,17 @@ def test_hostile_lines_are_answered_the_same_in_several_processes(tmp_path, monk
     assert code == 1 and "bad line" in err
     code, out, err = same_in_one_and_several(path, monkeypatch, "--skip-bad")
     assert code == 0 and any(t["ticket"]["id"].startswith("=HYPERLINK") for t in json.loads(out)["tickets"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.text(alphabet="ab\r", max_size=6), max_size=8), end=st.booleans(),
+       workers=st.integers(1, 6))
+def test_the_stretches_are_whole_lines_that_cover_the_text(lines: list[str], end: bool, workers: int):
+    """Each process's stretch begins at a line's start; together they hold every line once, in order (some
+    empty when there are fewer lines than processes)."""
+    text = "\n".join(lines) + ("\n" if end and lines else "")
+    bounds = replay_fork.stretches(text, workers)
+    assert len(bounds) == workers + 1 and bounds[0] == 0 and bounds[-1] == len(text)
+    assert bounds == sorted(bounds)
+    assert all(cut == 0 or cut == len(text) or text[cut - 1] == "\n" for cut in bounds)
+    assert "".join(text[a:b] for a, b in itertools.pairwise(bounds)) == text
