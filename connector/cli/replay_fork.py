@@ -150,10 +150,12 @@ def _parent(conns: Sequence[Connection], files: Sequence[IO[bytes]], now: dateti
     # an event id in more than one process: compared in full, the first line keeps it
     seen: set[int] = set()
     shared: set[int] = set()
-    for _, hashes in parsed:
-        ids = set(array("q", hashes))
-        shared |= ids & seen
-        seen |= ids
+    for number, (_, hashes) in enumerate(parsed):
+        ids = array("q", hashes)
+        if number:
+            shared.update(seen.intersection(ids))
+        if number < len(parsed) - 1:  # the last one's ids are looked up, not kept
+            seen.update(ids)
     claims = _ask(conns, [shared] * len(conns))
     first: dict[tuple[str, str, str], int] = {}
     for found in claims:
