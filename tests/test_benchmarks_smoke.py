@@ -46,3 +46,15 @@ def test_each_benchmark_runs_as_written(name: str, tmp_path: Path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert PRINTS[name] in done.stdout, done.stdout[-2000:]
     assert "NOT A MEASUREMENT" not in done.stdout, done.stdout[-2000:]  # a server failed requests
+
+
+@pytest.mark.skipif(not os.environ.get("CONNECTOR_TEST_POSTGRES_URL"), reason="needs CONNECTOR_TEST_POSTGRES_URL")
+def test_the_scale_out_runs_and_checks_exactly_once(tmp_path: Path):
+    """`bench_worker.py --scale-out` on PostgreSQL, tiny: 1, 2 and 4 workers, as whole `--once` commands and
+    as running workers the deliveries reach at once; each run's effects are checked against one worker's."""
+    done = subprocess.run([sys.executable, "benchmarks/bench_worker.py", "--deliveries", "30", "--scale-out",
+                           "--api-latency", "0.01"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("PostgreSQL scale-out")]
+    assert len(lines) == 2, done.stdout[-2000:]
+    assert all("exactly once yes, same final states and actions as 1 worker yes" in line for line in lines)
