@@ -73,6 +73,22 @@ def _niceness(env: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _factor(env: Mapping[str, str], name: str, default: float, most: float) -> float:
+    """A number from 0 to `most` from the environment; `ConfigError` naming the variable otherwise."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= most:
+        from connector.errors import ConfigError
+
+        raise ConfigError(f"{name}: expected a number from 0 to {most:g}, got {text[:40]!r}")
+    return value
+
+
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -104,6 +120,7 @@ class Settings:
     dedupe_window_seconds: int = 3 * 24 * 3600
     claim_lease_seconds: float = 300.0  # a killed worker's claimed rows come back after this
     worker_niceness: int = 10           # `connector worker` yields the CPU to the webhook door (see decisions)
+    worker_yield: float = 3.0           # ... and rests after its batches while deliveries arrive (`Worker.yield_time`)
     log_level: str = "INFO"             # DEBUG adds each applied event's line to a batch's one
     db_timeout_seconds: float = 5.0
     http_read_timeout_seconds: float = 10.0
@@ -145,6 +162,7 @@ class Settings:
             "max_body_bytes": int(_positive(env, "CONNECTOR_MAX_BODY_BYTES", 1024 * 1024)),
             "claim_lease_seconds": _positive(env, "CONNECTOR_CLAIM_LEASE_SECONDS", 300.0),
             "worker_niceness": _niceness(env, "CONNECTOR_WORKER_NICENESS", 10),
+            "worker_yield": _factor(env, "CONNECTOR_WORKER_YIELD", 3.0, 20.0),
             "log_level": _log_level(env, "CONNECTOR_LOG_LEVEL", "INFO"),
             "db_timeout_seconds": _positive(env, "CONNECTOR_DB_TIMEOUT_SECONDS", 5.0),
             "http_read_timeout_seconds": _positive(env, "CONNECTOR_HTTP_READ_TIMEOUT_SECONDS", 10.0),

@@ -228,7 +228,8 @@ def _loops(rt: Any) -> tuple[Any, Any]:
     lease = timedelta(seconds=rt.settings.claim_lease_seconds)
     spool = for_database(rt.settings.spool_dir, rt.store.url) if rt.settings.spool_dir else None
     loops = (Worker(rt.store, rt.processor, rt.adapters, lease=lease, spool=spool,
-                   dedupe_window=timedelta(seconds=rt.settings.dedupe_window_seconds)),
+                   dedupe_window=timedelta(seconds=rt.settings.dedupe_window_seconds),
+                   yield_to_door=rt.settings.worker_yield),
             Executor(rt.store, rt.writers, max_attempts=rt.config.writeback.max_attempts,
                      lease=min(lease, timedelta(minutes=2))))
     settle_heap()  # start-up is over: what it built stays (see connector/runtime)

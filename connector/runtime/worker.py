@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -263,7 +264,10 @@ class Worker:
 
     def __init__(self, store: Store, processor: TicketProcessor, adapters: Mapping[str, InboundAdapter], *,
                  name: str | None = None, clock: Clock = utc_now, lease: timedelta = timedelta(minutes=5),
-                 spool: Spool | None = None, dedupe_window: timedelta = timedelta(days=3), batch: bool = True) -> None:
+                 spool: Spool | None = None, dedupe_window: timedelta = timedelta(days=3), batch: bool = True,
+                 yield_to_door: float = 0.0) -> None:
+        """`yield_to_door`: how many times a batch's own time the running worker rests after it while
+        deliveries arrive as fast as it drains them (less as they arrive slower; see `yield_time`)."""
         self.store = store
         self.spool = spool
         self.dedupe_window = dedupe_window
@@ -275,6 +279,9 @@ class Worker:
         self._unsure = False  # the database went away mid-batch: this worker's claims are given back first
         self.batch = batch
         self._pool: ThreadPoolExecutor | None = None  # normalizes deliveries that wait on an API (see _normalize_all)
+        self.yield_to_door = yield_to_door
+        self._newest: int | None = None  # the newest inbox id seen after the last batch (`yield_time`)
+        self._moved = 0                  # deliveries this worker itself moved from the spool to the inbox
 
     def run_once(self, limit: int | None = None) -> int:
         """Process up to `limit` pending deliveries (default: `CLAIM_BATCH` for the database); return how many
@@ -291,7 +298,7 @@ class Worker:
             self._unsure = False
         if self.spool is not None:  # deliveries acknowledged while the database was away come first
             try:
-                self.spool.drain(self.store, dedupe_window=self.dedupe_window)
+                self._moved += self.spool.drain(self.store, dedupe_window=self.dedupe_window)
             except Exception as err:  # noqa: BLE001 - a spooled delivery the database refuses must not stop
                 # the worker: the inbox is claimed all the same (the spool keeps the file; an operator looks)
                 log.error("spool drain failed", extra={"outcome": type(err).__name__})
@@ -429,18 +436,37 @@ class Worker:
         self.store.finish_inbox(row.id, now=self.clock(), error=error)
 
     def run_forever(self, stop: threading.Event, *, idle_sleep: float = 0.5) -> None:
-        """Process deliveries until `stop` is set; back off while the database cannot be reached."""
+        """Process deliveries until `stop` is set; back off while the database cannot be reached, and rest
+        after a batch while deliveries pour in (`yield_time`)."""
         backoff = LoopBackoff("worker")
         while not stop.is_set():
+            began = time.monotonic()
             try:
                 claimed = self.run_once()
+                rest = self.yield_time(claimed, time.monotonic() - began)
             except Exception as err:  # the database may be unreachable: keep the worker alive, back off
                 stop.wait(backoff.failed(err))
                 continue
             backoff.succeeded()
             if not claimed:
                 stop.wait(idle_sleep)
+            elif rest:
+                stop.wait(rest)
         self.close()
+
+    def yield_time(self, claimed: int, took: float) -> float:
+        """How long to rest after a batch of `claimed` deliveries that took `took` seconds, so that the
+        webhook door keeps the machine (and, on SQLite, the write lock) while help desks send: `took` times
+        `yield_to_door` when deliveries arrived since the last batch at least as fast as this one drained
+        them, in proportion when slower, nothing when none arrived. A backlog alone (an outage's burst, a
+        restart) drains at full speed; a burst still arriving drains at 1 / (1 + yield_to_door) of it.
+        Deliveries this worker moved from its spool are not arrivals."""
+        if not self.yield_to_door or not claimed:
+            return 0.0
+        newest = self.store.newest_inbox_id()
+        arrived = 0 if self._newest is None else max(0, newest - self._newest - self._moved)
+        self._newest, self._moved = newest, 0
+        return took * self.yield_to_door * min(1.0, arrived / claimed)
 
     def close(self) -> None:
         """Let the normalizing threads go (they finish what they hold)."""

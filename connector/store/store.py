@@ -281,6 +281,11 @@ class Store:
                 state=state, error=None if error is None else error[:2000], processed_at=None if retry else now,
                 claimed_by=None, claimed_until=retry_at if retry else None))
 
+    def newest_inbox_id(self) -> int:
+        """The newest delivery's id (0 for an empty inbox): one look at the primary key's end."""
+        with self.read() as conn:
+            return int(conn.execute(select(func.max(inbox.c.id))).scalar() or 0)
+
     def release_inbox(self, worker: str) -> int:
         """Give back every delivery `worker` holds and has not finished (claimable at once, the attempt not
         counted); return how many. A worker calls it when the database went away under it."""

@@ -690,6 +690,60 @@ def test_a_tickets_outbox_keys_are_kept_with_its_state(store, monkeypatch):
         assert len(stored) == len(set(stored)) and decided <= set(stored)
 
 
+def test_the_running_worker_rests_while_deliveries_arrive(store, tmp_path):
+    """Issue 14: after a batch the running worker rests `yield_to_door` times the batch's time while
+    deliveries arrive as fast as it drains them, in proportion when slower, not at all for a backlog alone
+    or for what it moved from its own spool (`bench_ingest`: the door beside a draining worker)."""
+    from connector.store.spool import Spooled, for_database
+
+    clock = FrozenClock("2026-03-02 12:00")
+    _, processor, _ = parts(store, clock=clock)
+    spool = for_database(tmp_path / "spool", store.url)
+    worker = Worker(store, processor, {"webhook": WebhookAdapter([SECRET])}, clock=clock, name="w1", spool=spool,
+                    yield_to_door=3)
+    for n in range(8):  # a backlog
+        deliver(store, created(ticket_id=f"T{n}", event_id=f"c{n}"))
+    assert worker.run_once(limit=4) == 4 and worker.yield_time(4, 0.5) == 0  # nothing arrived since it began
+    assert worker.run_once(limit=4) == 4 and worker.yield_time(4, 0.5) == 0  # the rest of the backlog
+    for n in range(8, 12):  # four arrive, as fast as it drains them
+        deliver(store, created(ticket_id=f"T{n}", event_id=f"c{n}"))
+    assert worker.run_once(limit=4) == 4 and worker.yield_time(4, 0.5) == pytest.approx(1.5)
+    for n in range(12, 20):  # eight arrive; it drains four of them, then one more arrives
+        deliver(store, created(ticket_id=f"T{n}", event_id=f"c{n}"))
+    assert worker.run_once(limit=4) == 4 and worker.yield_time(4, 0.5) == pytest.approx(1.5)
+    assert worker.run_once(limit=4) == 4
+    deliver(store, created(ticket_id="T20", event_id="c20"))
+    assert worker.yield_time(4, 0.5) == pytest.approx(0.5 * 3 * 1 / 4)
+    body = json.dumps([event_to_dict(created(ticket_id="T21", event_id="c21"))]).encode()
+    spool.put(Spooled(source="webhook", dedupe_key="c21", body=body, headers={}, received_at=clock()))
+    assert worker.run_once(limit=4) == 2  # T20, and T21 it moved from its spool itself: no arrival
+    assert worker.yield_time(2, 0.5) == 0
+    assert Worker(store, processor, {}, yield_to_door=0).yield_time(4, 0.5) == 0  # off
+
+
+def test_run_forever_rests_what_yield_time_says_after_a_batch(store):
+    import threading
+
+    clock = FrozenClock("2026-03-02 12:00")
+    _, processor, _ = parts(store, clock=clock)
+    worker = Worker(store, processor, {"webhook": WebhookAdapter([SECRET])}, clock=clock, yield_to_door=3)
+    waits: list[float] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(timeout or 0.0)
+            if len(waits) == 2:
+                self.set()
+            return self.is_set()
+
+    asked: list[tuple[int, float]] = []
+    worker.yield_time = lambda claimed, took: asked.append((claimed, took)) or 0.25  # type: ignore[method-assign]
+    deliver(store, created(ticket_id="T1", event_id="c1"))
+    worker.run_forever(Stop(), idle_sleep=0.5)
+    assert waits == [0.25, 0.5]  # rested after the batch, then idle
+    assert [claimed for claimed, _ in asked] == [1, 0] and all(took >= 0 for _, took in asked)
+
+
 def test_a_batch_that_fails_forgets_the_states_it_had_begun_to_change(store, monkeypatch):
     """Issue 14: the states a batch changes in place are kept only once it commits. A batch that fails (here a
     bug on one event) goes one delivery at a time from what the store holds, and the next batch reads the

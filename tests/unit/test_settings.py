@@ -36,6 +36,17 @@ def test_the_worker_niceness_is_a_whole_number_from_0_to_19():
             Settings.from_env({"CONNECTOR_WORKER_NICENESS": bad})
 
 
+def test_the_worker_yield_is_a_number_from_0_to_20():
+    from connector.errors import ConfigError
+
+    assert Settings.from_env({}).worker_yield == 3.0
+    assert Settings.from_env({"CONNECTOR_WORKER_YIELD": "0"}).worker_yield == 0.0
+    assert Settings.from_env({"CONNECTOR_WORKER_YIELD": " 1.5 "}).worker_yield == 1.5
+    for bad in ("21", "-1", "nan", "inf", "three", "9" * 400):
+        with pytest.raises(ConfigError, match="CONNECTOR_WORKER_YIELD: expected a number from 0 to 20"):
+            Settings.from_env({"CONNECTOR_WORKER_YIELD": bad})
+
+
 def test_connector_worker_lowers_its_own_cpu_priority(monkeypatch):
     import os
 
