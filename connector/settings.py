@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -45,20 +46,26 @@ DEFAULT_CONFIG = Path("config") / "example.yaml"
 DEFAULT_SPOOL = Path(".connector") / "spool"
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    """A positive number of seconds from the environment; `ConfigError` naming the variable otherwise."""
+def _number(env: Mapping[str, str], name: str, default: float, *, ok: Callable[[float], bool],
+            expected: str) -> float:
+    """A number from the environment that `ok` accepts; `ConfigError` naming the variable otherwise."""
     text = (env.get(name) or "").strip()
     if not text:
         return default
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0 < value < 10**7:
+        value = math.nan  # accepted by no check
+    if not ok(value):
         from connector.errors import ConfigError
 
-        raise ConfigError(f"{name}: expected a positive number of seconds, got {text[:40]!r}")
+        raise ConfigError(f"{name}: expected {expected}, got {text[:40]!r}")
     return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number of seconds from the environment; `ConfigError` naming the variable otherwise."""
+    return _number(env, name, default, ok=lambda v: 0 < v < 10**7, expected="a positive number of seconds")
 
 
 def _niceness(env: Mapping[str, str], name: str, default: int) -> int:
@@ -71,22 +78,6 @@ def _niceness(env: Mapping[str, str], name: str, default: int) -> int:
 
         raise ConfigError(f"{name}: expected a whole number from 0 to 19, got {text[:40]!r}")
     return int(text)
-
-
-def _factor(env: Mapping[str, str], name: str, default: float, most: float) -> float:
-    """A number from 0 to `most` from the environment; `ConfigError` naming the variable otherwise."""
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= most:
-        from connector.errors import ConfigError
-
-        raise ConfigError(f"{name}: expected a number from 0 to {most:g}, got {text[:40]!r}")
-    return value
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -162,7 +153,8 @@ class Settings:
             "max_body_bytes": int(_positive(env, "CONNECTOR_MAX_BODY_BYTES", 1024 * 1024)),
             "claim_lease_seconds": _positive(env, "CONNECTOR_CLAIM_LEASE_SECONDS", 300.0),
             "worker_niceness": _niceness(env, "CONNECTOR_WORKER_NICENESS", 10),
-            "worker_yield": _factor(env, "CONNECTOR_WORKER_YIELD", 3.0, 20.0),
+            "worker_yield": _number(env, "CONNECTOR_WORKER_YIELD", 3.0, ok=lambda v: 0 <= v <= 20,
+                                    expected="a number from 0 to 20"),
             "log_level": _log_level(env, "CONNECTOR_LOG_LEVEL", "INFO"),
             "db_timeout_seconds": _positive(env, "CONNECTOR_DB_TIMEOUT_SECONDS", 5.0),
             "http_read_timeout_seconds": _positive(env, "CONNECTOR_HTTP_READ_TIMEOUT_SECONDS", 10.0),

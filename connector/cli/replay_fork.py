@@ -9,8 +9,8 @@ have printed them (by each ticket's first event: its instant, then its line) and
 same bytes as the one-process path (tested equal). What the tickets share is settled between the
 processes before anything is replayed:
 
-- bad lines: each line belongs to one process (its ticket's, or by its number when it names no ticket),
-  which reports it; the parent lists them all in line order, as `read_jsonl` does;
+- bad lines: each line belongs to one process (its ticket's, or its stretch's when no ticket can be read
+  off it), which reports it; the parent lists them all in line order, as `read_jsonl` does;
 - a repeated event id (source, account, event_id) on tickets of different processes: the first line keeps
   it, as `order_events` does (the processes send a hash of each event_id; only the ids whose hash is in more
   than one process are compared in full);
