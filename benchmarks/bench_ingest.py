@@ -13,9 +13,10 @@ requests, in `bench_worker`'s mix, is put in the inbox first; the worker starts 
 load once it drains): the ingest a burst meets while the worker catches up (target: >= 0.85 x the bare
 receiver, p99 <= 50 ms). The worker runs as deployed: niced, and resting after its batches while
 deliveries arrive (`CONNECTOR_WORKER_YIELD`, default 3; set it to 0 in this process's environment to see
-the door beside a worker that never rests). Each run sends events of its own, so every request is stored. How many deliveries the worker finished during the load is printed, and
-how many were still waiting at its end (none: it ran dry before the load ended, and the figure is not
-"while draining" for the whole load: raise --backlog).
+the door beside a worker that never rests). Each run sends events of its own, so every request is stored.
+How many deliveries the worker finished during the load is printed, and how many were still waiting at its
+end (none: it ran dry before the load ended, and the figure is not "while draining" for the whole load:
+raise --backlog).
 """
 
 from __future__ import annotations
