@@ -18,7 +18,9 @@ rules), writes them as JSONL in memory, then times, in one run:
   the history split by ticket over as many processes as there are CPUs, `connector/cli/replay_fork.py`,
   replaying, printing the JSON), and the same on one event (what start-up alone costs).
 
-Target (issue 3): at least 50,000 events/s through the core and end to end.
+Targets: at least 50,000 events/s through the core (issue 3), and for `connector replay` as a whole
+(issue 14: reading, validating, replaying and printing 120,000 events); the in-process stages are one
+process's, for reference.
 """
 
 from __future__ import annotations
@@ -227,7 +229,7 @@ def main() -> None:
 
     rows = [("parse JSONL", t_parse), ("core (apply every event)", t_core), ("evaluate at now", t_eval),
             ("replay (core + evaluate + JSON-ready dicts)", t_e2e),
-            ("connector replay as a whole (parse + replay)", t_parse + t_e2e)]
+            ("parse + replay, in one process", t_parse + t_e2e)]
     print(f"{'stage':<45} {'seconds':>8} {'events/s':>12}")
     for name, seconds in rows:
         print(f"{name:<45} {seconds:>8.2f} {len(events) / seconds:>12,.0f}")
@@ -247,9 +249,11 @@ def main() -> None:
           f"  ({processes()} processes; the median of {1 if args.events < 10_000 else 3} runs)")
     print(f"{'  of which start-up (the command on 1 event)':<45} {startup:>8.2f}")
     rows.append(("connector replay, the whole command", command))
-    for name, seconds in (("replay", t_e2e), ("parse + replay", t_parse + t_e2e), ("the whole command", command)):
-        rate = len(events) / seconds
-        print(f"target >= 50,000 events/s, {name}: {'met' if rate >= 50_000 else 'NOT met'} ({rate:,.0f}/s)")
+    rate = len(events) / command
+    # the target is the command's (issue 14); the stages above are one process's, in-process, for reference
+    print(f"target >= 50,000 events/s, `connector replay` as a whole: {'met' if rate >= 50_000 else 'NOT met'} "
+          f"({rate:,.0f}/s; in one process, in-process: replay {len(events) / t_e2e:,.0f}/s, parse + replay "
+          f"{len(events) / (t_parse + t_e2e):,.0f}/s)")
 
 
 if __name__ == "__main__":
