@@ -489,7 +489,7 @@ def line_ticket(text: str, start: int = 0, end: int | None = None) -> str | None
     `"ticket_id":` (or `"ticket_id": `, as `json.dumps` writes it) when it holds no escape (a fifth of
     `line_key`'s cost, which reads the whole line), else `line_key`'s, or None where only parsing can say.
     The guess can be another object's key (`"fields": {"ticket_id": …}` written before the event's own):
-    whoever parses the line must check it against the event (`Event.ticket_id`)."""
+    whoever parses the line must check the event's own ticket (`Event.ticket_id`)."""
     if end is None:
         end = len(text)
     at = text.find(_TICKET_ID_KEY, start, end)
