@@ -121,12 +121,19 @@ def _compile_regex(value: Any) -> re.Pattern[str]:
         compiled = re.compile(value)
     except re.error as err:
         raise ValueError(f"{value!r} is not a valid regular expression: {err}") from None
-    if _nested_repetition(value):
+    try:  # Python's own parse of the pattern, read by both checks below (private modules of `re`)
+        from re import _compiler as compiler  # type: ignore[attr-defined]
+        from re import _constants as sre  # type: ignore[attr-defined]
+        from re import _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - every supported Python has them: then nothing is refused
+        return compiled
+    parsed = parser.parse(value)
+    if _nested_repetition(parsed, sre):
         raise ValueError(f"{value[:60]!r} repeats a group made only of repeats (such as (\\w+\\s?)+): on text "
                          "that almost matches, trying every way to split it takes time exponential in its length, "
                          "and the worker waits; put a fixed part in the group, or make its repeats possessive "
                          "(\\w++)")
-    if _ambiguous_choice(value):
+    if _ambiguous_choice(parsed, sre, parser, compiler):
         raise ValueError(f"{value[:60]!r} repeats a group that can match one text in more than one way (such as "
                          "(.|\\s)*, where a space is both, or (a|aa)+, where \"aa\" is one turn or two): on text that "
                          "almost matches, trying every way takes time exponential in its length, and the worker "
@@ -134,18 +141,13 @@ def _compile_regex(value: Any) -> re.Pattern[str]:
     return compiled
 
 
-def _nested_repetition(pattern: str) -> bool:
+def _nested_repetition(parsed: Any, sre: Any) -> bool:
     """Whether a pattern repeats (`+`, `*`, `{2,}`) a group made of nothing but repeats, one of them repeating
     more than once (`(a+)+`, `(\\w+\\s?)*`): with nothing fixed between the turns, text that almost matches
     can be split among them in exponentially many ways, each tried (the shape of catastrophic backtracking).
     A fixed part in the group (`(\\d+\\.)+`, `(\\s\\w+)*`) separates the turns and passes. Possessive
-    repeats and atomic groups, which never give back what they took, pass too. Read from Python's own parse of
-    the pattern; where that module is missing, nothing is refused."""
-    try:
-        from re import _constants as sre  # type: ignore[attr-defined]
-        from re import _parser as parser  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - every supported Python has them
-        return False
+    repeats and atomic groups, which never give back what they took, pass too. `parsed`: Python's own parse
+    of the pattern (`re._parser.parse`), `sre` its constants."""
     repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT)
 
     def many(op: Any, av: Any) -> bool:
@@ -187,7 +189,7 @@ def _nested_repetition(pattern: str) -> bool:
                 return True
         return False
 
-    return walk(parser.parse(pattern))
+    return walk(parsed)
 
 
 # what a choice's alternatives are tried on (`_ambiguous_choice`): the pattern's own characters and one of
@@ -197,7 +199,7 @@ _PROBE_ALPHABET = 24
 _PROBE_LENGTH = 3
 
 
-def _ambiguous_choice(pattern: str) -> bool:
+def _ambiguous_choice(parsed: Any, sre: Any, parser: Any, compiler: Any) -> bool:
     """Whether a pattern repeats (`+`, `*`, `{2,}`) a group that can match one text in more than one way:
     two turns or one (`(a|aa)+`: "aa"; `(a|b|ab)+`: "ab"), or two alternatives of a choice inside it
     (`(.|\\s)*`: a space is both; `(x(.|\\s))+`). On text that almost matches, every way is tried: 13 s
@@ -206,15 +208,9 @@ def _ambiguous_choice(pattern: str) -> bool:
     letter beyond ASCII), each part compiled from Python's own parse of the pattern. Only a group of varying
     width can match a text in one turn and in two, and only a choice can match it two ways in one: a pattern
     without either costs nothing here. Longer ambiguities (`(foo|foobar|bar)+`) are not seen; where Python's
-    parser or compiler is missing or refuses a part (a group reference), nothing is refused."""
-    try:
-        from re import _compiler as compiler  # type: ignore[attr-defined]
-        from re import _constants as sre  # type: ignore[attr-defined]
-        from re import _parser as parser  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - every supported Python has them
-        return False
+    compiler refuses a part (a group reference), nothing is refused. `parsed`, `sre`, `parser`, `compiler`:
+    Python's own parse of the pattern and the `re` modules that made it."""
     repeats = (sre.MAX_REPEAT, sre.MIN_REPEAT)
-    parsed = parser.parse(pattern)
     state = parsed.state
     bodies: list[list[Any]] = []   # the repeated groups of varying width
     choices: list[Any] = []        # the choices inside a repeated group
