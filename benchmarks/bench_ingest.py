@@ -113,23 +113,19 @@ def pct(values: list[float], q: float) -> float:
 def backlog(url: str, count: int) -> None:
     """Put `count` deliveries in the inbox, as the door would have (for the worker to drain): the mix of
     `bench_worker` (creations, replies and status changes over many tickets, some hot), in one transaction."""
-    import hashlib
-
     from bench_worker import history
 
     from connector.store import Store
     from connector.store.schema import inbox
+    from connector.store.store import inbox_row
 
     store = Store(url)
     store.upgrade()
     received = datetime.now(UTC)
-    rows = []
-    for body in history(count):
-        raw = json.dumps(body).encode()
-        rows.append({"source": "webhook", "dedupe_key": f"backlog-{body['event_id']}", "received_at": received,
-                     "body_sha256": hashlib.sha256(raw).hexdigest(), "body": raw, "headers": {}, "state": "pending",
-                     "attempts": 0, "ticket": hashlib.sha256(f"webhook/acme/{body['ticket_id']}".encode()).hexdigest()})
-    with store.write() as conn:  # the ticket digest is the door's (Store.insert_inbox)
+    rows = [inbox_row(source="webhook", dedupe_key=f"backlog-{body['event_id']}", body=json.dumps(body).encode(),
+                      headers={}, received_at=received, ticket=f"webhook/acme/{body['ticket_id']}")
+            for body in history(count)]
+    with store.write() as conn:  # the rows the door would have stored, in one transaction
         conn.execute(inbox.insert(), rows)
     store.dispose()
 

@@ -334,11 +334,10 @@ def drain_live(url: str, bodies: list[dict[str, Any]], workers: int, freshdesk: 
     deployed), started and idle before the deliveries arrive in the inbox in one transaction: the drain
     alone, timed from the first claim to the last delivery done (each process's start-up, half a second of
     imports and config, is not in it; `drain_processes` has it)."""
-    import hashlib
-
     from sqlalchemy import func, select
 
     from connector.store.schema import inbox
+    from connector.store.store import inbox_row
 
     store = Store(url)
     store.upgrade()
@@ -349,12 +348,9 @@ def drain_live(url: str, bodies: list[dict[str, Any]], workers: int, freshdesk: 
         for proc in procs:
             if proc.poll() is not None:
                 raise SystemExit(f"connector worker stopped: {proc.communicate()[1].decode()[-2000:]}")
-        rows = []
-        for n, ((source, body, ticket), c) in enumerate(zip(deliveries(bodies)[0], bodies, strict=True)):
-            rows.append({"source": source, "dedupe_key": f"d{n}", "body_sha256": hashlib.sha256(body).hexdigest(),
-                         "received_at": parse_event(c).occurred_at + timedelta(seconds=2), "body": body,
-                         "headers": {}, "state": "pending", "attempts": 0,
-                         "ticket": None if ticket is None else hashlib.sha256(ticket.encode()).hexdigest()})
+        rows = [inbox_row(source=source, dedupe_key=f"d{n}", body=body, headers={}, ticket=ticket,
+                          received_at=parse_event(c).occurred_at + timedelta(seconds=2))  # as `fill` receives them
+                for n, ((source, body, ticket), c) in enumerate(zip(deliveries(bodies)[0], bodies, strict=True))]
         with store.write() as conn:  # as the door records them (`Store.insert_inbox`), all at once
             conn.execute(inbox.insert(), rows)
         began = None

@@ -268,4 +268,3 @@ def _instant_or_none(value: Any) -> datetime | None:
         return parse_instant(value, "due date") if value is not None else None
     except EventError:
         return None
-

@@ -196,4 +196,3 @@ def _field_value(ticket: Mapping[str, Any], field_id: int) -> Any:
             if isinstance(entry, Mapping) and entry.get("id") == field_id:
                 return entry.get("value")
     return None
-

@@ -98,6 +98,15 @@ class NewAction:
     state: str = "pending"
 
 
+def inbox_row(*, source: str, dedupe_key: str, body: bytes, headers: Mapping[str, str], received_at: datetime,
+              ticket: str | None = None) -> dict[str, Any]:
+    """A delivery's inbox row as the door stores it (`Store.insert_inbox`): its key fitted to the column, its
+    body's digest, and the digest of the one ticket it is about (by which workers claim in order), if known."""
+    return {"source": source, "dedupe_key": fit(dedupe_key, 255), "body_sha256": hashlib.sha256(body).hexdigest(),
+            "received_at": received_at, "body": body, "headers": dict(headers), "state": "pending", "attempts": 0,
+            "ticket": None if ticket is None else hashlib.sha256(ticket.encode()).hexdigest()}
+
+
 def fit(value: str, width: int) -> str:
     """Return `value` if it fits a column of `width` characters, else a prefix and a digest of the whole.
 
@@ -220,15 +229,12 @@ class Store:
                      received_at: datetime, dedupe_window: timedelta, ticket: str | None = None) -> tuple[int, bool]:
         """Store a delivery unless it is a duplicate; return (inbox id, duplicate?). `ticket` names the one
         ticket it is about, when the door knows it: workers then claim that ticket's deliveries in order."""
-        digest = hashlib.sha256(body).hexdigest()
-        key = fit(dedupe_key, 255)
+        row = inbox_row(source=source, dedupe_key=dedupe_key, body=body, headers=headers, received_at=received_at,
+                        ticket=ticket)
+        digest, key = row["body_sha256"], row["dedupe_key"]
         since = received_at - dedupe_window
         with self.write() as conn:
-            new_id = conn.execute(self._insert_inbox, {
-                "source": source, "dedupe_key": key, "body_sha256": digest, "received_at": received_at,
-                "body": body, "headers": dict(headers), "state": "pending", "attempts": 0,
-                "ticket": None if ticket is None else hashlib.sha256(ticket.encode()).hexdigest(),
-                "digest": digest, "since": since}).scalar()
+            new_id = conn.execute(self._insert_inbox, {**row, "digest": digest, "since": since}).scalar()
             if new_id is not None:
                 return int(new_id), False
             # a duplicate: the same body inside the window first, as before, then the same delivery id
